@@ -1,0 +1,230 @@
+"""An embedded model and dataset registry: SQLite metadata over a content-addressed file store.
+
+Layout under the registry home (``.audit/`` in the working directory, or ``$AUDIT_HOME``)::
+
+    registry.db                 SQLite: one row per (kind, name, version)
+    objects/sha256/<hex>        the artifact's bytes, stored once, read-only
+
+Registering copies the file into the store and records its sha256; resolving an entry re-hashes
+the stored bytes, so an artifact altered after registration stops the audit (IntegrityError,
+exit 3) instead of being audited silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ..digest import sha256_file
+from ..errors import InputError, IntegrityError
+
+Kind = Literal["model", "dataset"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS artifacts (
+    kind TEXT NOT NULL CHECK (kind IN ('model', 'dataset')),
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    format TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    original_name TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    registered_by TEXT NOT NULL,
+    PRIMARY KEY (kind, name, version)
+);
+"""
+
+#: Model metadata a registry entry may carry (the documentation rules of a policy check these).
+METADATA_FIELDS = ("owner", "intended_use", "training_data", "limitations")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One registered model or dataset version."""
+
+    kind: Kind
+    name: str
+    version: str
+    sha256: str
+    format: str
+    size: int
+    original_name: str
+    registered_at: str
+    registered_by: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "format": self.format,
+            "size": self.size,
+            "original_name": self.original_name,
+            "registered_at": self.registered_at,
+            "registered_by": self.registered_by,
+            "metadata": dict(self.metadata),
+        }
+
+
+def default_home(cwd: Path | None = None, env: dict[str, str] | None = None) -> Path:
+    """``$AUDIT_HOME`` if set, else ``.audit`` in ``cwd``. The CLI passes the environment in."""
+    env = env if env is not None else {}
+    if env.get("AUDIT_HOME"):
+        return Path(env["AUDIT_HOME"]).expanduser().resolve()
+    return (cwd or Path.cwd()) / ".audit"
+
+
+class Registry:
+    """The registry at ``home``; created on first write."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.db_path = home / "registry.db"
+        self.objects = home / "objects" / "sha256"
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        if not self.db_path.exists() and not create:
+            raise InputError(
+                f"no registry at {self.home}",
+                hint="register artifacts first with `audit registry add-model` / `add-dataset`, "
+                "or set AUDIT_HOME to the registry folder",
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    def add(
+        self,
+        kind: Kind,
+        name: str,
+        version: str,
+        source: Path,
+        fmt: str,
+        actor: str,
+        metadata: dict[str, str] | None = None,
+    ) -> Artifact:
+        """Copy ``source`` into the store and record it. A (kind, name, version) is written once."""
+        if not source.is_file():
+            raise InputError(f"{source}: file not found", hint="check the path of the artifact")
+        digest = sha256_file(source)
+        self.objects.mkdir(parents=True, exist_ok=True)
+        target = self.objects / digest
+        if not target.exists():
+            fd, tmp = tempfile.mkstemp(dir=self.objects, prefix=".incoming-")
+            os.close(fd)
+            shutil.copyfile(source, tmp)
+            if sha256_file(Path(tmp)) != digest:
+                os.unlink(tmp)
+                raise IntegrityError(f"{source} changed while it was being registered")
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+        artifact = Artifact(
+            kind=kind,
+            name=name,
+            version=version,
+            sha256=digest,
+            format=fmt,
+            size=source.stat().st_size,
+            original_name=source.name,
+            registered_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            registered_by=actor,
+            metadata={k: v for k, v in (metadata or {}).items() if v},
+        )
+        with self._connect(create=True) as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO artifacts VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        kind,
+                        name,
+                        version,
+                        digest,
+                        fmt,
+                        artifact.size,
+                        artifact.original_name,
+                        json.dumps(artifact.metadata, sort_keys=True),
+                        artifact.registered_at,
+                        actor,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise InputError(
+                    f"{kind} {name}@{version} is already registered",
+                    hint="registered versions never change: register under a new --version",
+                ) from None
+        return artifact
+
+    def get(self, kind: Kind, name: str, version: str) -> Artifact:
+        with self._connect(create=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM artifacts WHERE kind=? AND name=? AND version=?",
+                (kind, name, version),
+            ).fetchone()
+            if row is None:
+                known = [
+                    f"{n}@{v}"
+                    for n, v in conn.execute(
+                        "SELECT name, version FROM artifacts WHERE kind=? ORDER BY name, version",
+                        (kind,),
+                    )
+                ]
+        if row is None:
+            listing = ", ".join(known) if known else "none"
+            raise InputError(
+                f"no {kind} {name}@{version} in the registry at {self.home} "
+                f"(registered {kind}s: {listing})",
+                hint=f"register it with `audit registry add-{kind} --name {name} "
+                f"--version {version} FILE`",
+            )
+        return _artifact(row)
+
+    def list(self, kind: Kind | None = None) -> list[Artifact]:
+        if not self.db_path.exists():
+            return []
+        with self._connect(create=False) as conn:
+            if kind:
+                rows = conn.execute(
+                    "SELECT * FROM artifacts WHERE kind=? ORDER BY kind, name, version", (kind,)
+                )
+            else:
+                rows = conn.execute("SELECT * FROM artifacts ORDER BY kind, name, version")
+            return [_artifact(r) for r in rows]
+
+    def path_of(self, artifact: Artifact) -> Path:
+        """The stored file, after re-checking its digest (IntegrityError if it changed)."""
+        path = self.objects / artifact.sha256
+        if not path.is_file():
+            raise IntegrityError(
+                f"{artifact.kind} {artifact.ref}: stored file {path} is missing",
+                hint="the registry store was modified; register the artifact again under a new version",
+            )
+        actual = sha256_file(path)
+        if actual != artifact.sha256:
+            raise IntegrityError(
+                f"{artifact.kind} {artifact.ref} was altered after registration: stored file {path} "
+                f"has sha256 {actual}, registered {artifact.sha256}",
+                hint="do not audit it; find out who changed the file, then register a known-good copy",
+            )
+        return path
+
+
+def _artifact(row: tuple[Any, ...]) -> Artifact:
+    kind, name, version, sha, fmt, size, orig, meta, at, by = row
+    return Artifact(kind, name, version, sha, fmt, size, orig, at, by, json.loads(meta))

@@ -1,0 +1,49 @@
+"""Turn an AuditResult into the canonical report.json document.
+
+Key order is fixed by construction, so the same inputs and seed give byte-identical JSON apart
+from ``report_id``, ``version``, ``previous`` and ``created_at``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import __version__
+from ..runner import AuditResult
+
+SCHEMA_VERSION = "1.0"
+
+
+def build_report(
+    result: AuditResult,
+    *,
+    report_id: str,
+    version: int,
+    previous: str | None,
+    created_at: str,
+) -> dict[str, Any]:
+    """The report.json document (see DESIGN.md for the contract)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "report_id": report_id,
+        "version": version,
+        "previous": previous,
+        "created_at": created_at,
+        "tool": {"name": "audit", "version": __version__},
+        "actor": result.actor.to_dict(),
+        "subject": result.subject,
+        "outcome": result.outcome,
+        "summary": result.summary,
+        "rules": [f.to_dict() for f in result.findings],
+        "fairness": result.fairness,
+        "performance": result.performance,
+        "explanations": result.explanations,
+        "settings": result.settings,
+        "environment": result.environment,
+    }
+
+
+def dumps(report: dict[str, Any]) -> bytes:
+    """Canonical bytes of report.json: UTF-8, 2-space indent, no NaN, trailing newline."""
+    return (json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()

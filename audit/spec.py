@@ -1,0 +1,162 @@
+"""The audit spec: what to audit, against which policy, and where the reports go.
+
+Read from ``audit.yaml`` (validated strictly: unknown keys are errors naming file and line) and
+overridden by CLI flags. Relative paths resolve against the spec file's folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import InputError
+from .yamlio import load_model, validation_message
+
+REF_PATTERN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)@(?P<version>[A-Za-z0-9][A-Za-z0-9_.+-]*)$"
+)
+
+
+class ExplainSettings(BaseModel):
+    """How explanations are sampled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample_size: int = Field(1000, ge=1, description="rows explained (a seeded random sample)")
+    background_size: int = Field(200, ge=1, description="background rows for linear explainers")
+
+
+class AuditSpec(BaseModel):
+    """One audit: a model (or recorded decisions), a dataset, a policy, an output folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(None, description="the audited system; defaults to the model's name")
+    model: str | None = Field(
+        None, description="registered name@version, or a path to a model file"
+    )
+    dataset: str = Field(description="registered name@version, or a path to a CSV or Parquet file")
+    label: str = Field(description="column holding the true outcome")
+    positive_label: str | int | float | bool = Field(
+        description="label value of the favourable outcome"
+    )
+    sensitive_features: list[str] = Field(min_length=1)
+    policy: str = Field(description="path to a policy YAML file")
+    output: str = Field("reports", description="folder that receives reports/<name>/v<N>/")
+    predictions: str | None = Field(None, description="column of decisions already made (no model)")
+    scores: str | None = Field(None, description="column of scores already made (no model)")
+    score_threshold: float | Literal["median"] = Field(
+        "median",
+        description="with `scores` and no `predictions`: a score at or above this is a selection; "
+        "'median' selects scores above the median of the full sample (NYC LL144 scoring rate)",
+    )
+    seed: int = 0
+    explain: ExplainSettings = ExplainSettings()
+
+    @model_validator(mode="after")
+    def _decisions_source(self) -> AuditSpec:
+        if self.model is None and self.predictions is None and self.scores is None:
+            raise ValueError(
+                "give a `model`, or a `predictions` or `scores` column of recorded decisions"
+            )
+        if self.model is not None and (self.predictions is not None or self.scores is not None):
+            raise ValueError("give either a `model` or recorded `predictions`/`scores`, not both")
+        if self.label in self.sensitive_features:
+            raise ValueError(f"the label column {self.label!r} cannot also be a sensitive feature")
+        if len(set(self.sensitive_features)) != len(self.sensitive_features):
+            raise ValueError("sensitive_features lists a column twice")
+        if self.name is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", self.name):
+            raise ValueError(
+                "name may hold only letters, digits, '.', '_' and '-' (it names a folder)"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A model or dataset reference: a registry entry (``name@version``) or a file path."""
+
+    raw: str
+    path: Path | None = None
+    name: str | None = None
+    version: str | None = None
+
+    @property
+    def is_registered(self) -> bool:
+        return self.path is None
+
+    def display(self) -> str:
+        return f"{self.name}@{self.version}" if self.path is None else str(self.path)
+
+
+def parse_ref(raw: str, base: Path) -> Ref:
+    """``name@version`` refers to the registry unless a file of that name exists; else a path."""
+    candidate = (base / raw).resolve() if not Path(raw).is_absolute() else Path(raw)
+    m = REF_PATTERN.match(raw)
+    if m and not candidate.exists():
+        return Ref(raw=raw, name=m["name"], version=m["version"])
+    return Ref(raw=raw, path=candidate)
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    """A validated spec with every reference resolved against the spec's folder."""
+
+    spec: AuditSpec
+    source: Path | None
+    model: Ref | None
+    dataset: Ref
+    policy: Path
+    output: Path
+
+    @property
+    def base(self) -> Path:
+        return self.source.parent if self.source else Path.cwd()
+
+
+def load_spec(path: Path, overrides: dict[str, Any] | None = None) -> ResolvedSpec:
+    """Read and validate ``path``; apply CLI ``overrides`` (None values are ignored)."""
+    spec = load_model(path, AuditSpec)
+    return resolve(spec, path, overrides)
+
+
+def resolve(
+    spec: AuditSpec, source: Path | None, overrides: dict[str, Any] | None = None
+) -> ResolvedSpec:
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if overrides:
+        data = spec.model_dump(exclude_unset=True)
+        explain = dict(data.get("explain", {}))
+        if "explain_sample_size" in overrides:
+            explain["sample_size"] = overrides.pop("explain_sample_size")
+        data.update(overrides)
+        if explain:
+            data["explain"] = explain
+        if "model" in overrides:
+            data.pop("predictions", None)
+            data.pop("scores", None)
+        try:
+            spec = AuditSpec.model_validate(data)
+        except ValidationError as exc:
+            raise validation_message(exc, source or Path("<flags>"), None, AuditSpec) from None
+    base = source.resolve().parent if source else Path.cwd()
+
+    # Flag values are relative to the working directory, spec values to the spec's folder.
+    def base_for(key: str) -> Path:
+        return Path.cwd() if key in overrides else base
+
+    model = parse_ref(spec.model, base_for("model")) if spec.model else None
+    dataset = parse_ref(spec.dataset, base_for("dataset"))
+    policy = (base_for("policy") / spec.policy).resolve()
+    output = (base_for("output") / spec.output).resolve()
+    return ResolvedSpec(spec, source, model, dataset, policy, output)
+
+
+def require_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise InputError(f"{what} {path} does not exist", hint="check the path in the spec or flag")
+    return path
