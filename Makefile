@@ -1,0 +1,35 @@
+# Every target creates the local virtual environment (.venv) and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: dev demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+dev: $(STAMP)  ## create .venv with audit (editable) and the test and lint tools
+	@echo "ready: source $(VENV)/bin/activate"
+
+demo: $(STAMP)  ## audit the shipped UCI Adult model; prints the bundle path and the outcome
+	@$(BIN)/audit run samples/adult/audit.yaml; rc=$$?; \
+	if [ $$rc -eq 1 ]; then echo "(exit 1: the policy failed the model - in CI this blocks the deployment)"; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check audit tests benchmarks samples
+	$(BIN)/ruff format --check audit tests benchmarks samples
+	$(BIN)/mypy audit
+
+bench: $(STAMP)  ## benchmarks: our engine against fairlearn and shap on the same data
+	$(BIN)/python benchmarks/bench_fairness.py
+
+clean:
+	rm -rf $(VENV) reports .audit .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,73 @@
+"""Audit spec: strict keys, path resolution, flag overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from audit.errors import InputError
+from audit.spec import load_spec
+
+BASE = """\
+name: demo
+model: models/m.skops
+dataset: data.csv
+label: y
+positive_label: 1
+sensitive_features: [sex]
+policy: ../policies/p.yaml
+"""
+
+
+def spec_file(tmp_path: Path, text: str) -> Path:
+    d = tmp_path / "proj"
+    d.mkdir(exist_ok=True)
+    p = d / "audit.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_relative_paths_resolve_against_spec_folder(tmp_path: Path) -> None:
+    r = load_spec(spec_file(tmp_path, BASE))
+    assert r.model is not None and r.model.path == tmp_path / "proj" / "models" / "m.skops"
+    assert r.dataset.path == tmp_path / "proj" / "data.csv"
+    assert r.policy == tmp_path / "policies" / "p.yaml"
+    assert r.output == tmp_path / "proj" / "reports"
+
+
+def test_registry_reference(tmp_path: Path) -> None:
+    r = load_spec(spec_file(tmp_path, BASE.replace("models/m.skops", "adult-gbm@1")))
+    assert r.model is not None and r.model.is_registered
+    assert (r.model.name, r.model.version) == ("adult-gbm", "1")
+
+
+def test_flags_override_keys_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = load_spec(spec_file(tmp_path, BASE), {"output": "out", "seed": 7, "policy": None})
+    assert r.output == tmp_path / "out"
+    assert r.spec.seed == 7
+    assert r.policy == tmp_path / "policies" / "p.yaml"  # None means "not given"
+
+
+def test_unknown_key_is_an_error_with_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, BASE + "sensitive_feature: [race]\n"))
+    msg = info.value.diagnostics()
+    assert "audit.yaml:8:1: sensitive_feature: unknown key" in msg
+    assert "did you mean 'sensitive_features'" in msg
+
+
+def test_model_and_recorded_predictions_are_exclusive(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="either a `model` or recorded"):
+        load_spec(spec_file(tmp_path, BASE + "predictions: pred\n"))
+    text = BASE.replace("model: models/m.skops\n", "")
+    with pytest.raises(InputError, match="give a `model`, or a `predictions`"):
+        load_spec(spec_file(tmp_path, text))
+    assert load_spec(spec_file(tmp_path, text + "scores: s\n")).model is None
+
+
+def test_missing_required_key_points_at_the_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, BASE.replace("label: y\n", "")))
+    assert "audit.yaml:1:1: label: Field required" in info.value.diagnostics()
