@@ -137,6 +137,8 @@ def validation_message(
                 msg += f"; valid keys: {', '.join(sorted(known))}"
         lines.append(f"{where}: {_field_path(loc)}: {msg}")
         hint = hint or "correct the field named above and run again"
+    if len(lines) > 5:
+        lines = [*lines[:5], f"... and {len(lines) - 5} more problems"]
     return InputError("\n".join(lines), hint=hint)
 
 

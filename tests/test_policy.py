@@ -47,16 +47,40 @@ def test_shipped_policies_validate(path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD.replace("threshold: 0.7", "threshold: 0.7\n    treshold: 1"), ["policy.yaml:17:", "treshold", "unknown key", "did you mean 'threshold'"]),
-        (GOOD.replace("threshold: 0.8", "threshold: high"), ["policy.yaml:11:", "rules[0].threshold", "valid number"]),
-        (GOOD.replace("metric: impact_ratio", "metric: impact_raito"), ["policy.yaml:9:", "unknown fairness metric", "did you mean 'impact_ratio'"]),
-        (GOOD.replace("id: acc", "id: ir"), ["policy.yaml:12:", "duplicate rule id 'ir'", "line 7"]),
+        (
+            GOOD.replace("threshold: 0.7", "threshold: 0.7\n    treshold: 1"),
+            ["policy.yaml:17:", "treshold", "unknown key", "did you mean 'threshold'"],
+        ),
+        (
+            GOOD.replace("threshold: 0.8", "threshold: high"),
+            ["policy.yaml:11:", "rules[0].threshold", "valid number"],
+        ),
+        (
+            GOOD.replace("metric: impact_ratio", "metric: impact_raito"),
+            ["policy.yaml:9:", "unknown fairness metric", "did you mean 'impact_ratio'"],
+        ),
+        (
+            GOOD.replace("id: acc", "id: ir"),
+            ["policy.yaml:12:", "duplicate rule id 'ir'", "line 7"],
+        ),
         (GOOD.replace("rules:\n", "rules: [\n", 1), ["policy.yaml:", "invalid YAML"]),
         (GOOD.replace("kind: performance", "kind: perf"), ["policy.yaml:13:", "rules[1].kind"]),
         (GOOD.split("rules:")[0] + "rules: []\n", ["policy.yaml:6:", "rules", "at least 1"]),
-        (GOOD.replace("apiVersion: audit/v1", "apiVersion: audit/v9"), ["policy.yaml:1:", "apiVersion"]),
+        (
+            GOOD.replace("apiVersion: audit/v1", "apiVersion: audit/v9"),
+            ["policy.yaml:1:", "apiVersion"],
+        ),
     ],
-    ids=["unknown-key", "wrong-type", "unknown-metric", "duplicate-id", "yaml-syntax", "unknown-kind", "empty-rules", "api-version"],
+    ids=[
+        "unknown-key",
+        "wrong-type",
+        "unknown-metric",
+        "duplicate-id",
+        "yaml-syntax",
+        "unknown-kind",
+        "empty-rules",
+        "api-version",
+    ],
 )
 def test_broken_policy_names_file_and_line(tmp_path: Path, text: str, expected: list[str]) -> None:
     with pytest.raises(InputError) as info:
@@ -110,7 +134,10 @@ def test_unknown_feature_or_group_in_rule_is_an_input_error(tmp_path: Path) -> N
 
 
 def test_explanation_rule_skipped_with_reason(tmp_path: Path) -> None:
-    text = GOOD + "  - id: share\n    kind: explanation\n    metric: sensitive_share\n    operator: \"<=\"\n    threshold: 0.1\n"
+    text = (
+        GOOD
+        + '  - id: share\n    kind: explanation\n    metric: sensitive_share\n    operator: "<="\n    threshold: 0.1\n'
+    )
     policy = load_policy(write(tmp_path, text))
     finding = evaluate(policy, _evidence(0.9))[2]
     assert finding.status == "skipped" and "no model" in finding.message

@@ -42,7 +42,9 @@ def test_registry_reference(tmp_path: Path) -> None:
     assert (r.model.name, r.model.version) == ("adult-gbm", "1")
 
 
-def test_flags_override_keys_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_flags_override_keys_relative_to_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     r = load_spec(spec_file(tmp_path, BASE), {"output": "out", "seed": 7, "policy": None})
     assert r.output == tmp_path / "out"

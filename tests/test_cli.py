@@ -1,0 +1,352 @@
+"""End to end through the CLI, on the shipped Adult sample: exit codes, bundles, versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+import yaml
+from fairlearn.metrics import (
+    MetricFrame,
+    false_negative_rate,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from sklearn.metrics import precision_score
+
+from audit.cli import main
+from audit.digest import sha256_file
+from audit.loaders import TRUSTED_TYPES
+from tests.conftest import ROOT, SAMPLES
+
+ADULT_SPEC = SAMPLES / "adult" / "audit.yaml"
+ADULT_MODEL = SAMPLES / "adult" / "models" / "adult-gbm.skops"
+ADULT_DATA = SAMPLES / "adult" / "adult_test.csv"
+VOLATILE = {"report_id", "version", "previous", "created_at"}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The Adult audit run twice into one output folder (v1, then v2)."""
+    out = tmp_path_factory.mktemp("reports")
+    codes = [main(["run", str(ADULT_SPEC), "--output", str(out)]) for _ in range(2)]
+    base = out / "adult-income"
+    return {"codes": codes, "v1": base / "v1", "v2": base / "v2", "out": out}
+
+
+def load(bundle: Path) -> dict:
+    return json.loads((bundle / "report.json").read_text())
+
+
+def test_exit_code_follows_the_policy_outcome(two_runs: dict) -> None:
+    report = load(two_runs["v1"])
+    expected = 1 if report["outcome"] == "fail" else 0
+    assert two_runs["codes"] == [expected, expected]
+    failed = [r for r in report["rules"] if r["status"] == "fail" and r["severity"] == "error"]
+    assert (report["outcome"] == "fail") == bool(failed)
+
+
+def test_bundle_has_contract_keys_and_files(two_runs: dict) -> None:
+    report = load(two_runs["v1"])
+    for key in [
+        "schema_version",
+        "report_id",
+        "version",
+        "previous",
+        "created_at",
+        "tool",
+        "actor",
+        "subject",
+        "outcome",
+        "rules",
+        "fairness",
+        "performance",
+        "explanations",
+        "environment",
+    ]:
+        assert key in report
+    subject = report["subject"]
+    assert subject["model"]["sha256"] == sha256_file(ADULT_MODEL)
+    assert subject["model"]["format"] == "skops"
+    assert subject["dataset"]["sha256"] == sha256_file(ADULT_DATA)
+    assert subject["dataset"]["rows"] == 16281
+    assert subject["policy"]["sha256"] == sha256_file(ROOT / "policies" / "baseline.yaml")
+    for rule in report["rules"]:
+        assert {
+            "id",
+            "kind",
+            "metric",
+            "severity",
+            "status",
+            "value",
+            "threshold",
+            "operator",
+            "group",
+            "ci",
+            "message",
+        } <= set(rule)
+    assert (two_runs["v1"] / "report.pdf").read_bytes().startswith(b"%PDF-")
+    html = (two_runs["v1"] / "report.html").read_text()
+    assert "<html" in html and report["report_id"] in html
+    assert not list(two_runs["v1"].parent.glob(".tmp-*")), "no half-written bundle left behind"
+
+
+def test_second_run_is_v2_and_v1_is_untouched(two_runs: dict, tmp_path: Path) -> None:
+    v1, v2 = two_runs["v1"], two_runs["v2"]
+    before = {p.name: sha256_file(p) for p in v1.iterdir()}
+    main(["run", str(ADULT_SPEC), "--output", str(two_runs["out"]), "--no-pdf"])  # v3
+    assert {p.name: sha256_file(p) for p in v1.iterdir()} == before
+    r1, r2 = load(v1), load(v2)
+    assert (r1["version"], r2["version"]) == (1, 2)
+    assert r1["previous"] is None
+    assert r2["previous"] == "sha256:" + sha256_file(v1 / "report.json")
+    assert {k: v for k, v in r1.items() if k not in VOLATILE} == {
+        k: v for k, v in r2.items() if k not in VOLATILE
+    }
+
+
+def test_fairness_equals_fairlearn_on_adult(two_runs: dict) -> None:
+    report = load(two_runs["v1"])
+    model = sio.load(ADULT_MODEL, trusted=list(TRUSTED_TYPES))
+    data = pd.read_csv(ADULT_DATA, skipinitialspace=True)
+    y_true = (data["income"] == ">50K").to_numpy()
+    y_pred = model.predict(data[list(model.feature_names_in_)]) == ">50K"
+    metrics = {
+        "selection_rate": selection_rate,
+        "tpr": true_positive_rate,
+        "fpr": false_positive_rate,
+        "fnr": false_negative_rate,
+        "ppv": lambda t, p: precision_score(t, p, zero_division=np.nan),
+    }
+    for feature, sens in [
+        ("sex", data["sex"]),
+        ("race", data["race"]),
+        ("sex&race", data[["sex", "race"]]),
+    ]:
+        mf = MetricFrame(metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=sens)
+        groups = report["fairness"][feature]["groups"]
+        by_group = mf.by_group
+        assert len(groups) == len(by_group)
+        for idx, row in by_group.iterrows():
+            label = "&".join(map(str, idx)) if isinstance(idx, tuple) else str(idx)
+            for name in metrics:
+                ours = groups[label][name]
+                if np.isnan(row[name]):
+                    assert ours is None
+                else:
+                    assert ours == pytest.approx(row[name], abs=1e-12), (feature, label, name)
+        best = by_group["selection_rate"].max()
+        for idx, row in by_group.iterrows():
+            label = "&".join(map(str, idx)) if isinstance(idx, tuple) else str(idx)
+            assert groups[label]["impact_ratio"] == pytest.approx(
+                row["selection_rate"] / best, abs=1e-12
+            )
+
+
+def test_explanations_are_per_original_column(two_runs: dict) -> None:
+    ex = load(two_runs["v1"])["explanations"]
+    assert ex["status"] == "computed" and ex["method"] == "tree"
+    assert ex["sample_size"] == 1000
+    features = {g["feature"] for g in ex["global"]}
+    model = sio.load(ADULT_MODEL, trusted=list(TRUSTED_TYPES))
+    assert features == set(model.feature_names_in_)
+    assert "sex" in features and not any("_" in f and f.startswith("sex") for f in features)
+    assert ex["additivity"]["max_abs_error"] < 1e-6
+
+
+def test_verbose_prints_stage_times(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "run",
+            str(ADULT_SPEC),
+            "--output",
+            str(tmp_path),
+            "--no-pdf",
+            "-v",
+            "--explain-sample-size",
+            "50",
+        ]
+    )
+    assert code in (0, 1)
+    err = capsys.readouterr().err
+    for stage in (
+        "load model",
+        "load dataset",
+        "fairness",
+        "explanations",
+        "report bundle",
+        "total",
+    ):
+        assert stage in err
+
+
+def _spec(tmp_path: Path, **changes: str) -> Path:
+    """A copy of the Adult spec in tmp_path, paths made absolute, with raw YAML ``changes``."""
+    data = yaml.safe_load(ADULT_SPEC.read_text())
+    for key in ("model", "dataset", "policy", "output"):
+        data[key] = str(ADULT_SPEC.parent / data[key])
+    for key, raw in changes.items():
+        value = yaml.safe_load(raw)
+        data[key] = (
+            str(ADULT_SPEC.parent / value) if key in ("model", "dataset", "policy") else value
+        )
+    spec = tmp_path / "audit.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"label": "salary"}, "label column 'salary' is missing"),
+        ({"sensitive_features": "[sex, gender]"}, "sensitive feature column 'gender' is missing"),
+        ({"positive_label": "'>60K'"}, "positive_label '>60K' never occurs"),
+        ({"dataset": "raw/adult.names"}, "model needs columns the dataset lacks"),
+        ({"dataset": "no-such.csv"}, "no-such.csv does not exist"),
+        ({"policy": "audit.yaml"}, "audit.yaml:3:1: apiVersion"),
+        ({"model": "adult_test.csv"}, "unrecognised model format"),
+        ({"seed": "many"}, "seed: Input should be a valid integer"),
+    ],
+    ids=[
+        "label",
+        "sensitive",
+        "positive-label",
+        "wrong-data",
+        "missing-file",
+        "invalid-policy",
+        "not-a-model",
+        "bad-seed",
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], changes: dict, needle: str
+) -> None:
+    spec = _spec(tmp_path, **changes)
+    out = tmp_path / "out"
+    code = main(["run", str(spec), "--output", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert needle in captured.err
+    assert "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) <= 8, captured.err
+    assert not out.exists() or not any(out.rglob("report.json"))
+
+
+def test_pickle_model_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pickle
+
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "model.skops"  # the extension lies; the content decides
+
+    class Payload:
+        def __reduce__(self):  # noqa: ANN204
+            return (os.system, (f"touch {marker}",))
+
+    bad.write_bytes(pickle.dumps(Payload()))
+    code = main(["run", str(ADULT_SPEC), "--model", str(bad), "--output", str(tmp_path / "o")])
+    assert code == 2
+    assert "refuses pickle" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_tampered_registered_model_exits_3(
+    audit_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "registry",
+                "add-model",
+                "--name",
+                "adult-gbm",
+                "--version",
+                "1",
+                "--owner",
+                "samples",
+                str(ADULT_MODEL),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["registry", "add-dataset", "--name", "adult-test", "--version", "1", str(ADULT_DATA)])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["registry", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "adult-gbm@1" in listing and "adult-test@1" in listing
+    assert main(["registry", "show", "adult-gbm@1"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["sha256"] == sha256_file(ADULT_MODEL) and shown["metadata"] == {"owner": "samples"}
+
+    args = [
+        "run",
+        str(ADULT_SPEC),
+        "--model",
+        "adult-gbm@1",
+        "--dataset",
+        "adult-test@1",
+        "--output",
+        "out",
+        "--no-pdf",
+        "--explain-sample-size",
+        "20",
+    ]
+    assert main(args) in (0, 1)
+    stored = audit_home / "objects" / "sha256" / shown["sha256"]
+    stored.chmod(0o644)
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    stored.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(args) == 3
+    err = capsys.readouterr().err
+    assert "model adult-gbm@1 was altered after registration" in err
+    assert len(list((Path("out") / "adult-income").glob("v*"))) == 1
+
+
+def test_recorded_predictions_skip_explanations(tmp_path: Path) -> None:
+    data = pd.read_csv(ADULT_DATA, skipinitialspace=True)
+    model = sio.load(ADULT_MODEL, trusted=list(TRUSTED_TYPES))
+    data["decision"] = model.predict(data[list(model.feature_names_in_)])
+    csv = tmp_path / "decisions.csv"
+    data.to_csv(csv, index=False)
+    spec = tmp_path / "audit.yaml"
+    spec.write_text(
+        f"name: recorded\ndataset: {csv}\nlabel: income\npositive_label: '>50K'\n"
+        f"sensitive_features: [sex, race]\npolicy: {ROOT / 'policies' / 'four-fifths.yaml'}\n"
+        f"predictions: decision\noutput: {tmp_path / 'out'}\n"
+    )
+    assert main(["run", str(spec), "--no-pdf"]) == 1  # the sample model fails four-fifths
+    report = load(tmp_path / "out" / "recorded" / "v1")
+    assert report["explanations"]["status"] == "skipped"
+    assert "no model" in report["explanations"]["reason"]
+    assert report["subject"]["model"] is None
+
+
+def test_console_script_and_help_document_exit_codes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "audit", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    for code in ("0  audit ran", "1  audit ran", "2  bad input", "3  integrity", "4  access"):
+        assert code in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "audit", "run", "nope.yaml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2 and "nope.yaml: file not found" in result.stderr
