@@ -23,7 +23,7 @@ from typing import Any
 from ..digest import sha256_file
 from ..errors import InputError
 from ..runner import AuditResult
-from .build import build_report, dumps
+from .build import build_report, dumps, validate_report
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 
@@ -87,6 +87,7 @@ def write_bundle(
         report = build_report(
             result, report_id=report_id, version=version, previous=previous, created_at=created
         )
+        validate_report(report)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
         try:
             (tmp / "report.json").write_bytes(dumps(report))
