@@ -135,7 +135,7 @@ def _add(kind: str, name: str, version: str, file: Path, metadata: dict[str, str
     from .loaders import detect_format as model_format
 
     fmt = model_format(file) if kind == "model" else _dataset_format(file, data_format)
-    art = _registry().add(kind, name, version, file, fmt, current_actor().user, metadata)  # type: ignore[arg-type]
+    art = _registry().add(kind, name, version, file, fmt, current_actor().user, metadata)
     click.echo(f"registered {kind} {art.ref}  sha256:{art.sha256}  format:{art.format}")
 
 
@@ -183,7 +183,7 @@ def add_dataset(name: str, version_: str, file: Path, description: str | None) -
 def list_(kind: str | None) -> None:
     """List registered models and datasets."""
     reg = _registry()
-    rows = reg.list(kind)  # type: ignore[arg-type]
+    rows = reg.list(kind)
     if not rows:
         click.echo(f"no artifacts registered in {reg.home}")
         return
@@ -205,7 +205,7 @@ def show(ref: str, kind: str) -> None:
     m = REF_PATTERN.match(ref)
     if not m:
         raise InputError(f"{ref!r} is not name@version", hint="for example: adult-gbm@1")
-    art = _registry().get(kind, m["name"], m["version"])  # type: ignore[arg-type]
+    art = _registry().get(kind, m["name"], m["version"])
     click.echo(json.dumps(art.to_dict(), indent=2))
 
 

@@ -107,7 +107,7 @@ def _resolve_file(ref: Ref, kind: str, registry: Registry | None) -> tuple[Path,
     assert ref.name is not None and ref.version is not None
     art = registry.get(kind, ref.name, ref.version)  # type: ignore[arg-type]
     path = registry.path_of(art)
-    info = {
+    info: dict[str, Any] = {
         "name": art.name,
         "version": art.version,
         "sha256": art.sha256,
