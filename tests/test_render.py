@@ -495,6 +495,7 @@ def test_fetcher_allows_only_data_and_template_files(tmp_path: Path) -> None:
         PASSWD.as_uri(),
         (tmp_path / "secret.txt").as_uri(),
         root.as_uri() + "/../secret.txt",
+        root.as_uri() + "/%2e%2e/secret.txt",
         (root / "link.txt").as_uri(),
         root.as_uri(),  # a directory
         "http://127.0.0.1:9/logo.png",
@@ -586,3 +587,29 @@ def test_stylesheet_cannot_close_style_element(report: dict[str, Any], tmp_path:
     (folder / "report.css").write_text("body{}</style><script>alert(1)</script>")
     with pytest.raises(InputError, match="</style"):
         render_html(report, folder)
+
+
+def test_large_intersection_chart_keeps_reference_and_lowest_groups(
+    report: dict[str, Any],
+) -> None:
+    big = copy.deepcopy(report)
+    groups = big["fairness"]["sex&race"]["groups"]
+    template = groups["Male & White"]
+    for i in range(45):
+        tp, fp = 3 * i, 2 * i
+        groups[f"country-{i} & occupation-{i}"] = dict(template, tp=tp, fp=fp, fn=50, tn=400 - tp)
+    for stats in groups.values():
+        stats.update(expected_rates(stats))
+    dom = parse(render_html(big)).root
+    table = dom.find_all("table", "groups")[2]
+    assert len(table.find_all("tbody")[0].find_all("tr")) == len(groups)  # the table has all
+    svg = [s for s in dom.find_all("svg") if "sex&race" in s.find_all("title")[0].text()][0]
+    shown_groups = [
+        squash(b.find_all("title")[0].text()).rsplit(":", 1)[0] for b in svg.find_all("rect", "bar")
+    ]
+    others = sorted(
+        (g for g in groups if g != "Male & White"), key=lambda g: groups[g]["selection_rate"]
+    )
+    assert len(shown_groups) == 30
+    assert set(shown_groups) == {"Male & White", *others[:29]}
+    assert "lowest of 55 groups" in squash(svg.text())

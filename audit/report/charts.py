@@ -42,6 +42,7 @@ _TOP = 8
 _AXIS_HEIGHT = 30  # tick labels plus the legend line under the bars
 
 _FOUR_FIFTHS = 0.8
+_MAX_BARS = 30  # more rows than this no longer fit one A4 page at a readable size
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,13 @@ def _fmt(value: float) -> str:
 
 
 def _clip(label: str) -> str:
+    """Shorten a long label in the middle, keeping both ends (intersection groups differ in
+    either part); the full label stays in the bar's tooltip and in the table."""
     if len(label) <= _MAX_LABEL_CHARS:
         return label
-    return label[: _MAX_LABEL_CHARS - 1] + "\u2026"
+    head = (_MAX_LABEL_CHARS - 1) // 2
+    tail = _MAX_LABEL_CHARS - 1 - head
+    return label[:head] + "\u2026" + label[-tail:]
 
 
 def horizontal_bar_chart(
@@ -113,6 +118,7 @@ def horizontal_bar_chart(
     value_format: Callable[[float], str] = _fmt,
     reference_line: ReferenceLine | None = None,
     axis_max: float | None = None,
+    footnote: str = "",
 ) -> Markup:
     """Draw ``bars`` top to bottom as an inline SVG bar chart, one row per bar.
 
@@ -136,7 +142,7 @@ def horizontal_bar_chart(
     x0 = label_width
     plot_width = _WIDTH - x0 - _VALUE_COLUMN
     plot_bottom = _TOP + _ROW_HEIGHT * max(len(bars), 1)
-    height = plot_bottom + _AXIS_HEIGHT
+    height = plot_bottom + _AXIS_HEIGHT + (14 if footnote else 0)
 
     def x_of(value: float) -> float:
         return x0 + max(0.0, min(value, x_max)) / x_max * plot_width
@@ -205,6 +211,11 @@ def horizontal_bar_chart(
             f'<text class="legend" x="{x0}" y="{legend_y}" font-size="{_FONT_SIZE - 1}" '
             f'fill="#111">{escape(axis_label)}</text>'
         )
+    if footnote:
+        out.append(
+            f'<text class="footnote" x="{x0}" y="{legend_y + 14}" font-size="{_FONT_SIZE - 1}" '
+            f'fill="#111" font-style="italic">{escape(footnote)}</text>'
+        )
     for bar, _label, y in rows:
         text_y = y + _BAR_HEIGHT - 2
         if bar.value is None or not math.isfinite(bar.value):
@@ -227,7 +238,9 @@ def horizontal_bar_chart(
     return Markup("\n".join(out))
 
 
-def selection_rate_chart(feature: str, evidence: Mapping[str, Any]) -> Markup:
+def selection_rate_chart(
+    feature: str, evidence: Mapping[str, Any], max_bars: int = _MAX_BARS
+) -> Markup:
     """Selection rate by group for one sensitive feature, with the four-fifths line.
 
     selection rate = (TP + FP) / n, the share of the group that receives the positive decision.
@@ -235,9 +248,20 @@ def selection_rate_chart(feature: str, evidence: Mapping[str, Any]) -> Markup:
     left of it has impact ratio = rate / reference rate < 0.8, the EEOC four-fifths rule of thumb
     (29 CFR 1607.4(D)). Such bars are drawn in the accent colour and their impact ratio is
     printed in the table next to the chart.
+
+    With more than ``max_bars`` groups (large intersections) the chart keeps the reference group
+    and the groups with the lowest selection rates, the ones a four-fifths check is about, in
+    their original order, and says so under the axis; the table still lists every group.
     """
-    groups: Mapping[str, Mapping[str, Any]] = evidence.get("groups") or {}
+    all_groups: Mapping[str, Mapping[str, Any]] = evidence.get("groups") or {}
     reference = evidence.get("reference_group")
+    groups = _lowest_groups(all_groups, reference, max_bars)
+    footnote = (
+        f"Showing the reference and the {len(groups) - 1} lowest of {len(all_groups)} groups; "
+        "the table lists all."
+        if len(groups) < len(all_groups)
+        else ""
+    )
     reference_rate = (groups.get(reference) or {}).get("selection_rate") if reference else None
     line_value = (
         _FOUR_FIFTHS * reference_rate
@@ -275,7 +299,22 @@ def selection_rate_chart(feature: str, evidence: Mapping[str, Any]) -> Markup:
         ),
         axis_label="selection rate = (TP + FP) / n",
         reference_line=line,
+        footnote=footnote,
     )
+
+
+def _lowest_groups(
+    groups: Mapping[str, Mapping[str, Any]], reference: Any, max_bars: int
+) -> dict[str, Mapping[str, Any]]:
+    """At most ``max_bars`` groups: the reference plus the lowest selection rates, in order."""
+    if len(groups) <= max_bars:
+        return dict(groups)
+    others = [name for name in groups if name != reference]
+    defined = [n for n in others if isinstance(groups[n].get("selection_rate"), int | float)]
+    lowest = sorted(defined, key=lambda n: groups[n]["selection_rate"])
+    undefined = [n for n in others if n not in set(defined)]
+    keep = set((lowest + undefined)[: max_bars - (1 if reference in groups else 0)])
+    return {n: g for n, g in groups.items() if n in keep or n == reference}
 
 
 def importance_chart(global_importance: Sequence[Mapping[str, Any]], limit: int = 20) -> Markup:
@@ -284,10 +323,8 @@ def importance_chart(global_importance: Sequence[Mapping[str, Any]], limit: int 
     mean |SHAP|_j = (1 / m) * sum_i |phi_ij| over the m explained rows; the table beside the chart
     gives each feature's share of the total. Only the ``limit`` largest features are drawn.
     """
-    rows = sorted(
-        global_importance,
-        key=lambda r: -(r.get("mean_abs_shap") or 0.0),
-    )[:limit]
+    ranked = sorted(global_importance, key=lambda r: -(r.get("mean_abs_shap") or 0.0))
+    rows = ranked[:limit]
     bars = [Bar(label=str(r.get("feature")), value=r.get("mean_abs_shap")) for r in rows]
     return horizontal_bar_chart(
         bars,
@@ -297,4 +334,9 @@ def importance_chart(global_importance: Sequence[Mapping[str, Any]], limit: int 
             "explained sample, largest first."
         ),
         axis_label="mean |SHAP value|",
+        footnote=(
+            f"Showing the {limit} largest of {len(ranked)} features; the table lists all."
+            if len(ranked) > limit
+            else ""
+        ),
     )

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import functools
 import mimetypes
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from audit.errors import InputError
@@ -32,9 +33,9 @@ class ResourceRefused(ValueError):
     """A resource outside the allowed set was requested; WeasyPrint skips it and logs why."""
 
 
-def _weasyprint():  # type: ignore[no-untyped-def]
-    # Imported lazily: WeasyPrint loads Pango through cffi, which costs ~0.5 s and needs system
-    # libraries that JSON-only users of the report package do not need.
+def _weasyprint() -> tuple[Any, type, type]:
+    # Imported lazily: WeasyPrint loads Pango through cffi, which takes about a second and needs
+    # system libraries that JSON-only users of the report package do not need.
     try:
         import weasyprint
         from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -60,7 +61,7 @@ def _fetcher_class() -> type:
             super().__init__(allowed_protocols=("data", "file"), fail_on_errors=False)
             self.root = root.resolve()
 
-        def fetch(self, url, headers=None):  # type: ignore[no-untyped-def]
+        def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> Any:
             scheme = urlsplit(url).scheme.lower()
             if scheme == "data":
                 return super().fetch(url, headers)
@@ -68,7 +69,7 @@ def _fetcher_class() -> type:
                 raise ResourceRefused(f"refused to fetch {url!r}: only data: URLs are allowed")
             path = self.resolve_inside(url)
             body = path.read_bytes()
-            mime, encoding = mimetypes.guess_type(path.name)
+            mime, _ = mimetypes.guess_type(path.name)
             content_type = mime or "application/octet-stream"
             if content_type.startswith("text/"):
                 content_type += "; charset=utf-8"
@@ -81,7 +82,7 @@ def _fetcher_class() -> type:
             parts = urlsplit(url)
             if parts.netloc not in ("", "localhost"):
                 raise ResourceRefused(f"refused to fetch {url!r}: remote file host")
-            path = Path(url2pathname(unquote(parts.path))).resolve()
+            path = Path(url2pathname(parts.path)).resolve()  # url2pathname unquotes once
             if not path.is_relative_to(self.root) or not path.is_file():
                 raise ResourceRefused(
                     f"refused to fetch {url!r}: not a file inside the template folder {self.root}"
