@@ -1,0 +1,256 @@
+"""Render the canonical report (the dict in report.json) as one self-contained HTML page.
+
+The HTML is what an auditor reads in a browser and what the PDF is printed from, so it carries
+everything inline: the stylesheet is read from the template folder and put in a ``<style>``
+element, charts are inline SVG, and nothing refers to a script, font, image or URL.
+
+Templates are data, not code: users may point ``template_dir`` at their own folder, so the
+templates run in Jinja2's immutable sandbox (no access to Python internals such as
+``__globals__``), with autoescaping on (a group label such as ``<script>`` is shown, never run) and
+``StrictUndefined`` (a field the template expects but the report lacks is an error, not a blank).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup, escape
+
+from audit.errors import InputError
+from audit.report.charts import importance_chart, selection_rate_chart
+
+__all__ = ["default_template_dir", "render_html", "TEMPLATE_NAME", "STYLESHEET_NAME"]
+
+TEMPLATE_NAME = "report.html.j2"
+STYLESHEET_NAME = "report.css"
+
+#: Fields every template may rely on; checked up front so a malformed report names the field.
+_REQUIRED_FIELDS = (
+    "schema_version",
+    "report_id",
+    "version",
+    "previous",
+    "created_at",
+    "tool.name",
+    "tool.version",
+    "actor",
+    "subject.name",
+    "subject.model.name",
+    "subject.model.version",
+    "subject.model.sha256",
+    "subject.dataset.name",
+    "subject.dataset.version",
+    "subject.dataset.sha256",
+    "subject.dataset.rows",
+    "subject.policy.name",
+    "subject.policy.version",
+    "subject.policy.sha256",
+    "outcome",
+    "rules",
+    "fairness",
+    "performance",
+    "explanations.status",
+    "environment",
+)
+
+_STATUS_SYMBOLS = {"pass": "\u2713", "fail": "\u2717", "warn": "!", "skipped": "\u2013"}
+
+
+def default_template_dir() -> Path:
+    """The folder holding ``report.html.j2`` and ``report.css``.
+
+    In a source checkout that is ``<repo>/report_templates``; an installed wheel has no repo
+    root, so fall back to the copy shipped as package data in ``audit/report/templates``.
+    """
+    repo_templates = Path(__file__).resolve().parents[2] / "report_templates"
+    if repo_templates.is_dir():
+        return repo_templates
+    return Path(__file__).resolve().parent / "templates"
+
+
+def _missing_field(report: Mapping[str, Any]) -> str | None:
+    for dotted in _REQUIRED_FIELDS:
+        node: Any = report
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return dotted
+            node = node[part]
+    return None
+
+
+# -- number formatting ---------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def fmt_rate(value: Any) -> str:
+    """A rate or ratio to 3 decimals; ``None`` (undefined, e.g. 0/0) and NaN as "n/a"."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if _is_number(value):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def fmt_count(value: Any) -> str:
+    """A count with thousands separators (16,281); ``None`` as "n/a"."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    return fmt_rate(value)
+
+
+def fmt_number(value: Any) -> str:
+    """Integers as counts, floats to 3 decimals, tiny floats in scientific notation."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return fmt_count(value)
+    if isinstance(value, float) and math.isfinite(value) and value != 0 and abs(value) < 1e-3:
+        return f"{value:.2e}"
+    return fmt_rate(value)
+
+
+def fmt_percent(value: Any) -> str:
+    """A share in [0, 1] as a percentage with one decimal (0.271 -> "27.1 %")."""
+    if not _is_number(value) or not math.isfinite(value):
+        return "n/a"
+    return f"{value * 100:.1f}\u202f%"
+
+
+def short_digest(value: Any) -> str:
+    """First 12 hex digits of a digest, without its ``sha256:`` prefix."""
+    if not value:
+        return "n/a"
+    text = str(value)
+    return text.split(":", 1)[-1][:12]
+
+
+def breakable(value: Any) -> Markup:
+    """Escape ``value`` and allow line breaks after ``_ - & . /`` (identifiers in narrow cells)."""
+    text = str(escape("n/a" if value is None else value))
+    for char in ("_", "-", ".", "/"):
+        text = text.replace(char, char + "<wbr>")
+    text = text.replace("&amp;", "&amp;<wbr>")
+    return Markup(text)
+
+
+def humanize(name: Any) -> str:
+    """``equal_opportunity_difference`` -> ``equal opportunity difference``."""
+    return str(name).replace("_", " ")
+
+
+def status_symbol(status: Any) -> str:
+    """A glyph for a rule status, shown beside the word (colour is never the only signal)."""
+    return _STATUS_SYMBOLS.get(str(status), "?")
+
+
+# -- environment -------------------------------------------------------------------------------
+
+
+def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        rate=fmt_rate,
+        count=fmt_count,
+        number=fmt_number,
+        percent=fmt_percent,
+        short_digest=short_digest,
+        breakable=breakable,
+        humanize=humanize,
+        status_symbol=status_symbol,
+    )
+    env.globals.update(
+        selection_rate_chart=selection_rate_chart,
+        importance_chart=importance_chart,
+        is_number=_is_number,
+    )
+    return env
+
+
+def _read_stylesheet(template_dir: Path) -> Markup:
+    path = template_dir / STYLESHEET_NAME
+    try:
+        css = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the report stylesheet {path}: {exc.strerror or exc}",
+            hint=f"put a {STYLESHEET_NAME} next to {TEMPLATE_NAME} in the template folder",
+        ) from exc
+    # The stylesheet goes verbatim into a <style> element: "</style" would end it early and let
+    # the rest of the file be parsed as HTML.
+    if "</style" in css.lower():
+        raise InputError(
+            f"the report stylesheet {path} contains '</style', which would break out of the "
+            "inline <style> element",
+            hint="remove the '</style' text from the stylesheet",
+        )
+    return Markup(css)
+
+
+def render_html(report: Mapping[str, Any], template_dir: Path | None = None) -> str:
+    """Render ``report`` (the canonical report.json content) to a self-contained HTML page.
+
+    Raises ``InputError`` when the report lacks a required field, or when the template folder
+    is missing, unreadable, or holds a template that fails (syntax error, undefined field,
+    unsafe access refused by the sandbox); the message names the file or field.
+    """
+    folder = Path(template_dir) if template_dir is not None else default_template_dir()
+    if not isinstance(report, Mapping):
+        raise InputError(
+            f"the report to render must be a JSON object, got {type(report).__name__}",
+            hint="pass the parsed content of report.json",
+        )
+    missing = _missing_field(report)
+    if missing is not None:
+        raise InputError(
+            f"report.json has no field '{missing}', which the HTML report needs",
+            hint="render a report written by this version of audit (schema_version "
+            f"{report.get('schema_version', '?')!s})",
+        )
+    if not (folder / TEMPLATE_NAME).is_file():
+        raise InputError(
+            f"template folder {folder} has no {TEMPLATE_NAME}",
+            hint="point template_dir at a folder with report.html.j2 and report.css, "
+            "or leave it unset to use the built-in templates",
+        )
+    css = _read_stylesheet(folder)
+    env = _environment(folder)
+    try:
+        template = env.get_template(TEMPLATE_NAME)
+        return template.render(report=report, css=css)
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(
+            f"template {exc.filename or folder / TEMPLATE_NAME}, line {exc.lineno}: {exc.message}",
+            hint="fix the Jinja2 syntax in the template",
+        ) from exc
+    except jinja2.exceptions.SecurityError as exc:
+        raise InputError(
+            f"template in {folder} tried an operation the sandbox refuses: {exc}",
+            hint="report templates may only read the report; remove the offending expression",
+        ) from exc
+    except jinja2.UndefinedError as exc:
+        raise InputError(
+            f"template in {folder} uses a field the report does not have: {exc.message}",
+            hint="guard optional fields in the template with .get() or 'is defined'",
+        ) from exc
+    except jinja2.TemplateNotFound as exc:
+        raise InputError(
+            f"template in {folder} includes {exc.name!r}, which is not in the template folder",
+            hint="keep every partial inside the template folder",
+        ) from exc

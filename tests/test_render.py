@@ -1,0 +1,615 @@
+"""Tests for the HTML and PDF report renderers.
+
+The HTML is parsed with the standard library's ``html.parser`` and its numbers are checked
+against values recomputed here from each group's confusion counts (not against the rates stored
+in the fixture). The PDF is read back with pypdf. The URL-fetcher restriction is tested by
+attacking it: a template that points at /etc/passwd in every way WeasyPrint fetches resources,
+with a control run on WeasyPrint's default fetcher proving the attack would otherwise succeed.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import shutil
+import struct
+import zlib
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+
+from audit.errors import InputError
+from audit.report.pdf import ResourceRefused, render_pdf, template_folder_fetcher
+from audit.report.render import default_template_dir, render_html
+
+# WeasyPrint warns at import when the system lacks libharfbuzz-subset (an optional library
+# today); that is about the machine, not about this code.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:HarfBuzz-Subset will be required:DeprecationWarning"
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report_example.json"
+PASSWD = Path("/etc/passwd")
+PASSWD_MARK = b"root:x:0:0"
+
+
+# -- a tiny DOM over html.parser ---------------------------------------------------------------
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
+
+
+class Node:
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: Node | None) -> None:
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+        self.children: list[Node | str] = []
+
+    @property
+    def classes(self) -> set[str]:
+        return set((self.attrs.get("class") or "").split())
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def iter(self) -> Iterator[Node]:
+        for child in self.children:
+            if isinstance(child, Node):
+                yield child
+                yield from child.iter()
+
+    def find_all(self, tag: str, cls: str | None = None) -> list[Node]:
+        return [n for n in self.iter() if n.tag == tag and (cls is None or cls in n.classes)]
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {}, None)
+        self.current = self.root
+        self.all_attrs: list[tuple[str, str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, dict(attrs), self.current)
+        self.current.children.append(node)
+        self.all_attrs.extend((tag, k, v) for k, v in attrs)
+        if tag not in _VOID:
+            self.current = node
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.current.children.append(Node(tag, dict(attrs), self.current))
+        self.all_attrs.extend((tag, k, v) for k, v in attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        node: Node | None = self.current
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.current = node.parent
+
+    def handle_data(self, data: str) -> None:
+        self.current.children.append(data)
+
+
+def parse(html: str) -> _TreeBuilder:
+    builder = _TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    return builder
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def html(report: dict[str, Any]) -> str:
+    return render_html(report)
+
+
+@pytest.fixture(scope="module")
+def dom(html: str) -> Node:
+    return parse(html).root
+
+
+@pytest.fixture(scope="module")
+def pdf_bytes(html: str) -> bytes:
+    return render_pdf(html)
+
+
+@pytest.fixture(scope="module")
+def pdf_pages(pdf_bytes: bytes) -> list[str]:
+    reader = pypdf.PdfReader(io.BytesIO(pdf_bytes))
+    return [page.extract_text() for page in reader.pages]
+
+
+def pdf_text(pages: list[str]) -> str:
+    """All page text, with words that wrapped at a hyphen or underscore joined again."""
+    text = "\n".join(pages)
+    return re.sub(r"([-_&])\s*\n\s*", r"\1", text)
+
+
+def expected_rates(g: dict[str, int]) -> dict[str, float | None]:
+    """Group rates recomputed from confusion counts; None where the denominator is zero."""
+    tp, fp, fn, tn = g["tp"], g["fp"], g["fn"], g["tn"]
+    n = tp + fp + fn + tn
+
+    def div(a: int, b: int) -> float | None:
+        return a / b if b else None
+
+    return {
+        "n": n,
+        "selection_rate": div(tp + fp, n),
+        "base_rate": div(tp + fn, n),
+        "tpr": div(tp, tp + fn),
+        "fpr": div(fp, fp + tn),
+        "fnr": div(fn, tp + fn),
+        "ppv": div(tp, tp + fp),
+    }
+
+
+def shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+# -- HTML structure ----------------------------------------------------------------------------
+
+
+def test_sections_in_order(dom: Node, report: dict[str, Any]) -> None:
+    headings = [squash(n.text()) for n in dom.iter() if n.tag in ("h1", "h2")]
+    expected = [
+        f"Model audit: {report['subject']['name']}",
+        "Rules",
+        "Fairness evidence",
+        "Explanations",
+        "Performance",
+        "Methodology & provenance",
+    ]
+    positions = [headings.index(h) for h in expected]
+    assert positions == sorted(positions), headings
+    assert [n.tag for n in dom.iter() if n.tag == "h1"] == ["h1"]
+    h3 = {squash(n.text()) for n in dom.find_all("h3")}
+    for feature in report["fairness"]:
+        assert any(h.startswith(feature) for h in h3), (feature, h3)
+
+
+def test_rule_table_keeps_policy_order_and_marks_status(dom: Node, report: dict[str, Any]) -> None:
+    table = dom.find_all("table", "rules")[0]
+    rows = table.find_all("tr", "rule")
+    assert [squash(r.find_all("th")[0].text()) for r in rows] == [r["id"] for r in report["rules"]]
+    symbols = {"pass": "\u2713", "fail": "\u2717", "warn": "!", "skipped": "\u2013"}
+    for row, rule in zip(rows, report["rules"], strict=True):
+        assert f"rule-{rule['status']}" in row.classes
+        status = squash(row.find_all("td", "status-cell")[0].text())
+        assert status == f"{symbols[rule['status']]} {rule['status'].upper()}"
+        cells = [squash(c.text()) for c in row.find_all("td")]
+        assert rule["message"] in cells
+        value = "n/a" if rule["value"] is None else f"{rule['value']:.3f}"
+        assert cells[3].startswith(value)
+    headers = [squash(th.text()) for th in table.find_all("thead")[0].find_all("th")]
+    assert headers[:5] == ["Rule", "Severity", "Metric", "Feature / group", "Value"]
+    assert all(th.attrs.get("scope") == "col" for th in table.find_all("thead")[0].find_all("th"))
+
+
+def test_summary_outcome_badge_and_identifiers(dom: Node, report: dict[str, Any]) -> None:
+    badge = dom.find_all("div", "badge")[0]
+    assert squash(badge.text()) == "\u2717 FAIL"
+    assert "badge-fail" in badge.classes
+    summary = squash(dom.find_all("section", "summary")[0].text())
+    model = report["subject"]["model"]
+    assert report["report_id"] in summary
+    assert f"{model['name']}@{model['version']}" in summary
+    assert model["sha256"][:12] in summary
+    assert "16,281 rows" in summary
+    failed = sum(r["status"] == "fail" for r in report["rules"])
+    assert f"{failed} failed" in summary
+
+
+def test_group_tables_match_counts(dom: Node, report: dict[str, Any]) -> None:
+    tables = dom.find_all("table", "groups")
+    assert len(tables) == len(report["fairness"])
+    for table, (feature, evidence) in zip(tables, report["fairness"].items(), strict=True):
+        rows = table.find_all("tbody")[0].find_all("tr")
+        assert len(rows) == len(evidence["groups"])
+        ref = evidence["reference_group"]
+        ref_rate = expected_rates(evidence["groups"][ref])["selection_rate"]
+        for row, (group, counts) in zip(rows, evidence["groups"].items(), strict=True):
+            label = squash(row.find_all("th")[0].text())
+            want = expected_rates(counts)
+            cells = [squash(td.text()) for td in row.find_all("td")]
+            assert label == (f"{group} (reference)" if group == ref else group), feature
+            assert cells[0] == f"{want['n']:,}"
+            keys = ["selection_rate", "base_rate", "tpr", "fpr", "fnr", "ppv"]
+            assert cells[1:7] == [shown(want[k]) for k in keys], (feature, group)
+            impact = want["selection_rate"] / ref_rate
+            assert cells[7].endswith(f"{impact:.3f}")
+            assert cells[7].startswith("\u25bc") == (impact < 0.8)
+
+
+def test_null_rates_render_as_na(report: dict[str, Any]) -> None:
+    # The fixture must exercise undefined rates, or this renderer path goes untested.
+    nulls = [
+        (f, g, k)
+        for f, ev in report["fairness"].items()
+        for g, stats in ev["groups"].items()
+        for k, v in stats.items()
+        if v is None
+    ]
+    assert nulls, "fixture has no undefined rate"
+
+
+def test_selection_rate_chart_geometry(dom: Node, report: dict[str, Any]) -> None:
+    figures = [f for f in dom.find_all("figure") if f.find_all("rect", "bar")]
+    charts = figures[: len(report["fairness"])]
+    for figure, (feature, evidence) in zip(charts, report["fairness"].items(), strict=True):
+        svg = figure.find_all("svg")[0]
+        assert feature in squash(svg.find_all("title")[0].text())
+        bars = svg.find_all("rect", "bar")
+        rates = {g: expected_rates(c)["selection_rate"] for g, c in evidence["groups"].items()}
+        assert len(bars) == len(rates)
+        x0 = float(bars[0].attrs["x"] or 0)
+        widths = {
+            squash(b.find_all("title")[0].text()).rsplit(":", 1)[0]: float(b.attrs["width"] or 0)
+            for b in bars
+        }
+        ref = evidence["reference_group"]
+        for group, rate in rates.items():
+            assert widths[group] / widths[ref] == pytest.approx(rate / rates[ref], abs=2e-3)
+        line = svg.find_all("line", "reference")[0]
+        line_x = float(line.attrs["x1"] or 0)
+        assert (line_x - x0) / widths[ref] == pytest.approx(0.8, abs=2e-3)
+
+
+def test_importance_chart_and_table(dom: Node, report: dict[str, Any]) -> None:
+    section = next(s for s in dom.find_all("section") if s.attrs.get("id") == "explanations")
+    bars = section.find_all("rect", "bar")
+    ranked = sorted(report["explanations"]["global"], key=lambda r: -r["mean_abs_shap"])
+    names = [squash(b.find_all("title")[0].text()).split(":")[0] for b in bars]
+    assert names == [r["feature"] for r in ranked]
+    top = float(bars[0].attrs["width"] or 0)
+    for bar, row in zip(bars, ranked, strict=True):
+        ratio = row["mean_abs_shap"] / ranked[0]["mean_abs_shap"]
+        assert float(bar.attrs["width"] or 0) / top == pytest.approx(ratio, abs=2e-3)
+    text = squash(section.text())
+    total = sum(r["mean_abs_shap"] for r in report["explanations"]["global"])
+    assert f"{report['explanations']['global'][0]['mean_abs_shap'] / total * 100:.1f}" in text
+    assert "shap.TreeExplainer" in text and "log-odds of >50K" in text
+    assert "1,000 of 16,281 rows, seed 0" in text
+
+
+def test_performance_counts(dom: Node, report: dict[str, Any]) -> None:
+    section = next(s for s in dom.find_all("section") if s.attrs.get("id") == "performance")
+    text = squash(section.text())
+    perf = report["performance"]
+    assert f"TP {perf['tp']:,}" in text and f"TN {perf['tn']:,}" in text
+    tp, fp, fn, tn = perf["tp"], perf["fp"], perf["fn"], perf["tn"]
+    assert f"{(tp + tn) / (tp + fp + fn + tn):.3f}" in text  # accuracy
+    assert f"{tp / (tp + fp):.3f}" in text  # precision
+
+
+def test_provenance_has_full_digests(dom: Node, report: dict[str, Any]) -> None:
+    section = next(s for s in dom.find_all("section") if s.attrs.get("id") == "provenance")
+    digests = [squash(n.text()) for n in section.find_all("span", "digest")]
+    for part in ("model", "dataset", "policy"):
+        assert f"sha256:{report['subject'][part]['sha256']}" in digests
+    assert report["previous"] in digests
+    rows = {
+        squash(tr.find_all("th")[0].text()): squash(tr.find_all("td")[0].text())
+        for tr in section.find_all("tr")
+    }
+    for name, version in report["environment"]["libraries"].items():
+        assert rows[name] == version
+
+
+def test_html_is_self_contained(html: str) -> None:
+    tree = parse(html)
+    lowered = html.lower()
+    for needle in ("http://", "https://", "file:", "@import", "<script", "@font-face"):
+        assert needle not in lowered, needle
+    assert not tree.root.find_all("script")
+    assert not tree.root.find_all("link")
+    for tag, attr, value in tree.all_attrs:
+        if attr in ("src", "href", "data", "xlink:href", "srcset", "poster"):
+            assert (value or "").startswith(("data:", "#")), (tag, attr, value)
+        assert not attr.startswith("on"), (tag, attr)
+    for style in tree.root.find_all("style"):
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]*)", style.text()):
+            assert url.startswith("data:"), url
+
+
+def test_html_is_deterministic(report: dict[str, Any], html: str) -> None:
+    assert render_html(copy.deepcopy(report)) == html
+
+
+def test_labels_are_escaped(report: dict[str, Any]) -> None:
+    evil = "<script>alert(1)</script>"
+    hostile = copy.deepcopy(report)
+    groups = hostile["fairness"]["sex"]["groups"]
+    groups[evil] = groups.pop("Female")
+    hostile["rules"][0]["message"] = '<img src=x onerror="alert(1)">'
+    hostile["subject"]["name"] = "</title><script>alert(2)</script>"
+    out = render_html(hostile)
+    tree = parse(out)
+    assert not tree.root.find_all("script")
+    assert not [n for n in tree.root.find_all("img")]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    labels = [squash(th.text()) for th in tree.root.find_all("table", "groups")[0].find_all("th")]
+    assert evil in labels  # shown as text, in the table and the chart
+    svg_text = " ".join(squash(t.text()) for t in tree.root.find_all("text", "label"))
+    assert evil in svg_text
+
+
+# -- robustness --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sparse_report(report: dict[str, Any]) -> dict[str, Any]:
+    sparse = copy.deepcopy(report)
+    sparse["previous"] = None
+    sparse["rules"] = []
+    sparse["summary"] = {"rules": 0, "passed": 0, "failed": 0, "warned": 0, "skipped": 0}
+    sparse["outcome"] = "pass"
+    sparse["explanations"] = {
+        "status": "skipped",
+        "reason": "the audit uses recorded predictions; there is no model to explain",
+    }
+    race = sparse["fairness"]["race"]
+    race["groups"]["Other"].update(tpr=None, fpr=None, ppv=None, impact_ratio=None)
+    race["equalized_odds_difference"] = None
+    return sparse
+
+
+def test_sparse_report_renders(sparse_report: dict[str, Any]) -> None:
+    out = render_html(sparse_report)
+    dom = parse(out).root
+    text = squash(dom.text())
+    assert sparse_report["explanations"]["reason"] in text
+    assert "No rules were evaluated" in text
+    assert "first version" in text
+    assert squash(dom.find_all("div", "badge")[0].text()) == "\u2713 PASS"
+    assert not dom.find_all("table", "rules")
+    race_table = dom.find_all("table", "groups")[1]
+    other = next(r for r in race_table.find_all("tr") if "Other" in r.text())
+    cells = [squash(td.text()) for td in other.find_all("td")]
+    assert [cells[i] for i in (3, 4, 6, 7)] == ["n/a"] * 4  # tpr, fpr, ppv, impact ratio
+
+
+def test_sparse_report_pdf(sparse_report: dict[str, Any]) -> None:
+    pdf = render_pdf(render_html(sparse_report))
+    text = pdf_text([p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages])
+    assert "PASS" in text
+    assert "there is no model to explain" in squash(text)
+
+
+def test_missing_field_names_it(report: dict[str, Any]) -> None:
+    broken = copy.deepcopy(report)
+    del broken["subject"]["model"]["sha256"]
+    with pytest.raises(InputError, match=r"subject\.model\.sha256"):
+        render_html(broken)
+
+
+def test_missing_template_folder(report: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="report.html.j2"):
+        render_html(report, tmp_path)
+
+
+def test_default_template_dir_is_the_repo_folder() -> None:
+    folder = default_template_dir()
+    assert folder == Path(__file__).resolve().parents[1] / "report_templates"
+    assert (folder / "report.html.j2").is_file() and (folder / "report.css").is_file()
+
+
+# -- PDF ---------------------------------------------------------------------------------------
+
+
+def test_pdf_contains_outcome_rules_and_id(pdf_pages: list[str], report: dict[str, Any]) -> None:
+    assert len(pdf_pages) > 1
+    first = pdf_text(pdf_pages[:1])
+    # The whole summary, rule table included, is on the first page.
+    assert "FAIL" in first
+    for rule in report["rules"]:
+        assert rule["id"] in first, rule["id"]
+    for number, page in enumerate(pdf_pages, start=1):
+        assert report["report_id"] in page, number
+        assert f"Page {number} of {len(pdf_pages)}" in page
+
+
+def test_pdf_sections_start_new_pages(pdf_pages: list[str]) -> None:
+    starts = {
+        name: next(i for i, p in enumerate(pdf_pages) if name in p)
+        for name in ("Fairness evidence", "Explanations", "Performance", "Methodology")
+    }
+    assert 0 not in starts.values()
+    assert len(set(starts.values())) == len(starts)
+
+
+def test_pdf_metadata(pdf_bytes: bytes, report: dict[str, Any]) -> None:
+    meta = pypdf.PdfReader(io.BytesIO(pdf_bytes)).metadata
+    assert meta is not None
+    assert meta["/CreationDate"] == "D:20261122061000Z"  # from created_at 2026-11-22T06:10:00Z
+    assert meta["/ModDate"] == "D:20261122061000Z"
+    assert report["subject"]["name"] in meta["/Title"]
+
+
+def test_pdf_is_deterministic(html: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without libharfbuzz-subset WeasyPrint subsets fonts with fontTools, which stamps each
+    # subset's 'head' table with the current time unless SOURCE_DATE_EPOCH is set; everything
+    # else in the PDF (dates, ids) is fixed by the renderer itself.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795327800")
+    assert render_pdf(html) == render_pdf(html)
+
+
+# -- URL fetcher: only data: URLs and files inside the template folder -------------------------
+
+
+def _png(width: int = 2, height: int = 2) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def all_pdf_bytes(pdf: bytes) -> bytes:
+    """The raw PDF plus every stream in it decompressed, to search for leaked content."""
+    parts = [pdf]
+    for match in re.finditer(rb"stream\r?\n", pdf):
+        try:
+            parts.append(zlib.decompressobj().decompress(pdf[match.end() :]))
+        except zlib.error:
+            continue
+    return b"\n".join(parts)
+
+
+def test_fetcher_allows_only_data_and_template_files(tmp_path: Path) -> None:
+    root = tmp_path / "templates"
+    root.mkdir()
+    (root / "logo.png").write_bytes(_png())
+    (tmp_path / "secret.txt").write_text("top secret")
+    (root / "link.txt").symlink_to(tmp_path / "secret.txt")
+    fetcher = template_folder_fetcher(root)
+
+    response = fetcher.fetch((root / "logo.png").as_uri())
+    assert response.read() == _png()
+    assert fetcher.fetch("data:text/plain,hello").read() == b"hello"
+    refused = [
+        PASSWD.as_uri(),
+        (tmp_path / "secret.txt").as_uri(),
+        root.as_uri() + "/../secret.txt",
+        root.as_uri() + "/%2e%2e/secret.txt",
+        (root / "link.txt").as_uri(),
+        root.as_uri(),  # a directory
+        "http://127.0.0.1:9/logo.png",
+        "https://example.com/x.css",
+        "ftp://example.com/x",
+        "file://otherhost" + str(root / "logo.png"),
+    ]
+    for url in refused:
+        with pytest.raises(ResourceRefused):
+            fetcher.fetch(url)
+
+
+_ATTACK_HTML = """
+<img src="file:///etc/passwd" alt="a">
+<img src="../../../../../../../../etc/passwd" alt="b">
+<link rel="stylesheet" href="file:///etc/passwd">
+<link rel="stylesheet" href="../../../../../../../../etc/passwd">
+<link rel="attachment" href="file:///etc/passwd">
+<a rel="attachment" href="file:///etc/passwd">passwd</a>
+<a rel="attachment" href="leak.txt">leak</a>
+<object data="file:///etc/passwd" type="text/plain"></object>
+<embed src="file:///etc/passwd" type="text/plain">
+<svg width="20" height="20"><image href="file:///etc/passwd" width="10" height="10"/></svg>
+<style>@import url("file:///etc/passwd"); .x { background: url(file:///etc/passwd) }</style>
+<img src="logo.png" alt="allowed logo">
+"""
+
+
+@pytest.fixture(scope="module")
+def malicious_templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if PASSWD_MARK not in PASSWD.read_bytes():
+        pytest.skip("/etc/passwd has no root entry to detect")
+    folder = tmp_path_factory.mktemp("evil") / "templates"
+    shutil.copytree(default_template_dir(), folder)
+    template = folder / "report.html.j2"
+    text = template.read_text(encoding="utf-8")
+    template.write_text(text.replace("</body>", _ATTACK_HTML + "</body>"), encoding="utf-8")
+    css = folder / "report.css"
+    css.write_text(
+        '@import url("file:///etc/passwd");\n@import url("../../../../../../etc/passwd");\n'
+        + css.read_text(encoding="utf-8")
+        + "\nbody { background-image: url(file:///etc/passwd); }\n",
+        encoding="utf-8",
+    )
+    (folder / "leak.txt").symlink_to(PASSWD)
+    (folder / "logo.png").write_bytes(_png())
+    return folder
+
+
+def test_malicious_template_cannot_embed_local_files(
+    malicious_templates: Path, report: dict[str, Any]
+) -> None:
+    html = render_html(report, malicious_templates)
+    assert "file:///etc/passwd" in html  # the attack is really in the page
+    pdf = render_pdf(html, malicious_templates)
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert PASSWD_MARK not in all_pdf_bytes(pdf)
+    assert "root:x:0:0" not in "".join(p.extract_text() for p in reader.pages)
+    assert not reader.attachments
+    # The fetcher is not simply refusing everything: the logo inside the folder is embedded.
+    assert b"/Subtype /Image" in all_pdf_bytes(pdf)
+
+
+def test_attack_succeeds_with_weasyprint_default_fetcher(
+    malicious_templates: Path, report: dict[str, Any]
+) -> None:
+    """Control: without the restricted fetcher the same HTML leaks /etc/passwd into the PDF,
+    so the test above would notice if the restriction stopped working."""
+    import weasyprint
+
+    html = render_html(report, malicious_templates)
+    pdf = weasyprint.HTML(string=html, base_url=str(malicious_templates)).write_pdf()
+    assert PASSWD_MARK in all_pdf_bytes(pdf)
+
+
+def test_sandbox_refuses_template_code_execution(report: dict[str, Any], tmp_path: Path) -> None:
+    folder = tmp_path / "templates"
+    shutil.copytree(default_template_dir(), folder)
+    (folder / "report.html.j2").write_text(
+        "{{ cycler.__init__.__globals__.os.popen('cat /etc/passwd').read() }}", encoding="utf-8"
+    )
+    with pytest.raises(InputError, match="sandbox|does not have"):
+        render_html(report, folder)
+
+
+def test_stylesheet_cannot_close_style_element(report: dict[str, Any], tmp_path: Path) -> None:
+    folder = tmp_path / "templates"
+    shutil.copytree(default_template_dir(), folder)
+    (folder / "report.css").write_text("body{}</style><script>alert(1)</script>")
+    with pytest.raises(InputError, match="</style"):
+        render_html(report, folder)
+
+
+def test_large_intersection_chart_keeps_reference_and_lowest_groups(
+    report: dict[str, Any],
+) -> None:
+    big = copy.deepcopy(report)
+    groups = big["fairness"]["sex&race"]["groups"]
+    template = groups["Male & White"]
+    for i in range(45):
+        tp, fp = 3 * i, 2 * i
+        groups[f"country-{i} & occupation-{i}"] = dict(template, tp=tp, fp=fp, fn=50, tn=400 - tp)
+    for stats in groups.values():
+        stats.update(expected_rates(stats))
+    dom = parse(render_html(big)).root
+    table = dom.find_all("table", "groups")[2]
+    assert len(table.find_all("tbody")[0].find_all("tr")) == len(groups)  # the table has all
+    svg = [s for s in dom.find_all("svg") if "sex&race" in s.find_all("title")[0].text()][0]
+    shown_groups = [
+        squash(b.find_all("title")[0].text()).rsplit(":", 1)[0] for b in svg.find_all("rect", "bar")
+    ]
+    others = sorted(
+        (g for g in groups if g != "Male & White"), key=lambda g: groups[g]["selection_rate"]
+    )
+    assert len(shown_groups) == 30
+    assert set(shown_groups) == {"Male & White", *others[:29]}
+    assert "lowest of 55 groups" in squash(svg.text())
