@@ -3,14 +3,19 @@
 from .build import SCHEMA_VERSION, build_report, dumps, report_schema, validate_report
 from .bundle import Bundle, Renderer, versions, write_bundle
 from .files import html_and_pdf
+from .pdf import render_pdf
+from .render import default_template_dir, render_html
 
 __all__ = [
     "SCHEMA_VERSION",
     "Bundle",
     "Renderer",
     "build_report",
+    "default_template_dir",
     "dumps",
     "html_and_pdf",
+    "render_html",
+    "render_pdf",
     "report_schema",
     "validate_report",
     "versions",
