@@ -1,0 +1,202 @@
+"""Confusion counts per group: the one pass over the rows that every fairness metric derives from.
+
+A binary decision splits each row into one of four confusion cells::
+
+    cell = 2 * y_true + y_pred      0 = tn, 1 = fp, 2 = fn, 3 = tp
+
+Groups are turned into integer codes (``pd.factorize``), and a single ``np.bincount`` over
+``(group_code + 1) * 4 + cell`` counts every (group, cell) pair at once; the extra leading
+block (code -1 + 1 = 0) collects the rows whose group is unknown. No Python loop touches rows.
+
+Counts, not rows, are what later work resamples (a multinomial bootstrap over the cells of each
+group) and tests, so :class:`GroupCounts` is a first-class value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import InputError
+
+#: Column index of each confusion cell in :attr:`GroupCounts.cells`.
+TN, FP, FN, TP = 0, 1, 2, 3
+CELL_NAMES = ("tn", "fp", "fn", "tp")
+
+#: Separator between the parts of an intersection key ("sex&race") and label ("Female&White").
+INTERSECTION_SEP = "&"
+
+
+@dataclass(frozen=True, eq=False)
+class GroupCounts:
+    """Confusion counts of one sensitive feature (or intersection), one row per group.
+
+    ``cells[g] = (tn, fp, fn, tp)`` for the group labelled ``labels[g]``; labels are sorted.
+    ``unknown`` counts the rows left out because their group value is missing.
+    The array is read-only, so a ``GroupCounts`` can be shared without copying.
+    """
+
+    labels: tuple[str, ...]
+    cells: np.ndarray
+    unknown: int
+
+    def __post_init__(self) -> None:
+        cells = np.asarray(self.cells, dtype=np.int64)
+        if cells.shape != (len(self.labels), 4):
+            raise ValueError(f"cells must have shape ({len(self.labels)}, 4), got {cells.shape}")
+        if cells is self.cells:
+            cells = cells.copy()
+        cells.setflags(write=False)
+        object.__setattr__(self, "cells", cells)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GroupCounts):
+            return NotImplemented
+        return (
+            self.labels == other.labels
+            and self.unknown == other.unknown
+            and np.array_equal(self.cells, other.cells)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds an array: equal but not hashable
+
+    @property
+    def tn(self) -> np.ndarray:
+        return self.cells[:, TN]
+
+    @property
+    def fp(self) -> np.ndarray:
+        return self.cells[:, FP]
+
+    @property
+    def fn(self) -> np.ndarray:
+        return self.cells[:, FN]
+
+    @property
+    def tp(self) -> np.ndarray:
+        return self.cells[:, TP]
+
+    @property
+    def n(self) -> np.ndarray:
+        """Rows per group: tn + fp + fn + tp."""
+        return self.cells.sum(axis=1)
+
+
+def as_outcome(values: Any, name: str) -> np.ndarray:
+    """Return ``values`` as a 1-D boolean array (True = positive outcome, i.e. selected).
+
+    Accepts booleans, or numbers that are all 0 or 1. Anything else (strings, NaN, missing
+    values, other numbers) is refused, because guessing which label is "positive" would
+    silently flip every metric.
+    """
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if arr.ndim != 1:
+        raise InputError(
+            f"{name} must be one-dimensional, got shape {arr.shape}",
+            hint="pass a single column of outcomes, e.g. y.ravel() or df['label']",
+        )
+    if arr.dtype == np.bool_:
+        return arr
+    if arr.dtype.kind in "iuf":
+        is_zero, is_one = arr == 0, arr == 1
+        bad = ~(is_zero | is_one)
+        if bad.any():
+            first = arr[np.flatnonzero(bad)[0]]
+            raise InputError(
+                f"{name} must hold only booleans or 0/1, found {first!r}",
+                hint="map the outcome to booleans first, True meaning the positive "
+                "(selected/favourable) outcome, and drop or fill missing values",
+            )
+        return is_one
+    raise InputError(
+        f"{name} must be boolean (True = positive outcome), got values of dtype {arr.dtype}",
+        hint="map labels to booleans, e.g. df['decision'] == 'approved', and drop or fill "
+        "missing values",
+    )
+
+
+def check_lengths(**lengths: int) -> None:
+    """Refuse empty or misaligned inputs, naming every length so the culprit is obvious."""
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{name} has {length} rows" for name, length in lengths.items())
+        raise InputError(
+            f"inputs have different lengths: {listed}",
+            hint="pass one outcome, prediction and sensitive row per dataset row",
+        )
+    if next(iter(lengths.values())) == 0:
+        raise InputError(
+            "no rows to audit: the inputs are empty",
+            hint="check the dataset path and any row filter in the audit spec",
+        )
+
+
+def group_codes(column: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer group code per row (-1 = missing) and the sorted group labels.
+
+    A group's label is ``str(value)``; values with the same string form are one group.
+    Codes index the labels, which are sorted so that results do not depend on row order.
+    """
+    raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    raw_labels = np.array([str(u) for u in uniques], dtype=object)
+    labels, remap = np.unique(raw_labels, return_inverse=True)
+    remap = np.append(remap.astype(np.int64), -1)  # raw code -1 indexes the last slot: stays -1
+    return remap[raw_codes], tuple(str(label) for label in labels)
+
+
+def intersect_codes(
+    parts: Sequence[tuple[np.ndarray, tuple[str, ...]]], *, key: str
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes and labels of the intersection of several grouped features.
+
+    Only combinations that occur become groups; a row is missing (-1) if any part is missing.
+    Labels are the part labels joined with ``&`` and sorted. ``key`` names the intersection
+    in error messages.
+    """
+    codes, labels = parts[0]
+    for next_codes, next_labels in parts[1:]:
+        combined = codes * len(next_labels) + next_codes
+        combined[(codes < 0) | (next_codes < 0)] = -1
+        known = combined >= 0
+        present, inverse = np.unique(combined[known], return_inverse=True)
+        joined = np.array(
+            [
+                labels[c // len(next_labels)] + INTERSECTION_SEP + next_labels[c % len(next_labels)]
+                for c in present.tolist()
+            ],
+            dtype=object,
+        )
+        codes = np.full(combined.shape, -1, dtype=np.int64)
+        codes[known] = inverse
+        labels = tuple(str(label) for label in joined)
+    order = np.argsort(np.array(labels, dtype=object), kind="stable")
+    sorted_labels = tuple(labels[i] for i in order)
+    if len(set(sorted_labels)) != len(sorted_labels):
+        raise InputError(
+            f"intersection {key!r}: different value combinations give the same group label "
+            f"because a value contains {INTERSECTION_SEP!r}",
+            hint=f"replace {INTERSECTION_SEP!r} in the sensitive values, or pass "
+            "intersections=False",
+        )
+    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1
+    return rank[codes], sorted_labels
+
+
+def count_cells(
+    y_true: np.ndarray, y_pred: np.ndarray, codes: np.ndarray, labels: tuple[str, ...]
+) -> GroupCounts:
+    """Count (tn, fp, fn, tp) per group in one ``np.bincount``; code -1 rows count as unknown.
+
+    ``y_true`` and ``y_pred`` must be boolean arrays and ``codes`` integer codes indexing
+    ``labels`` (as returned by :func:`group_codes`), all of the same length.
+    """
+    n_groups = len(labels)
+    index = (codes + 1) * 4 + 2 * y_true.astype(np.int64) + y_pred
+    flat = np.bincount(index, minlength=(n_groups + 1) * 4)
+    cells = flat.reshape(n_groups + 1, 4)
+    return GroupCounts(labels=labels, cells=cells[1:], unknown=int(cells[0].sum()))
