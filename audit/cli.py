@@ -42,6 +42,7 @@ _STATUS_STYLE = {
     "fail": ("FAIL", "red"),
     "warn": ("WARN", "yellow"),
     "skipped": ("SKIP", "bright_black"),
+    "waived": ("WAIVED", "magenta"),
 }
 
 
@@ -99,7 +100,7 @@ def run(ctx: click.Context, spec: Path, verbose: bool, no_pdf: bool, **overrides
     click.echo(
         f"\noutcome: {click.style(text, fg=colour, bold=True)}  "
         f"({s['passed']} passed, {s['failed']} failed, {s['warned']} warnings, "
-        f"{s['skipped']} skipped)"
+        f"{s['waived']} waived, {s['skipped']} skipped)"
     )
     click.echo(f"report:  {_relative(bundle.path)}  (v{bundle.version})")
     if verbose:

@@ -117,4 +117,6 @@ def check_columns(
     problems.raise_if_any()
 
 
-__all__ = ["check_columns", "detect_format", "is_positive", "read_table"]
+from .profile import data_profile  # noqa: E402
+
+__all__ = ["check_columns", "data_profile", "detect_format", "is_positive", "read_table"]

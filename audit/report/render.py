@@ -58,7 +58,13 @@ _REQUIRED_FIELDS = (
     "environment",
 )
 
-_STATUS_SYMBOLS = {"pass": "\u2713", "fail": "\u2717", "warn": "!", "skipped": "\u2013"}
+_STATUS_SYMBOLS = {
+    "pass": "\u2713",
+    "fail": "\u2717",
+    "warn": "!",
+    "skipped": "\u2013",
+    "waived": "\u2298",
+}
 
 
 def default_template_dir() -> Path:
