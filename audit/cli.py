@@ -321,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
     try:
-        cli.main(args=args, prog_name="audit", standalone_mode=False)
-        return 0
+        rv = cli.main(args=args, prog_name="audit", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of raising.
+        return rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
