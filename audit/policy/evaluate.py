@@ -181,8 +181,8 @@ def _per_group(
     breached: Callable[[tuple[str, str], float], bool],
     note: str = "",
 ) -> Finding:
-    values = {k: g.get(metric) for k, g in judged.items()}
-    values = {k: v for k, v in values.items() if v is not None}
+    raw = {k: g.get(metric) for k, g in judged.items()}
+    values: dict[tuple[str, str], float] = {k: v for k, v in raw.items() if v is not None}
     if not values:
         reason = f"every group is smaller than {min_n}" if not_judged else f"{metric} is undefined"
         return _skip(rule, reason)
@@ -334,8 +334,8 @@ def _performance(rule: PerformanceRule, policy: Policy, ev: Evidence) -> Finding
         )
     gaps: dict[str, tuple[float, str, str]] = {}
     for fname in features:
-        vals = {g: d.get(metric) for (f, g), d in judged.items() if f == fname}
-        vals = {g: v for g, v in vals.items() if v is not None}
+        raw = {g: d.get(metric) for (f, g), d in judged.items() if f == fname}
+        vals: dict[str, float] = {g: v for g, v in raw.items() if v is not None}
         if len(vals) >= 2:
             hi, lo = max(vals, key=vals.__getitem__), min(vals, key=vals.__getitem__)
             gaps[fname] = (vals[hi] - vals[lo], hi, lo)
