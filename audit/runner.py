@@ -244,7 +244,8 @@ def run_audit(
                     model.estimator,
                     X,
                     positive_label=spec.positive_label,
-                    sensitive_features=spec.sensitive_features,
+                    # a sensitive feature the model does not take as input has no attribution
+                    sensitive_features=[s for s in spec.sensitive_features if s in X.columns],
                     sample_size=spec.explain.sample_size,
                     background_size=spec.explain.background_size,
                     seed=spec.seed,
@@ -277,6 +278,7 @@ def run_audit(
             "description": doc.description,
             "references": list(doc.references),
             "not_covered": list(doc.not_covered),
+            "checklist": [item.model_dump() for item in policy.checklist],
             "sources": [p.name for p, _ in policy.sources],
         },
     }

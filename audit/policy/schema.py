@@ -219,6 +219,22 @@ class Waiver(_Strict):
     expires: date
 
 
+class ChecklistItem(_Strict):
+    """An obligation the policy tracks: evidenced by a section of the report, or left to the provider.
+
+    ``evidence`` names the report section that evidences the item (``fairness``, ``performance``,
+    ``explanations``, ``data``, ``provenance``, ``rules``) or is ``provider`` when the report cannot
+    evidence it and the provider must complete it by hand.
+    """
+
+    id: str
+    reference: str
+    text: str
+    evidence: Literal[
+        "fairness", "performance", "explanations", "data", "provenance", "rules", "provider"
+    ]
+
+
 class PolicyDocument(_Strict):
     """One policy file as written."""
 
@@ -250,6 +266,10 @@ class PolicyDocument(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
+    checklist: list[ChecklistItem] = Field(
+        default_factory=list,
+        description="obligations: evidenced by the report, or left to the provider",
+    )
 
 
 DEFAULT_MIN_GROUP_SIZE = 30
@@ -275,6 +295,7 @@ class Policy:
     origins: dict[str, RuleOrigin]
     waivers: list[Waiver]
     waiver_lines: dict[int, RuleOrigin]
+    checklist: list[ChecklistItem] = field(default_factory=list)
     sources: list[tuple[Path, str]] = field(default_factory=list)
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     exclude_below_share: float | None = None
@@ -317,6 +338,7 @@ def _resolve_base(ref: str, parent: Path, where: str) -> Path:
 class _Resolved:
     rules: dict[str, tuple[AnyRule, RuleOrigin]]
     waivers: list[tuple[Waiver, RuleOrigin]]
+    checklist: dict[str, ChecklistItem]
     sources: list[tuple[Path, str]]
     min_group_size: int | None
     exclude_below_share: float | None
@@ -326,7 +348,7 @@ class _Resolved:
 def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolved]:
     document = load_model(path, PolicyDocument)
     _, node = read_yaml(path)
-    resolved = _Resolved({}, [], [], None, None, None)
+    resolved = _Resolved({}, [], {}, [], None, None, None)
     for i, ref in enumerate(document.extends):
         pos, _ = locate(node, ["extends", i])
         where = f"{path}:{pos[0]}" if pos else str(path)
@@ -340,6 +362,7 @@ def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolve
         _, base = _load(base_path, (*stack, path.resolve()))
         resolved.rules.update(base.rules)
         resolved.waivers += base.waivers
+        resolved.checklist.update(base.checklist)
         resolved.sources += [s for s in base.sources if s not in resolved.sources]
         for attr in ("min_group_size", "exclude_below_share", "reference_group"):
             if getattr(resolved, attr) is None:
@@ -356,6 +379,7 @@ def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolve
             )
         own[rule.id] = line
         resolved.rules[rule.id] = (rule, RuleOrigin(path, line))  # overrides an inherited rule
+    resolved.checklist.update({item.id: item for item in document.checklist})
     for i, waiver in enumerate(document.waivers):
         pos, _ = locate(node, ["waivers", i, "rule"])
         resolved.waivers.append((waiver, RuleOrigin(path, pos[0] if pos else 0)))
@@ -407,6 +431,7 @@ def load_policy(path: Path) -> Policy:
         origins={rid: origin for rid, (_, origin) in resolved.rules.items()},
         waivers=[w for w, _ in resolved.waivers],
         waiver_lines={i: o for i, (_, o) in enumerate(resolved.waivers)},
+        checklist=list(resolved.checklist.values()),
         sources=resolved.sources,
         min_group_size=resolved.min_group_size or DEFAULT_MIN_GROUP_SIZE,
         exclude_below_share=resolved.exclude_below_share,
