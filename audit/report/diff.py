@@ -7,8 +7,12 @@ give an empty diff.
 
 Measured numbers (rule values, fairness and performance metrics, SHAP importances) count as
 changed when ``|new - old| > tolerance``; a number appearing or disappearing (``None`` on one
-side) always counts. Configuration (rule status, threshold, operator, severity, digests, policy
-version) is compared exactly: a threshold moved by any amount is a different policy.
+side) always counts. Configuration and verdicts (rule status, threshold, operator, severity and
+judging mode; input names, versions and digests; run settings such as the seed) are compared
+exactly: a threshold moved by any amount is a different policy.
+
+The result is plain data (frozen dataclasses): ``to_dict()`` for the ``changes`` section of
+report.json (shape published as :data:`CHANGES_SCHEMA`), ``to_text()`` for a terminal.
 """
 
 from __future__ import annotations
@@ -186,9 +190,9 @@ class ReportDiff:
 
     def to_text(self) -> str:
         """The changes as terminal lines, or a line saying there are none."""
-        since = f"v{self.since.get('version')}" if self.since.get("version") is not None else ""
         if self.is_empty:
-            return f"no changes since {since}".rstrip() if since else "no changes"
+            version = self.since.get("version")
+            return "no changes" if version is None else f"no changes since v{version}"
         return "\n".join(self.lines())
 
 
@@ -335,7 +339,7 @@ def _importances(
 
 
 #: JSON Schema of :meth:`ReportDiff.to_dict`, for the ``changes`` property of report.json.
-_CHANGE = {
+_CHANGE: dict[str, Any] = {
     "type": "object",
     "required": ["field", "old", "new"],
     "additionalProperties": False,
@@ -345,7 +349,7 @@ _CHANGE = {
         "new": {"type": ["number", "string", "boolean", "null"]},
     },
 }
-_PRESENCE = {"enum": ["added", "removed", "changed"]}
+_PRESENCE: dict[str, Any] = {"enum": ["added", "removed", "changed"]}
 CHANGES_SCHEMA: dict[str, Any] = {
     "type": ["object", "null"],
     "required": [
