@@ -1,0 +1,156 @@
+"""summary.md: a short Markdown summary for CI job summaries and pull-request comments.
+
+It answers, in order: did the gate pass (in words and a symbol, never colour alone), what was
+audited with which model, data and policy (short digests to tell versions apart), which rules
+need attention (failed, warned, waived: one table row each), how many others passed or could not
+be judged, and where the full bundle is. Everything else is in report.html / report.json.
+
+Text from the report (messages, group labels from the data) is escaped for GitHub-flavoured
+Markdown tables: backslashes, pipes and inline markup are backslash-escaped, newlines become
+``<br>``, so a label can neither break the table's columns nor inject markup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .interface import OutputFormat, fmt_number, reference, rule_location, short_digest
+
+_ATTENTION = ("fail", "warn", "waived")
+_STATUS_WORDS = {"fail": "❌ FAIL", "warn": "⚠️ WARN", "waived": "🔕 WAIVED"}
+_OTHER_WORDS = {"pass": "passed", "skipped": "skipped (not assessable)"}
+# CommonMark lets any ASCII punctuation be backslash-escaped. Escaped here: what can start
+# markup inside a table cell. "_" only at a word's edge (GFM ignores intraword underscores, so
+# metric names stay readable), "<" only where it could open a tag or autolink, "&" only where it
+# would start an entity reference; ">" cannot start a blockquote in the middle of a row.
+_MARKUP = re.compile(r"[\\`*\[\]|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def cell(text: Any) -> str:
+    """``text`` as the content of one GFM table cell: markup and pipes escaped, one line."""
+    escaped = _ENTITY.sub(r"\\&", _MARKUP.sub(lambda m: "\\" + m[0], str(text)))
+    return _NEWLINES.sub("<br>", escaped).strip()
+
+
+def code(text: Any, *, in_table: bool = False) -> str:
+    """``text`` as an inline code span (in a table cell, GFM needs its pipes escaped too)."""
+    s = _NEWLINES.sub(" ", str(text))
+    if in_table:
+        s = s.replace("|", "\\|")
+    longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest or s.startswith(" ") or s.endswith(" ") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class MarkdownFormat(OutputFormat):
+    """Markdown summary of one audit (GitHub/GitLab flavoured)."""
+
+    name: ClassVar[str] = "markdown"
+    filename: ClassVar[str] = "summary.md"
+
+    def render(self, report: Mapping[str, Any], *, bundle_path: str | None = None) -> str:
+        subject = report.get("subject") or {}
+        rules = list(report.get("rules") or [])
+        by_status: dict[str, list[Mapping[str, Any]]] = {}
+        for rule in rules:
+            by_status.setdefault(str(rule.get("status")), []).append(rule)
+        out = [self._headline(report, by_status), ""]
+        out += self._inputs(subject)
+        out.append("")
+        attention = [r for r in rules if r.get("status") in _ATTENTION]
+        if attention:
+            out += self._table(attention)
+            out.append("")
+        others = [
+            f"{len(by_status[s])} {words}" for s, words in _OTHER_WORDS.items() if by_status.get(s)
+        ]
+        unknown = sorted(set(by_status) - set(_OTHER_WORDS) - set(_ATTENTION))
+        others += [f"{len(by_status[s])} with unknown status {code(s)}" for s in unknown]
+        if others:
+            prefix = "Other rules: " if attention else "Rules: "
+            out.append(prefix + ", ".join(others) + ".")
+            out.append("")
+        out.append(self._footer(report, bundle_path))
+        return "\n".join(out) + "\n"
+
+    @staticmethod
+    def _headline(report: Mapping[str, Any], by_status: Mapping[str, list[Any]]) -> str:
+        passed = report.get("outcome") == "pass"
+        word = "✅ PASS" if passed else "❌ FAIL"
+        name = cell((report.get("subject") or {}).get("name", "unnamed"))
+        notes = []
+        for status, noun in (("fail", "blocking failure"), ("warn", "warning")):
+            if by_status.get(status):
+                notes.append(_plural(len(by_status[status]), noun))
+        if by_status.get("waived"):
+            notes.append(f"{len(by_status['waived'])} waived")
+        tail = f" ({', '.join(notes)})" if notes else ""
+        return f"## {word}: audit of {name}{tail}"
+
+    @staticmethod
+    def _inputs(subject: Mapping[str, Any]) -> list[str]:
+        model, dataset, policy = subject.get("model"), subject.get("dataset"), subject.get("policy")
+        lines = []
+        if model:
+            fmt = f", {cell(model['format'])}" if model.get("format") else ""
+            lines.append(
+                f"- **Model:** {code(reference(model))}{fmt}"
+                f" · sha256 {code(short_digest(model.get('sha256')))}"
+            )
+        else:
+            lines.append("- **Model:** none (decisions recorded in the dataset were judged)")
+        rows = f", {dataset['rows']} rows" if dataset and dataset.get("rows") is not None else ""
+        lines.append(
+            f"- **Dataset:** {code(reference(dataset))}{rows}"
+            f" · sha256 {code(short_digest((dataset or {}).get('sha256')))}"
+        )
+        lines.append(
+            f"- **Policy:** {code(reference(policy))}"
+            f" · sha256 {code(short_digest((policy or {}).get('sha256')))}"
+        )
+        return lines
+
+    @staticmethod
+    def _table(rules: list[Mapping[str, Any]]) -> list[str]:
+        lines = [
+            "| Status | Rule | Metric | Group | Value | Threshold | Message |",
+            "| --- | --- | --- | --- | ---: | --- | --- |",
+        ]
+        for r in rules:
+            where = rule_location(r)
+            threshold = f"{r.get('operator', '')} {fmt_number(r.get('threshold'))}".strip()
+            row = [
+                _STATUS_WORDS[str(r["status"])],
+                code(r.get("id", ""), in_table=True),
+                code(r.get("metric", ""), in_table=True),
+                cell(where) if where is not None else "—",
+                cell(fmt_number(r.get("value"))),
+                cell(threshold),
+                cell(r.get("message", "")),
+            ]
+            lines.append("| " + " | ".join(row) + " |")
+        return lines
+
+    @staticmethod
+    def _footer(report: Mapping[str, Any], bundle_path: str | None) -> str:
+        parts = [
+            f"Report v{report.get('version')}",
+            f"id {code(report.get('report_id'))}",
+            f"created {cell(report.get('created_at'))}",
+        ]
+        line = " · ".join(parts) + "."
+        if bundle_path is not None:
+            line += (
+                f" Full report: {code(bundle_path.rstrip('/') + '/report.html')}"
+                " (evidence, charts and explanations; report.json is canonical)."
+            )
+        return line
