@@ -79,6 +79,7 @@ def run(ctx: click.Context, spec: Path, verbose: bool, no_pdf: bool, **overrides
     """Run the audit described by SPEC (an audit.yaml) and write a report bundle."""
     from .access import current_actor
     from .report import html_and_pdf, write_bundle
+    from .report.formats import FORMATS, format_renderer
     from .runner import run_audit
     from .spec import load_spec
 
@@ -91,7 +92,10 @@ def run(ctx: click.Context, spec: Path, verbose: bool, no_pdf: bool, **overrides
         resolved, actor=current_actor(), registry=_registry() if needs_registry else None
     )
     t0 = time.perf_counter()
-    bundle = write_bundle(result, resolved.output, [html_and_pdf(pdf=not no_pdf)])
+    root = _relative(resolved.output)
+    renderers = [html_and_pdf(pdf=not no_pdf)]
+    renderers += [format_renderer(f, reports_root=root) for f in FORMATS.values()]
+    bundle = write_bundle(result, resolved.output, renderers)
     result.timings["report bundle"] = time.perf_counter() - t0
 
     _print_findings(result)
@@ -103,12 +107,25 @@ def run(ctx: click.Context, spec: Path, verbose: bool, no_pdf: bool, **overrides
         f"{s['waived']} waived, {s['skipped']} skipped)"
     )
     click.echo(f"report:  {_relative(bundle.path)}  (v{bundle.version})")
+    if bundle.changes is not None:
+        _print_changes(bundle.changes, bundle.version)
     if verbose:
         click.echo("\nstage times:", err=True)
         for stage, seconds in result.timings.items():
             click.echo(f"  {stage:<18} {seconds:8.3f} s", err=True)
         click.echo(f"  {'total':<18} {sum(result.timings.values()):8.3f} s", err=True)
     ctx.exit(EXIT_FAIL if result.outcome == "fail" else EXIT_PASS)
+
+
+def _print_changes(lines: list[str], version: int) -> None:
+    if not lines:
+        click.echo(f"since v{version - 1}: no changes")
+        return
+    click.echo(f"since v{version - 1}:")
+    for line in lines[:10]:
+        click.echo(f"  {line}")
+    if len(lines) > 10:
+        click.echo(f"  ... {len(lines) - 10} more (audit report diff)")
 
 
 def _relative(path: Path) -> str:
@@ -208,6 +225,158 @@ def show(ref: str, kind: str) -> None:
         raise InputError(f"{ref!r} is not name@version", hint="for example: adult-gbm@1")
     art = _registry().get(kind, m["name"], m["version"])
     click.echo(json.dumps(art.to_dict(), indent=2))
+
+
+@cli.group()
+def report() -> None:
+    """List, show, open, export and compare report bundles."""
+
+
+def _bundle_dir(target: Path) -> Path:
+    """A bundle folder from a bundle path or a report.json path; InputError if neither."""
+    from .errors import InputError
+
+    folder = target.parent if target.name == "report.json" else target
+    if not (folder / "report.json").is_file():
+        raise InputError(
+            f"{target} is not a report bundle (no report.json in {folder})",
+            hint="give a folder such as reports/adult-income/v2, or its report.json",
+        )
+    return folder
+
+
+def _load_report(target: Path) -> dict[str, Any]:
+    from .errors import InputError
+
+    path = _bundle_dir(target) / "report.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} cannot be read as JSON: {exc}") from None
+    if not isinstance(data, dict) or "outcome" not in data:
+        raise InputError(f"{path} is not an audit report.json")
+    return data
+
+
+@report.command("list")
+@click.argument("name", required=False)
+@click.option(
+    "--output",
+    "output",
+    default="reports",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="The reports folder.",
+)
+def report_list(name: str | None, output: Path) -> None:
+    """List bundles in the reports folder (all systems, or NAME's versions)."""
+    from .report import versions
+
+    systems = [output / name] if name else sorted(p for p in output.glob("*") if p.is_dir())
+    found = False
+    for folder in systems:
+        for v in versions(folder):
+            try:
+                r = _load_report(folder / f"v{v}")
+            except AuditError:
+                click.echo(f"{_relative(folder / f'v{v}')}  (unreadable report.json)")
+                continue
+            found = True
+            s = r.get("summary", {})
+            click.echo(
+                f"{_relative(folder / f'v{v}'):<36} {r['outcome'].upper():<5} {r['created_at']}  "
+                f"{s.get('failed', 0)} failed, {s.get('warned', 0)} warnings  id {r['report_id'][:8]}"
+            )
+    if not found:
+        click.echo(f"no report bundles under {output}" + (f" for {name}" if name else ""))
+
+
+@report.command("show")
+@click.argument("bundle", type=click.Path(path_type=Path))
+def report_show(bundle: Path) -> None:
+    """Show a bundle's outcome and rules (BUNDLE is a folder or its report.json)."""
+    r = _load_report(bundle)
+    subject = r["subject"]
+    text, colour = _STATUS_STYLE[r["outcome"]]
+    click.echo(f"{subject['name']} v{r['version']}  {click.style(text, fg=colour, bold=True)}")
+    click.echo(
+        f"  report id {r['report_id']}, created {r['created_at']} by {r['actor'].get('user')}"
+    )
+    for key in ("model", "dataset", "policy"):
+        a = subject.get(key)
+        if a:
+            click.echo(f"  {key:<8} {a.get('name')}@{a.get('version')}  sha256:{a['sha256'][:12]}")
+    for rule in r["rules"]:
+        word, col = _STATUS_STYLE.get(rule["status"], (rule["status"].upper(), None))
+        click.echo(f"  {click.style(word, fg=col)}  {rule['id']}: {rule['message']}")
+
+
+@report.command("open")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True
+)
+def report_open(bundle: Path, fmt: str) -> None:
+    """Open a bundle's PDF or HTML in the desktop viewer (prints the path when there is none)."""
+    import shutil
+    import subprocess
+
+    from .errors import InputError
+
+    path = _bundle_dir(bundle) / f"report.{fmt}"
+    if not path.is_file():
+        raise InputError(f"{path} does not exist", hint="the bundle was written with --no-pdf?")
+    opener = shutil.which("xdg-open") or shutil.which("open")
+    if opener and sys.stdout.isatty():
+        subprocess.run([opener, str(path)], check=False)
+    click.echo(str(path))
+
+
+@report.command("export")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("dest", type=click.Path(path_type=Path))
+def report_export(bundle: Path, dest: Path) -> None:
+    """Copy a bundle to DEST as a zip archive (DEST ends in .zip) or a folder; never overwrites."""
+    import shutil
+    import zipfile
+
+    from .errors import InputError
+
+    folder = _bundle_dir(bundle)
+    if dest.exists():
+        raise InputError(f"{dest} already exists", hint="choose a new destination")
+    if dest.suffix == ".zip":
+        tmp = dest.with_name(f".{dest.name}.partial")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(folder.iterdir()):
+                if f.is_file():
+                    zf.write(f, f"{folder.parent.name}-{folder.name}/{f.name}")
+        tmp.replace(dest)
+    else:
+        shutil.copytree(folder, dest)
+    click.echo(f"exported {_relative(folder)} to {dest}")
+
+
+@report.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option(
+    "--tolerance",
+    type=float,
+    default=1e-9,
+    show_default=True,
+    help="Ignore metric changes at most this large.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
+    """What changed from bundle OLD to bundle NEW: outcome, rules, metrics, input digests."""
+    from .errors import InputError
+    from .report.diff import diff_reports
+
+    if tolerance < 0:
+        raise InputError("--tolerance must be zero or more")
+    d = diff_reports(_load_report(old), _load_report(new), tolerance=tolerance)
+    click.echo(json.dumps(d.to_dict(), indent=2) if as_json else d.to_text())
 
 
 @cli.group()

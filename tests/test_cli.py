@@ -30,7 +30,8 @@ from tests.conftest import ROOT, SAMPLES
 ADULT_SPEC = SAMPLES / "adult" / "audit.yaml"
 ADULT_MODEL = SAMPLES / "adult" / "models" / "adult-gbm.skops"
 ADULT_DATA = SAMPLES / "adult" / "adult_test.csv"
-VOLATILE = {"report_id", "version", "previous", "created_at"}
+# `changes` is the diff against the previous version, which v1 does not have.
+VOLATILE = {"report_id", "version", "previous", "created_at", "changes"}
 
 
 @pytest.fixture(scope="module")
@@ -350,3 +351,45 @@ def test_console_script_and_help_document_exit_codes() -> None:
         check=False,
     )
     assert result.returncode == 2 and "nope.yaml: file not found" in result.stderr
+
+
+def test_bundle_has_ci_outputs_matching_the_rules(two_runs: dict) -> None:
+    import xml.etree.ElementTree as ET
+
+    report = load(two_runs["v1"])
+    suite = ET.parse(two_runs["v1"] / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    failed = [r["id"] for r in report["rules"] if r["status"] == "fail"]
+    assert int(suite.get("failures", "-1")) == len(failed)
+    assert {tc.get("name") for tc in suite.iter("testcase")} == {r["id"] for r in report["rules"]}
+    summary = (two_runs["v1"] / "summary.md").read_text()
+    assert ("FAIL" if report["outcome"] == "fail" else "PASS") in summary.splitlines()[0]
+    for rule_id in failed:
+        assert rule_id in summary
+
+
+def test_report_commands(
+    two_runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v1, v2 = two_runs["v1"], two_runs["v2"]
+    out = str(two_runs["out"])
+    capsys.readouterr()
+    assert main(["report", "list", "--output", out]) == 0
+    listing = capsys.readouterr().out
+    assert "adult-income/v1" in listing and "adult-income/v2" in listing
+    assert main(["report", "show", str(v2 / "report.json")]) == 0
+    shown = capsys.readouterr().out
+    assert load(v2)["report_id"] in shown and "four-fifths-sex" in shown
+    assert main(["report", "diff", str(v1), str(v2)]) == 0
+    assert capsys.readouterr().out.strip() == "no changes since v1"
+    assert load(v2)["changes"]["lines"] == []
+    zipped = tmp_path / "v1.zip"
+    assert main(["report", "export", str(v1), str(zipped)]) == 0
+    import zipfile
+
+    with zipfile.ZipFile(zipped) as zf:
+        names = {n.split("/", 1)[1] for n in zf.namelist()}
+    assert names == {p.name for p in v1.iterdir()}
+    assert main(["report", "export", str(v1), str(zipped)]) == 2  # never overwrites
+    assert main(["report", "show", str(tmp_path)]) == 2
+    assert "is not a report bundle" in capsys.readouterr().err

@@ -24,6 +24,7 @@ def build_report(
     version: int,
     previous: str | None,
     created_at: str,
+    changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report.json document (see DESIGN.md for the contract)."""
     return {
@@ -31,6 +32,7 @@ def build_report(
         "report_id": report_id,
         "version": version,
         "previous": previous,
+        "changes": changes,
         "created_at": created_at,
         "tool": {"name": "audit", "version": __version__},
         "actor": result.actor.to_dict(),

@@ -8,6 +8,7 @@ version numbers instead of overwriting each other. Files are made read-only once
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from ..digest import sha256_file
 from ..errors import InputError
 from ..runner import AuditResult
 from .build import build_report, dumps, validate_report
+from .diff import diff_reports
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 
@@ -37,6 +39,7 @@ class Bundle:
     version: int
     report_id: str
     report: dict[str, Any]
+    changes: list[str] | None = None  # "since the last audit", one line per change
 
 
 def versions(folder: Path) -> list[int]:
@@ -56,6 +59,15 @@ def _locked(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_previous(path: Path) -> dict[str, Any] | None:
+    """The previous version's report, or None if it cannot be read (the diff is then omitted)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def write_bundle(
@@ -79,14 +91,21 @@ def write_bundle(
         existing = versions(folder)
         version = (existing[-1] + 1) if existing else 1
         previous = None
+        prev_report = None
         if existing:
             prev_json = folder / f"v{existing[-1]}" / "report.json"
             if prev_json.is_file():
                 previous = "sha256:" + sha256_file(prev_json)
+                prev_report = _read_previous(prev_json)
         report_id = str(uuid.uuid4())
         report = build_report(
             result, report_id=report_id, version=version, previous=previous, created_at=created
         )
+        change_lines: list[str] | None = None
+        if prev_report is not None:
+            diff = diff_reports(prev_report, report)
+            report["changes"] = diff.to_dict()
+            change_lines = diff.lines()
         validate_report(report)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
         try:
@@ -103,4 +122,6 @@ def write_bundle(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return Bundle(path=target, version=version, report_id=report_id, report=report)
+    return Bundle(
+        path=target, version=version, report_id=report_id, report=report, changes=change_lines
+    )

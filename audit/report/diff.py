@@ -175,6 +175,7 @@ class ReportDiff:
             "fairness": [c.to_dict() for c in self.fairness],
             "performance": [c.to_dict() for c in self.performance],
             "explanations": [c.to_dict() for c in self.explanations],
+            "lines": self.lines(),
         }
 
     def lines(self) -> list[str]:
@@ -361,9 +362,11 @@ CHANGES_SCHEMA: dict[str, Any] = {
         "fairness",
         "performance",
         "explanations",
+        "lines",
     ],
     "additionalProperties": False,
     "properties": {
+        "lines": {"type": "array", "items": {"type": "string"}},
         "since": {
             "type": "object",
             "required": ["report_id", "version", "created_at"],
