@@ -73,14 +73,37 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @click.option("--seed", type=int, help="Override the random seed (explanation sampling).")
 @click.option("--explain-sample-size", type=click.IntRange(min=1), help="Rows to explain.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDF (faster; report.json and HTML only).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 on failed error rules only, or on warnings too.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result to stdout.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print nothing but errors; the exit code decides."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and the time of each stage.")
 @click.pass_context
-def run(ctx: click.Context, spec: Path, verbose: bool, no_pdf: bool, **overrides: Any) -> None:
-    """Run the audit described by SPEC (an audit.yaml) and write a report bundle."""
+def run(
+    ctx: click.Context,
+    spec: Path,
+    verbose: bool,
+    no_pdf: bool,
+    fail_on: str,
+    as_json: bool,
+    quiet: bool,
+    **overrides: Any,
+) -> None:
+    """Run the audit described by SPEC (an audit.yaml) and write a report bundle.
+
+    With GITHUB_STEP_SUMMARY set (GitHub Actions), summary.md is appended to that file.
+    """
     from .access import current_actor
     from .report import html_and_pdf, write_bundle
     from .report.formats import FORMATS, format_renderer
-    from .runner import run_audit
+    from .runner import STAGES, run_audit
     from .spec import load_spec
 
     verbose = verbose or ctx.obj.get("verbose", False)
@@ -88,33 +111,88 @@ def run(ctx: click.Context, spec: Path, verbose: bool, no_pdf: bool, **overrides
     needs_registry = any(
         r is not None and r.is_registered for r in (resolved.model, resolved.dataset)
     )
-    result = run_audit(
-        resolved, actor=current_actor(), registry=_registry() if needs_registry else None
-    )
-    t0 = time.perf_counter()
-    root = _relative(resolved.output)
-    renderers = [html_and_pdf(pdf=not no_pdf)]
-    renderers += [format_renderer(f, reports_root=root) for f in FORMATS.values()]
-    bundle = write_bundle(result, resolved.output, renderers)
-    result.timings["report bundle"] = time.perf_counter() - t0
+    progress = _Progress(len(STAGES) + 1, enabled=not (quiet or as_json) and sys.stderr.isatty())
+    try:
+        result = run_audit(
+            resolved,
+            actor=current_actor(),
+            registry=_registry() if needs_registry else None,
+            on_stage=progress.step,
+        )
+        progress.step("report bundle")
+        t0 = time.perf_counter()
+        root = _relative(resolved.output)
+        renderers = [html_and_pdf(pdf=not no_pdf)]
+        renderers += [format_renderer(f, reports_root=root) for f in FORMATS.values()]
+        bundle = write_bundle(result, resolved.output, renderers)
+        result.timings["report bundle"] = time.perf_counter() - t0
+    finally:
+        progress.close()
 
-    _print_findings(result)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as fh:
+            fh.write((bundle.path / "summary.md").read_text(encoding="utf-8") + "\n")
+
     s = result.summary
-    text, colour = _STATUS_STYLE[result.outcome]
-    click.echo(
-        f"\noutcome: {click.style(text, fg=colour, bold=True)}  "
-        f"({s['passed']} passed, {s['failed']} failed, {s['warned']} warnings, "
-        f"{s['waived']} waived, {s['skipped']} skipped)"
-    )
-    click.echo(f"report:  {_relative(bundle.path)}  (v{bundle.version})")
-    if bundle.changes is not None:
-        _print_changes(bundle.changes, bundle.version)
+    blocking = s["failed"] + (s["warned"] if fail_on == "warning" else 0)
+    code = EXIT_FAIL if blocking else EXIT_PASS
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "outcome": result.outcome,
+                    "exit_code": code,
+                    "fail_on": fail_on,
+                    "bundle": str(bundle.path),
+                    "report_id": bundle.report_id,
+                    "version": bundle.version,
+                    "summary": s,
+                    "rules": bundle.report["rules"],
+                    "changes": bundle.changes,
+                },
+                indent=2,
+            )
+        )
+    elif not quiet:
+        _print_findings(result)
+        text, colour = _STATUS_STYLE[result.outcome]
+        click.echo(
+            f"\noutcome: {click.style(text, fg=colour, bold=True)}  "
+            f"({s['passed']} passed, {s['failed']} failed, {s['warned']} warnings, "
+            f"{s['waived']} waived, {s['skipped']} skipped)"
+        )
+        click.echo(f"report:  {_relative(bundle.path)}  (v{bundle.version})")
+        if bundle.changes is not None:
+            _print_changes(bundle.changes, bundle.version)
+        if fail_on == "warning" and s["warned"] and not s["failed"]:
+            click.echo(f"exit 1: --fail-on warning and {s['warned']} warning(s)")
     if verbose:
         click.echo("\nstage times:", err=True)
         for stage, seconds in result.timings.items():
             click.echo(f"  {stage:<18} {seconds:8.3f} s", err=True)
         click.echo(f"  {'total':<18} {sum(result.timings.values()):8.3f} s", err=True)
-    ctx.exit(EXIT_FAIL if result.outcome == "fail" else EXIT_PASS)
+    ctx.exit(code)
+
+
+class _Progress:
+    """A progress bar on stderr when it is a terminal; nothing otherwise (CI logs stay clean)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = (
+            click.progressbar(length=total, label="auditing", file=sys.stderr) if enabled else None
+        )
+        if self.bar is not None:
+            self.bar.__enter__()
+
+    def step(self, name: str) -> None:
+        if self.bar is not None:
+            self.bar.label = f"auditing: {name:<18}"
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 def _print_changes(lines: list[str], version: int) -> None:

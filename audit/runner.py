@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -76,12 +76,27 @@ def environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "platform": platform.platform(), "libraries": libs}
 
 
+#: The stages of an audit, in order (progress reporting counts them).
+STAGES = (
+    "policy",
+    "load model",
+    "load dataset",
+    "predict",
+    "fairness",
+    "explanations",
+    "policy evaluation",
+)
+
+
 class _Stages:
-    def __init__(self) -> None:
+    def __init__(self, on_stage: Callable[[str], None] | None = None) -> None:
         self.timings: dict[str, float] = {}
+        self.on_stage = on_stage
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if self.on_stage is not None:
+            self.on_stage(name)
         t0 = time.perf_counter()
         try:
             yield
@@ -155,13 +170,14 @@ def run_audit(
     registry: Registry | None = None,
     policy: Policy | None = None,
     today: date | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> AuditResult:
     """Run the audit ``resolved`` describes; raise AuditError subclasses on bad input."""
     from .explain import ExplanationUnavailable, explain_model
     from .fairness import compute_fairness, compute_performance
 
     spec = resolved.spec
-    st = _Stages()
+    st = _Stages(on_stage)
     with st.stage("policy"):
         policy = policy or load_policy(resolved.policy)
 

@@ -393,3 +393,40 @@ def test_report_commands(
     assert main(["report", "export", str(v1), str(zipped)]) == 2  # never overwrites
     assert main(["report", "show", str(tmp_path)]) == 2
     assert "is not a report bundle" in capsys.readouterr().err
+
+
+def test_ci_modes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json, --quiet, --fail-on warning and GITHUB_STEP_SUMMARY, on a policy with only a warning."""
+    policy = tmp_path / "warn.yaml"
+    policy.write_text(
+        'apiVersion: audit/v1\nkind: Policy\nname: w\nversion: "1"\nrules:\n'
+        "  - id: eo\n    kind: fairness\n    metric: equalized_odds_difference\n"
+        '    operator: "<="\n    threshold: 0.01\n    severity: warning\n'
+    )
+    summary_file = tmp_path / "step-summary.md"
+    summary_file.write_text("previous step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    base = [
+        "run",
+        str(ADULT_SPEC),
+        "--policy",
+        str(policy),
+        "--output",
+        str(tmp_path / "o"),
+        "--no-pdf",
+        "--explain-sample-size",
+        "20",
+    ]
+    capsys.readouterr()
+    assert main([*base, "--json"]) == 0  # a warning does not block by default
+    result = json.loads(capsys.readouterr().out)
+    assert result["outcome"] == "pass" and result["summary"]["warned"] == 1
+    assert result["bundle"].endswith("adult-income/v1") and result["exit_code"] == 0
+    assert main([*base, "--fail-on", "warning", "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    text = summary_file.read_text()
+    assert text.startswith("previous step\n")  # appended, not overwritten
+    assert text.count("audit of adult-income") == 2
