@@ -71,6 +71,10 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @click.option("--output", help="Override the reports folder.")
 @click.option("--name", help="Override the audited system's name (the report folder).")
 @click.option("--seed", type=int, help="Override the random seed (explanation sampling).")
+@click.option(
+    "--baseline",
+    help="A previous report for regression rules: report.json, bundle folder, or NAME@N.",
+)
 @click.option("--explain-sample-size", type=click.IntRange(min=1), help="Rows to explain.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDF (faster; report.json and HTML only).")
 @click.option(

@@ -7,6 +7,7 @@ the same for the same inputs and seed.
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +57,7 @@ class AuditResult:
     performance: dict[str, Any]
     explanations: dict[str, Any]
     data: dict[str, Any]
+    baseline: dict[str, Any] | None
     settings: dict[str, Any]
     environment: dict[str, Any]
     actor: Actor
@@ -136,6 +138,31 @@ def _resolve_file(ref: Ref, kind: str, registry: Registry | None) -> tuple[Path,
     return path, info
 
 
+def _load_baseline(path: Path | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The baseline report and its identity, or (None, None) when no baseline was given."""
+    if path is None:
+        return None, None
+    if not path.is_file():
+        raise InputError(
+            f"baseline report {path} does not exist",
+            hint="give a report.json, a bundle folder, or <name>@<N> for version N in the output folder",
+        )
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"baseline report {path} cannot be read as JSON: {exc}") from None
+    if not isinstance(report, dict) or not {"report_id", "version", "fairness"} <= set(report):
+        raise InputError(f"baseline {path} is not an audit report.json")
+    info = {
+        "report_id": report["report_id"],
+        "version": report["version"],
+        "created_at": report.get("created_at"),
+        "sha256": sha256_file(path),
+        "path": str(path),
+    }
+    return report, info
+
+
 def _model_decisions(
     model: LoadedModel, X: pd.DataFrame, positive_label: object
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -180,6 +207,7 @@ def run_audit(
     st = _Stages(on_stage)
     with st.stage("policy"):
         policy = policy or load_policy(resolved.policy)
+        baseline, baseline_info = _load_baseline(resolved.baseline)
 
     model: LoadedModel | None = None
     model_info: dict[str, Any] | None = None
@@ -277,6 +305,7 @@ def run_audit(
             data=profile,
             model_metadata=(model_info or {}).get("metadata"),
             model_registered=bool(model_info and model_info["source"] == "registry"),
+            baseline=baseline,
         )
         findings = evaluate(policy, evidence, today or date.today())
 
@@ -314,6 +343,7 @@ def run_audit(
         performance=performance,
         explanations=explanations,
         data=profile,
+        baseline=baseline_info,
         settings=settings,
         environment=environment(),
         actor=actor,

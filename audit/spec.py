@@ -54,6 +54,11 @@ class AuditSpec(BaseModel):
         description="with `scores` and no `predictions`: a score at or above this is a selection; "
         "'median' selects scores above the median of the full sample (NYC LL144 scoring rate)",
     )
+    baseline: str | None = Field(
+        None,
+        description="a previous report to compare with (regression rules): a report.json, a bundle "
+        "folder, or <name>@<N> for version N of a system in the output folder",
+    )
     seed: int = 0
     explain: ExplainSettings = ExplainSettings()
 
@@ -112,6 +117,7 @@ class ResolvedSpec:
     dataset: Ref
     policy: Path
     output: Path
+    baseline: Path | None = None
 
     @property
     def base(self) -> Path:
@@ -153,7 +159,17 @@ def resolve(
     dataset = parse_ref(spec.dataset, base_for("dataset"))
     policy = (base_for("policy") / spec.policy).resolve()
     output = (base_for("output") / spec.output).resolve()
-    return ResolvedSpec(spec, source, model, dataset, policy, output)
+    baseline = None
+    if spec.baseline is not None:
+        m = re.match(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)@v?(?P<n>\d+)$", spec.baseline)
+        candidate = base_for("baseline") / spec.baseline
+        if m and not candidate.exists():
+            baseline = output / m["name"] / f"v{m['n']}" / "report.json"
+        else:
+            baseline = candidate.resolve()
+            if baseline.is_dir():
+                baseline = baseline / "report.json"
+    return ResolvedSpec(spec, source, model, dataset, policy, output, baseline)
 
 
 def require_file(path: Path, what: str) -> Path:

@@ -25,6 +25,7 @@ from .schema import (
     FairnessRule,
     PerformanceRule,
     Policy,
+    RegressionRule,
 )
 
 Status = Literal["pass", "fail", "warn", "skipped", "waived"]
@@ -70,6 +71,7 @@ class Finding:
     mode: str | None = None
     breaches: list[Breach] = field(default_factory=list)
     waiver: dict[str, Any] | None = None
+    comparison: dict[str, Any] | None = None  # regression rules: baseline, current, change
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,6 +87,7 @@ class Evidence:
     data: Mapping[str, Any] = field(default_factory=dict)
     model_metadata: Mapping[str, str] | None = None
     model_registered: bool = False
+    baseline: Mapping[str, Any] | None = None
 
 
 def _fmt(v: float) -> str:
@@ -447,6 +450,76 @@ def _documentation(rule: DocumentationRule, ev: Evidence) -> Finding:
     return _finding(rule, _status(rule, not missing), present, msg, **kw)
 
 
+def _regression(rule: RegressionRule, policy: Policy, ev: Evidence) -> Finding:
+    kw: dict[str, Any] = {"threshold": rule.tolerance, "operator": "<="}
+    base = ev.baseline
+    if base is None:
+        return _skip(rule, "no baseline report was given (audit run --baseline)", **kw)
+    label = f"v{base.get('version')} ({str(base.get('report_id', ''))[:8]})"
+    sign = 1.0 if rule.higher_is_better else -1.0
+    pairs: dict[tuple[str | None, str | None], tuple[float, float]] = {}
+    if rule.section == "performance":
+        old, new = (base.get("performance") or {}).get(rule.metric), ev.performance.get(rule.metric)
+        if old is not None and new is not None:
+            pairs[(None, None)] = (old, new)
+    else:
+        current = _features(rule, policy, ev.fairness)
+        baseline = base.get("fairness") or {}
+        for fname, fdata in current.items():
+            bdata = baseline.get(fname) or {}
+            if rule.metric in BETWEEN_METRICS:
+                old, new = bdata.get(rule.metric), fdata.get(rule.metric)
+                if old is not None and new is not None:
+                    pairs[(fname, None)] = (old, new)
+                continue
+            for gname, g in fdata["groups"].items():
+                bg = (bdata.get("groups") or {}).get(gname)
+                if (
+                    not bg
+                    or g["n"] < policy.min_group_size
+                    or bg.get("n", 0) < policy.min_group_size
+                ):
+                    continue
+                old, new = bg.get(rule.metric), g.get(rule.metric)
+                if old is not None and new is not None:
+                    pairs[(fname, gname)] = (old, new)
+    if not pairs:
+        return _skip(rule, f"{rule.metric} is not comparable with baseline {label}", **kw)
+    worsening = {k: sign * (old - new) for k, (old, new) in pairs.items()}
+    worst = max(worsening, key=worsening.__getitem__)
+    breaches = [
+        Breach(f, g, worsening[(f, g)])
+        for (f, g) in worsening
+        if worsening[(f, g)] > rule.tolerance
+    ]
+    ok = not breaches
+    old, new = pairs[worst]
+    where = "overall" if worst == (None, None) else "=".join(p for p in worst if p)
+    msg = f"{rule.metric} of {where} went from {_fmt(old)} in baseline {label} to {_fmt(new)}: " + (
+        f"worse by {_fmt(worsening[worst])}, beyond the tolerance {_fmt(rule.tolerance)}"
+        if not ok
+        else f"no change worse than the tolerance {_fmt(rule.tolerance)} "
+        f"({len(pairs)} comparison{'s' if len(pairs) != 1 else ''})"
+    )
+    return _finding(
+        rule,
+        _status(rule, ok),
+        worsening[worst],
+        msg,
+        feature=worst[0],
+        group=worst[1],
+        breaches=breaches,
+        comparison={
+            "baseline_report": base.get("report_id"),
+            "baseline_version": base.get("version"),
+            "baseline": old,
+            "current": new,
+            "change": new - old,
+        },
+        **kw,
+    )
+
+
 def _judge(rule: Any, policy: Policy, ev: Evidence) -> Finding:
     if isinstance(rule, FairnessRule):
         return _fairness(rule, policy, ev)
@@ -456,6 +529,8 @@ def _judge(rule: Any, policy: Policy, ev: Evidence) -> Finding:
         return _explanation(rule, ev)
     if isinstance(rule, DataRule):
         return _data(rule, policy, ev)
+    if isinstance(rule, RegressionRule):
+        return _regression(rule, policy, ev)
     return _documentation(rule, ev)
 
 

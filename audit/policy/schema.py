@@ -191,6 +191,71 @@ class DataRule(_Comparison):
         return check_metric(v, DATA_METRICS, "data")
 
 
+#: Which way is better, for metrics a regression rule can watch without an explicit direction.
+HIGHER_IS_BETTER = {
+    "impact_ratio",
+    "scoring_impact_ratio",
+    "tpr",
+    "tnr",
+    "ppv",
+    "npv",
+    "accuracy",
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "demographic_parity_ratio",
+}
+LOWER_IS_BETTER = {
+    "fpr",
+    "fnr",
+    "fdr",
+    "for",
+    "ece",
+    "demographic_parity_difference",
+    "equalized_odds_difference",
+    "equal_opportunity_difference",
+}
+
+
+class RegressionRule(_Strict):
+    """No metric may worsen beyond ``tolerance`` against a baseline report (``--baseline``), even
+    when it still meets its threshold. Fairness metrics are compared group by group."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Literal["regression"]
+    metric: str
+    section: Literal["fairness", "performance"] = "fairness"
+    feature: str | None = None
+    tolerance: float = Field(0.0, ge=0, description="allowed worsening")
+    direction: Literal["higher_is_better", "lower_is_better"] | None = None
+    severity: Literal["error", "warning"] = "error"
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> RegressionRule:
+        allowed = (
+            PERFORMANCE_METRICS
+            if self.section == "performance"
+            else GROUP_METRICS + BETWEEN_METRICS
+        )
+        check_metric(self.metric, allowed, self.section)
+        if self.direction is None and self.metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
+            raise ValueError(
+                f"say which way is better for {self.metric}: direction: higher_is_better or lower_is_better"
+            )
+        if self.section == "performance" and self.feature is not None:
+            raise ValueError("`feature` applies to fairness regressions")
+        return self
+
+    @property
+    def higher_is_better(self) -> bool:
+        if self.direction is not None:
+            return self.direction == "higher_is_better"
+        return self.metric in HIGHER_IS_BETTER
+
+
 class DocumentationRule(_Strict):
     """The model's registry entry carries the named metadata (owner, intended use, ...)."""
 
@@ -204,10 +269,17 @@ class DocumentationRule(_Strict):
 
 
 Rule = Annotated[
-    FairnessRule | PerformanceRule | ExplanationRule | DataRule | DocumentationRule,
+    FairnessRule
+    | PerformanceRule
+    | ExplanationRule
+    | DataRule
+    | DocumentationRule
+    | RegressionRule,
     Field(discriminator="kind"),
 ]
-AnyRule = FairnessRule | PerformanceRule | ExplanationRule | DataRule | DocumentationRule
+AnyRule = (
+    FairnessRule | PerformanceRule | ExplanationRule | DataRule | DocumentationRule | RegressionRule
+)
 
 
 class Waiver(_Strict):

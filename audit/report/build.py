@@ -44,6 +44,7 @@ def build_report(
         "performance": result.performance,
         "explanations": result.explanations,
         "data": result.data,
+        "baseline": result.baseline,
         "settings": result.settings,
         "environment": result.environment,
     }
