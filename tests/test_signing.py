@@ -263,7 +263,12 @@ def test_envelope_and_statement_follow_the_specs(bundle: Path, identity: Signing
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     assert sig["keyid"] == hashlib.sha256(raw).hexdigest()
-    message = b"DSSEv1 %d %s %d %s" % (len(PAYLOAD_TYPE), PAYLOAD_TYPE.encode(), len(payload), payload)
+    message = b"DSSEv1 %d %s %d %s" % (
+        len(PAYLOAD_TYPE),
+        PAYLOAD_TYPE.encode(),
+        len(payload),
+        payload,
+    )
     Ed25519PublicKey.from_public_bytes(raw).verify(base64.b64decode(sig["sig"]), message)
 
 
@@ -303,7 +308,11 @@ def test_fresh_bundle_verifies(bundle: Path, keyring_path: Path) -> None:
 
 
 def test_checkpoint_is_recorded(
-    work: Path, unsigned: Path, identity: SigningIdentity, report: dict[str, Any], keyring_path: Path
+    work: Path,
+    unsigned: Path,
+    identity: SigningIdentity,
+    report: dict[str, Any],
+    keyring_path: Path,
 ) -> None:
     folder = work / "checkpointed" / "v1"
     shutil.copytree(unsigned, folder)
@@ -368,7 +377,9 @@ def test_rotation_keeps_old_bundles_valid_and_is_announced_by_the_old_key(
     export_keyring(old, tmp_path / "old-ring.json")
     before = tmp_path / "before" / "v1"
     shutil.copytree(unsigned, before)
-    sign_bundle(before, old, predicate=predicate_from_report(report), now=start + timedelta(hours=1))
+    sign_bundle(
+        before, old, predicate=predicate_from_report(report), now=start + timedelta(hours=1)
+    )
 
     rotation = rotate_identity(keys, now=start + timedelta(days=1))
     assert rotation.old_keyid == old.keyid != rotation.new_keyid

@@ -212,7 +212,9 @@ def _name(common_name: str, role: str) -> x509.Name:
     )
 
 
-def _make_ca(common_name: str, now: datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def _make_ca(
+    common_name: str, now: datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = _name(common_name, "audit signing CA")
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -467,9 +469,7 @@ def load_identity(path: Path, passphrase: str | None = None) -> SigningIdentity:
         signer_key=signer_key,
         signer_cert=signer_cert,
         ca_cert=ca_cert,
-        retired=tuple(
-            _record_from_json(r, str(folder / "identity.json")) for r in retired_meta
-        ),
+        retired=tuple(_record_from_json(r, str(folder / "identity.json")) for r in retired_meta),
         retired_signers=retired_signers,
     )
 

@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives import serialization
 
 from .keys import Keyring, SigningIdentity
 
-__all__ = ["PDF_SUBFILTER", "sign_pdf", "verify_pdf"]
+__all__ = ["PDF_SUBFILTER", "SIGNATURE_FIELD", "sign_pdf", "verify_pdf"]
 
 PDF_SUBFILTER = "/ETSI.CAdES.detached"
-_FIELD = "AuditSignature"
+SIGNATURE_FIELD = "AuditSignature"
 
 
 def _asn1_cert(cert: Any) -> Any:
@@ -41,8 +41,17 @@ def _asn1_cert(cert: Any) -> Any:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-def sign_pdf(path: Path, identity: SigningIdentity, *, reason: str | None = None) -> None:
-    """PAdES-sign the PDF at ``path`` in place with ``identity``'s signer certificate."""
+def sign_pdf(
+    path: Path,
+    identity: SigningIdentity,
+    *,
+    reason: str | None = None,
+    field_name: str = SIGNATURE_FIELD,
+) -> None:
+    """PAdES-sign the PDF at ``path`` in place with ``identity``'s signer certificate.
+
+    The signature goes into a new invisible field ``field_name``, in one incremental update.
+    """
     from asn1crypto import keys as asn1_keys
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
@@ -60,7 +69,7 @@ def sign_pdf(path: Path, identity: SigningIdentity, *, reason: str | None = None
         cert_registry=SimpleCertificateStore.from_certs([ca]),
     )
     meta = signers.PdfSignatureMetadata(
-        field_name=_FIELD,
+        field_name=field_name,
         md_algorithm="sha256",
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=reason or "Audit report: issued and sealed by its signer",
@@ -95,8 +104,11 @@ def verify_pdf(path: Path, keyring: Keyring, *, moment: datetime | None = None) 
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=True)
         sigs = list(reader.embedded_signatures)
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        last = reader.xrefs.total_revisions - 1
+    except PdfReadError as exc:
         return [f"{name}: not a readable PDF ({exc})"]
+    except Exception as exc:  # a hostile file may break the parser anywhere: never crash
+        return [f"{name}: not a readable PDF ({type(exc).__name__}: {exc})"]
     if not sigs:
         return [f"{name}: carries no PDF signature"]
     if len(sigs) != 1:
@@ -106,7 +118,6 @@ def verify_pdf(path: Path, keyring: Keyring, *, moment: datetime | None = None) 
     subfilter = str(sig.sig_object.get("/SubFilter"))
     if subfilter != PDF_SUBFILTER:
         problems.append(f"{name}: signature sub-filter is {subfilter}, expected {PDF_SUBFILTER}")
-    last = reader.xrefs.total_revisions - 1
     if sig.signed_revision != last:
         problems.append(
             f"{name}: {last - sig.signed_revision} incremental update(s) were added after the "
@@ -125,7 +136,8 @@ def verify_pdf(path: Path, keyring: Keyring, *, moment: datetime | None = None) 
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
         problems.append(
             f"{name}: the signature does not cover the whole file (coverage "
-            f"{status.coverage.name}): bytes or an incremental update were added after signing"
+            f"{getattr(status.coverage, 'name', 'unknown')}): bytes or an incremental update "
+            "were added after signing"
         )
     if not status.intact:
         problems.append(f"{name}: the signed bytes were changed (digest mismatch)")

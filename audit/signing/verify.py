@@ -125,7 +125,7 @@ def _statement(payload: bytes) -> tuple[dict[str, Any] | None, ReportPredicate |
     where = ATTESTATION_FILE
     try:
         statement = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None, [f"{where}: the signed payload is not JSON"]
     if not isinstance(statement, dict):
         return None, None, [f"{where}: the signed payload is not a JSON object"]
@@ -191,7 +191,7 @@ def _consistency(folder: Path, predicate: ReportPredicate) -> list[str]:
     try:
         report = json.loads(report_path.read_bytes())
         fields = {k: report[k] for k in ("report_id", "version", "previous", "outcome")}
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return [*problems, "report.json: not a readable report document"]
     for key, value in fields.items():
         if getattr(predicate, key) != value:
@@ -212,14 +212,16 @@ def verify_bundle(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"bundle folder {folder} does not exist", hint="give a reports/<name>/v<N>")
+        raise InputError(
+            f"bundle folder {folder} does not exist", hint="give a reports/<name>/v<N>"
+        )
     ring = keyring if isinstance(keyring, Keyring) else load_keyring(Path(keyring))
     att = folder / ATTESTATION_FILE
     if not att.is_file():
         return VerificationResult((f"{ATTESTATION_FILE}: missing, the bundle is not signed",))
     try:
         envelope = json.loads(att.read_bytes())
-    except ValueError:
+    except (ValueError, RecursionError):
         return VerificationResult((f"{ATTESTATION_FILE}: not valid JSON",))
     payload, record, problems = _authenticate(envelope, ring)
     if payload is None or record is None:
