@@ -1,0 +1,708 @@
+"""Signing identities (private, on the signer's machine) and keyrings (public, for verifiers).
+
+A signing identity is a folder holding two kinds of keys, because a bundle carries two signatures:
+
+* an **attestation key** (Ed25519) signing the DSSE envelope ``attestation.json``, which binds the
+  sha256 of every file of the bundle; and
+* a small **local certificate authority** (P-256, ``BasicConstraints ca=True``, ``keyCertSign``)
+  and a **PDF signer certificate** (P-256, ``digitalSignature`` + ``nonRepudiation``) it issued,
+  used for the PAdES signature inside ``report.pdf`` so PDF readers show the document as signed.
+
+Files in the folder (private keys PKCS#8 PEM, mode 0600, encrypted when a passphrase is given;
+the folder itself is 0700)::
+
+    identity.json           key ids, subjects, validity windows, history of retired keys
+    attestation.key.pem     current Ed25519 attestation key
+    ca.key.pem  ca.cert.pem         local certificate authority
+    signer.key.pem  signer.cert.pem PDF signer key and certificate
+    rotations/<n>-<keyid>.json      key-rotation statements (DSSE, signed by the old key)
+
+A **keyring** is the public half that verifiers trust: attestation public keys with their
+validity windows, the CA certificate as the only PDF trust root, and the sha256 fingerprints of
+the PDF signer certificates the verifier expects. Key id = sha256 hex of the raw 32-byte Ed25519
+public key, so the id is a commitment to the key; a verifier still recomputes it and refuses a
+keyring entry whose id does not match its key.
+
+Rotation replaces the attestation key and the PDF signer certificate (the CA stays the trust
+root). The old key signs a statement announcing the new one, so someone who trusts only the old
+keyring can accept the new key (``accept_rotation``); the old key stays in the exported keyring
+as ``retired`` with ``not_after`` set to the rotation time, so bundles signed before the
+rotation still verify and nothing it signs afterwards does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.x509.oid import NameOID
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from audit.errors import InputError, IntegrityError
+
+__all__ = [
+    "ROTATION_PAYLOAD_TYPE",
+    "KeyRecord",
+    "Keyring",
+    "Rotation",
+    "SigningIdentity",
+    "accept_rotation",
+    "cert_fingerprint",
+    "export_keyring",
+    "init_identity",
+    "keyid_of",
+    "load_identity",
+    "load_keyring",
+    "rotate_identity",
+]
+
+ROTATION_PAYLOAD_TYPE = "application/vnd.audit.key-rotation+json"
+_ROTATION_TYPE = "https://audit.dev/key-rotation/v1"
+_IDENTITY_FORMAT = "audit-signing-identity/v1"
+_CA_YEARS = 10
+
+Status = Literal["active", "retired", "revoked"]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def keyid_of(public_key: Ed25519PublicKey) -> str:
+    """Key id: sha256 hex of the raw 32-byte Ed25519 public key."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def cert_fingerprint(cert: x509.Certificate) -> str:
+    """``sha256:<hex>`` of the certificate's DER encoding, as listed in ``pdf_signers``."""
+    return "sha256:" + cert.fingerprint(hashes.SHA256()).hex()
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One attestation public key and the window in which its signatures are accepted.
+
+    A signature made at time ``t`` (the attested ``signed_at``) verifies only if
+    ``not_before <= t <= not_after`` and the status is not ``revoked``.
+    """
+
+    keyid: str
+    public_key: Ed25519PublicKey
+    not_before: datetime
+    not_after: datetime
+    status: Status = "active"
+
+    def accepts(self, moment: datetime) -> bool:
+        return self.status != "revoked" and self.not_before <= moment <= self.not_after
+
+    def to_json(self) -> dict[str, str]:
+        raw = self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return {
+            "keyid": self.keyid,
+            "algorithm": "ed25519",
+            "public_key": base64.b64encode(raw).decode("ascii"),
+            "not_before": _iso(self.not_before),
+            "not_after": _iso(self.not_after),
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """A loaded signing identity: the private keys that sign bundles, and their public history."""
+
+    folder: Path
+    common_name: str
+    attestation_key: Ed25519PrivateKey = field(repr=False)
+    attestation: KeyRecord
+    signer_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    signer_cert: x509.Certificate
+    ca_cert: x509.Certificate
+    retired: tuple[KeyRecord, ...] = ()
+    retired_signers: tuple[str, ...] = ()
+
+    @property
+    def keyid(self) -> str:
+        return self.attestation.keyid
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """What a verifier trusts: attestation keys by id, PDF trust roots, expected PDF signers."""
+
+    keys: Mapping[str, KeyRecord]
+    pdf_roots: tuple[x509.Certificate, ...]
+    pdf_signers: frozenset[str]
+    source: str = "<keyring>"
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """Result of ``rotate_identity``: the new identity and the statement announcing it."""
+
+    identity: SigningIdentity
+    old_keyid: str
+    new_keyid: str
+    statement: Path
+
+
+# --------------------------------------------------------------------------- writing files
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` with mode 0600 from the first byte (no window where others can read it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def _key_pem(key: Any, passphrase: str | None) -> bytes:
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    return bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    )
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _name(common_name: str, role: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+        ]
+    )
+
+
+def _make_ca(
+    common_name: str, now: datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(common_name, "audit signing CA")
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=365 * _CA_YEARS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _make_signer(
+    common_name: str,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    now: datetime,
+    not_after: datetime,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name, "audit report signing"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(min(not_after, ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,  # a.k.a. nonRepudiation, which pyHanko requires
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.ObjectIdentifier("1.3.6.1.5.5.7.3.4")]),  # emailProtection
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _record_json(identity: SigningIdentity) -> dict[str, Any]:
+    return {
+        "format": _IDENTITY_FORMAT,
+        "common_name": identity.common_name,
+        "attestation": identity.attestation.to_json(),
+        "retired": [r.to_json() for r in identity.retired],
+        "pdf_signer": {
+            "sha256": cert_fingerprint(identity.signer_cert),
+            "subject": identity.signer_cert.subject.rfc4514_string(),
+            "not_after": _iso(identity.signer_cert.not_valid_after_utc),
+        },
+        "retired_signers": list(identity.retired_signers),
+        "ca": {
+            "sha256": cert_fingerprint(identity.ca_cert),
+            "subject": identity.ca_cert.subject.rfc4514_string(),
+        },
+    }
+
+
+def _save(identity: SigningIdentity, passphrase: str | None, ca_key: Any | None) -> None:
+    folder = identity.folder
+    _write_private(folder / "attestation.key.pem", _key_pem(identity.attestation_key, passphrase))
+    _write_private(folder / "signer.key.pem", _key_pem(identity.signer_key, passphrase))
+    _write_public(folder / "signer.cert.pem", _cert_pem(identity.signer_cert))
+    if ca_key is not None:
+        _write_private(folder / "ca.key.pem", _key_pem(ca_key, passphrase))
+        _write_public(folder / "ca.cert.pem", _cert_pem(identity.ca_cert))
+    # identity.json last: a crash before it leaves the previous identity.json describing keys
+    # that no longer match, which load_identity detects instead of signing with a mismatch.
+    _write_public(
+        folder / "identity.json", json.dumps(_record_json(identity), indent=2).encode() + b"\n"
+    )
+
+
+def init_identity(
+    path: Path,
+    *,
+    common_name: str,
+    passphrase: str | None = None,
+    valid_days: int = 365,
+    now: datetime | None = None,
+) -> SigningIdentity:
+    """Create a new signing identity in the folder ``path`` (created, mode 0700).
+
+    Generates the Ed25519 attestation key (valid ``valid_days`` from now), a local CA (valid
+    10 years) and a PDF signer certificate issued by it (valid ``valid_days``). Refuses to
+    overwrite an existing identity: use ``rotate_identity`` to replace keys.
+    """
+    if not common_name.strip():
+        raise InputError("the signing identity needs a common name", hint="pass --name 'Team X'")
+    if valid_days < 1:
+        raise InputError(f"valid_days must be at least 1, got {valid_days}")
+    folder = Path(path)
+    if (folder / "identity.json").exists():
+        raise InputError(
+            f"a signing identity already exists in {folder}",
+            hint="use `audit keys rotate` to replace its keys, or choose another folder",
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise InputError(f"cannot create the key folder {folder}: {exc.strerror}") from None
+    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    not_after = moment + timedelta(days=valid_days)
+    att = Ed25519PrivateKey.generate()
+    ca_key, ca_cert = _make_ca(common_name, moment)
+    signer_key, signer_cert = _make_signer(common_name, ca_key, ca_cert, moment, not_after)
+    identity = SigningIdentity(
+        folder=folder,
+        common_name=common_name,
+        attestation_key=att,
+        attestation=KeyRecord(keyid_of(att.public_key()), att.public_key(), moment, not_after),
+        signer_key=signer_key,
+        signer_cert=signer_cert,
+        ca_cert=ca_cert,
+    )
+    _save(identity, passphrase, ca_key)
+    return identity
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            f"signing identity file {path} is missing",
+            hint="create an identity with `audit keys init`, or point --keys at its folder",
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _load_private(path: Path, passphrase: str | None) -> Any:
+    data = _read(path)
+    password = passphrase.encode("utf-8") if passphrase else None
+    try:
+        return serialization.load_pem_private_key(data, password=password)
+    except TypeError:
+        if password is None:
+            raise InputError(
+                f"{path} is encrypted", hint="give the passphrase (--passphrase-file)"
+            ) from None
+        raise InputError(f"{path} is not encrypted, but a passphrase was given") from None
+    except ValueError:
+        raise InputError(
+            f"cannot open the private key {path}: wrong passphrase, or not a PKCS#8 PEM key",
+            hint="check the passphrase given for this key folder",
+        ) from None
+
+
+def _load_cert(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(_read(path))
+    except ValueError:
+        raise InputError(f"{path} is not a PEM certificate") from None
+
+
+def _record_from_json(entry: Mapping[str, Any], where: str) -> KeyRecord:
+    try:
+        raw = base64.b64decode(entry["public_key"], validate=True)
+        public = Ed25519PublicKey.from_public_bytes(raw)
+        record = KeyRecord(
+            keyid=entry["keyid"],
+            public_key=public,
+            not_before=_parse_time(entry["not_before"]),
+            not_after=_parse_time(entry["not_after"]),
+            status=entry.get("status", "active"),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"{where}: malformed key entry ({exc})") from None
+    if keyid_of(public) != record.keyid:
+        raise InputError(
+            f"{where}: key id {record.keyid[:16]}… does not match its public key",
+            hint="the key id must be the sha256 of the raw public key; re-export the keyring",
+        )
+    return record
+
+
+def load_identity(path: Path, passphrase: str | None = None) -> SigningIdentity:
+    """Load the signing identity in folder ``path``, checking that its files belong together."""
+    folder = Path(path)
+    try:
+        meta = json.loads(_read(folder / "identity.json"))
+        common_name = meta["common_name"]
+        att_meta = meta["attestation"]
+        retired_meta = meta.get("retired", [])
+        retired_signers = tuple(meta.get("retired_signers", []))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{folder / 'identity.json'} is malformed ({exc})") from None
+    att = _load_private(folder / "attestation.key.pem", passphrase)
+    signer_key = _load_private(folder / "signer.key.pem", passphrase)
+    if not isinstance(att, Ed25519PrivateKey):
+        raise InputError(f"{folder / 'attestation.key.pem'} is not an Ed25519 key")
+    if not isinstance(signer_key, ec.EllipticCurvePrivateKey):
+        raise InputError(f"{folder / 'signer.key.pem'} is not an elliptic-curve key")
+    record = _record_from_json(att_meta, str(folder / "identity.json"))
+    signer_cert = _load_cert(folder / "signer.cert.pem")
+    ca_cert = _load_cert(folder / "ca.cert.pem")
+    if keyid_of(att.public_key()) != record.keyid:
+        raise InputError(
+            f"{folder / 'attestation.key.pem'} does not match the key id in identity.json",
+            hint="the key folder is inconsistent (interrupted rotation?); restore it from backup",
+        )
+    if signer_cert.public_key() != signer_key.public_key():
+        raise InputError(f"{folder / 'signer.cert.pem'} does not match signer.key.pem")
+    return SigningIdentity(
+        folder=folder,
+        common_name=common_name,
+        attestation_key=att,
+        attestation=record,
+        signer_key=signer_key,
+        signer_cert=signer_cert,
+        ca_cert=ca_cert,
+        retired=tuple(_record_from_json(r, str(folder / "identity.json")) for r in retired_meta),
+        retired_signers=retired_signers,
+    )
+
+
+# --------------------------------------------------------------------------- keyring
+
+
+class _KeyEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keyid: str
+    algorithm: Literal["ed25519"]
+    public_key: str
+    not_before: str
+    not_after: str
+    status: Status = "active"
+
+
+class _KeyringModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keys: list[_KeyEntry]
+    pdf_roots: list[str] = []
+    pdf_signers: list[str] = []
+    rotations: list[dict[str, Any]] = []
+
+
+def export_keyring(source: SigningIdentity | Path, out: Path) -> Keyring:
+    """Write the public keyring of an identity (or identity folder) to ``out`` as JSON.
+
+    Lists the current key (``active``) and every retired key with its window, the CA certificate
+    as the only PDF trust root, the fingerprints of the current and retired PDF signer
+    certificates, and the rotation statements. Contains nothing secret; reading it from a folder
+    decrypts no private key, so no passphrase is needed.
+    """
+    if isinstance(source, SigningIdentity):
+        folder = source.folder
+        keys = [source.attestation, *source.retired]
+        signers = [cert_fingerprint(source.signer_cert), *source.retired_signers]
+        ca_cert = source.ca_cert
+    else:
+        folder = Path(source)
+        where = str(folder / "identity.json")
+        try:
+            meta = json.loads(_read(folder / "identity.json"))
+            keys = [_record_from_json(meta["attestation"], where)]
+            keys += [_record_from_json(r, where) for r in meta.get("retired", [])]
+            signers = [meta["pdf_signer"]["sha256"], *meta.get("retired_signers", [])]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{where} is malformed ({exc})") from None
+        ca_cert = _load_cert(folder / "ca.cert.pem")
+    rot_dir = folder / "rotations"
+    rotations = (
+        [json.loads(p.read_bytes()) for p in sorted(rot_dir.glob("*.json"))]
+        if rot_dir.is_dir()
+        else []
+    )
+    document = {
+        "keys": [k.to_json() for k in keys],
+        "pdf_roots": [_cert_pem(ca_cert).decode("ascii")],
+        "pdf_signers": signers,
+        "rotations": rotations,
+    }
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_public(out, json.dumps(document, indent=2).encode() + b"\n")
+    except OSError as exc:
+        raise InputError(f"cannot write the keyring {out}: {exc.strerror}") from None
+    return _keyring_from_model(_KeyringModel.model_validate(document), str(out))
+
+
+def _keyring_from_model(model: _KeyringModel, source: str) -> Keyring:
+    keys: dict[str, KeyRecord] = {}
+    for i, entry in enumerate(model.keys):
+        record = _record_from_json(entry.model_dump(), f"{source}: keys[{i}]")
+        keys[record.keyid] = record
+    roots = []
+    for i, pem in enumerate(model.pdf_roots):
+        try:
+            roots.append(x509.load_pem_x509_certificate(pem.encode("ascii")))
+        except ValueError:
+            raise InputError(f"{source}: pdf_roots[{i}] is not a PEM certificate") from None
+    return Keyring(
+        keys=keys,
+        pdf_roots=tuple(roots),
+        pdf_signers=frozenset(s.lower() for s in model.pdf_signers),
+        source=source,
+    )
+
+
+def load_keyring(path: Path) -> Keyring:
+    """Read and validate a keyring JSON file (the verifier's trust anchor)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise InputError(
+            f"keyring {path} does not exist", hint="get it from the signer: `audit keys export`"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the keyring {path}: {exc}") from None
+    try:
+        model = _KeyringModel.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InputError(
+            f"keyring {path}: field {loc or '(root)'}: {first['msg']}",
+            hint='expected {"keys": [...], "pdf_roots": [...], "pdf_signers": [...]}',
+        ) from None
+    if not model.keys:
+        raise InputError(f"keyring {path} lists no keys", hint="an empty keyring trusts nothing")
+    return _keyring_from_model(model, str(path))
+
+
+# --------------------------------------------------------------------------- rotation
+
+
+def rotate_identity(
+    path: Path,
+    *,
+    passphrase: str | None = None,
+    valid_days: int = 365,
+    now: datetime | None = None,
+) -> Rotation:
+    """Replace the attestation key and PDF signer certificate, announced by the old key.
+
+    The statement (a DSSE envelope, payload type ``ROTATION_PAYLOAD_TYPE``) says: key
+    ``old_keyid`` hands over to ``new_keyid`` (public key, window) at ``rotated_at``; it is signed
+    by the old key and countersigned by the new one (proof of possession). The old key is kept in
+    ``identity.json`` as ``retired`` with ``not_after = rotated_at``; its private key file is
+    replaced, so it can sign nothing more.
+    """
+    from .attestation import sign_envelope  # local import: attestation imports this module
+
+    old = load_identity(path, passphrase)
+    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    not_after = moment + timedelta(days=valid_days)
+    ca_key = _load_private(old.folder / "ca.key.pem", passphrase)
+    new_att = Ed25519PrivateKey.generate()
+    new_record = KeyRecord(keyid_of(new_att.public_key()), new_att.public_key(), moment, not_after)
+    signer_key, signer_cert = _make_signer(old.common_name, ca_key, old.ca_cert, moment, not_after)
+    retired_old = KeyRecord(
+        old.attestation.keyid,
+        old.attestation.public_key,
+        old.attestation.not_before,
+        min(moment, old.attestation.not_after),
+        "retired",
+    )
+    payload = json.dumps(
+        {
+            "_type": _ROTATION_TYPE,
+            "old_keyid": old.keyid,
+            "new_key": new_record.to_json(),
+            "new_pdf_signer": cert_fingerprint(signer_cert),
+            "rotated_at": _iso(moment),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    envelope = sign_envelope(
+        payload,
+        ROTATION_PAYLOAD_TYPE,
+        [(old.attestation_key, old.keyid), (new_att, new_record.keyid)],
+    )
+    new = SigningIdentity(
+        folder=old.folder,
+        common_name=old.common_name,
+        attestation_key=new_att,
+        attestation=new_record,
+        signer_key=signer_key,
+        signer_cert=signer_cert,
+        ca_cert=old.ca_cert,
+        retired=(retired_old, *old.retired),
+        retired_signers=(cert_fingerprint(old.signer_cert), *old.retired_signers),
+    )
+    rot_dir = old.folder / "rotations"
+    rot_dir.mkdir(exist_ok=True)
+    seq = len(list(rot_dir.glob("*.json"))) + 1
+    statement = rot_dir / f"{seq:04d}-{new_record.keyid[:16]}.json"
+    _write_public(statement, json.dumps(envelope, indent=2).encode() + b"\n")
+    _save(new, passphrase, None)
+    return Rotation(identity=new, old_keyid=old.keyid, new_keyid=new.keyid, statement=statement)
+
+
+def accept_rotation(keyring: Keyring, statement: Mapping[str, Any]) -> Keyring:
+    """A keyring that also trusts the key a rotation statement announces.
+
+    The statement must be signed by a key ``keyring`` already trusts at ``rotated_at`` and
+    countersigned by the new key; otherwise ``IntegrityError``. The old key's window is cut at
+    ``rotated_at`` and it is marked retired. The new key is never trusted because the statement
+    says so alone: only because a trusted key signed it.
+    """
+    from .attestation import open_envelope
+
+    payload_type, payload, sigs = open_envelope(statement)
+    if payload_type != ROTATION_PAYLOAD_TYPE:
+        raise IntegrityError(f"not a key-rotation statement (payload type {payload_type!r})")
+    try:
+        body = json.loads(payload)
+        old_id = body["old_keyid"]
+        new_record = _record_from_json(body["new_key"], "rotation statement: new_key")
+        rotated_at = _parse_time(body["rotated_at"])
+        new_signer = str(body["new_pdf_signer"]).lower()
+    except (ValueError, KeyError, TypeError, InputError) as exc:
+        raise IntegrityError(f"malformed key-rotation statement: {exc}") from None
+    old = keyring.keys.get(old_id)
+    if old is None or not old.accepts(rotated_at):
+        raise IntegrityError(
+            f"the rotation is announced by key {old_id[:16]}…, which this keyring does not trust "
+            f"at {_iso(rotated_at)}"
+        )
+    from .attestation import pae
+
+    message = pae(payload_type, payload)
+    signed_by = set()
+    for keyid, sig in sigs:
+        for record in (old, new_record):
+            if keyid == record.keyid:
+                try:
+                    record.public_key.verify(sig, message)
+                    signed_by.add(keyid)
+                except InvalidSignature:
+                    pass
+    if old.keyid not in signed_by or new_record.keyid not in signed_by:
+        raise IntegrityError("the rotation statement is not signed by both the old and new key")
+    keys = dict(keyring.keys)
+    keys[old.keyid] = KeyRecord(
+        old.keyid, old.public_key, old.not_before, min(old.not_after, rotated_at), "retired"
+    )
+    keys[new_record.keyid] = new_record
+    return Keyring(
+        keys=keys,
+        pdf_roots=keyring.pdf_roots,
+        pdf_signers=keyring.pdf_signers | {new_signer},
+        source=keyring.source,
+    )
