@@ -52,6 +52,27 @@ def _registry() -> Any:
     return Registry(default_home(Path.cwd(), dict(os.environ)))
 
 
+def _home() -> Path:
+    from .registry import default_home
+
+    return default_home(Path.cwd(), dict(os.environ))
+
+
+def _keys_dir(keys: Path | None) -> Path:
+    return keys if keys is not None else _home() / "keys"
+
+
+def _passphrase(passphrase_file: Path | None) -> str | None:
+    from .errors import InputError
+
+    if passphrase_file is None:
+        return os.environ.get("AUDIT_KEY_PASSPHRASE") or None
+    try:
+        return passphrase_file.read_text(encoding="utf-8").rstrip("\n")
+    except OSError as exc:
+        raise InputError(f"cannot read passphrase file {passphrase_file}: {exc.strerror}") from None
+
+
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="audit")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and the time of each stage.")
@@ -86,6 +107,17 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result to stdout.")
 @click.option(
+    "--keys",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Signing identity folder [default: .audit/keys, or $AUDIT_HOME/keys].",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the signing keys' passphrase (else $AUDIT_KEY_PASSPHRASE).",
+)
+@click.option("--no-sign", is_flag=True, help="Write the bundle unsigned (no attestation.json).")
+@click.option(
     "-q", "--quiet", is_flag=True, help="Print nothing but errors; the exit code decides."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and the time of each stage.")
@@ -98,6 +130,9 @@ def run(
     fail_on: str,
     as_json: bool,
     quiet: bool,
+    keys: Path | None,
+    passphrase_file: Path | None,
+    no_sign: bool,
     **overrides: Any,
 ) -> None:
     """Run the audit described by SPEC (an audit.yaml) and write a report bundle.
@@ -115,6 +150,7 @@ def run(
     needs_registry = any(
         r is not None and r.is_registered for r in (resolved.model, resolved.dataset)
     )
+    identity = None if no_sign else _signing_identity(keys, passphrase_file, quiet or as_json)
     progress = _Progress(len(STAGES) + 1, enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
         result = run_audit(
@@ -128,6 +164,10 @@ def run(
         root = _relative(resolved.output)
         renderers = [html_and_pdf(pdf=not no_pdf)]
         renderers += [format_renderer(f, reports_root=root) for f in FORMATS.values()]
+        if identity is not None:
+            from .signing import bundle_signer
+
+            renderers.append(bundle_signer(identity))  # last: signs the PDF, then attests all files
         bundle = write_bundle(result, resolved.output, renderers)
         result.timings["report bundle"] = time.perf_counter() - t0
     finally:
@@ -177,6 +217,26 @@ def run(
             click.echo(f"  {stage:<18} {seconds:8.3f} s", err=True)
         click.echo(f"  {'total':<18} {sum(result.timings.values()):8.3f} s", err=True)
     ctx.exit(code)
+
+
+def _signing_identity(keys: Path | None, passphrase_file: Path | None, quiet: bool) -> Any:
+    """The signing identity; a first run creates one (unencrypted) so every bundle is signed."""
+    from .access import current_actor
+    from .signing import init_identity, load_identity
+
+    folder = _keys_dir(keys)
+    passphrase = _passphrase(passphrase_file)
+    if not (folder / "identity.json").exists():
+        init_identity(
+            folder, common_name=f"audit signer ({current_actor().user})", passphrase=passphrase
+        )
+        if not quiet:
+            click.echo(
+                f"created a signing identity in {_relative(folder)} "
+                "(share its public keyring: audit keys export --out keyring.json)",
+                err=True,
+            )
+    return load_identity(folder, passphrase)
 
 
 class _Progress:
@@ -565,6 +625,108 @@ def policy_init(
         raise InputError(f"{output} already exists", hint="choose another --output or remove it")
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}; check it with: audit policy validate {output}")
+
+
+@cli.group()
+def keys() -> None:
+    """Manage the signing identity (Ed25519 attestation key, local CA, PDF signing certificate)."""
+
+
+_keys_option = click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Identity folder [default: .audit/keys, or $AUDIT_HOME/keys].",
+)
+_passphrase_option = click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the passphrase that encrypts the private keys (else $AUDIT_KEY_PASSPHRASE).",
+)
+
+
+@keys.command("init")
+@_keys_option
+@_passphrase_option
+@click.option("--name", "common_name", required=True, help="Signer name in the certificate.")
+@click.option("--valid-days", type=click.IntRange(min=1), default=365, show_default=True)
+def keys_init(
+    keys_dir: Path | None, passphrase_file: Path | None, common_name: str, valid_days: int
+) -> None:
+    """Create a signing identity (private keys written 0600, optionally encrypted)."""
+    from .signing import init_identity
+
+    folder = _keys_dir(keys_dir)
+    ident = init_identity(
+        folder,
+        common_name=common_name,
+        passphrase=_passphrase(passphrase_file),
+        valid_days=valid_days,
+    )
+    click.echo(f"created signing identity in {_relative(folder)}  key id {ident.keyid}")
+
+
+@keys.command("export")
+@_keys_option
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the public keyring (JSON).",
+)
+def keys_export(keys_dir: Path | None, out: Path) -> None:
+    """Write the public keyring that verifiers trust (no private keys)."""
+    from .signing import export_keyring
+
+    ring = export_keyring(_keys_dir(keys_dir), out)
+    click.echo(f"wrote {out} ({len(ring.keys)} key(s)); give it to whoever verifies your reports")
+
+
+@keys.command("rotate")
+@_keys_option
+@_passphrase_option
+@click.option("--valid-days", type=click.IntRange(min=1), default=365, show_default=True)
+def keys_rotate(keys_dir: Path | None, passphrase_file: Path | None, valid_days: int) -> None:
+    """Replace the signing keys; the new key is announced in a statement signed by the old one."""
+    from .signing import rotate_identity
+
+    rot = rotate_identity(
+        _keys_dir(keys_dir), passphrase=_passphrase(passphrase_file), valid_days=valid_days
+    )
+    click.echo(f"rotated {rot.old_keyid[:16]} -> {rot.new_keyid[:16]}; statement: {rot.statement}")
+    click.echo("export the keyring again and send it to verifiers")
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option(
+    "--keyring",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The public keyring you trust (never a key found in or beside the bundle).",
+)
+@click.option(
+    "--no-rollback-check",
+    is_flag=True,
+    help="Do not require BUNDLE to be the latest version beside it.",
+)
+@click.pass_context
+def verify(ctx: click.Context, bundle: Path, keyring: Path, no_rollback_check: bool) -> None:
+    """Verify a report bundle's attestation, file digests and PDF signature (exit 0 intact, 3 not)."""
+    from .signing import latest_version_beside, verify_bundle
+
+    folder = _bundle_dir(bundle)
+    latest = None if no_rollback_check else latest_version_beside(folder)
+    result = verify_bundle(folder, keyring, latest_version=latest)
+    if result.ok:
+        click.echo(f"ok: {_relative(folder)} is intact and signed by key {str(result.keyid)[:16]}")
+        ctx.exit(0)
+    for problem in result.problems:
+        click.echo(f"problem: {problem}", err=True)
+    click.echo(
+        f"FAILED: {_relative(folder)} does not verify ({len(result.problems)} problem(s))", err=True
+    )
+    ctx.exit(EXIT_INTEGRITY)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 POLICIES = ROOT / "policies"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep tests away from the developer's own registry and signing keys (.audit/)."""
+    os.environ["AUDIT_HOME"] = tempfile.mkdtemp(prefix="audit-home-")
+    os.environ.pop("GITHUB_STEP_SUMMARY", None)
 
 
 @pytest.fixture
