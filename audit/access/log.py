@@ -354,10 +354,10 @@ class AccessLog:
             "SELECT seq, body, hash FROM entries WHERE seq > ? ORDER BY seq", (start,)
         )
         for seq, body, digest in rows:
-            problem = _check_entry(start + 1, seq, bytes(body), digest, prev)
-            if problem:
+            found = _check_entry(start + 1, seq, bytes(body), digest, prev)
+            if found:
                 raise IntegrityError(
-                    f"{self.path}: refusing to sign a checkpoint: {problem}",
+                    f"{self.path}: refusing to sign a checkpoint: {found[0]}",
                     hint="run `audit log verify` and investigate before signing anything",
                 )
             frontier.append(bytes(body))
@@ -480,31 +480,40 @@ def _checkpoint_from_row(body: bytes, signature: str) -> Checkpoint:
 
 def _check_entry(
     expected_seq: int, seq: int | None, body: bytes, stored: str | None, prev: str
-) -> str | None:
-    """What is wrong with one stored entry, or None. ``prev`` is the previous entry's hash."""
-    if seq is not None and seq != expected_seq:
-        if seq > expected_seq:
-            return f"entry {expected_seq} is missing (deleted): the next stored entry is {seq}"
-        return f"entry {seq} appears after entry {expected_seq - 1} (reordered or duplicated)"
+) -> tuple[str, int] | None:
+    """What is wrong with one stored entry and which entry is the first bad one, or None.
+
+    ``prev`` is the hash of the previous entry's stored bytes. When an entry does not chain to
+    its predecessor, the predecessor is the one that changed (its bytes no longer hash to what
+    this entry recorded), unless this entry's own link was rewritten; the earlier is named.
+    """
+    k = expected_seq
+    if seq is not None and seq != k:
+        if seq > k:
+            return f"entry {k} is missing (deleted): the next stored entry is {seq}", k
+        return f"entry {seq} appears after entry {k - 1} (reordered or duplicated)", seq
     try:
         data = json.loads(body)
     except ValueError:
-        return f"entry {expected_seq} is not valid JSON (edited)"
+        return f"entry {k} is not valid JSON (edited)", k
     if not isinstance(data, dict):
-        return f"entry {expected_seq} is not a JSON object (edited)"
+        return f"entry {k} is not a JSON object (edited)", k
     if canonical(data) != body:
-        return (
-            f"entry {expected_seq}: stored bytes are not canonical JSON (edited, e.g. whitespace)"
-        )
-    if data.get("seq") != expected_seq:
-        return (
-            f"entry {expected_seq}: its body says seq {data.get('seq')} "
-            "(reordered, inserted or renumbered)"
-        )
+        return f"entry {k}: stored bytes are not canonical JSON (edited, e.g. whitespace)", k
+    body_seq = data.get("seq")
+    if body_seq != k:
+        first = min(body_seq, k) if isinstance(body_seq, int) and body_seq >= 1 else k
+        return f"entry {k}: its body says seq {body_seq} (reordered, inserted or renumbered)", first
     if data.get("prev_hash") != prev:
-        return f"entry {expected_seq}: prev_hash does not match entry {expected_seq - 1} (chain broken)"
+        if k == 1:
+            return "entry 1: prev_hash is not the genesis value (chain broken)", 1
+        return (
+            f"entry {k - 1} was altered (its bytes no longer hash to the prev_hash recorded "
+            f"by entry {k}), or entry {k}'s link was rewritten",
+            k - 1,
+        )
     if stored is not None and hashlib.sha256(body).hexdigest() != stored:
-        return f"entry {expected_seq}: stored hash does not match its bytes (edited)"
+        return f"entry {k}: stored hash does not match its bytes (edited)", k
     return None
 
 
@@ -537,39 +546,44 @@ def _verify_rows(
                     "(checkpoints reordered)"
                 )
             last_size = max(last_size, cp.size)
-            good_at.setdefault(cp.size, cp)
-            if good_at[cp.size].root != cp.root:
+            first = good_at.setdefault(cp.size, cp)
+            if (first.root, first.last_hash) != (cp.root, cp.last_hash):
                 problems.append(f"two validly signed checkpoints of size {cp.size} disagree")
                 bad.append(1)
-    sizes_pending = sorted(s for s in good_at if s > 0)
+    pending = sorted(s for s in good_at if s > 0)
     frontier = MerkleFrontier()
     prev, count, last_good, n_rows = GENESIS, 0, 0, 0
     for seq, body, stored_hash in rows:
         n_rows += 1
-        problem = _check_entry(count + 1, seq, body, stored_hash, prev)
-        if problem:
-            bad.append(count + 1)
+        found = _check_entry(count + 1, seq, body, stored_hash, prev)
+        if found:
+            bad.append(found[1])
             if len(problems) < _MAX_PROBLEMS:
-                problems.append(problem)
-        if seq is not None and seq != count + 1:
-            count = seq - 1 if seq > count else count
+                problems.append(found[0])
+        if seq is not None and seq > count + 1:
+            count = seq - 1
         frontier.append(body)
         count += 1
         prev = hashlib.sha256(body).hexdigest()
-        while sizes_pending and sizes_pending[0] == count:
-            cp = good_at[sizes_pending.pop(0)]
-            if frontier.root().hex() != cp.root or prev != cp.last_hash:
-                bad.append(last_good + 1)
-                problems.append(
-                    f"entries {last_good + 1}..{cp.size} differ from the signed checkpoint of "
-                    f"size {cp.size} (edited, deleted or inserted entries, chain rewritten)"
-                )
-            else:
+        while pending and pending[0] == count:
+            cp = good_at[pending.pop(0)]
+            if (
+                frontier.size == cp.size
+                and frontier.root().hex() == cp.root
+                and (prev == cp.last_hash)
+            ):
                 last_good = cp.size
-    for size in sizes_pending:
+                continue
+            problems.append(
+                f"entries {last_good + 1}..{cp.size} differ from the signed checkpoint of "
+                f"size {cp.size} (entries edited, deleted or inserted; chain rewritten)"
+            )
+            if not any(last_good < b <= cp.size for b in bad):
+                bad.append(last_good + 1)  # the first entry no valid checkpoint vouches for
+    for size in pending:
         bad.append(count + 1)
         problems.append(
-            f"the log has {count} entries but a signed checkpoint covers {size}: "
+            f"the log ends at entry {count} but a signed checkpoint covers {size} entries: "
             f"entries {count + 1}..{size} were removed (truncated)"
         )
     return LogVerification(
