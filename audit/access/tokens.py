@@ -164,7 +164,7 @@ def verify_token(
         issued_at=issued,
         expires_at=expires,
         token_id=str(claims["jti"]),
-        key_id=kid,
+        key_id=str(kid),
     )
 
 
