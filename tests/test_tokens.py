@@ -200,3 +200,27 @@ def test_actor_from_token_uses_the_trusted_keys_only(key) -> None:
     with pytest.raises(AccessDenied):
         actor_from_token(token, [], now=NOW)
     assert actor_from_token(token, [key.public_key()], now=NOW).user == "ci-bot"
+
+
+def test_keyring_takes_signing_records_drops_revoked_and_recomputes_ids(key) -> None:
+    """``audit.signing.Keyring.keys`` maps key id to records with public_key and status."""
+    from dataclasses import dataclass
+
+    from audit.access import keyring
+
+    @dataclass(frozen=True)
+    class Record:
+        public_key: object
+        status: str = "active"
+
+    revoked = Ed25519PrivateKey.generate()
+    keys = keyring(
+        {"mislabelled": Record(key.public_key()), "x": Record(revoked.public_key(), "revoked")}
+    )
+    assert list(keys) == [key_id(key)]
+    import hashlib
+
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert key_id(key) == hashlib.sha256(raw).hexdigest()  # the id audit.signing uses
+    with pytest.raises(AccessDenied, match="not in the trusted keyring"):
+        verify_token(good(revoked), {"x": Record(revoked.public_key(), "revoked")}, now=NOW)

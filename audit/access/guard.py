@@ -12,7 +12,7 @@ before the command proceeds; if the entry cannot be written the command does not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..errors import AccessDenied
 from .identity import Actor, current_actor
-from .keys import keyring
+from .keys import TrustedKeys, keyring
 from .log import AccessLog
 from .rbac import Rbac, default_rbac_path, init_rbac
 from .tokens import AUDIENCE, actor_from_token
@@ -80,7 +80,7 @@ def open_access(
     rbac_path: Path | None = None,
     log_path: Path | None = None,
     token: str | None = None,
-    trusted_keys: Iterable[Ed25519PublicKey] | Mapping[str, Ed25519PublicKey] = (),
+    trusted_keys: TrustedKeys = (),
     signing_key: Ed25519PrivateKey | None = None,
     checkpoint_every: int = 1000,
     environ: Mapping[str, str] | None = None,
@@ -96,7 +96,7 @@ def open_access(
         signing_key=signing_key,
         checkpoint_every=checkpoint_every,
     )
-    keys = dict(trusted_keys) if isinstance(trusted_keys, Mapping) else keyring(trusted_keys)
+    keys = keyring(trusted_keys)
     actor = current_actor(service_account=rbac.spec.service_account, environ=environ)
     return AccessContext(rbac, log, actor, token, keys)
 

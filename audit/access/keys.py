@@ -1,33 +1,51 @@
 """Ed25519 key files for log checkpoints and tokens, until ``audit.signing`` owns key management.
 
 A private key is a PKCS#8 PEM file created with mode 0600; a public key a SubjectPublicKeyInfo
-PEM file. A key is named by its id, ``ed25519:`` + the first 16 hex digits of the SHA-256 of the
-raw 32-byte public key, so a verifier can pick the right trusted key without trusting anything
-else the signer says.
+PEM file. A key is named by its id, the SHA-256 hex of the raw 32-byte public key (the same id as
+``audit.signing.keyid_of``), so a verifier can pick the right trusted key without trusting
+anything else the signer says.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..errors import InputError
 
+#: Public keys, or a mapping of key id to public key (or to a keyring record), see :func:`keyring`.
+TrustedKeys = Iterable[Ed25519PublicKey] | Mapping[str, Any]
+
 
 def key_id(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
-    """``ed25519:<16 hex>``: the first 64 bits of SHA-256 over the raw public key."""
+    """SHA-256 hex of the raw public key (as ``audit.signing.keyid_of``)."""
     pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+    return hashlib.sha256(raw).hexdigest()
 
 
-def keyring(keys: Iterable[Ed25519PublicKey]) -> dict[str, Ed25519PublicKey]:
-    """Trusted public keys by key id."""
+def keyring(keys: TrustedKeys) -> dict[str, Ed25519PublicKey]:
+    """Trusted public keys by key id.
+
+    Accepts public keys, a mapping of key id to public key, or ``audit.signing.Keyring.keys``
+    (key id to a record with a ``public_key`` attribute and a ``status``; revoked ones are
+    dropped). Every id is recomputed from its key, so a mislabelled entry cannot be used.
+    """
+    if isinstance(keys, Mapping):
+        found = []
+        for value in keys.values():
+            if getattr(value, "status", None) == "revoked":
+                continue
+            pub = getattr(value, "public_key", value)
+            if isinstance(pub, Ed25519PublicKey):
+                found.append(pub)
+        return {key_id(k): k for k in found}
     return {key_id(k): k for k in keys}
 
 

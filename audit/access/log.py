@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..errors import InputError, IntegrityError
 from .identity import Actor
-from .keys import key_id, keyring
+from .keys import TrustedKeys, key_id, keyring
 from .merkle import MerkleFrontier
 from .rbac import Decision
 
@@ -408,7 +408,7 @@ class AccessLog:
 
     def verify(
         self,
-        trusted_keys: Iterable[Ed25519PublicKey] | Mapping[str, Ed25519PublicKey] = (),
+        trusted_keys: TrustedKeys = (),
         external: Iterable[Checkpoint] = (),
     ) -> LogVerification:
         """Check the chain, every stored checkpoint and the ``external`` ones (from reports, exports).
@@ -455,10 +455,8 @@ def _split_sql(script: str) -> list[str]:
 
 
 def _trusted(
-    keys: Iterable[Ed25519PublicKey] | Mapping[str, Ed25519PublicKey],
+    keys: TrustedKeys,
 ) -> dict[str, Ed25519PublicKey]:
-    if isinstance(keys, Mapping):
-        return dict(keys)
     return keyring(keys)
 
 
@@ -596,9 +594,7 @@ def _verify_rows(
     )
 
 
-def verify_export(
-    path: Path, trusted_keys: Iterable[Ed25519PublicKey] | Mapping[str, Ed25519PublicKey]
-) -> LogVerification:
+def verify_export(path: Path, trusted_keys: TrustedKeys) -> LogVerification:
     """Verify a file written by :meth:`AccessLog.export`: the chain and its checkpoint line."""
     try:
         lines = Path(path).read_bytes().split(b"\n")

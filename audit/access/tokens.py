@@ -20,16 +20,16 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..errors import AccessDenied, InputError
 from .identity import Actor
-from .keys import key_id, keyring
+from .keys import TrustedKeys, key_id, keyring
 
 ALGORITHM = "EdDSA"
 AUDIENCE = "audit"
@@ -101,7 +101,7 @@ def issue_token(
 
 def verify_token(
     token: str,
-    trusted_keys: Iterable[Ed25519PublicKey] | Mapping[str, Ed25519PublicKey],
+    trusted_keys: TrustedKeys,
     *,
     audience: str = AUDIENCE,
     now: datetime | None = None,
@@ -109,7 +109,7 @@ def verify_token(
     max_lifetime: timedelta = MAX_LIFETIME,
 ) -> TokenClaims:
     """Check ``token`` strictly (see module doc); raise AccessDenied (exit 4) saying why not."""
-    keys = dict(trusted_keys) if isinstance(trusted_keys, Mapping) else keyring(trusted_keys)
+    keys = keyring(trusted_keys)
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError as exc:
@@ -170,7 +170,7 @@ def verify_token(
 
 def actor_from_token(
     token: str,
-    trusted_keys: Iterable[Ed25519PublicKey] | Mapping[str, Ed25519PublicKey],
+    trusted_keys: TrustedKeys,
     *,
     audience: str = AUDIENCE,
     now: datetime | None = None,
