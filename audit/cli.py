@@ -139,7 +139,6 @@ def run(
 
     With GITHUB_STEP_SUMMARY set (GitHub Actions), summary.md is appended to that file.
     """
-    from .access import current_actor
     from .report import html_and_pdf, write_bundle
     from .report.formats import FORMATS, format_renderer
     from .runner import STAGES, run_audit
@@ -150,12 +149,14 @@ def run(
     needs_registry = any(
         r is not None and r.is_registered for r in (resolved.model, resolved.dataset)
     )
+    subject = resolved.model or resolved.dataset
+    actor = _guard("run", f"{'model' if resolved.model else 'dataset'}:{subject.display()}")
     identity = None if no_sign else _signing_identity(keys, passphrase_file, quiet or as_json)
     progress = _Progress(len(STAGES) + 1, enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
         result = run_audit(
             resolved,
-            actor=current_actor(),
+            actor=actor,
             registry=_registry() if needs_registry else None,
             on_stage=progress.step,
         )
@@ -167,7 +168,12 @@ def run(
         if identity is not None:
             from .signing import bundle_signer
 
-            renderers.append(bundle_signer(identity))  # last: signs the PDF, then attests all files
+            def checkpoint() -> dict[str, Any]:
+                # the access log's state at signing time, signed, inside the attestation
+                return dict(_Access.ctx.log.checkpoint(identity.attestation_key).to_dict())
+
+            # last: signs the PDF, then attests every file
+            renderers.append(bundle_signer(identity, checkpoint=checkpoint))
         bundle = write_bundle(result, resolved.output, renderers)
         result.timings["report bundle"] = time.perf_counter() - t0
     finally:
@@ -239,6 +245,54 @@ def _signing_identity(keys: Path | None, passphrase_file: Path | None, quiet: bo
     return load_identity(folder, passphrase)
 
 
+class _Access:
+    """The process's access context, opened on first use (one per CLI invocation)."""
+
+    ctx: Any = None
+
+
+def _guard(command: str, resource: str = "") -> Any:
+    """Check permission for ``command`` on ``resource`` before touching anything; log the decision.
+
+    Returns the actor. A completely fresh home (no rbac.yaml, no access log) is bootstrapped:
+    the OS account running the first command is bound as admin, and that is logged.
+    """
+    from .access import COMMAND_ACTIONS, authorize, bootstrap_rbac, open_access
+
+    if _Access.ctx is None:
+        home = _home()
+        fresh = not (home / "rbac.yaml").exists() and not (home / "access.db").exists()
+        home.mkdir(parents=True, exist_ok=True)
+        keys = _trusted_token_keys(home)
+        token = os.environ.get("AUDIT_TOKEN") or None
+        ctx = open_access(home, token=token, trusted_keys=keys, environ=dict(os.environ))
+        if fresh:
+            bootstrap_rbac(home, ctx.log, ctx.os_actor)
+            ctx = open_access(home, token=token, trusted_keys=keys, environ=dict(os.environ))
+            click.echo(
+                f"first use of {_relative(home)}: bound OS account {ctx.os_actor.user!r} as admin "
+                f"in {_relative(home / 'rbac.yaml')} (edit it to grant others roles)",
+                err=True,
+            )
+        _Access.ctx = ctx
+    return authorize(_Access.ctx, COMMAND_ACTIONS[command], resource)
+
+
+def _trusted_token_keys(home: Path) -> dict[str, Any]:
+    """Keys that may sign tokens and checkpoints: the local identity's, and $AUDIT_KEYRING's.
+
+    Key id to keyring record (revoked records are ignored by the access layer)."""
+    from .signing import identity_key_records, load_keyring
+
+    keys: dict[str, Any] = {}
+    if (home / "keys" / "identity.json").is_file():
+        keys.update({r.keyid: r for r in identity_key_records(home / "keys")})
+    ring = os.environ.get("AUDIT_KEYRING")
+    if ring:
+        keys.update(load_keyring(Path(ring)).keys)
+    return keys
+
+
 class _Progress:
     """A progress bar on stderr when it is a terminal; nothing otherwise (CI logs stay clean)."""
 
@@ -290,12 +344,12 @@ def registry() -> None:
 
 
 def _add(kind: str, name: str, version: str, file: Path, metadata: dict[str, str]) -> None:
-    from .access import current_actor
     from .data import detect_format as data_format
     from .loaders import detect_format as model_format
 
+    actor = _guard(f"registry add-{kind}", f"{kind}:{name}@{version}")
     fmt = model_format(file) if kind == "model" else _dataset_format(file, data_format)
-    art = _registry().add(kind, name, version, file, fmt, current_actor().user, metadata)
+    art = _registry().add(kind, name, version, file, fmt, actor.user, metadata)
     click.echo(f"registered {kind} {art.ref}  sha256:{art.sha256}  format:{art.format}")
 
 
@@ -342,6 +396,7 @@ def add_dataset(name: str, version_: str, file: Path, description: str | None) -
 @click.option("--kind", type=click.Choice(["model", "dataset"]), help="Only this kind.")
 def list_(kind: str | None) -> None:
     """List registered models and datasets."""
+    _guard("registry list", "registry")
     reg = _registry()
     rows = reg.list(kind)
     if not rows:
@@ -365,6 +420,7 @@ def show(ref: str, kind: str) -> None:
     m = REF_PATTERN.match(ref)
     if not m:
         raise InputError(f"{ref!r} is not name@version", hint="for example: adult-gbm@1")
+    _guard("registry show", f"{kind}:{ref}")
     art = _registry().get(kind, m["name"], m["version"])
     click.echo(json.dumps(art.to_dict(), indent=2))
 
@@ -385,6 +441,11 @@ def _bundle_dir(target: Path) -> Path:
             hint="give a folder such as reports/adult-income/v2, or its report.json",
         )
     return folder
+
+
+def _report_resource(target: Path) -> str:
+    folder = target.parent if target.name == "report.json" else target
+    return f"report:{folder.parent.name}/{folder.name}"
 
 
 def _load_report(target: Path) -> dict[str, Any]:
@@ -414,6 +475,7 @@ def report_list(name: str | None, output: Path) -> None:
     """List bundles in the reports folder (all systems, or NAME's versions)."""
     from .report import versions
 
+    _guard("report list", f"report:{name or '*'}")
     systems = [output / name] if name else sorted(p for p in output.glob("*") if p.is_dir())
     found = False
     for folder in systems:
@@ -437,6 +499,7 @@ def report_list(name: str | None, output: Path) -> None:
 @click.argument("bundle", type=click.Path(path_type=Path))
 def report_show(bundle: Path) -> None:
     """Show a bundle's outcome and rules (BUNDLE is a folder or its report.json)."""
+    _guard("report show", _report_resource(bundle))
     r = _load_report(bundle)
     subject = r["subject"]
     text, colour = _STATUS_STYLE[r["outcome"]]
@@ -465,6 +528,7 @@ def report_open(bundle: Path, fmt: str) -> None:
 
     from .errors import InputError
 
+    _guard("report open", _report_resource(bundle))
     path = _bundle_dir(bundle) / f"report.{fmt}"
     if not path.is_file():
         raise InputError(f"{path} does not exist", hint="the bundle was written with --no-pdf?")
@@ -485,6 +549,7 @@ def report_export(bundle: Path, dest: Path) -> None:
     from .errors import InputError
 
     folder = _bundle_dir(bundle)
+    _guard("report export", _report_resource(bundle))
     if dest.exists():
         raise InputError(f"{dest} already exists", hint="choose a new destination")
     if dest.suffix == ".zip":
@@ -517,6 +582,7 @@ def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
 
     if tolerance < 0:
         raise InputError("--tolerance must be zero or more")
+    _guard("report diff", f"{_report_resource(old)},{_report_resource(new)}")
     d = diff_reports(_load_report(old), _load_report(new), tolerance=tolerance)
     click.echo(json.dumps(d.to_dict(), indent=2) if as_json else d.to_text())
 
@@ -533,6 +599,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Validate policy FILES; exit 0 when all are valid, 2 otherwise."""
     from .policy import load_policy
 
+    _guard("policy validate", "policy:" + ",".join(f.name for f in files))
     bad = 0
     for f in files:
         try:
@@ -553,6 +620,7 @@ def policy_show(file: Path) -> None:
 
     from .policy import load_policy
 
+    _guard("policy show", f"policy:{file.name}")
     p = load_policy(file)
     doc = p.document
     click.echo(f"# {doc.name} {doc.version}  sha256:{p.sha256}")
@@ -579,6 +647,8 @@ def policy_show(file: Path) -> None:
 def policy_schema() -> None:
     """Print the policy files' JSON Schema (for editors; shipped as policies/policy.schema.json)."""
     from .policy import policy_json_schema
+
+    _guard("policy schema", "policy:schema")
 
     click.echo(json.dumps(policy_json_schema(), indent=2))
 
@@ -608,6 +678,7 @@ def policy_init(
     from .errors import InputError
     from .policy.starter import starter_policy
 
+    _guard("policy init", f"dataset:{dataset.name}")
     frame = read_table(dataset)
     chosen = [s.strip() for s in sensitive.split(",") if s.strip()] if sensitive else []
     missing = [c for c in [*chosen, *([label] if label else [])] if c not in frame.columns]
@@ -657,6 +728,7 @@ def keys_init(
     from .signing import init_identity
 
     folder = _keys_dir(keys_dir)
+    _guard("keys init", "keys")
     ident = init_identity(
         folder,
         common_name=common_name,
@@ -678,6 +750,7 @@ def keys_export(keys_dir: Path | None, out: Path) -> None:
     """Write the public keyring that verifiers trust (no private keys)."""
     from .signing import export_keyring
 
+    _guard("keys export", "keys")
     ring = export_keyring(_keys_dir(keys_dir), out)
     click.echo(f"wrote {out} ({len(ring.keys)} key(s)); give it to whoever verifies your reports")
 
@@ -690,6 +763,7 @@ def keys_rotate(keys_dir: Path | None, passphrase_file: Path | None, valid_days:
     """Replace the signing keys; the new key is announced in a statement signed by the old one."""
     from .signing import rotate_identity
 
+    _guard("keys rotate", "keys")
     rot = rotate_identity(
         _keys_dir(keys_dir), passphrase=_passphrase(passphrase_file), valid_days=valid_days
     )
@@ -716,6 +790,7 @@ def verify(ctx: click.Context, bundle: Path, keyring: Path, no_rollback_check: b
     from .signing import latest_version_beside, verify_bundle
 
     folder = _bundle_dir(bundle)
+    _guard("verify", _report_resource(folder))
     latest = None if no_rollback_check else latest_version_beside(folder)
     result = verify_bundle(folder, keyring, latest_version=latest)
     if result.ok:
@@ -729,9 +804,221 @@ def verify(ctx: click.Context, bundle: Path, keyring: Path, no_rollback_check: b
     ctx.exit(EXIT_INTEGRITY)
 
 
+@cli.group()
+def log() -> None:
+    """Read, export and verify the tamper-evident access log (.audit/access.db)."""
+
+
+def _log_keys() -> dict[str, Any]:
+    """Keys trusted for checkpoints: the local identity's, and $AUDIT_KEYRING's."""
+    return _trusted_token_keys(_home())
+
+
+@log.command("show")
+@click.option("--actor", help="Only this actor (glob pattern).")
+@click.option("--action", help="Only this action (glob pattern, e.g. 'report:*').")
+@click.option("--resource", help="Only this resource (glob pattern).")
+@click.option("--decision", type=click.Choice(["allow", "deny"]))
+@click.option("--since", help="ISO time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z.")
+@click.option("--until", help="ISO time.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def log_show(
+    actor: str | None,
+    action: str | None,
+    resource: str | None,
+    decision: str | None,
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """Show access-log entries, oldest first."""
+    from .access import LogFilter
+
+    _guard("log show", "log")
+    where = LogFilter(
+        since=_when(since, "--since"),
+        until=_when(until, "--until"),
+        actor=actor,
+        action=action,
+        resource=resource,
+        decision=decision,  # type: ignore[arg-type]
+    )
+    for e in _Access.ctx.log.entries(where):
+        if as_json:
+            click.echo(json.dumps({**json.loads(e.body()), "hash": e.hash}))
+        else:
+            word = click.style(e.decision.upper(), fg="green" if e.decision == "allow" else "red")
+            click.echo(
+                f"{e.seq:>6} {e.time} {e.actor:<16} {word:<5} {e.action:<16} {e.resource}  {e.reason}"
+            )
+
+
+def _when(text: str | None, option: str) -> Any:
+    from datetime import UTC, datetime
+
+    from .errors import InputError
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r} is not an ISO date or time", hint="e.g. 2026-11-01T12:00:00Z"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@log.command("export")
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@_passphrase_option
+def log_export(out: Path, passphrase_file: Path | None) -> None:
+    """Export the log as JSON Lines with a freshly signed checkpoint (keep it somewhere else)."""
+    from .errors import InputError
+    from .signing import load_identity
+
+    _guard("log export", "log")
+    if out.exists():
+        raise InputError(f"{out} already exists", hint="choose a new file name")
+    checkpoint = None
+    if (_home() / "keys" / "identity.json").is_file():
+        ident = load_identity(_home() / "keys", _passphrase(passphrase_file))
+        checkpoint = _Access.ctx.log.checkpoint(ident.attestation_key)
+    tmp = out.with_name(f".{out.name}.partial")
+    with tmp.open("wb") as fh:
+        n = _Access.ctx.log.export(fh, checkpoint)
+    tmp.replace(out)
+    signed = (
+        f", checkpoint of size {checkpoint.size} signed"
+        if checkpoint
+        else ", no signing key: unsigned"
+    )
+    click.echo(f"exported {n} entries to {out}{signed}")
+
+
+@log.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A checkpoint held elsewhere: a log export, an attestation.json, or a checkpoint JSON.",
+)
+@click.pass_context
+def log_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
+    """Verify the chain and every checkpoint (exit 3 naming the first bad entry)."""
+    from .access import Checkpoint
+
+    _guard("log verify", "log")
+    external = [Checkpoint.from_dict(cp) for path in checkpoints for cp in _checkpoints_in(path)]
+    result = _Access.ctx.log.verify(_log_keys(), external)
+    if result.ok:
+        click.echo(f"ok: {result.entries} entries, {result.checkpoints} checkpoints verify")
+        ctx.exit(0)
+    for problem in result.problems:
+        click.echo(f"problem: {problem}", err=True)
+    click.echo(
+        f"FAILED: the access log does not verify (first bad entry: {result.first_bad_seq})",
+        err=True,
+    )
+    ctx.exit(EXIT_INTEGRITY)
+
+
+def _checkpoints_in(path: Path) -> list[dict[str, Any]]:
+    """Checkpoints found in a log export, a bundle's attestation.json, or a checkpoint file."""
+    import base64
+
+    from .errors import InputError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    found: list[dict[str, Any]] = []
+    for line in text.splitlines() if path.suffix == ".jsonl" else [text]:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and "payload" in doc and "payloadType" in doc:  # DSSE envelope
+            statement = json.loads(base64.b64decode(doc["payload"]))
+            cp = statement.get("predicate", {}).get("checkpoint")
+            if cp:
+                found.append(cp)
+        elif isinstance(doc, dict) and isinstance(doc.get("checkpoint"), dict):
+            found.append(doc["checkpoint"])
+        elif isinstance(doc, dict) and doc.get("kind") and "root" in doc:
+            found.append(doc)
+    if not found:
+        raise InputError(f"{path} holds no access-log checkpoint")
+    return found
+
+
+@cli.group()
+def token() -> None:
+    """Signed tokens for CI runners acting under a named service identity."""
+
+
+@token.command("issue")
+@click.option("--user", "subject", required=True, help="The service identity (e.g. ci-bot).")
+@click.option(
+    "--roles", required=True, help="Comma-separated roles (bound to the service in rbac.yaml)."
+)
+@click.option("--expires", default="7d", show_default=True, help="Lifetime: 90s, 15m, 12h, 7d, 2w.")
+@_keys_option
+@_passphrase_option
+def token_issue(
+    subject: str, roles: str, expires: str, keys_dir: Path | None, passphrase_file: Path | None
+) -> None:
+    """Print an EdDSA-signed token; the runner passes it as $AUDIT_TOKEN."""
+    from .access import issue_token, parse_duration
+    from .signing import load_identity
+
+    _guard("token issue", f"service:{subject}")
+    ident = load_identity(_keys_dir(keys_dir), _passphrase(passphrase_file))
+    role_list = [r.strip() for r in roles.split(",") if r.strip()]
+    click.echo(
+        issue_token(
+            ident.attestation_key,
+            subject=subject,
+            roles=role_list,
+            expires_in=parse_duration(expires),
+        )
+    )
+
+
+@cli.group()
+def rbac() -> None:
+    """Role-based access control: who may do what (deny by default)."""
+
+
+@rbac.command("init")
+def rbac_init() -> None:
+    """Create $AUDIT_HOME/rbac.yaml binding the current OS account as admin (only if none exists)."""
+    from .access import AccessLog, bootstrap_rbac
+    from .errors import InputError
+
+    home = _home()
+    if (home / "rbac.yaml").exists():
+        raise InputError(f"{home / 'rbac.yaml'} already exists", hint="edit it, or audit rbac show")
+    home.mkdir(parents=True, exist_ok=True)
+    r = bootstrap_rbac(home, AccessLog(home / "access.db"))
+    click.echo(f"wrote {r.source}; the current OS account is admin")
+
+
+@rbac.command("show")
+def rbac_show() -> None:
+    """Print the RBAC file in force and its digest."""
+    _guard("rbac show", "rbac")
+    r = _Access.ctx.rbac
+    click.echo(f"# {r.source}  sha256:{r.sha256}")
+    click.echo(Path(r.source).read_text(encoding="utf-8"), nl=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every outcome to a documented exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _Access.ctx = None  # one access context per invocation (tests call main() repeatedly)
     verbose = "-v" in args or "--verbose" in args
     try:
         rv = cli.main(args=args, prog_name="audit", standalone_mode=False)

@@ -392,7 +392,7 @@ def _resolve_base(ref: str, parent: Path, where: str) -> Path:
     if "/" not in ref and not ref.endswith((".yaml", ".yml")):
         path = packs_dir() / f"{ref}.yaml"
         if not path.is_file():
-            packs = sorted(p.stem for p in packs_dir().glob("*.yaml"))
+            packs = sorted(p.stem for p in packs_dir().glob("*.yaml") if p.name != "rbac.yaml")
             close = difflib.get_close_matches(ref, packs, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise InputError(

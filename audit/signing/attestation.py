@@ -128,7 +128,7 @@ class ReportPredicate(BaseModel):
     report_id: str
     version: int
     previous: str | None
-    model: _Artifact
+    model: _Artifact | None  # None when recorded decisions were audited (no model)
     dataset: _Artifact
     policy: _Artifact
     outcome: Literal["pass", "fail"]
@@ -142,7 +142,9 @@ class ReportPredicate(BaseModel):
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _artifact(section: Mapping[str, Any]) -> dict[str, Any]:
+def _artifact(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if section is None:
+        return None
     version = section.get("version")
     return {
         "name": section.get("name"),

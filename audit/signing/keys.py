@@ -495,6 +495,18 @@ class _KeyringModel(BaseModel):
     rotations: list[dict[str, Any]] = []
 
 
+def identity_key_records(folder: Path) -> list[KeyRecord]:
+    """The public key records (current and retired) of an identity folder; no passphrase needed."""
+    where = str(folder / "identity.json")
+    try:
+        meta = json.loads(_read(folder / "identity.json"))
+        keys = [_record_from_json(meta["attestation"], where)]
+        keys += [_record_from_json(r, where) for r in meta.get("retired", [])]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{where} is malformed ({exc})") from None
+    return keys
+
+
 def export_keyring(source: SigningIdentity | Path, out: Path) -> Keyring:
     """Write the public keyring of an identity (or identity folder) to ``out`` as JSON.
 
@@ -511,10 +523,9 @@ def export_keyring(source: SigningIdentity | Path, out: Path) -> Keyring:
     else:
         folder = Path(source)
         where = str(folder / "identity.json")
+        keys = identity_key_records(folder)
         try:
             meta = json.loads(_read(folder / "identity.json"))
-            keys = [_record_from_json(meta["attestation"], where)]
-            keys += [_record_from_json(r, where) for r in meta.get("retired", [])]
             signers = [meta["pdf_signer"]["sha256"], *meta.get("retired_signers", [])]
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{where} is malformed ({exc})") from None
