@@ -38,7 +38,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in sorted(POLICIES.glob("*.yaml")) if p.name != "rbac.yaml"], ids=lambda p: p.name
+    "path",
+    [p for p in sorted(POLICIES.glob("*.yaml")) if p.name != "rbac.yaml"],
+    ids=lambda p: p.name,
 )
 def test_shipped_policies_validate(path: Path) -> None:
     policy = load_policy(path)
