@@ -93,6 +93,10 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @click.option("--name", help="Override the audited system's name (the report folder).")
 @click.option("--seed", type=int, help="Override the random seed (explanation sampling).")
 @click.option(
+    "--reference-dataset",
+    help="Training or reference data for drift checks (name@version or path).",
+)
+@click.option(
     "--baseline",
     help="A previous report for regression rules: report.json, bundle folder, or NAME@N.",
 )

@@ -58,6 +58,7 @@ class AuditResult:
     explanations: dict[str, Any]
     data: dict[str, Any]
     baseline: dict[str, Any] | None
+    drift: dict[str, Any] | None
     settings: dict[str, Any]
     environment: dict[str, Any]
     actor: Actor
@@ -86,6 +87,7 @@ STAGES = (
     "predict",
     "fairness",
     "explanations",
+    "drift",
     "policy evaluation",
 )
 
@@ -136,6 +138,52 @@ def _resolve_file(ref: Ref, kind: str, registry: Registry | None) -> tuple[Path,
     if art.metadata:
         info["metadata"] = dict(art.metadata)
     return path, info
+
+
+def _drift(
+    resolved: ResolvedSpec,
+    registry: Registry | None,
+    model: LoadedModel | None,
+    features: list[str] | None,
+    frame: pd.DataFrame,
+    scores: np.ndarray | None,
+    y_pred: np.ndarray,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Drift of the audit data (and the model's scores) against the reference data."""
+    from .drift import compute_drift
+
+    spec = resolved.spec
+    assert resolved.reference is not None
+    path, info = _resolve_file(resolved.reference, "dataset", registry)
+    excluded = {spec.label, *spec.sensitive_features, spec.predictions, spec.scores}
+    columns = features or [c for c in frame.columns if c not in excluded]
+    wanted = list(dict.fromkeys([*columns, *spec.sensitive_features, spec.label]))
+    reference = read_table(path, columns=wanted)
+    missing = [c for c in wanted if c not in reference.columns]
+    if missing:
+        raise InputError(
+            f"reference dataset {resolved.reference.display()} lacks columns the audit compares: "
+            f"{', '.join(map(repr, missing))}",
+            hint="the reference data needs the model's features, the sensitive features and the label",
+        )
+    ref_pred = cur_pred = None
+    if model is not None:
+        ref_decisions, ref_scores = _model_decisions(model, reference[columns], spec.positive_label)
+        if scores is not None and ref_scores is not None:
+            ref_pred, cur_pred = ref_scores, scores
+        else:
+            ref_pred, cur_pred = ref_decisions.astype(str), y_pred.astype(str)
+    report = compute_drift(
+        reference,
+        frame,
+        features=columns,
+        sensitive=list(spec.sensitive_features),
+        label=spec.label,
+        reference_predictions=ref_pred,
+        current_predictions=cur_pred,
+    ).to_dict()
+    info["rows"] = int(len(reference))
+    return report, info
 
 
 def _load_baseline(path: Path | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -297,6 +345,14 @@ def run_audit(
             except ExplanationUnavailable as exc:
                 explanations = {"status": "skipped", "reason": exc.reason}
 
+    with st.stage("drift"):
+        drift = None
+        reference_info = None
+        if resolved.reference is not None:
+            drift, reference_info = _drift(
+                resolved, registry, model, features, frame, scores, y_pred
+            )
+
     with st.stage("policy evaluation"):
         evidence = Evidence(
             fairness=fairness,
@@ -306,6 +362,7 @@ def run_audit(
             model_metadata=(model_info or {}).get("metadata"),
             model_registered=bool(model_info and model_info["source"] == "registry"),
             baseline=baseline,
+            drift=drift,
         )
         findings = evaluate(policy, evidence, today or date.today())
 
@@ -315,6 +372,7 @@ def run_audit(
         "name": name,
         "model": model_info,
         "dataset": data_info,
+        "reference": reference_info,
         "policy": {
             "name": doc.name,
             "version": doc.version,
@@ -344,6 +402,7 @@ def run_audit(
         explanations=explanations,
         data=profile,
         baseline=baseline_info,
+        drift=drift,
         settings=settings,
         environment=environment(),
         actor=actor,

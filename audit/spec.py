@@ -54,6 +54,10 @@ class AuditSpec(BaseModel):
         description="with `scores` and no `predictions`: a score at or above this is a selection; "
         "'median' selects scores above the median of the full sample (NYC LL144 scoring rate)",
     )
+    reference_dataset: str | None = Field(
+        None,
+        description="training or reference data (registered name@version or path) for drift checks",
+    )
     baseline: str | None = Field(
         None,
         description="a previous report to compare with (regression rules): a report.json, a bundle "
@@ -118,6 +122,7 @@ class ResolvedSpec:
     policy: Path
     output: Path
     baseline: Path | None = None
+    reference: Ref | None = None
 
     @property
     def base(self) -> Path:
@@ -169,7 +174,12 @@ def resolve(
             baseline = candidate.resolve()
             if baseline.is_dir():
                 baseline = baseline / "report.json"
-    return ResolvedSpec(spec, source, model, dataset, policy, output, baseline)
+    reference = (
+        parse_ref(spec.reference_dataset, base_for("reference_dataset"))
+        if spec.reference_dataset
+        else None
+    )
+    return ResolvedSpec(spec, source, model, dataset, policy, output, baseline, reference)
 
 
 def require_file(path: Path, what: str) -> Path:

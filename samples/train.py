@@ -9,6 +9,7 @@ Inputs are the verbatim raw files under ``samples/adult/raw/`` and ``samples/ger
 script does to them. Outputs:
 
 - ``adult/adult_test.csv``: the prepared UCI Adult test split (16,281 rows), the audit dataset.
+- ``adult/adult_train.csv``: the prepared training split (32,561 rows), the drift reference.
 - ``adult/models/adult-gbm.skops``, ``adult/models/adult-logreg.skops``: scikit-learn pipelines
   trained on the prepared UCI Adult training split (32,561 rows), string labels.
 - ``german/german_test.csv``: a stratified 30 % hold-out of German credit (300 rows) plus the
@@ -349,6 +350,9 @@ def build_adult(samples_dir: Path) -> tuple[list[Path], list[dict]]:
     test = read_adult(raw_dir / "adult.test", skip_first_line=True)
     test_csv = samples_dir / "adult" / "adult_test.csv"
     write_csv(test, test_csv)
+    # the training split, prepared the same way: the reference data for drift checks
+    train_csv = samples_dir / "adult" / "adult_train.csv"
+    write_csv(train, train_csv)
 
     x_train, y_train = train[list(ADULT_FEATURES)], train[ADULT_LABEL]
     x_test, y_test = test[list(ADULT_FEATURES)], test[ADULT_LABEL]
@@ -379,7 +383,7 @@ def build_adult(samples_dir: Path) -> tuple[list[Path], list[dict]]:
                 metrics=metrics,
             )
         )
-    return [test_csv], records
+    return [test_csv, train_csv], records
 
 
 def build_german(samples_dir: Path) -> tuple[list[Path], list[dict]]:

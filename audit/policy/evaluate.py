@@ -21,6 +21,7 @@ from .schema import (
     PER_GROUP_PERFORMANCE,
     DataRule,
     DocumentationRule,
+    DriftRule,
     ExplanationRule,
     FairnessRule,
     PerformanceRule,
@@ -88,6 +89,7 @@ class Evidence:
     model_metadata: Mapping[str, str] | None = None
     model_registered: bool = False
     baseline: Mapping[str, Any] | None = None
+    drift: Mapping[str, Any] | None = None
 
 
 def _fmt(v: float) -> str:
@@ -520,6 +522,74 @@ def _regression(rule: RegressionRule, policy: Policy, ev: Evidence) -> Finding:
     )
 
 
+def _drift(rule: DriftRule, ev: Evidence) -> Finding:
+    kw: dict[str, Any] = {"metric": "psi", "operator": "<=", "threshold": rule.threshold}
+    drift = ev.drift
+    if drift is None:
+        return _skip(rule, "no reference_dataset was given, so drift was not measured", **kw)
+    columns: dict[str, Mapping[str, Any]]
+    if rule.target == "features":
+        columns = dict(drift.get("features") or {})
+        if rule.feature is not None:
+            if rule.feature not in columns:
+                raise InputError(
+                    f"drift rule {rule.id!r} names feature {rule.feature!r}, which was not compared "
+                    f"(compared: {', '.join(columns)})",
+                    hint="name one of the model's input columns",
+                )
+            columns = {rule.feature: columns[rule.feature]}
+    else:
+        section = drift.get(rule.target)
+        if section is None:
+            return _skip(rule, f"no {rule.target} drift was measured", **kw)
+        columns = {rule.target: section}
+    judged: dict[tuple[str, str | None], tuple[float, float]] = {}
+    for name, col in columns.items():
+        if col.get("psi") is not None and col.get("p_value") is not None:
+            judged[(name, None)] = (col["psi"], col["p_value"])
+        if rule.per_group:
+            for sens, groups in (col.get("groups") or {}).items():
+                for g, d in groups.items():
+                    if d.get("psi") is not None and d.get("p_value") is not None:
+                        judged[(name, f"{sens}={g}")] = (d["psi"], d["p_value"])
+    if not judged:
+        return _skip(rule, "no column could be compared", **kw)
+    breaches = [
+        Breach(n, g, psi)
+        for (n, g), (psi, p) in judged.items()
+        if psi > rule.threshold and p < rule.alpha
+    ]
+    worst = max(judged, key=lambda k: judged[k][0])
+    psi, p = judged[worst]
+    where = worst[0] + (f" ({worst[1]})" if worst[1] else "")
+    if breaches:
+        names = ", ".join(
+            f"{b.feature}{f' ({b.group})' if b.group else ''} PSI {_fmt(b.value)}"
+            for b in breaches[:5]
+        )
+        more = f" and {len(breaches) - 5} more" if len(breaches) > 5 else ""
+        msg = (
+            f"{len(breaches)} of {len(judged)} comparisons drifted (PSI > {_fmt(rule.threshold)} "
+            f"and p < {rule.alpha}): {names}{more}"
+        )
+    else:
+        msg = (
+            f"no drift in {len(judged)} comparisons (largest PSI {_fmt(psi)} for {where}, "
+            f"p = {_fmt(p)}; drift means PSI > {_fmt(rule.threshold)} and p < {rule.alpha})"
+        )
+    feature, group = worst
+    return _finding(
+        rule,
+        _status(rule, not breaches),
+        psi,
+        msg,
+        feature=feature,
+        group=group,
+        breaches=breaches,
+        **kw,
+    )
+
+
 def _judge(rule: Any, policy: Policy, ev: Evidence) -> Finding:
     if isinstance(rule, FairnessRule):
         return _fairness(rule, policy, ev)
@@ -531,6 +601,8 @@ def _judge(rule: Any, policy: Policy, ev: Evidence) -> Finding:
         return _data(rule, policy, ev)
     if isinstance(rule, RegressionRule):
         return _regression(rule, policy, ev)
+    if isinstance(rule, DriftRule):
+        return _drift(rule, ev)
     return _documentation(rule, ev)
 
 

@@ -256,6 +256,32 @@ class RegressionRule(_Strict):
         return self.metric in HIGHER_IS_BETTER
 
 
+class DriftRule(_Strict):
+    """Population drift of the audit data against the reference data (``reference_dataset``).
+
+    A column has drifted when its population stability index exceeds ``threshold`` AND its
+    two-sample test (KS for numbers, chi-squared for categories) gives p < ``alpha``: PSI alone
+    reads high on small samples with no drift at all. ``per_group`` also judges each group of
+    each sensitive feature (groups too small to compare are skipped).
+    """
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Literal["drift"]
+    target: Literal["features", "label", "predictions"] = "features"
+    feature: str | None = None
+    per_group: bool = False
+    threshold: float = Field(0.25, gt=0, description="PSI above this (and significant) is drift")
+    alpha: float = Field(0.001, gt=0, lt=1)
+    severity: Literal["error", "warning"] = "error"
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DriftRule:
+        if self.target != "features" and (self.feature is not None or self.per_group):
+            raise ValueError("`feature` and `per_group` apply to target: features")
+        return self
+
+
 class DocumentationRule(_Strict):
     """The model's registry entry carries the named metadata (owner, intended use, ...)."""
 
@@ -274,11 +300,18 @@ Rule = Annotated[
     | ExplanationRule
     | DataRule
     | DocumentationRule
-    | RegressionRule,
+    | RegressionRule
+    | DriftRule,
     Field(discriminator="kind"),
 ]
 AnyRule = (
-    FairnessRule | PerformanceRule | ExplanationRule | DataRule | DocumentationRule | RegressionRule
+    FairnessRule
+    | PerformanceRule
+    | ExplanationRule
+    | DataRule
+    | DocumentationRule
+    | RegressionRule
+    | DriftRule
 )
 
 

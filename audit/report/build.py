@@ -45,6 +45,7 @@ def build_report(
         "explanations": result.explanations,
         "data": result.data,
         "baseline": result.baseline,
+        "drift": result.drift,
         "settings": result.settings,
         "environment": result.environment,
     }
