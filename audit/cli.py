@@ -607,6 +607,12 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
     bad = 0
     for f in files:
         try:
+            if _is_rbac_file(f):
+                from .access import Rbac
+
+                r = Rbac.load(f)
+                click.echo(f"ok: {f} (access-control file, {len(r.spec.roles)} roles)")
+                continue
             p = load_policy(f)
         except AuditError as exc:
             bad += 1
@@ -614,6 +620,17 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
         else:
             click.echo(f"ok: {f} ({p.name} {p.document.version}, {len(p.rules)} rules)")
     ctx.exit(EXIT_INPUT if bad else 0)
+
+
+def _is_rbac_file(path: Path) -> bool:
+    """An access-control (RBAC) file rather than a policy: `roles` and `bindings`, no apiVersion."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "apiVersion" not in data and "bindings" in data
 
 
 @policy.command("show")
