@@ -825,6 +825,111 @@ def verify(ctx: click.Context, bundle: Path, keyring: Path, no_rollback_check: b
     ctx.exit(EXIT_INTEGRITY)
 
 
+@cli.command(epilog=EPILOG)
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option(
+    "--keyring",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Keyring to verify the bundle with [default: the local identity's].",
+)
+@click.option("--note", default="", help="Why it is approved (recorded).")
+@_keys_option
+@_passphrase_option
+def approve(
+    bundle: Path,
+    keyring: Path | None,
+    note: str,
+    keys_dir: Path | None,
+    passphrase_file: Path | None,
+) -> None:
+    """Approve a verified, passing report for deployment (needs report:approve)."""
+    from .approval import approve as record_approval
+    from .signing import export_keyring, load_identity
+
+    folder = _bundle_dir(bundle)
+    actor = _guard("approve", _report_resource(folder))
+    ident = load_identity(_keys_dir(keys_dir), _passphrase(passphrase_file))
+    ring: Any = keyring or export_keyring(ident, _home() / "keys" / "keyring.json")
+    out = record_approval(folder, _home(), ident, ring, approver=actor.label, note=note)
+    click.echo(f"approved {_relative(folder)} as {actor.label}; signed approval: {_relative(out)}")
+
+
+@cli.command(epilog=EPILOG)
+@click.option("--model", "model_ref", required=True, help="The registered model, name@version.")
+@click.option(
+    "--policy",
+    "policy_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The policy in force now (a report judged under another policy does not count).",
+)
+@click.option(
+    "--output",
+    "reports",
+    default="reports",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The reports folder.",
+)
+@click.option(
+    "--keyring",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Keyring to verify reports and approvals [default: the local identity's].",
+)
+@click.option(
+    "--max-age-days",
+    type=click.IntRange(min=1),
+    default=365,
+    show_default=True,
+    help="Reports older than this are stale.",
+)
+@click.pass_context
+def gate(
+    ctx: click.Context,
+    model_ref: str,
+    policy_file: Path,
+    reports: Path,
+    keyring: Path | None,
+    max_age_days: int,
+) -> None:
+    """Exit 0 only if an approved, verified, passing report exists for this exact model digest
+    under the current policy; else exit 1 with the reason (none, failed, not approved, stale,
+    policy changed, unverified)."""
+    from datetime import timedelta
+
+    from .approval import gate as decide
+    from .errors import InputError
+    from .policy import load_policy
+    from .signing import export_keyring
+    from .spec import REF_PATTERN
+
+    m = REF_PATTERN.match(model_ref)
+    if not m:
+        raise InputError(
+            f"--model {model_ref!r} is not name@version", hint="for example adult-gbm@1"
+        )
+    _guard("gate", f"model:{model_ref}")
+    artifact = _registry().get("model", m["name"], m["version"])
+    _registry().path_of(artifact)  # the registered bytes must still match their digest
+    policy_obj = load_policy(policy_file)
+    if keyring is None:
+        keyring = _home() / "keys" / "keyring.json"
+        export_keyring(_keys_dir(None), keyring)
+    d = decide(
+        artifact.sha256,
+        policy_obj.sha256,
+        reports,
+        _home(),
+        keyring,
+        max_age=timedelta(days=max_age_days),
+    )
+    if d.allowed:
+        click.echo(f"gate open: {d.message}")
+        ctx.exit(0)
+    click.echo(f"gate closed ({d.reason}): {d.message}", err=True)
+    ctx.exit(EXIT_FAIL)
+
+
 @cli.group()
 def log() -> None:
     """Read, export and verify the tamper-evident access log (.audit/access.db)."""
