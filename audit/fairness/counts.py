@@ -36,30 +36,45 @@ class GroupCounts:
     """Confusion counts of one sensitive feature (or intersection), one row per group.
 
     ``cells[g] = (tn, fp, fn, tp)`` for the group labelled ``labels[g]``; labels are sorted.
-    ``unknown`` counts the rows left out because their group value is missing.
+    ``unknown`` counts the rows left out because their group value is missing. With scores,
+    ``above_cells[g]`` counts the rows of each cell that score above the full sample's median
+    (NYC LL144's scoring rate), so cells and scoring can be resampled jointly.
     The array is read-only, so a ``GroupCounts`` can be shared without copying.
     """
 
     labels: tuple[str, ...]
     cells: np.ndarray
     unknown: int
+    above_cells: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        cells = np.asarray(self.cells, dtype=np.int64)
-        if cells.shape != (len(self.labels), 4):
-            raise ValueError(f"cells must have shape ({len(self.labels)}, 4), got {cells.shape}")
-        if cells is self.cells:
-            cells = cells.copy()
-        cells.setflags(write=False)
-        object.__setattr__(self, "cells", cells)
+        for attribute in ("cells", "above_cells"):
+            given = getattr(self, attribute)
+            if given is None:
+                continue
+            cells = np.asarray(given, dtype=np.int64)
+            if cells.shape != (len(self.labels), 4):
+                raise ValueError(
+                    f"{attribute} must have shape ({len(self.labels)}, 4), got {cells.shape}"
+                )
+            if cells is given:
+                cells = cells.copy()
+            cells.setflags(write=False)
+            object.__setattr__(self, attribute, cells)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GroupCounts):
             return NotImplemented
+        same_above = (self.above_cells is None and other.above_cells is None) or (
+            self.above_cells is not None
+            and other.above_cells is not None
+            and np.array_equal(self.above_cells, other.above_cells)
+        )
         return (
             self.labels == other.labels
             and self.unknown == other.unknown
             and np.array_equal(self.cells, other.cells)
+            and same_above
         )
 
     __hash__ = None  # type: ignore[assignment]  # holds an array: equal but not hashable
@@ -84,6 +99,11 @@ class GroupCounts:
     def n(self) -> np.ndarray:
         """Rows per group: tn + fp + fn + tp."""
         return self.cells.sum(axis=1)
+
+    @property
+    def above(self) -> np.ndarray | None:
+        """Rows per group scoring above the full sample's median (None without scores)."""
+        return None if self.above_cells is None else self.above_cells.sum(axis=1)
 
 
 def as_outcome(values: Any, name: str) -> np.ndarray:
@@ -188,15 +208,30 @@ def intersect_codes(
 
 
 def count_cells(
-    y_true: np.ndarray, y_pred: np.ndarray, codes: np.ndarray, labels: tuple[str, ...]
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    codes: np.ndarray,
+    labels: tuple[str, ...],
+    above: np.ndarray | None = None,
 ) -> GroupCounts:
     """Count (tn, fp, fn, tp) per group in one ``np.bincount``; code -1 rows count as unknown.
 
     ``y_true`` and ``y_pred`` must be boolean arrays and ``codes`` integer codes indexing
-    ``labels`` (as returned by :func:`group_codes`), all of the same length.
+    ``labels`` (as returned by :func:`group_codes`), all of the same length. ``above``
+    (boolean, optional) splits each cell by "scores above the median", in the same pass.
     """
     n_groups = len(labels)
-    index = (codes + 1) * 4 + 2 * y_true.astype(np.int64) + y_pred
-    flat = np.bincount(index, minlength=(n_groups + 1) * 4)
-    cells = flat.reshape(n_groups + 1, 4)
-    return GroupCounts(labels=labels, cells=cells[1:], unknown=int(cells[0].sum()))
+    width = 4 if above is None else 8
+    index = (codes + 1) * width + 2 * y_true.astype(np.int64) + y_pred
+    if above is not None:
+        index += 4 * above
+    flat = np.bincount(index, minlength=(n_groups + 1) * width)
+    cells = flat.reshape(n_groups + 1, width)
+    if above is None:
+        return GroupCounts(labels=labels, cells=cells[1:], unknown=int(cells[0].sum()))
+    return GroupCounts(
+        labels=labels,
+        cells=cells[1:, :4] + cells[1:, 4:],
+        unknown=int(cells[0].sum()),
+        above_cells=cells[1:, 4:],
+    )
