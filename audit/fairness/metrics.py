@@ -49,8 +49,8 @@ from audit.fairness.rates import (
     RATES,
     TESTED,
     divide,
-    group_rates,
     quantile_interval,
+    rate_parts,
     spread,
     versus,
     worst_pair,
@@ -251,7 +251,8 @@ class FeatureFairness:
         n = counts.n
         above = counts.above
         scored = above is not None
-        point = group_rates(counts.cells, above)
+        point_parts = rate_parts(counts.cells, above)
+        point = {name: divide(*pair) for name, pair in point_parts.items()}
         sufficient = n >= min_group_size
         below_share = np.zeros(len(labels), dtype=bool)
         if exclude_below_share is not None:
@@ -261,7 +262,7 @@ class FeatureFairness:
         scoring_ref = ref
         if scored and reference == "most_favoured" and ref is not None:
             scoring_ref = _ranked_first(labels, compared, point["scoring_rate"], n)
-        derived = _derive(point, compared, ref, scoring_ref, scored)
+        derived = _derive(point_parts, compared, ref, scoring_ref, scored)
 
         intervals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if n_bootstrap > 0 and len(labels):
@@ -273,7 +274,7 @@ class FeatureFairness:
             draws = resample_cells(joint, n_bootstrap, feature_rng(seed, name))
             cells = draws if not scored else draws[..., :4] + draws[..., 4:]
             boot_above = None if not scored else draws[..., 4:].sum(axis=-1)
-            boot = _derive(group_rates(cells, boot_above), compared, ref, scoring_ref, scored)
+            boot = _derive(rate_parts(cells, boot_above), compared, ref, scoring_ref, scored)
             intervals = _intervals(boot, n_bootstrap, confidence)
 
         def value(key: str, g: int | None = None) -> float | None:
@@ -434,25 +435,28 @@ class FeatureFairness:
 
 
 def _derive(
-    rates: dict[str, np.ndarray],
+    parts: dict[str, tuple[np.ndarray, np.ndarray]],
     compared: np.ndarray,
     ref: int | None,
     scoring_ref: int | None,
     scored: bool,
 ) -> dict[str, np.ndarray]:
-    """Per-group rates plus every comparison, for point estimates or a stack of resamples."""
-    out = dict(rates)
+    """Per-group rates plus every comparison, for point estimates or a stack of resamples.
+
+    Comparisons are computed from the counts (see :func:`rates.fraction_ratio`), so a ratio
+    that is exactly 0.8 is 0.8, not 0.7999999999999999.
+    """
+    out = {name: divide(*pair) for name, pair in parts.items()}
     metrics = DISPARITY_METRICS + (("scoring_rate",) if scored else ())
     for m in metrics:
-        out[f"{m}.difference"], out[f"{m}.ratio"] = spread(rates[m], compared)
+        out[f"{m}.difference"], out[f"{m}.ratio"] = spread(*parts[m], compared)
         if ref is not None:
-            out[f"{m}.vs_difference"], out[f"{m}.vs_ratio"] = versus(rates[m], ref)
+            out[f"{m}.vs_difference"], out[f"{m}.vs_ratio"] = versus(*parts[m], ref)
     out["equalized_odds_difference"] = np.maximum(out["tpr.difference"], out["fpr.difference"])
     if ref is not None:
         out["impact_ratio"] = out["selection_rate.vs_ratio"]
     if scored and scoring_ref is not None:
-        sr = rates["scoring_rate"]
-        out["scoring_impact_ratio"] = divide(sr, sr[..., scoring_ref : scoring_ref + 1])
+        out["scoring_impact_ratio"] = versus(*parts["scoring_rate"], scoring_ref)[1]
     return out
 
 

@@ -85,45 +85,97 @@ def divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
-def group_rates(cells: np.ndarray, above: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Every per-group rate of ``cells`` (``(..., G, 4)``), plus ``share`` and ``n``.
+def rate_parts(
+    cells: np.ndarray, above: np.ndarray | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(numerator, denominator) counts of ``share`` and every rate of ``cells`` (``(..., G, 4)``).
 
     ``above`` (``(..., G)``), when given, is the number of rows per group scoring above the
     full sample's median and adds ``scoring_rate``.
     """
     cells = np.asarray(cells)
     n = cells.sum(axis=-1)
-    total = n.sum(axis=-1, keepdims=True)
-    out = {"n": n.astype(np.float64), "share": divide(n, total)}
+    out = {"share": (n, np.broadcast_to(n.sum(axis=-1, keepdims=True), n.shape))}
     for name, (num, den) in _FORMULAS.items():
         numerator = cells[..., list(num)].sum(axis=-1)
         denominator = n if den is None else cells[..., list(den)].sum(axis=-1)
-        out[name] = divide(numerator, denominator)
+        out[name] = (numerator, denominator)
     if above is not None:
-        out["scoring_rate"] = divide(np.asarray(above), n)
+        out["scoring_rate"] = (np.asarray(above), n)
     return out
 
 
-def versus(rates: np.ndarray, reference: int) -> tuple[np.ndarray, np.ndarray]:
+def group_rates(cells: np.ndarray, above: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every per-group rate and ``share`` of ``cells``, as floats (NaN = undefined)."""
+    return {name: divide(*parts) for name, parts in rate_parts(cells, above).items()}
+
+
+def fraction_difference(
+    num_a: np.ndarray, den_a: np.ndarray, num_b: np.ndarray, den_b: np.ndarray
+) -> np.ndarray:
+    """a - b for rates a = num_a / den_a and b = num_b / den_b, NaN if either is undefined.
+
+    Computed as (num_a den_b - num_b den_a) / (den_a den_b) in float64: the products of counts
+    are exact below 2**53, so the result is rounded once. Subtracting two rounded rates can be
+    a hair off, and a rule "difference <= 0.1" must not fail on 0.1000000000000001.
+    """
+    num_a, den_a, num_b, den_b = (
+        np.asarray(x, dtype=np.float64) for x in (num_a, den_a, num_b, den_b)
+    )
+    numerator = num_a * den_b - num_b * den_a
+    denominator = den_a * den_b
+    return divide(numerator, denominator)
+
+
+def fraction_ratio(
+    num_a: np.ndarray, den_a: np.ndarray, num_b: np.ndarray, den_b: np.ndarray
+) -> np.ndarray:
+    """a / b for rates a = num_a / den_a and b = num_b / den_b; NaN if undefined or b is 0.
+
+    Computed as (num_a den_b) / (den_a num_b), rounded once: dividing two rounded rates
+    misplaces about a third of the ratios that are exactly 0.8 just below it, and the
+    four-fifths rule flags "less than" 0.8.
+    """
+    num_a, den_a, num_b, den_b = (
+        np.asarray(x, dtype=np.float64) for x in (num_a, den_a, num_b, den_b)
+    )
+    numerator = num_a * den_b
+    denominator = den_a * num_b
+    return np.where((den_a != 0) & (den_b != 0), divide(numerator, denominator), np.nan)
+
+
+def versus(num: np.ndarray, den: np.ndarray, reference: int) -> tuple[np.ndarray, np.ndarray]:
     """Difference ``rate - rate[ref]`` and ratio ``rate / rate[ref]`` of every group."""
-    ref = rates[..., reference : reference + 1]
-    return rates - ref, divide(rates, ref)
+    ref = slice(reference, reference + 1)
+    num_r, den_r = num[..., ref], den[..., ref]
+    return fraction_difference(num, den, num_r, den_r), fraction_ratio(num, den, num_r, den_r)
 
 
-def spread(rates: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def spread(num: np.ndarray, den: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Largest difference (max - min) and ratio (min / max) over the eligible groups.
 
     Only groups that are ``eligible`` (a boolean mask over the last axis) and define the rate
     count; with fewer than two such groups both are NaN (nothing is compared). The ratio is
     NaN when the largest rate is 0.
     """
+    rates = divide(num, den)
     defined = eligible & ~np.isnan(rates)
     enough = defined.sum(axis=-1) >= 2
-    high = np.where(defined, rates, -np.inf).max(axis=-1, initial=-np.inf)
-    low = np.where(defined, rates, np.inf).min(axis=-1, initial=np.inf)
-    with np.errstate(invalid="ignore"):  # inf - inf where nothing is defined; masked below
-        difference = np.where(enough, high - low, np.nan)
-    ratio = np.where(enough, divide(low, np.where(enough, high, 0.0)), np.nan)
+    if rates.shape[-1] == 0:
+        empty = np.full(rates.shape[:-1], np.nan)
+        return empty, empty.copy()
+    high = np.argmax(np.where(defined, rates, -np.inf), axis=-1)[..., None]
+    low = np.argmin(np.where(defined, rates, np.inf), axis=-1)[..., None]
+    num_h, den_h = (
+        np.take_along_axis(num, high, -1)[..., 0],
+        np.take_along_axis(den, high, -1)[..., 0],
+    )
+    num_l, den_l = (
+        np.take_along_axis(num, low, -1)[..., 0],
+        np.take_along_axis(den, low, -1)[..., 0],
+    )
+    difference = np.where(enough, fraction_difference(num_h, den_h, num_l, den_l), np.nan)
+    ratio = np.where(enough, fraction_ratio(num_l, den_l, num_h, den_h), np.nan)
     return difference, ratio
 
 
