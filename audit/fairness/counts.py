@@ -160,11 +160,35 @@ def group_codes(column: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     A group's label is ``str(value)``; values with the same string form are one group.
     Codes index the labels, which are sorted so that results do not depend on row order.
     """
-    raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    raw_codes, uniques = _factorize(column)
     raw_labels = np.array([str(u) for u in uniques], dtype=object)
     labels, remap = np.unique(raw_labels, return_inverse=True)
     remap = np.append(remap.astype(np.int64), -1)  # raw code -1 indexes the last slot: stays -1
     return remap[raw_codes], tuple(str(label) for label in labels)
+
+
+def _factorize(column: pd.Series) -> tuple[np.ndarray, Any]:
+    """Integer codes (-1 = missing) and the values they index, by the fastest route for the dtype.
+
+    Measured on 1M rows of 5 strings (benchmarks/bench_fairness.py): pyarrow's
+    ``dictionary_encode`` on an Arrow-backed string column takes about half the time of
+    ``pd.factorize``; a categorical already holds its codes (unused categories are dropped here
+    so that they do not become empty groups).
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        used = np.bincount(codes[codes >= 0], minlength=len(dtype.categories)) > 0
+        remap = np.append(np.cumsum(used) - 1, -1)  # code -1 indexes the last slot: stays -1
+        return remap[codes], dtype.categories[used]
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pa.array(column.array))
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, encoded.dictionary.to_pylist()
+    return pd.factorize(column, use_na_sentinel=True)
 
 
 def intersect_codes(
