@@ -42,6 +42,7 @@ _STATUS_STYLE = {
     "fail": ("FAIL", "red"),
     "warn": ("WARN", "yellow"),
     "skipped": ("SKIP", "bright_black"),
+    "waived": ("WAIVED", "magenta"),
 }
 
 
@@ -99,7 +100,7 @@ def run(ctx: click.Context, spec: Path, verbose: bool, no_pdf: bool, **overrides
     click.echo(
         f"\noutcome: {click.style(text, fg=colour, bold=True)}  "
         f"({s['passed']} passed, {s['failed']} failed, {s['warned']} warnings, "
-        f"{s['skipped']} skipped)"
+        f"{s['waived']} waived, {s['skipped']} skipped)"
     )
     click.echo(f"report:  {_relative(bundle.path)}  (v{bundle.version})")
     if verbose:
@@ -233,13 +234,96 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
     ctx.exit(EXIT_INPUT if bad else 0)
 
 
+@policy.command("show")
+@click.argument("file", type=click.Path(path_type=Path))
+def policy_show(file: Path) -> None:
+    """Show the resolved policy FILE: every rule, inherited or not, and where it came from."""
+    import yaml
+
+    from .policy import load_policy
+
+    p = load_policy(file)
+    doc = p.document
+    click.echo(f"# {doc.name} {doc.version}  sha256:{p.sha256}")
+    for path, sha in p.sources:
+        click.echo(f"#   source: {_relative(path)}  sha256:{sha[:12]}")
+    settings = {
+        "min_group_size": p.min_group_size,
+        "exclude_below_share": p.exclude_below_share,
+        "reference_group": p.reference_group,
+    }
+    click.echo(yaml.safe_dump({"settings": settings}, sort_keys=False).rstrip())
+    click.echo("rules:")
+    for rule in p.rules:
+        data = rule.model_dump(mode="json", exclude_defaults=False, exclude_none=True)
+        block = yaml.safe_dump([data], sort_keys=False).rstrip()
+        click.echo(f"  # from {_relative(p.origins[rule.id].path)}:{p.origins[rule.id].line}")
+        click.echo("\n".join("  " + line for line in block.splitlines()))
+    if p.waivers:
+        waivers = [w.model_dump(mode="json") for w in p.waivers]
+        click.echo(yaml.safe_dump({"waivers": waivers}, sort_keys=False).rstrip())
+
+
+@policy.command("schema")
+def policy_schema() -> None:
+    """Print the policy files' JSON Schema (for editors; shipped as policies/policy.schema.json)."""
+    from .policy import policy_json_schema
+
+    click.echo(json.dumps(policy_json_schema(), indent=2))
+
+
+@policy.command("init")
+@click.option(
+    "--dataset",
+    "dataset",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CSV or Parquet file whose columns the policy is about.",
+)
+@click.option("--label", help="The label column (checked to exist).")
+@click.option("--sensitive", help="Comma-separated sensitive columns (default: guessed by name).")
+@click.option("--name", default="my-policy", show_default=True, help="Policy name.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write here (refuses to overwrite); default: standard output.",
+)
+def policy_init(
+    dataset: Path, label: str | None, sensitive: str | None, name: str, output: Path | None
+) -> None:
+    """Write a commented starter policy for DATASET, its columns filled in."""
+    from .data import read_table
+    from .errors import InputError
+    from .policy.starter import starter_policy
+
+    frame = read_table(dataset)
+    chosen = [s.strip() for s in sensitive.split(",") if s.strip()] if sensitive else []
+    missing = [c for c in [*chosen, *([label] if label else [])] if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{dataset}: no column(s) {', '.join(map(repr, missing))} "
+            f"(columns: {', '.join(map(str, frame.columns))})",
+            hint="name columns exactly as in the dataset's header",
+        )
+    text = starter_policy(name, frame.head(100_000), label, chosen)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    if output.exists():
+        raise InputError(f"{output} already exists", hint="choose another --output or remove it")
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}; check it with: audit policy validate {output}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every outcome to a documented exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
     try:
-        cli.main(args=args, prog_name="audit", standalone_mode=False)
-        return 0
+        rv = cli.main(args=args, prog_name="audit", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of raising.
+        return rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .access import Actor
-from .data import check_columns, is_positive, read_table
+from .data import check_columns, data_profile, is_positive, read_table
 from .digest import sha256_file
 from .errors import InputError
 from .loaders import LoadedModel, load_model
@@ -54,6 +55,7 @@ class AuditResult:
     fairness: dict[str, Any]
     performance: dict[str, Any]
     explanations: dict[str, Any]
+    data: dict[str, Any]
     settings: dict[str, Any]
     environment: dict[str, Any]
     actor: Actor
@@ -152,6 +154,7 @@ def run_audit(
     actor: Actor,
     registry: Registry | None = None,
     policy: Policy | None = None,
+    today: date | None = None,
 ) -> AuditResult:
     """Run the audit ``resolved`` describes; raise AuditError subclasses on bad input."""
     from .explain import ExplanationUnavailable, explain_model
@@ -226,6 +229,8 @@ def run_audit(
     with st.stage("fairness"):
         fairness = compute_fairness(y_true, y_pred, frame[list(spec.sensitive_features)]).to_dict()
         performance = compute_performance(y_true, y_pred, scores).to_dict()
+        used = [c for c in (features or []) if c in frame.columns]
+        profile = data_profile(frame, y_true, spec.sensitive_features, used)
 
     with st.stage("explanations"):
         if model is None:
@@ -239,7 +244,8 @@ def run_audit(
                     model.estimator,
                     X,
                     positive_label=spec.positive_label,
-                    sensitive_features=spec.sensitive_features,
+                    # a sensitive feature the model does not take as input has no attribution
+                    sensitive_features=[s for s in spec.sensitive_features if s in X.columns],
                     sample_size=spec.explain.sample_size,
                     background_size=spec.explain.background_size,
                     seed=spec.seed,
@@ -248,7 +254,15 @@ def run_audit(
                 explanations = {"status": "skipped", "reason": exc.reason}
 
     with st.stage("policy evaluation"):
-        findings = evaluate(policy, Evidence(fairness, performance, explanations))
+        evidence = Evidence(
+            fairness=fairness,
+            performance=performance,
+            explanations=explanations,
+            data=profile,
+            model_metadata=(model_info or {}).get("metadata"),
+            model_registered=bool(model_info and model_info["source"] == "registry"),
+        )
+        findings = evaluate(policy, evidence, today or date.today())
 
     name = spec.name or (model_info["name"] if model_info else resolved.dataset.name or "audit")
     doc = policy.document
@@ -263,13 +277,16 @@ def run_audit(
             "path": policy.path.name,
             "description": doc.description,
             "references": list(doc.references),
+            "not_covered": list(doc.not_covered),
+            "checklist": [item.model_dump() for item in policy.checklist],
+            "sources": [p.name for p, _ in policy.sources],
         },
     }
     settings = {
         "seed": spec.seed,
         "explain_sample_size": spec.explain.sample_size,
         "explain_background_size": spec.explain.background_size,
-        "min_group_size": doc.min_group_size,
+        "min_group_size": policy.min_group_size,
         "score_threshold": spec.score_threshold if model is None and not spec.predictions else None,
     }
     return AuditResult(
@@ -280,6 +297,7 @@ def run_audit(
         fairness=fairness,
         performance=performance,
         explanations=explanations,
+        data=profile,
         settings=settings,
         environment=environment(),
         actor=actor,

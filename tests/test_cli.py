@@ -209,7 +209,7 @@ def _spec(tmp_path: Path, **changes: str) -> Path:
         ({"label": "salary"}, "label column 'salary' is missing"),
         ({"sensitive_features": "[sex, gender]"}, "sensitive feature column 'gender' is missing"),
         ({"positive_label": "'>60K'"}, "positive_label '>60K' never occurs"),
-        ({"dataset": "raw/adult.names"}, "model needs columns the dataset lacks"),
+        ({"dataset": "../german/german_test.csv"}, "model needs columns the dataset lacks"),
         ({"dataset": "no-such.csv"}, "no-such.csv does not exist"),
         ({"policy": "audit.yaml"}, "audit.yaml:3:1: apiVersion"),
         ({"model": "adult_test.csv"}, "unrecognised model format"),

@@ -395,8 +395,8 @@ def test_sparse_report_pdf(sparse_report: dict[str, Any]) -> None:
 
 def test_missing_field_names_it(report: dict[str, Any]) -> None:
     broken = copy.deepcopy(report)
-    del broken["subject"]["model"]["sha256"]
-    with pytest.raises(InputError, match=r"subject\.model\.sha256"):
+    del broken["subject"]["dataset"]["sha256"]
+    with pytest.raises(InputError, match=r"subject\.dataset\.sha256"):
         render_html(broken)
 
 

@@ -38,7 +38,7 @@ def read_table(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame
         return pd.read_csv(path, skipinitialspace=True)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise InputError(
-            f"dataset {path} cannot be read as {fmt.upper()}: {exc}",
+            f"dataset {path} cannot be read as {fmt.upper()}: {' '.join(str(exc).split())}",
             hint="check that the file is a complete, well-formed CSV (with a header row) or Parquet file",
         ) from None
 
@@ -117,4 +117,6 @@ def check_columns(
     problems.raise_if_any()
 
 
-__all__ = ["check_columns", "detect_format", "is_positive", "read_table"]
+from .profile import data_profile  # noqa: E402
+
+__all__ = ["check_columns", "data_profile", "detect_format", "is_positive", "read_table"]

@@ -2,16 +2,23 @@
 
 from .evaluate import Breach, Evidence, Finding, evaluate, outcome, summarise
 from .schema import (
+    DataRule,
+    DocumentationRule,
     ExplanationRule,
     FairnessRule,
     PerformanceRule,
     Policy,
     PolicyDocument,
+    Waiver,
     load_policy,
+    packs_dir,
+    policy_json_schema,
 )
 
 __all__ = [
     "Breach",
+    "DataRule",
+    "DocumentationRule",
     "Evidence",
     "ExplanationRule",
     "FairnessRule",
@@ -19,8 +26,11 @@ __all__ = [
     "PerformanceRule",
     "Policy",
     "PolicyDocument",
+    "Waiver",
     "evaluate",
     "load_policy",
     "outcome",
+    "packs_dir",
+    "policy_json_schema",
     "summarise",
 ]

@@ -41,6 +41,7 @@ def build_report(
         "fairness": result.fairness,
         "performance": result.performance,
         "explanations": result.explanations,
+        "data": result.data,
         "settings": result.settings,
         "environment": result.environment,
     }

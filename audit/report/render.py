@@ -40,9 +40,7 @@ _REQUIRED_FIELDS = (
     "tool.version",
     "actor",
     "subject.name",
-    "subject.model.name",
-    "subject.model.version",
-    "subject.model.sha256",
+    "subject.model",
     "subject.dataset.name",
     "subject.dataset.version",
     "subject.dataset.sha256",
@@ -58,7 +56,13 @@ _REQUIRED_FIELDS = (
     "environment",
 )
 
-_STATUS_SYMBOLS = {"pass": "\u2713", "fail": "\u2717", "warn": "!", "skipped": "\u2013"}
+_STATUS_SYMBOLS = {
+    "pass": "\u2713",
+    "fail": "\u2717",
+    "warn": "!",
+    "skipped": "\u2013",
+    "waived": "\u2298",
+}
 
 
 def default_template_dir() -> Path:
@@ -148,6 +152,15 @@ def humanize(name: Any) -> str:
     return str(name).replace("_", " ")
 
 
+def artifact_ref(artifact: Any) -> str:
+    """``name@version`` for a registered artifact, ``file.ext (file)`` for one given by path."""
+    if not artifact:
+        return "none (recorded decisions were audited)"
+    if artifact.get("version") is None:
+        return f"{artifact.get('path') or artifact.get('name')} (file)"
+    return f"{artifact['name']}@{artifact['version']}"
+
+
 def status_symbol(status: Any) -> str:
     """A glyph for a rule status, shown beside the word (colour is never the only signal)."""
     return _STATUS_SYMBOLS.get(str(status), "?")
@@ -174,6 +187,7 @@ def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
         breakable=breakable,
         humanize=humanize,
         status_symbol=status_symbol,
+        ref=artifact_ref,
     )
     env.globals.update(
         selection_rate_chart=selection_rate_chart,
