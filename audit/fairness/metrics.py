@@ -336,14 +336,7 @@ class FeatureFairness:
                         for k in interval_keys
                     }
                 ),
-                tests=MappingProxyType(
-                    {
-                        m: _test(counts.cells, g, ref, labels, m)
-                        if is_compared and g != ref
-                        else None
-                        for m in TESTED
-                    }
-                ),
+                tests=MappingProxyType(_tests(counts, g, ref, scoring_ref, is_compared, scored)),
                 vs_reference=MappingProxyType(
                     {
                         m: Comparison(
@@ -425,7 +418,7 @@ class FeatureFairness:
             "seed": self.seed,
             "disparities": {
                 m: (
-                    {"difference": d.difference, "ci_difference": _interval(d.ci_difference)}
+                    {"difference": d.difference, "ci": _interval(d.ci_difference)}
                     if m == "equalized_odds_difference"
                     else d.to_dict()
                 )
@@ -504,19 +497,42 @@ def _reference(
     return _ranked_first(labels, compared, selection, n.astype(np.float64))
 
 
-def _test(
-    cells: np.ndarray, g: int, ref: int | None, labels: tuple[str, ...], metric: str
-) -> ProportionTest | None:
-    assert ref is not None
-    successes, trials = TESTED[metric]
-    row, base = cells[g], cells[ref]
-    return compare_proportions(
-        int(row[list(successes)].sum()),
-        int(row[list(trials)].sum()),
-        int(base[list(successes)].sum()),
-        int(base[list(trials)].sum()),
-        vs=labels[ref],
-    )
+def _tests(
+    counts: GroupCounts,
+    g: int,
+    ref: int | None,
+    scoring_ref: int | None,
+    is_compared: bool,
+    scored: bool,
+) -> dict[str, ProportionTest | None]:
+    """Each rate of group ``g`` tested against the reference group's (the scoring rate against
+    the scoring reference group's); None for the reference itself and groups not compared."""
+    out: dict[str, ProportionTest | None] = {}
+    for metric, (successes, trials) in TESTED.items():
+        if not is_compared or ref is None or g == ref:
+            out[metric] = None
+            continue
+        row, base = counts.cells[g], counts.cells[ref]
+        out[metric] = compare_proportions(
+            int(row[list(successes)].sum()),
+            int(row[list(trials)].sum()),
+            int(base[list(successes)].sum()),
+            int(base[list(trials)].sum()),
+            vs=counts.labels[ref],
+        )
+    if scored:
+        above, n = counts.above, counts.n
+        if not is_compared or scoring_ref is None or g == scoring_ref or above is None:
+            out["scoring_rate"] = None
+        else:
+            out["scoring_rate"] = compare_proportions(
+                int(above[g]),
+                int(n[g]),
+                int(above[scoring_ref]),
+                int(n[scoring_ref]),
+                vs=counts.labels[scoring_ref],
+            )
+    return out
 
 
 def _score_fields(scores: ScoreStats | None, g: int, ok: bool) -> dict[str, Any]:

@@ -69,11 +69,11 @@ _FORMULAS: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
 DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "fnr", "ppv", "npv", "accuracy")
 
 #: Rates with a two-sample test against the reference group: (successes, trials) cells.
+#: Every rate is tested (the policy may judge any of them on significance); tests of
+#: complementary rates (tpr/fnr, fpr/tnr, ppv/fdr, npv/for) give the same p-value.
 TESTED = {
-    "selection_rate": ((TP, FP), (TN, FP, FN, TP)),
-    "tpr": ((TP,), (TP, FN)),
-    "fpr": ((FP,), (FP, TN)),
-    "ppv": ((TP,), (TP, FP)),
+    name: (num, den if den is not None else (TN, FP, FN, TP))
+    for name, (num, den) in _FORMULAS.items()
 }
 
 
