@@ -11,8 +11,10 @@ each and their intersection (25 groups), starting from the same DataFrame. Print
   every rate, ratio, comparison and disparity), which does not depend on the row count;
 - how long turning the string columns into group codes takes three ways.
 
-Peak memory is the peak of Python/numpy allocations (tracemalloc) plus pyarrow's memory pool,
-compared with the in-memory size of the columns used. MetricFrame runs on the first row count
+Peak memory: for our engine, the peak of numpy/Python allocations (tracemalloc) plus pyarrow's
+pool, against the in-memory size of the columns used; for both, the peak resident set of a
+forked child above where it started (Linux only; a lower bound, since the child reuses heap
+pages the parent had freed). MetricFrame is not traced: tracing slows it about fourfold. MetricFrame runs on the first row count
 only (``--fairlearn-rows``); for larger counts its time is extrapolated linearly, as printed.
 
     PYTHONPATH=. python benchmarks/bench_fairness.py [--rows 1000000 10000000] [--repeat 3]
@@ -21,6 +23,8 @@ only (``--fairlearn-rows``); for larger counts its time is extrapolated linearly
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -89,18 +93,56 @@ def run_fairlearn(df: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Series]]
     return results
 
 
-def measure(function: Callable[[], Any]) -> tuple[Any, float, int]:
-    """Result, seconds and peak bytes (numpy/Python allocations plus pyarrow's pool)."""
+def traced_peak(function: Callable[[], Any]) -> int:
+    """Peak bytes allocated by ``function()``: numpy/Python allocations (tracemalloc) plus the
+    growth of pyarrow's memory pool. Exact for numpy arrays, but tracing slows Python-heavy code
+    (MetricFrame) roughly fourfold, so it is used for our engine only."""
     pool = pa.default_memory_pool()
-    arrow_before = pool.bytes_allocated()
+    arrow_before, arrow_max_before = pool.bytes_allocated(), pool.max_memory()
     tracemalloc.start()
-    start = time.perf_counter()
-    result = function()
-    seconds = time.perf_counter() - start
+    function()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    arrow_peak = max(pool.max_memory() - arrow_before, 0) if pool.max_memory() else 0
-    return result, seconds, peak + arrow_peak
+    arrow_peak = max(pool.max_memory() - max(arrow_before, arrow_max_before), 0)
+    return peak + max(arrow_peak, pool.bytes_allocated() - arrow_before, 0)
+
+
+def measure(function: Callable[[], Any]) -> tuple[Any, float, int]:
+    """Result, seconds and peak extra memory in bytes of ``function()``, run in a forked child.
+
+    The child starts with the parent's pages (the data) mapped; its peak resident set (reset at
+    the start through /proc/self/clear_refs) minus its resident set before the call is what the
+    computation added, whatever allocated it (numpy, pandas, pyarrow or sklearn), with no
+    tracing overhead on the timing.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_end)
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # reset the peak (VmHWM) to the current resident set
+        baseline = _status_bytes("VmRSS")
+        start = time.perf_counter()
+        result = function()
+        seconds = time.perf_counter() - start
+        peak = _status_bytes("VmHWM") - baseline
+        with os.fdopen(write_end, "wb") as out:
+            pickle.dump((result, seconds, peak), out)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        result, seconds, peak = pickle.load(pipe)
+    os.waitpid(pid, 0)
+    return result, seconds, peak
+
+
+def _status_bytes(field: str) -> int:
+    """A size from /proc/self/status (Linux), e.g. VmRSS (resident) or VmHWM (its peak)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status; this benchmark needs Linux")
 
 
 def timed(function: Callable[[], Any], repeat: int) -> tuple[Any, float]:
@@ -176,17 +218,20 @@ def main() -> None:
         print(f"== {rows:,} rows; features: sex (5), race (5), sex&race (25 groups)")
         print(f"columns used: {used / 2**20:,.1f} MiB ({df['sex'].dtype} strings, bool outcomes)")
         ours, ours_time = timed(lambda df=df: run_audit(df), args.repeat)
-        _, _, ours_peak = measure(lambda df=df: run_audit(df))
+        _, _, ours_rss = measure(lambda df=df: run_audit(df) and None)
+        ours_peak = traced_peak(lambda df=df: run_audit(df))
         print(
             f"audit compute_fairness:  {ours_time:8.3f} s (best of {args.repeat}), "
-            f"peak {ours_peak / 2**20:,.1f} MiB = {ours_peak / used:.2f}x the columns"
+            f"peak {ours_peak / 2**20:,.1f} MiB allocated = {ours_peak / used:.2f}x the columns "
+            f"(tracemalloc + arrow pool); resident-set peak {ours_rss / 2**20:,.1f} MiB"
         )
         if rows <= args.fairlearn_rows:
             theirs, fairlearn_time, fairlearn_peak = measure(lambda df=df: run_fairlearn(df))
             fairlearn_per_row = fairlearn_time / rows
             print(
                 f"fairlearn MetricFrame:   {fairlearn_time:8.3f} s (1 run), "
-                f"peak {fairlearn_peak / 2**20:,.1f} MiB"
+                f"resident-set peak {fairlearn_peak / 2**20:,.1f} MiB (not traced: tracing "
+                "slows it fourfold)"
             )
             print(f"speed-up: {fairlearn_time / ours_time:,.0f}x")
             difference = largest_difference(ours, theirs)

@@ -27,6 +27,9 @@ from audit.errors import InputError
 TN, FP, FN, TP = 0, 1, 2, 3
 CELL_NAMES = ("tn", "fp", "fn", "tp")
 
+#: Integer type of group codes: half the memory of int64, room for 2**31 groups.
+CODE_DTYPE = np.int32
+
 #: Separator between the parts of an intersection key ("sex&race") and label ("Female&White").
 INTERSECTION_SEP = "&"
 
@@ -163,7 +166,7 @@ def group_codes(column: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     raw_codes, uniques = _factorize(column)
     raw_labels = np.array([str(u) for u in uniques], dtype=object)
     labels, remap = np.unique(raw_labels, return_inverse=True)
-    remap = np.append(remap.astype(np.int64), -1)  # raw code -1 indexes the last slot: stays -1
+    remap = np.append(remap.astype(CODE_DTYPE), -1)  # raw code -1 indexes the last slot: stays -1
     return remap[raw_codes], tuple(str(label) for label in labels)
 
 
@@ -177,16 +180,16 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, Any]:
     """
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy().astype(np.int64)
+        codes = column.cat.codes.to_numpy()
         used = np.bincount(codes[codes >= 0], minlength=len(dtype.categories)) > 0
-        remap = np.append(np.cumsum(used) - 1, -1)  # code -1 indexes the last slot: stays -1
+        remap = np.append(np.cumsum(used) - 1, -1).astype(CODE_DTYPE)  # -1 stays -1
         return remap[codes], dtype.categories[used]
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         import pyarrow as pa
         import pyarrow.compute as pc
 
         encoded = pc.dictionary_encode(pa.array(column.array))
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         return codes, encoded.dictionary.to_pylist()
     return pd.factorize(column, use_na_sentinel=True)
 
@@ -202,20 +205,15 @@ def intersect_codes(
     """
     codes, labels = parts[0]
     for next_codes, next_labels in parts[1:]:
-        combined = codes * len(next_labels) + next_codes
+        width = len(next_labels)
+        combined = codes.astype(np.int64)
+        combined *= width
+        combined += next_codes
         combined[(codes < 0) | (next_codes < 0)] = -1
-        known = combined >= 0
-        present, inverse = np.unique(combined[known], return_inverse=True)
-        joined = np.array(
-            [
-                labels[c // len(next_labels)] + INTERSECTION_SEP + next_labels[c % len(next_labels)]
-                for c in present.tolist()
-            ],
-            dtype=object,
-        )
-        codes = np.full(combined.shape, -1, dtype=np.int64)
-        codes[known] = inverse
-        labels = tuple(str(label) for label in joined)
+        present, codes = _dense_codes(combined, len(labels) * width)
+        joined = [labels[c // width] + INTERSECTION_SEP + next_labels[c % width] for c in present]
+        labels = tuple(joined)
+        del combined
     order = np.argsort(np.array(labels, dtype=object), kind="stable")
     sorted_labels = tuple(labels[i] for i in order)
     if len(set(sorted_labels)) != len(sorted_labels):
@@ -225,10 +223,30 @@ def intersect_codes(
             hint=f"replace {INTERSECTION_SEP!r} in the sensitive values, or pass "
             "intersections=False",
         )
-    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank = np.empty(len(order) + 1, dtype=CODE_DTYPE)
     rank[order] = np.arange(len(order))
     rank[-1] = -1
     return rank[codes], sorted_labels
+
+
+def _dense_codes(combined: np.ndarray, size: int) -> tuple[list[int], np.ndarray]:
+    """The values of ``combined`` (in [0, size), or -1) that occur, sorted, and each row's index
+    into them (-1 stays -1).
+
+    When ``size`` is small next to the row count, one ``np.bincount`` finds the values that
+    occur and a lookup table renumbers them: no sort, and no array larger than the codes.
+    Otherwise (many sparse combinations) ``np.unique`` sorts the known values.
+    """
+    known = combined >= 0
+    if size <= max(4 * len(combined), 1 << 16):
+        present = np.flatnonzero(np.bincount(combined[known], minlength=size))
+        lookup = np.full(size + 1, -1, dtype=CODE_DTYPE)
+        lookup[present] = np.arange(len(present))
+        return present.tolist(), lookup[combined]  # combined -1 indexes the last slot: -1
+    present, inverse = np.unique(combined[known], return_inverse=True)
+    codes = np.full(combined.shape, -1, dtype=CODE_DTYPE)
+    codes[known] = inverse
+    return present.tolist(), codes
 
 
 def count_cells(
@@ -246,9 +264,14 @@ def count_cells(
     """
     n_groups = len(labels)
     width = 4 if above is None else 8
-    index = (codes + 1) * width + 2 * y_true.astype(np.int64) + y_pred
+    # In place, one int64 array: (code + 1) * width + 2 y_true + y_pred (+ 4 above).
+    index = codes.astype(np.intp)
+    index += 1
+    index *= width
+    index += y_true.view(np.uint8) * np.uint8(2)  # a 1-byte temporary, not an int64 one
+    index += y_pred
     if above is not None:
-        index += 4 * above
+        index += above.view(np.uint8) * np.uint8(4)
     flat = np.bincount(index, minlength=(n_groups + 1) * width)
     cells = flat.reshape(n_groups + 1, width)
     if above is None:
