@@ -281,7 +281,7 @@ def _assert_json_ready(report_dict: dict) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(decisions(n_features=1))
+@given(decisions(n_features=1, max_groups=8))
 def test_single_feature_matches_fairlearn(case):
     y_true, y_pred, sensitive = case
     report = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0)
@@ -291,7 +291,7 @@ def test_single_feature_matches_fairlearn(case):
 
 
 @settings(max_examples=200, deadline=None)
-@given(decisions(n_features=2, max_groups=5, max_rows=40))
+@given(decisions(n_features=2, max_groups=4, max_rows=40))
 def test_intersection_matches_fairlearn(case):
     """Intersection groups against MetricFrame with two sensitive columns. (The single columns
     take the same path as in test_single_feature_matches_fairlearn, so they are not repeated:

@@ -99,13 +99,11 @@ def compute_fairness(
         stats = None
         if score_values is not None and above is not None:
             stats = score_stats(score_values, truth, above, codes, len(labels))
-        rule: ReferenceRule = (
-            "named"
-            if key in named
-            else reference
-            if isinstance(reference, str)
-            else "most_favoured"
-        )  # type: ignore[assignment]
+        rule: ReferenceRule = "most_favoured"
+        if key in named:
+            rule = "named"
+        elif reference == "largest":
+            rule = "largest"
         if key in named:
             _check_named(key, named[key], counts.labels, counts.n, min_group_size)
         feature = FeatureFairness.from_counts(

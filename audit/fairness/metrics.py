@@ -31,7 +31,12 @@ undefined rate as 0 or reports a difference of 0 for a single group.
 percentile bootstrap over multinomial resamples of the (group x cell) counts (see
 :mod:`audit.fairness.uncertainty`), the reference group held fixed, ``n_bootstrap`` resamples
 seeded by ``seed`` and the feature's name. mean_score, auc and ece have no interval (a cell
-bootstrap does not resample scores).
+bootstrap does not resample scores). The scoring rate's median is held fixed in resamples.
+
+**Tests**: each compared group's rates against the reference group's (the scoring rate against
+the scoring reference's), Fisher's exact test or the two-proportion z-test, with p-values
+(:func:`audit.fairness.uncertainty.compare_proportions`). ``from_counts`` defaults to no
+resampling; :func:`audit.fairness.compute_fairness` defaults to 1,000.
 """
 
 from __future__ import annotations
@@ -278,7 +283,7 @@ class FeatureFairness:
             intervals = _intervals(boot, n_bootstrap, confidence)
 
         def value(key: str, g: int | None = None) -> float | None:
-            return _optional(derived[key] if g is None else derived[key][g])
+            return _optional(float(derived[key] if g is None else derived[key][g]))
 
         def interval(key: str, g: int | None = None) -> Interval | None:
             if key not in intervals:

@@ -91,7 +91,9 @@ def score_stats(
     above_n = np.bincount(codes_k, weights=above[known], minlength=n_groups).astype(np.int64)
     auc = _group_auc(scores_k, truth_k, codes_k, n_groups)
     ece, table = None, None
-    if len(scores_k) == 0 or (scores_k.min() >= 0.0 and scores_k.max() <= 1.0):
+    # Whether scores read as probabilities is a property of the score column, not of the rows
+    # whose group happens to be known.
+    if scores.min() >= 0.0 and scores.max() <= 1.0:
         ece, table = _calibration(scores_k, truth_k, codes_k, n_groups)
     return ScoreStats(above=above_n, mean_score=mean, auc=auc, ece=ece, calibration=table)
 

@@ -242,7 +242,10 @@ def horizontal_bar_chart(
                 f'fill="#555" font-style="italic">n/a</text>'
             )
             continue
-        end = x_of(max(bar.value, bar.interval[1]) if _finite(bar.interval) else bar.value)
+        right = bar.value
+        if bar.interval is not None and _finite(bar.interval):
+            right = max(bar.value, bar.interval[1])
+        end = x_of(right)
         text = value_format(bar.value)
         out.append(
             f'<rect x="{end + 2:.2f}" y="{y}" width="{len(text) * _CHAR_WIDTH + 4:.1f}" '
