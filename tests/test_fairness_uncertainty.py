@@ -154,11 +154,18 @@ def test_tests_are_against_the_reference_group_and_use_the_right_counts():
             "tpr": ((group.tp, group.tp + group.fn), (ref.tp, ref.tp + ref.fn)),
             "fpr": ((group.fp, group.fp + group.tn), (ref.fp, ref.fp + ref.tn)),
             "ppv": ((group.tp, group.tp + group.fp), (ref.tp, ref.tp + ref.fp)),
+            "fnr": ((group.fn, group.tp + group.fn), (ref.fn, ref.tp + ref.fn)),
+            "tnr": ((group.tn, group.fp + group.tn), (ref.tn, ref.fp + ref.tn)),
+            "npv": ((group.tn, group.tn + group.fn), (ref.tn, ref.tn + ref.fn)),
+            "for": ((group.fn, group.tn + group.fn), (ref.fn, ref.tn + ref.fn)),
+            "accuracy": ((group.tp + group.tn, group.n), (ref.tp + ref.tn, ref.n)),
         }
         for metric, ((x1, n1), (x2, n2)) in pairs.items():
             _, p_value, *_ = chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]], correction=False)
-            assert group.tests[metric].p_value == pytest.approx(p_value, rel=1e-9), metric
-            assert group.tests[metric].vs == feature.reference_group
+            test = group.tests[metric]
+            assert test.p_value == pytest.approx(p_value, rel=1e-9), metric
+            assert test.vs == feature.reference_group
+            assert np.sign(test.statistic) == np.sign(x1 / n1 - x2 / n2), metric
 
 
 def test_without_resamples_every_interval_is_none():

@@ -42,7 +42,7 @@ resampling; :func:`audit.fairness.compute_fairness` defaults to 1,000.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -513,18 +513,21 @@ def _tests(
     """Each rate of group ``g`` tested against the reference group's (the scoring rate against
     the scoring reference group's); None for the reference itself and groups not compared."""
     out: dict[str, ProportionTest | None] = {}
+    done: dict[tuple[int, int, int, int], ProportionTest | None] = {}
     for metric, (successes, trials) in TESTED.items():
         if not is_compared or ref is None or g == ref:
             out[metric] = None
             continue
         row, base = counts.cells[g], counts.cells[ref]
-        out[metric] = compare_proportions(
-            int(row[list(successes)].sum()),
-            int(row[list(trials)].sum()),
-            int(base[list(successes)].sum()),
-            int(base[list(trials)].sum()),
-            vs=counts.labels[ref],
-        )
+        x1, n1 = int(row[list(successes)].sum()), int(row[list(trials)].sum())
+        x2, n2 = int(base[list(successes)].sum()), int(base[list(trials)].sum())
+        complement = done.get((n1 - x1, n1, n2 - x2, n2))
+        if complement is not None:  # e.g. fnr after tpr: same table, same p, opposite z
+            statistic = None if complement.statistic is None else -complement.statistic
+            out[metric] = replace(complement, statistic=statistic)
+        else:
+            out[metric] = compare_proportions(x1, n1, x2, n2, vs=counts.labels[ref])
+        done[(x1, n1, x2, n2)] = out[metric]
     if scored:
         above, n = counts.above, counts.n
         if not is_compared or scoring_ref is None or g == scoring_ref or above is None:
