@@ -1,32 +1,52 @@
 """Benchmark: audit's fairness engine against the plain fairlearn MetricFrame way.
 
-Both compute the same per-group metrics (n, selection rate, base rate, TPR, FPR, FNR, PPV,
-accuracy) and between-group differences for two sensitive string columns of 5 groups each and
-their intersection, on the same DataFrame. Prints both times, their ratio, and the largest
-difference between the two results (a benchmark that computes different things is worthless).
+Both compute the same per-group metrics (n, selection rate, base rate, TPR, FPR, TNR, FNR,
+PPV, NPV, accuracy) and between-group differences for two sensitive string columns of 5 groups
+each and their intersection (25 groups), starting from the same DataFrame. Prints:
 
-    PYTHONPATH=. python benchmarks/bench_fairness.py [--rows 1000000] [--repeat 3]
+- time and peak memory of ``compute_fairness`` (no resampling) and of MetricFrame, the ratio,
+  and the largest difference between the two results (a benchmark of different work is
+  worthless);
+- the cost of 1,000 bootstrap resamples of all metrics of all three features (intervals for
+  every rate, ratio, comparison and disparity), which does not depend on the row count;
+- how long turning the string columns into group codes takes three ways.
+
+Peak memory: for our engine, the peak of numpy/Python allocations (tracemalloc) plus pyarrow's
+pool, against the in-memory size of the columns used; for both, the peak resident set of a
+forked child above where it started (Linux only; a lower bound, since the child reuses heap
+pages the parent had freed). MetricFrame is not traced: tracing slows it about fourfold. MetricFrame runs on the first row count
+only (``--fairlearn-rows``); for larger counts its time is extrapolated linearly, as printed.
+
+    PYTHONPATH=. python benchmarks/bench_fairness.py [--rows 1000000 10000000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import time
+import tracemalloc
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from fairlearn.metrics import (
     MetricFrame,
     count,
     false_negative_rate,
     false_positive_rate,
     selection_rate,
+    true_negative_rate,
     true_positive_rate,
 )
 from sklearn.metrics import accuracy_score, precision_score
 
-from audit.fairness import compute_fairness
+from audit.fairness import FeatureFairness, compute_fairness
 
 METRICS = {
     "n": count,
@@ -34,10 +54,13 @@ METRICS = {
     "base_rate": lambda y_true, y_pred: float(np.mean(y_true)),
     "tpr": true_positive_rate,
     "fpr": false_positive_rate,
+    "tnr": true_negative_rate,
     "fnr": false_negative_rate,
     "ppv": partial(precision_score, zero_division=np.nan),
+    "npv": partial(precision_score, pos_label=False, zero_division=np.nan),
     "accuracy": accuracy_score,
 }
+FEATURES = [("sex", "sex"), ("race", "race"), ("sex&race", ["sex", "race"])]
 
 
 def make_data(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -51,13 +74,15 @@ def make_data(rows: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"y_true": y_true, "y_pred": y_pred, "sex": sex, "race": race})
 
 
-def run_audit(df: pd.DataFrame):
-    return compute_fairness(df["y_true"], df["y_pred"], df[["sex", "race"]])
+def run_audit(df: pd.DataFrame, n_bootstrap: int = 0):
+    return compute_fairness(
+        df["y_true"], df["y_pred"], df[["sex", "race"]], n_bootstrap=n_bootstrap
+    )
 
 
 def run_fairlearn(df: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
     results = {}
-    for key, columns in [("sex", "sex"), ("race", "race"), ("sex&race", ["sex", "race"])]:
+    for key, columns in FEATURES:
         frame = MetricFrame(
             metrics=METRICS,
             y_true=df["y_true"],
@@ -66,6 +91,67 @@ def run_fairlearn(df: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Series]]
         )
         results[key] = (frame.by_group, frame.difference())
     return results
+
+
+def traced_peak(function: Callable[[], Any]) -> int:
+    """Peak bytes allocated by ``function()``: numpy/Python allocations (tracemalloc) plus the
+    growth of pyarrow's memory pool. Exact for numpy arrays, but tracing slows Python-heavy code
+    (MetricFrame) roughly fourfold, so it is used for our engine only."""
+    pool = pa.default_memory_pool()
+    arrow_before, arrow_max_before = pool.bytes_allocated(), pool.max_memory()
+    tracemalloc.start()
+    function()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    arrow_peak = max(pool.max_memory() - max(arrow_before, arrow_max_before), 0)
+    return peak + max(arrow_peak, pool.bytes_allocated() - arrow_before, 0)
+
+
+def measure(function: Callable[[], Any]) -> tuple[Any, float, int]:
+    """Result, seconds and peak extra memory in bytes of ``function()``, run in a forked child.
+
+    The child starts with the parent's pages (the data) mapped; its peak resident set (reset at
+    the start through /proc/self/clear_refs) minus its resident set before the call is what the
+    computation added, whatever allocated it (numpy, pandas, pyarrow or sklearn), with no
+    tracing overhead on the timing.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_end)
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # reset the peak (VmHWM) to the current resident set
+        baseline = _status_bytes("VmRSS")
+        start = time.perf_counter()
+        result = function()
+        seconds = time.perf_counter() - start
+        peak = _status_bytes("VmHWM") - baseline
+        with os.fdopen(write_end, "wb") as out:
+            pickle.dump((result, seconds, peak), out)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        result, seconds, peak = pickle.load(pipe)
+    os.waitpid(pid, 0)
+    return result, seconds, peak
+
+
+def _status_bytes(field: str) -> int:
+    """A size from /proc/self/status (Linux), e.g. VmRSS (resident) or VmHWM (its peak)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status; this benchmark needs Linux")
+
+
+def timed(function: Callable[[], Any], repeat: int) -> tuple[Any, float]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return result, best
 
 
 def largest_difference(ours, theirs) -> float:
@@ -86,28 +172,86 @@ def largest_difference(ours, theirs) -> float:
     return worst
 
 
+def bootstrap_cost(report, repeat: int) -> tuple[float, float]:
+    """Seconds to derive every metric of every feature from its counts, without and with 1,000
+    resamples (counts only: the row count plays no part)."""
+
+    def derive(n_bootstrap: int):
+        return [
+            FeatureFairness.from_counts(key, f.columns, f.counts, n_bootstrap=n_bootstrap)
+            for key, f in report.features.items()
+        ]
+
+    _, without = timed(lambda: derive(0), repeat)
+    _, with_resamples = timed(lambda: derive(1000), repeat)
+    return without, with_resamples
+
+
+def factorize_times(df: pd.DataFrame, repeat: int) -> dict[str, float]:
+    column = df["sex"]
+    as_object = column.astype(object)
+    ways = {
+        f"pd.factorize ({column.dtype} dtype)": lambda: pd.factorize(column),
+        "pd.factorize (object dtype)": lambda: pd.factorize(as_object),
+        "pyarrow dictionary_encode": lambda: pc.dictionary_encode(pa.array(column.array)),
+        "pd.Categorical(...).codes": lambda: pd.Categorical(column).codes,
+    }
+    return {name: timed(way, repeat)[1] for name, way in ways.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3, help="best of N for audit (fast)")
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=3, help="best of N for the fast parts")
+    parser.add_argument(
+        "--fairlearn-rows",
+        type=int,
+        default=1_000_000,
+        help="run MetricFrame only up to this many rows; extrapolate beyond",
+    )
     args = parser.parse_args()
 
-    df = make_data(args.rows)
-    ours_times = []
-    for _ in range(args.repeat):
-        start = time.perf_counter()
-        ours = run_audit(df)
-        ours_times.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    theirs = run_fairlearn(df)
-    fairlearn_time = time.perf_counter() - start
-
-    best = min(ours_times)
-    print(f"rows: {args.rows:,}; features: sex (5), race (5), sex&race (25 groups)")
-    print(f"audit compute_fairness: {best:8.3f} s (best of {args.repeat})")
-    print(f"fairlearn MetricFrame:  {fairlearn_time:8.3f} s (1 run)")
-    print(f"speed-up: {fairlearn_time / best:.1f}x")
-    print(f"largest absolute difference between results: {largest_difference(ours, theirs):.2e}")
+    fairlearn_per_row: float | None = None
+    for rows in args.rows:
+        df = make_data(rows)
+        used = df[["y_true", "y_pred", "sex", "race"]].memory_usage(deep=True, index=False).sum()
+        print(f"== {rows:,} rows; features: sex (5), race (5), sex&race (25 groups)")
+        print(f"columns used: {used / 2**20:,.1f} MiB ({df['sex'].dtype} strings, bool outcomes)")
+        ours, ours_time = timed(lambda df=df: run_audit(df), args.repeat)
+        _, _, ours_rss = measure(lambda df=df: run_audit(df) and None)
+        ours_peak = traced_peak(lambda df=df: run_audit(df))
+        print(
+            f"audit compute_fairness:  {ours_time:8.3f} s (best of {args.repeat}), "
+            f"peak {ours_peak / 2**20:,.1f} MiB allocated = {ours_peak / used:.2f}x the columns "
+            f"(tracemalloc + arrow pool); resident-set peak {ours_rss / 2**20:,.1f} MiB"
+        )
+        if rows <= args.fairlearn_rows:
+            theirs, fairlearn_time, fairlearn_peak = measure(lambda df=df: run_fairlearn(df))
+            fairlearn_per_row = fairlearn_time / rows
+            print(
+                f"fairlearn MetricFrame:   {fairlearn_time:8.3f} s (1 run), "
+                f"resident-set peak {fairlearn_peak / 2**20:,.1f} MiB (not traced: tracing "
+                "slows it fourfold)"
+            )
+            print(f"speed-up: {fairlearn_time / ours_time:,.0f}x")
+            difference = largest_difference(ours, theirs)
+            print(f"largest absolute difference between results: {difference:.2e}")
+        elif fairlearn_per_row is not None:
+            estimate = fairlearn_per_row * rows
+            print(
+                f"fairlearn MetricFrame:   {estimate:8.3f} s EXTRAPOLATED (not run) from "
+                f"{args.fairlearn_rows:,} rows, linear in rows"
+            )
+            print(f"speed-up (against the extrapolation): {estimate / ours_time:,.0f}x")
+        without, with_resamples = bootstrap_cost(ours, args.repeat)
+        full, full_time = timed(lambda df=df: run_audit(df, 1000), 1)
+        print(
+            f"1,000 resamples of all metrics, 3 features: {with_resamples - without:.3f} s "
+            f"(from counts: {without:.3f} s without, {with_resamples:.3f} s with); "
+            f"compute_fairness with n_bootstrap=1000: {full_time:.3f} s"
+        )
+        for name, seconds in factorize_times(df, args.repeat).items():
+            print(f"  factorize one string column, {name:32s} {seconds:7.3f} s")
 
 
 if __name__ == "__main__":

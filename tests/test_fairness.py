@@ -19,6 +19,7 @@ from fairlearn.metrics import (
     false_negative_rate,
     false_positive_rate,
     selection_rate,
+    true_negative_rate,
     true_positive_rate,
 )
 from hypothesis import given, settings
@@ -39,10 +40,28 @@ FAIRLEARN_METRICS = {
     "fpr": false_positive_rate,
     "fnr": false_negative_rate,
     "ppv": partial(precision_score, zero_division=np.nan),
+    "tnr": true_negative_rate,
+    "npv": partial(precision_score, pos_label=False, zero_division=np.nan),
+}
+
+# The intersection's rates come from the same counts-to-rates code as a single feature's, which
+# are checked against every metric above; its own property checks grouping (codes, labels,
+# unknowns) and the disparities, with the metrics those need (each costs ~2 ms per example).
+INTERSECTION_METRICS = {
+    key: FAIRLEARN_METRICS[key] for key in ("n", "selection_rate", "tpr", "fpr", "fnr")
 }
 
 # Which counts a rate divides by: when that count is 0 the rate is undefined and must be None.
-DENOMINATOR = {"tpr": "positives", "fnr": "positives", "fpr": "negatives", "ppv": "selected"}
+DENOMINATOR = {
+    "tpr": "positives",
+    "fnr": "positives",
+    "fpr": "negatives",
+    "tnr": "negatives",
+    "ppv": "selected",
+    "npv": "rejected",
+}
+# Rates that are one minus a sklearn/fairlearn rate: fdr = 1 - precision, for = 1 - npv.
+COMPLEMENT = {"fdr": ("ppv", "selected"), "for": ("npv", "rejected")}
 
 
 # --------------------------------------------------------------------------- data generation
@@ -108,6 +127,7 @@ def _check_against_fairlearn(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     groups: pd.Series | pd.DataFrame,
+    metrics: dict | None = None,
 ) -> None:
     """Compare one feature's result to fairlearn's MetricFrame on the rows with known groups."""
     known = groups.notna() if groups.ndim == 1 else groups.notna().all(axis=1)
@@ -120,7 +140,8 @@ def _check_against_fairlearn(
         return
 
     yt, yp, g = y_true[known], y_pred[known], groups[known]
-    frame = MetricFrame(metrics=FAIRLEARN_METRICS, y_true=yt, y_pred=yp, sensitive_features=g)
+    metrics = metrics or FAIRLEARN_METRICS
+    frame = MetricFrame(metrics=metrics, y_true=yt, y_pred=yp, sensitive_features=g)
     by_group = frame.by_group
     if isinstance(by_group.index, pd.MultiIndex):
         by_group.index = ["&".join(str(part) for part in key) for key in by_group.index]
@@ -144,6 +165,7 @@ def _check_against_fairlearn(
                 "positives": yt,
                 "negatives": ~yt,
                 "selected": yp,
+                "rejected": ~yp,
             },
             index=labels.to_numpy(),
         )
@@ -164,6 +186,8 @@ def _check_against_fairlearn(
         correct = cells.loc[label, "tp"] + cells.loc[label, "tn"]
         assert got.accuracy == pytest.approx(correct / n, abs=TOL)
         for metric, denominator in DENOMINATOR.items():
+            if metric not in metrics:
+                continue
             value = getattr(got, metric)
             if cells.loc[label, denominator] == 0:
                 # fairlearn/sklearn make up 0 or NaN for 0/0; we must say "undefined".
@@ -171,6 +195,16 @@ def _check_against_fairlearn(
                 assert expected[metric] == 0 or math.isnan(expected[metric])
             else:
                 assert value == pytest.approx(expected[metric], abs=TOL)
+        for metric, (complement, denominator) in COMPLEMENT.items():
+            if complement not in metrics:
+                continue
+            value = got.rate(metric)
+            if cells.loc[label, denominator] == 0:
+                assert value is None
+            else:
+                assert value == pytest.approx(1 - expected[complement], abs=TOL)
+        assert got.share == pytest.approx(n / len(yt), abs=TOL)
+        assert got.status == "ok"
 
     reference = _expected_reference(by_group)
     assert feature.reference_group == reference
@@ -236,7 +270,10 @@ def _assert_json_ready(report_dict: dict) -> None:
         for group in feature["groups"].values():
             for key in ("n", "tp", "fp", "fn", "tn"):
                 assert type(group[key]) is int
+            assert group["status"] in ("ok", "insufficient_data")
             for key, value in group.items():
+                if key in ("status", "excluded", "ci", "tests", "vs_reference", "calibration"):
+                    continue
                 assert value is None or type(value) in (int, float), key
 
 
@@ -244,25 +281,27 @@ def _assert_json_ready(report_dict: dict) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(decisions(n_features=1))
+@given(decisions(n_features=1, max_groups=8))
 def test_single_feature_matches_fairlearn(case):
     y_true, y_pred, sensitive = case
-    report = compute_fairness(y_true, y_pred, sensitive)
+    report = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0)
     assert list(report.features) == ["sex"]
     _check_against_fairlearn(report["sex"], y_true, y_pred, sensitive["sex"])
     _assert_json_ready(report.to_dict())
 
 
 @settings(max_examples=200, deadline=None)
-@given(decisions(n_features=2, max_groups=5, max_rows=40))
+@given(decisions(n_features=2, max_groups=4, max_rows=40))
 def test_intersection_matches_fairlearn(case):
     """Intersection groups against MetricFrame with two sensitive columns. (The single columns
     take the same path as in test_single_feature_matches_fairlearn, so they are not repeated:
-    each MetricFrame costs ~1 ms per group and metric.)"""
+    each MetricFrame costs ~1 ms per group and metric; see INTERSECTION_METRICS.)"""
     y_true, y_pred, sensitive = case
-    report = compute_fairness(y_true, y_pred, sensitive)
+    report = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0)
     assert list(report.features) == ["sex", "race", "sex&race"]
-    _check_against_fairlearn(report["sex&race"], y_true, y_pred, sensitive[["sex", "race"]])
+    _check_against_fairlearn(
+        report["sex&race"], y_true, y_pred, sensitive[["sex", "race"]], INTERSECTION_METRICS
+    )
     assert report["sex&race"].columns == ("sex", "race")
     _assert_json_ready(report.to_dict())
 
@@ -272,7 +311,7 @@ def test_intersection_matches_fairlearn(case):
 def test_counts_partition_the_rows(case):
     """Every row lands in exactly one group or in unknown, for features and intersection."""
     y_true, y_pred, sensitive = case
-    report = compute_fairness(y_true, y_pred, sensitive)
+    report = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0)
     assert list(report.features) == ["sex", "race", "age", "sex&race&age"]
     for feature in report.features.values():
         assert int(feature.counts.cells.sum()) + feature.unknown == len(y_true)
@@ -298,29 +337,68 @@ def test_hand_counted_example():
     y_true = np.array([1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1], dtype=bool)
     y_pred = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1], dtype=bool)
     sensitive = pd.DataFrame({"group": ["A"] * 6 + ["B"] * 4 + [None]})
-    result = compute_fairness(y_true, y_pred, sensitive).to_dict()
-    assert result == {
-        "group": {
-            "reference_group": "A",
-            "unknown": 1,
-            "groups": {
-                "A": {
-                    "n": 6, "tp": 2, "fp": 1, "fn": 1, "tn": 2,
-                    "selection_rate": 3 / 6, "base_rate": 3 / 6, "tpr": 2 / 3, "fpr": 1 / 3,
-                    "fnr": 1 / 3, "ppv": 2 / 3, "accuracy": 4 / 6, "impact_ratio": 1.0,
-                },
-                "B": {
-                    "n": 4, "tp": 0, "fp": 1, "fn": 1, "tn": 2,
-                    "selection_rate": 1 / 4, "base_rate": 1 / 4, "tpr": 0.0, "fpr": 1 / 3,
-                    "fnr": 1.0, "ppv": 0.0, "accuracy": 2 / 4, "impact_ratio": 1 / 2,
-                },
-            },
-            "demographic_parity_difference": 1 / 2 - 1 / 4,
-            "demographic_parity_ratio": 1 / 2,
-            "equalized_odds_difference": 2 / 3,
-            "equal_opportunity_difference": 2 / 3,
-        }
+    result = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0).to_dict()
+    old_keys = [
+        "n",
+        "tp",
+        "fp",
+        "fn",
+        "tn",
+        "selection_rate",
+        "base_rate",
+        "tpr",
+        "fpr",
+        "fnr",
+        "ppv",
+        "accuracy",
+        "impact_ratio",
+    ]
+    groups = {
+        label: {key: group[key] for key in old_keys}
+        for label, group in result["group"]["groups"].items()
+    }
+    assert groups == {
+        "A": {
+            "n": 6, "tp": 2, "fp": 1, "fn": 1, "tn": 2,
+            "selection_rate": 3 / 6, "base_rate": 3 / 6, "tpr": 2 / 3, "fpr": 1 / 3,
+            "fnr": 1 / 3, "ppv": 2 / 3, "accuracy": 4 / 6, "impact_ratio": 1.0,
+        },
+        "B": {
+            "n": 4, "tp": 0, "fp": 1, "fn": 1, "tn": 2,
+            "selection_rate": 1 / 4, "base_rate": 1 / 4, "tpr": 0.0, "fpr": 1 / 3,
+            "fnr": 1.0, "ppv": 0.0, "accuracy": 2 / 4, "impact_ratio": 1 / 2,
+        },
     }  # fmt: skip
+    # share n / 10 known rows; tnr tn/(tn+fp); npv tn/(tn+fn); fdr fp/(fp+tp); for fn/(fn+tn)
+    new_keys = ["share", "tnr", "npv", "fdr", "for", "status", "excluded"]
+    a, b = (result["group"]["groups"][g] for g in "AB")
+    assert [a[k] for k in new_keys] == [6 / 10, 2 / 3, 2 / 3, 1 / 3, 1 / 3, "ok", None]
+    assert [b[k] for k in new_keys] == [4 / 10, 2 / 3, 2 / 3, 1.0, 1 / 3, "ok", None]
+    feature = result["group"]
+    assert {k: feature[k] for k in ("reference_group", "unknown", "n")} == {
+        "reference_group": "A", "unknown": 1, "n": 10,
+    }  # fmt: skip
+    assert feature["reference"] == {"rule": "most_favoured", "group": "A"}
+    assert feature["demographic_parity_difference"] == 1 / 2 - 1 / 4
+    assert feature["demographic_parity_ratio"] == 1 / 2
+    assert feature["equalized_odds_difference"] == 2 / 3
+    assert feature["equal_opportunity_difference"] == 2 / 3
+    assert feature["predictive_parity_difference"] == 2 / 3
+    selection = feature["disparities"]["selection_rate"]
+    assert (selection["difference"], selection["ratio"]) == (1 / 4, 1 / 2)
+    assert selection["worst_pair"] == ["B", "A"]
+    assert feature["disparities"]["fpr"]["worst_pair"] == ["A", "B"]  # tie: first label lowest
+    assert b["vs_reference"]["tpr"]["difference"] == 0 - 2 / 3
+    assert b["vs_reference"]["ppv"]["ratio"] == 0.0
+    assert a["tests"] == dict.fromkeys(
+        ["base_rate", "selection_rate", "tpr", "fpr", "tnr", "fnr", "ppv", "npv", "fdr", "for",
+         "accuracy"]
+    )  # fmt: skip  # the reference is not tested against itself
+    assert b["tests"]["selection_rate"]["vs"] == "A"
+    assert b["ci"] == dict.fromkeys(
+        ["share", "base_rate", "selection_rate", "tpr", "fpr", "tnr", "fnr", "ppv", "npv",
+         "fdr", "for", "accuracy", "impact_ratio"]
+    )  # fmt: skip  # n_bootstrap=0: no intervals, and null rather than made up
 
 
 def test_eeoc_four_fifths_example():
@@ -458,7 +536,8 @@ def test_intersections_can_be_turned_off():
 def test_feature_with_every_value_missing():
     y = np.array([1, 0], dtype=bool)
     feature = compute_fairness(y, y, pd.DataFrame({"a": [None, np.nan]}))["a"]
-    assert feature.to_dict() == {
+    as_dict = feature.to_dict()
+    assert {k: as_dict[k] for k in list(as_dict)[:7]} == {
         "reference_group": None,
         "unknown": 2,
         "groups": {},
@@ -467,6 +546,8 @@ def test_feature_with_every_value_missing():
         "equalized_odds_difference": None,
         "equal_opportunity_difference": None,
     }
+    assert as_dict["n"] == 0
+    assert all(d["difference"] is None for d in as_dict["disparities"].values())
 
 
 def test_results_are_immutable():

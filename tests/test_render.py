@@ -613,3 +613,175 @@ def test_large_intersection_chart_keeps_reference_and_lowest_groups(
     assert len(shown_groups) == 30
     assert set(shown_groups) == {"Male & White", *others[:29]}
     assert "lowest of 55 groups" in squash(svg.text())
+
+
+# -- fairness evidence with intervals, tests, small and excluded groups (issue 3) ---------------
+
+
+@pytest.fixture(scope="module")
+def evidence_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The fixture with its fairness section replaced by the engine's full output: intervals,
+    tests, a group too small to measure, a group excluded under 2% of the data, and scores."""
+    import numpy as np
+    import pandas as pd
+
+    from audit.fairness import compute_fairness
+
+    rng = np.random.default_rng(0)
+    sizes = {"Asian": 300, "Black": 250, "White": 400, "Tiny": 3, "Rare": 12}
+    race = np.repeat(list(sizes), list(sizes.values()))
+    sex = rng.choice(["Female", "Male"], len(race))
+    scores = rng.random(len(race)) * np.where(race == "White", 1.0, 0.8)
+    y_true = rng.random(len(race)) < scores
+    y_pred = scores > 0.5
+    fairness = compute_fairness(
+        y_true,
+        y_pred,
+        pd.DataFrame({"sex": sex, "race": race}),
+        scores=scores,
+        min_group_size=5,
+        exclude_below_share=0.02,
+        n_bootstrap=200,
+    ).to_dict()
+    out = copy.deepcopy(report)
+    out["fairness"] = fairness
+    ir = fairness["race"]["groups"]["Black"]["impact_ratio"]
+    out["rules"] = [
+        {
+            "id": "four-fifths-race",
+            "kind": "fairness",
+            "metric": "impact_ratio",
+            "feature": "race",
+            "severity": "error",
+            "status": "fail",
+            "value": ir,
+            "threshold": 0.99,
+            "operator": ">=",
+            "group": "Black",
+            "ci": fairness["race"]["groups"]["Black"]["ci"]["impact_ratio"],
+            "message": "impact ratio of Black is below 0.99",
+            "breaches": [{"feature": "race", "group": "Black", "value": ir}],
+        }
+    ]
+    return out
+
+
+@pytest.fixture(scope="module")
+def evidence_dom(evidence_report: dict[str, Any]) -> Node:
+    return parse(render_html(evidence_report)).root
+
+
+def test_interval_tables_show_each_group_interval_test_and_status(
+    evidence_dom: Node, evidence_report: dict[str, Any]
+) -> None:
+    tables = evidence_dom.find_all("table", "intervals")
+    assert len(tables) == len(evidence_report["fairness"])
+    for table, ev in zip(tables, evidence_report["fairness"].values(), strict=True):
+        assert f"{ev['n_bootstrap']} bootstrap resamples" in squash(table.text())
+        rows = table.find_all("tbody")[0].find_all("tr")
+        assert [squash(r.find_all("th")[0].text()) for r in rows] == list(ev["groups"])
+        for row, g in zip(rows, ev["groups"].values(), strict=True):
+            cells = [squash(td.text()) for td in row.find_all("td")]
+            metrics = ["selection_rate", "tpr", "fpr", "ppv", "impact_ratio"]
+            for cell, metric in zip(cells[1:6], metrics, strict=True):
+                ci = g["ci"][metric]
+                assert cell == ("n/a" if ci is None else f"{ci[0]:.3f}\u2013{ci[1]:.3f}"), metric
+            test = g["tests"]["selection_rate"]
+            p_cell = cells[-2]
+            if test is None:
+                assert p_cell == "\u2013"
+            else:
+                p = test["p_value"]
+                assert p_cell.startswith("< 0.001" if p < 0.001 else f"{p:.3f}")
+                assert f"({test['method']})" in p_cell
+            status = cells[-1]
+            if g["status"] == "insufficient_data":
+                assert status.startswith(f"insufficient data (n = {g['n']})")
+            elif g["excluded"]:
+                assert status.startswith(f"excluded from comparisons: {g['excluded']}")
+            else:
+                assert status.startswith("ok")
+    race_rows = tables[1].find_all("tbody")[0].find_all("tr")
+    by_group = {squash(r.find_all("th")[0].text()): r for r in race_rows}
+    assert "breach" in by_group["Black"].classes
+    assert "breaches four-fifths-race" in squash(by_group["Black"].text())
+    assert "insufficient" in by_group["Tiny"].classes
+    assert "Rare" in evidence_report["fairness"]["race"]["excluded_groups"]
+    assert "under the 2% threshold" in squash(by_group["Rare"].text())
+
+
+def test_insufficient_group_shows_no_rate(evidence_dom: Node) -> None:
+    table = evidence_dom.find_all("table", "groups")[1]
+    row = next(
+        r
+        for r in table.find_all("tbody")[0].find_all("tr")
+        if squash(r.find_all("th")[0].text()) == "Tiny"
+    )
+    cells = [squash(td.text()) for td in row.find_all("td")]
+    assert cells[0] == "3" and set(cells[1:]) == {"n/a"}
+
+
+def test_between_group_summary_has_intervals(
+    evidence_dom: Node, evidence_report: dict[str, Any]
+) -> None:
+    table = evidence_dom.find_all("table", "differences")[1]
+    text = squash(table.text())
+    selection = evidence_report["fairness"]["race"]["disparities"]["selection_rate"]
+    low, high = selection["ci_difference"]
+    assert f"difference {selection['difference']:.3f} [{low:.3f}\u2013{high:.3f}]" in text
+    assert " vs ".join(selection["worst_pair"]) in text
+    assert "Rare" in text and "most favoured" in text
+
+
+def test_rate_charts_draw_intervals_to_scale(
+    evidence_dom: Node, evidence_report: dict[str, Any]
+) -> None:
+    svgs = evidence_dom.find_all("svg")
+    for feature, ev in evidence_report["fairness"].items():
+        for metric, name in [
+            ("selection_rate", "Selection rate"),
+            ("tpr", "TPR"),
+            ("fpr", "FPR"),
+            ("ppv", "PPV"),
+            ("scoring_rate", "scoring rate"),
+        ]:
+            svg = next(
+                s
+                for s in svgs
+                if squash(s.find_all("title")[0].text()).lower()
+                == f"{name} by group: {feature}".lower()
+            )
+            bars = {
+                squash(b.find_all("title")[0].text()).rsplit(":", 1)[0]: b
+                for b in svg.find_all("rect", "bar")
+            }
+            whiskers = {
+                squash(w.find_all("title")[0].text()).rsplit(": interval", 1)[0]: w
+                for w in svg.find_all("g", "ci")
+            }
+            shown_groups = {g for g, s in ev["groups"].items() if s[metric] is not None}
+            assert set(bars) == shown_groups, (feature, metric)
+            x0 = float(next(iter(bars.values())).attrs["x"] or 0)
+            unit = None
+            for group, bar in bars.items():
+                value = ev["groups"][group][metric]
+                if value > 0:
+                    unit = float(bar.attrs["width"] or 0) / value
+                    break
+            assert unit
+            for group, stats in ev["groups"].items():
+                ci = stats["ci"].get(metric)
+                if ci is None:
+                    assert group not in whiskers
+                    continue
+                line = whiskers[group].find_all("line")[0]
+                assert (float(line.attrs["x1"] or 0) - x0) == pytest.approx(ci[0] * unit, abs=0.02)
+                assert (float(line.attrs["x2"] or 0) - x0) == pytest.approx(ci[1] * unit, abs=0.02)
+
+
+def test_evidence_report_pdf_renders(evidence_report: dict[str, Any]) -> None:
+    pdf = render_pdf(render_html(evidence_report))
+    text = squash(pdf_text([p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]))
+    assert "insufficient data (n = 3)" in text, text[text.find("Tiny") :][:300]
+    assert "breaches four-fifths-race" in text
+    assert "TPR by group: race" in text or "TPR = TP / (TP + FN)" in text

@@ -1,70 +1,124 @@
-"""Group fairness metrics, all derived from per-group confusion counts.
+"""Group fairness metrics of one feature, all derived from per-group confusion counts.
 
-Names follow fairlearn's ``metrics`` module. For a group with counts tn, fp, fn, tp and
-n = tn + fp + fn + tp (a "disaggregated metric" is one of these per group):
+Per-group rates and their formulas are in :mod:`audit.fairness.rates`; score statistics in
+:mod:`audit.fairness.scores`; intervals and tests in :mod:`audit.fairness.uncertainty`.
+Names follow fairlearn's ``metrics`` module. On top of the per-group rates:
 
-=================  ====================================  ====================================
-metric             formula                               meaning
-=================  ====================================  ====================================
-selection_rate     (tp + fp) / n                         P(selected | group)
-base_rate          (tp + fn) / n                         P(actually positive | group)
-tpr                tp / (tp + fn)                        P(selected | positive, group)
-fpr                fp / (fp + tn)                        P(selected | negative, group)
-fnr                fn / (fn + tp)                        1 - tpr
-ppv                tp / (tp + fp)                        precision: P(positive | selected, group)
-accuracy           (tp + tn) / n
-impact_ratio       selection_rate / selection_rate(ref)  "four-fifths rule" ratio, 29 CFR 1607.4D
-=================  ====================================  ====================================
+- impact_ratio = selection_rate / selection_rate(ref)  ("four-fifths rule", 29 CFR 1607.4(D));
+  scoring_impact_ratio = scoring_rate / scoring_rate(scoring ref)  (NYC LL144).
+- vs_reference[m] = (m - m(ref), m / m(ref)) for each compared metric m.
+- disparities[m]: difference = max(m) - min(m), ratio = min(m) / max(m) (None if max is 0),
+  over the compared groups, with the pair (lowest, highest) that gives them. In fairlearn's
+  terms: demographic parity = selection_rate, equal opportunity = tpr, predictive parity = ppv;
+  equalized_odds_difference = max(tpr difference, fpr difference).
 
-The reference group ``ref`` is the most favoured group: the highest selection rate, ties broken
-by the larger n, then by label order. A rate whose denominator is zero is undefined and is
-``None`` (JSON has no NaN, and a made-up 0 would pass a "difference <= x" rule it should not).
+**Reference group** (``ref``), chosen among the compared groups: ``most_favoured`` (highest
+selection rate, ties to the larger n, then label order), ``largest`` (largest n, ties to the
+higher selection rate, then label order), or ``named``. Scoring impact ratios use the highest
+scoring rate when the rule is ``most_favoured`` (as LL144 defines them), else the same group.
 
-Between groups (fairlearn's ``between_groups`` method), over the groups where the rate is
-defined:
+**Compared groups.** A group with fewer rows than ``min_group_size`` reads "insufficient data":
+its counts are reported, every rate is None. A group under ``exclude_below_share`` of the data
+(LL144's optional 2% rule) keeps its counts, rates and intervals and gets the reason in
+``excluded``. Neither kind enters any comparison: reference choice, impact ratios,
+vs_reference, tests or disparities. A disparity needs two compared groups that define the
+rate, otherwise it is None (a "0" from one group would pass any "difference <= x" rule).
+Where every group is compared and defines every rate, disparities equal fairlearn's
+``MetricFrame.difference()`` / ``.ratio()``; fairlearn differs on purpose where it scores an
+undefined rate as 0 or reports a difference of 0 for a single group.
 
-- demographic_parity_difference = max(selection_rate) - min(selection_rate)
-- demographic_parity_ratio = min(selection_rate) / max(selection_rate)  (None if max is 0)
-- equal_opportunity_difference = max(tpr) - min(tpr)
-- equalized_odds_difference = max(tpr range, fpr range)  (None if either range is)
+**Intervals** bracket every rate, share, impact ratio, vs_reference value and disparity: the
+percentile bootstrap over multinomial resamples of the (group x cell) counts (see
+:mod:`audit.fairness.uncertainty`), the reference group held fixed, ``n_bootstrap`` resamples
+seeded by ``seed`` and the feature's name. mean_score, auc and ece have no interval (a cell
+bootstrap does not resample scores). The scoring rate's median is held fixed in resamples.
 
-A disparity compares groups, so it is None unless at least two groups define the rate: a "0"
-from a single group would pass any "difference <= x" rule without comparing anything.
-This differs from fairlearn in two places, on purpose: fairlearn scores an undefined
-per-group tpr/fpr as 0 and includes it in the range (here the group is left out, and its own
-rate is None), and fairlearn reports a difference of 0 and a ratio of 1 for a single group.
-When at least two groups are present and every group has both classes, the two agree.
+**Tests**: each compared group's rates against the reference group's (the scoring rate against
+the scoring reference's), Fisher's exact test or the two-proportion z-test, with p-values
+(:func:`audit.fairness.uncertainty.compare_proportions`). ``from_counts`` defaults to no
+resampling; :func:`audit.fairness.compute_fairness` defaults to 1,000.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from audit.errors import InputError
-from audit.fairness.counts import (
-    FN,
-    FP,
-    INTERSECTION_SEP,
-    TN,
-    TP,
-    GroupCounts,
-    as_outcome,
-    check_lengths,
-    count_cells,
-    group_codes,
-    intersect_codes,
+from audit.fairness.counts import GroupCounts
+from audit.fairness.rates import (
+    DISPARITY_METRICS,
+    RATES,
+    TESTED,
+    divide,
+    quantile_interval,
+    rate_parts,
+    spread,
+    versus,
+    worst_pair,
 )
+from audit.fairness.scores import CalibrationBin, ScoreStats
+from audit.fairness.uncertainty import (
+    Interval,
+    ProportionTest,
+    compare_proportions,
+    feature_rng,
+    resample_cells,
+)
+
+ReferenceRule = Literal["most_favoured", "largest", "named"]
+Status = Literal["ok", "insufficient_data"]
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A group against the reference group: difference m - m(ref) and ratio m / m(ref)."""
+
+    difference: float | None
+    ratio: float | None
+    ci_difference: Interval | None
+    ci_ratio: Interval | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "difference": self.difference,
+            "ratio": self.ratio,
+            "ci_difference": _interval(self.ci_difference),
+            "ci_ratio": _interval(self.ci_ratio),
+        }
+
+
+@dataclass(frozen=True)
+class Disparity:
+    """Between-group spread of one metric: max - min and min / max, and the groups giving it."""
+
+    difference: float | None
+    ratio: float | None
+    worst_pair: tuple[str, str] | None  # (lowest, highest)
+    ci_difference: Interval | None
+    ci_ratio: Interval | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "difference": self.difference,
+            "ratio": self.ratio,
+            "worst_pair": None if self.worst_pair is None else list(self.worst_pair),
+            "ci_difference": _interval(self.ci_difference),
+            "ci_ratio": _interval(self.ci_ratio),
+        }
 
 
 @dataclass(frozen=True)
 class GroupMetrics:
-    """Confusion counts and rates of one group; see the module docstring for the formulas."""
+    """Counts, rates, intervals and tests of one group; formulas in the module docstrings.
+
+    ``for_`` is the false omission rate (``"for"`` in JSON; ``for`` is a Python keyword).
+    With ``status == "insufficient_data"`` every rate, interval and test is None.
+    """
 
     label: str
     n: int
@@ -72,18 +126,38 @@ class GroupMetrics:
     fp: int
     fn: int
     tn: int
-    selection_rate: float
-    base_rate: float
+    selection_rate: float | None
+    base_rate: float | None
     tpr: float | None
     fpr: float | None
     fnr: float | None
     ppv: float | None
-    accuracy: float
+    accuracy: float | None
     impact_ratio: float | None
+    share: float | None = None
+    tnr: float | None = None
+    npv: float | None = None
+    fdr: float | None = None
+    for_: float | None = None
+    status: Status = "ok"
+    excluded: str | None = None
+    scoring_rate: float | None = None
+    mean_score: float | None = None
+    auc: float | None = None
+    ece: float | None = None
+    calibration: tuple[CalibrationBin, ...] | None = None
+    scoring_impact_ratio: float | None = None
+    ci: Mapping[str, Interval | None] = field(default_factory=lambda: _EMPTY)
+    tests: Mapping[str, ProportionTest | None] = field(default_factory=lambda: _EMPTY)
+    vs_reference: Mapping[str, Comparison] = field(default_factory=lambda: _EMPTY)
 
-    def to_dict(self) -> dict[str, Any]:
+    def rate(self, name: str) -> float | None:
+        """A rate by its report name (``"for"`` included)."""
+        return getattr(self, "for_" if name == "for" else name)
+
+    def to_dict(self, scored: bool = False) -> dict[str, Any]:
         """JSON-ready dict of everything but the label (which is the key it is stored under)."""
-        return {
+        out: dict[str, Any] = {
             "n": self.n,
             "tp": self.tp,
             "fp": self.fp,
@@ -97,7 +171,29 @@ class GroupMetrics:
             "ppv": self.ppv,
             "accuracy": self.accuracy,
             "impact_ratio": self.impact_ratio,
+            "share": self.share,
+            "tnr": self.tnr,
+            "npv": self.npv,
+            "fdr": self.fdr,
+            "for": self.for_,
+            "status": self.status,
+            "excluded": self.excluded,
         }
+        if scored:
+            out.update(
+                scoring_rate=self.scoring_rate,
+                scoring_impact_ratio=self.scoring_impact_ratio,
+                mean_score=self.mean_score,
+                auc=self.auc,
+                ece=self.ece,
+                calibration=(
+                    None if self.calibration is None else [b.to_dict() for b in self.calibration]
+                ),
+            )
+        out["ci"] = {metric: _interval(ci) for metric, ci in self.ci.items()}
+        out["tests"] = {m: None if t is None else t.to_dict() for m, t in self.tests.items()}
+        out["vs_reference"] = {m: c.to_dict() for m, c in self.vs_reference.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -105,9 +201,8 @@ class FeatureFairness:
     """Per-group metrics and between-group disparities for one feature or intersection.
 
     ``name`` is the column name, or the column names joined with ``&`` for an intersection;
-    ``columns`` are the column names it is made of. With no known group (every value missing)
-    ``groups`` is empty and ``reference_group`` is None; with fewer than two groups every
-    disparity is None (there is nothing to compare).
+    ``columns`` are the column names it is made of. With no compared group ``reference_group``
+    is None; with fewer than two every disparity is None (there is nothing to compare).
     """
 
     name: str
@@ -119,6 +214,17 @@ class FeatureFairness:
     demographic_parity_ratio: float | None
     equalized_odds_difference: float | None
     equal_opportunity_difference: float | None
+    predictive_parity_difference: float | None = None
+    reference_rule: ReferenceRule = "most_favoured"
+    scoring_reference_group: str | None = None
+    excluded_groups: tuple[str, ...] = ()
+    min_group_size: int = 1
+    exclude_below_share: float | None = None
+    n_bootstrap: int = 0
+    confidence: float = 0.95
+    seed: int = 0
+    scored: bool = False
+    disparities: Mapping[str, Disparity] = field(default_factory=lambda: _EMPTY)
 
     @property
     def unknown(self) -> int:
@@ -127,147 +233,325 @@ class FeatureFairness:
 
     @classmethod
     def from_counts(
-        cls, name: str, columns: tuple[str, ...], counts: GroupCounts
+        cls,
+        name: str,
+        columns: tuple[str, ...],
+        counts: GroupCounts,
+        *,
+        scores: ScoreStats | None = None,
+        reference: ReferenceRule = "most_favoured",
+        named_group: str | None = None,
+        min_group_size: int = 1,
+        exclude_below_share: float | None = None,
+        n_bootstrap: int = 0,
+        confidence: float = 0.95,
+        seed: int = 0,
     ) -> FeatureFairness:
-        """Derive every metric from the counts alone (no rows needed, e.g. for resampling)."""
-        cells = counts.cells
-        tn, fp, fn, tp = (cells[:, i] for i in (TN, FP, FN, TP))
+        """Derive every metric from the counts (and per-group score statistics) alone.
+
+        Arguments are validated by :func:`audit.fairness.compute_fairness`; ``named_group``
+        must be a compared group when ``reference == "named"``.
+        """
+        labels = counts.labels
         n = counts.n
-        selection = _divide(tp + fp, n)
-        tpr = _divide(tp, tp + fn)
-        fpr = _divide(fp, fp + tn)
-        fnr = _divide(fn, fn + tp)
-        ppv = _divide(tp, tp + fp)
-        base = _divide(tp + fn, n)
-        accuracy = _divide(tp + tn, n)
+        above = counts.above
+        scored = above is not None
+        point_parts = rate_parts(counts.cells, above)
+        point = {name: divide(*pair) for name, pair in point_parts.items()}
+        sufficient = n >= min_group_size
+        below_share = np.zeros(len(labels), dtype=bool)
+        if exclude_below_share is not None:
+            below_share = point["share"] < exclude_below_share
+        compared = sufficient & ~below_share
+        ref = _reference(reference, named_group, labels, n, point["selection_rate"], compared)
+        scoring_ref = ref
+        if scored and reference == "most_favoured" and ref is not None:
+            scoring_ref = _ranked_first(labels, compared, point["scoring_rate"], n)
+        derived = _derive(point_parts, compared, ref, scoring_ref, scored)
 
-        reference: int | None = None
-        impact = np.full(len(counts.labels), np.nan)
-        if len(counts.labels):
-            # lexsort sorts by the last key first: highest rate, then largest n, then label.
-            reference = int(np.lexsort((np.arange(len(n)), -n, -selection))[0])
-            impact = _divide(selection, np.full_like(selection, selection[reference]))
+        intervals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if n_bootstrap > 0 and len(labels):
+            joint = (
+                counts.cells
+                if not scored
+                else np.concatenate([counts.cells - counts.above_cells, counts.above_cells], axis=1)
+            )
+            draws = resample_cells(joint, n_bootstrap, feature_rng(seed, name))
+            cells = draws if not scored else draws[..., :4] + draws[..., 4:]
+            boot_above = None if not scored else draws[..., 4:].sum(axis=-1)
+            boot = _derive(rate_parts(cells, boot_above), compared, ref, scoring_ref, scored)
+            intervals = _intervals(boot, n_bootstrap, confidence)
 
-        groups = {
-            label: GroupMetrics(
+        def value(key: str, g: int | None = None) -> float | None:
+            return _optional(float(derived[key] if g is None else derived[key][g]))
+
+        def interval(key: str, g: int | None = None) -> Interval | None:
+            if key not in intervals:
+                return None
+            low, high = intervals[key]
+            low, high = (low, high) if g is None else (low[g], high[g])
+            return None if np.isnan(low) or np.isnan(high) else Interval(float(low), float(high))
+
+        compared_metrics = DISPARITY_METRICS + (("scoring_rate",) if scored else ())
+        interval_keys = ("share", *RATES, "impact_ratio") + (
+            ("scoring_rate", "scoring_impact_ratio") if scored else ()
+        )
+        groups: dict[str, GroupMetrics] = {}
+        for g, label in enumerate(labels):
+            ok = bool(sufficient[g])
+            rates = {m: value(m, g) if ok else None for m in (*RATES, "share")}
+            reason = None
+            if below_share[g]:
+                reason = (
+                    f"{point['share'][g]:.2%} of the data ({int(n[g]):,} of "
+                    f"{int(n.sum()):,} rows) is under the {exclude_below_share:.0%} threshold"
+                )
+            cells = counts.cells[g]
+            is_compared = bool(compared[g]) and ref is not None
+            stats = _score_fields(scores, g, ok) if scored else {}
+            groups[label] = GroupMetrics(
                 label=label,
                 n=int(n[g]),
-                tp=int(tp[g]),
-                fp=int(fp[g]),
-                fn=int(fn[g]),
-                tn=int(tn[g]),
-                selection_rate=float(selection[g]),
-                base_rate=float(base[g]),
-                tpr=_optional(tpr[g]),
-                fpr=_optional(fpr[g]),
-                fnr=_optional(fnr[g]),
-                ppv=_optional(ppv[g]),
-                accuracy=float(accuracy[g]),
-                impact_ratio=_optional(impact[g]),
+                tn=int(cells[0]),
+                fp=int(cells[1]),
+                fn=int(cells[2]),
+                tp=int(cells[3]),
+                selection_rate=rates["selection_rate"],
+                base_rate=rates["base_rate"],
+                tpr=rates["tpr"],
+                fpr=rates["fpr"],
+                fnr=rates["fnr"],
+                ppv=rates["ppv"],
+                accuracy=rates["accuracy"],
+                impact_ratio=value("impact_ratio", g) if is_compared else None,
+                share=_optional(point["share"][g]),
+                tnr=rates["tnr"],
+                npv=rates["npv"],
+                fdr=rates["fdr"],
+                for_=rates["for"],
+                status="ok" if ok else "insufficient_data",
+                excluded=reason,
+                scoring_rate=value("scoring_rate", g) if scored and ok else None,
+                scoring_impact_ratio=(
+                    value("scoring_impact_ratio", g) if scored and is_compared else None
+                ),
+                ci=MappingProxyType(
+                    {
+                        k: interval(k, g) if ok and (is_compared or "impact" not in k) else None
+                        for k in interval_keys
+                    }
+                ),
+                tests=MappingProxyType(_tests(counts, g, ref, scoring_ref, is_compared, scored)),
+                vs_reference=MappingProxyType(
+                    {
+                        m: Comparison(
+                            difference=value(f"{m}.vs_difference", g) if is_compared else None,
+                            ratio=value(f"{m}.vs_ratio", g) if is_compared else None,
+                            ci_difference=interval(f"{m}.vs_difference", g)
+                            if is_compared
+                            else None,
+                            ci_ratio=interval(f"{m}.vs_ratio", g) if is_compared else None,
+                        )
+                        for m in compared_metrics
+                    }
+                ),
+                **stats,
             )
-            for g, label in enumerate(counts.labels)
-        }
-        tpr_range, fpr_range = _range(tpr), _range(fpr)
-        max_selection = np.max(selection) if len(selection) >= 2 else np.nan
+
+        disparities: dict[str, Disparity] = {}
+        for m in compared_metrics:
+            pair = worst_pair(point[m], compared)
+            disparities[m] = Disparity(
+                difference=value(f"{m}.difference"),
+                ratio=value(f"{m}.ratio"),
+                worst_pair=None if pair is None else (labels[pair[0]], labels[pair[1]]),
+                ci_difference=interval(f"{m}.difference"),
+                ci_ratio=interval(f"{m}.ratio"),
+            )
+        eod = Disparity(
+            difference=value("equalized_odds_difference"),
+            ratio=None,
+            worst_pair=None,
+            ci_difference=interval("equalized_odds_difference"),
+            ci_ratio=None,
+        )
+        disparities["equalized_odds_difference"] = eod
         return cls(
             name=name,
             columns=columns,
             counts=counts,
-            reference_group=None if reference is None else counts.labels[reference],
+            reference_group=None if ref is None else labels[ref],
             groups=MappingProxyType(groups),
-            demographic_parity_difference=_range(selection),
-            demographic_parity_ratio=(
-                _optional(np.min(selection) / max_selection) if max_selection > 0 else None
-            ),
-            equalized_odds_difference=(
-                None if tpr_range is None or fpr_range is None else max(tpr_range, fpr_range)
-            ),
-            equal_opportunity_difference=tpr_range,
+            demographic_parity_difference=disparities["selection_rate"].difference,
+            demographic_parity_ratio=disparities["selection_rate"].ratio,
+            equalized_odds_difference=eod.difference,
+            equal_opportunity_difference=disparities["tpr"].difference,
+            predictive_parity_difference=disparities["ppv"].difference,
+            reference_rule=reference,
+            scoring_reference_group=None if scoring_ref is None else labels[scoring_ref],
+            excluded_groups=tuple(label for g, label in enumerate(labels) if below_share[g]),
+            min_group_size=min_group_size,
+            exclude_below_share=exclude_below_share,
+            n_bootstrap=n_bootstrap,
+            confidence=confidence,
+            seed=seed,
+            scored=scored,
+            disparities=MappingProxyType(disparities),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: reference group, unknown count, groups (sorted), disparities."""
+        reference: dict[str, Any] = {"rule": self.reference_rule, "group": self.reference_group}
+        if self.scored:
+            reference["scoring_group"] = self.scoring_reference_group
         return {
             "reference_group": self.reference_group,
             "unknown": self.unknown,
-            "groups": {label: m.to_dict() for label, m in self.groups.items()},
+            "groups": {label: m.to_dict(self.scored) for label, m in self.groups.items()},
             "demographic_parity_difference": self.demographic_parity_difference,
             "demographic_parity_ratio": self.demographic_parity_ratio,
             "equalized_odds_difference": self.equalized_odds_difference,
             "equal_opportunity_difference": self.equal_opportunity_difference,
+            "predictive_parity_difference": self.predictive_parity_difference,
+            "n": int(self.counts.n.sum()),
+            "reference": reference,
+            "excluded_groups": list(self.excluded_groups),
+            "exclude_below_share": self.exclude_below_share,
+            "min_group_size": self.min_group_size,
+            "confidence": self.confidence,
+            "n_bootstrap": self.n_bootstrap,
+            "seed": self.seed,
+            "disparities": {
+                m: (
+                    {"difference": d.difference, "ci": _interval(d.ci_difference)}
+                    if m == "equalized_odds_difference"
+                    else d.to_dict()
+                )
+                for m, d in self.disparities.items()
+            },
         }
 
 
-@dataclass(frozen=True)
-class FairnessReport:
-    """Fairness of one set of decisions: one :class:`FeatureFairness` per sensitive feature,
-    in column order, then the intersection of all of them (key ``"a&b"``) if requested."""
+def _derive(
+    parts: dict[str, tuple[np.ndarray, np.ndarray]],
+    compared: np.ndarray,
+    ref: int | None,
+    scoring_ref: int | None,
+    scored: bool,
+) -> dict[str, np.ndarray]:
+    """Per-group rates plus every comparison, for point estimates or a stack of resamples.
 
-    features: Mapping[str, FeatureFairness] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> FeatureFairness:
-        return self.features[key]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict keyed by feature (or intersection) name; see ``FeatureFairness``."""
-        return {key: feature.to_dict() for key, feature in self.features.items()}
-
-
-def compute_fairness(
-    y_true: Any, y_pred: Any, sensitive: pd.DataFrame, *, intersections: bool = True
-) -> FairnessReport:
-    """Group fairness of binary decisions for every sensitive feature and their intersection.
-
-    ``y_true`` and ``y_pred`` are booleans (True = positive outcome, "selected"), aligned with
-    the rows of ``sensitive`` by position (indexes are ignored). ``sensitive`` has one column
-    per sensitive feature; values may be strings, categoricals or numbers and may be missing.
-    Missing values leave the row out of that feature's groups (counted in ``unknown``).
-    With ``intersections`` and more than one column, the intersection of all columns is added
-    under the key ``"col1&col2..."``, with group labels ``"value1&value2..."``.
-
-    Confusion counts are computed once per feature in a single vectorised pass, and every
-    metric is derived from them (see :meth:`FeatureFairness.from_counts`).
+    Comparisons are computed from the counts (see :func:`rates.fraction_ratio`), so a ratio
+    that is exactly 0.8 is 0.8, not 0.7999999999999999.
     """
-    if not isinstance(sensitive, pd.DataFrame):
-        raise InputError(
-            f"sensitive features must be a pandas DataFrame, got {type(sensitive).__name__}",
-            hint="pass one column per sensitive feature, e.g. df[['sex', 'race']]",
-        )
-    if sensitive.shape[1] == 0:
-        raise InputError(
-            "no sensitive features given: the sensitive DataFrame has no columns",
-            hint="name at least one sensitive column (e.g. sex, race, age band) in the audit spec",
-        )
-    names = tuple(str(column) for column in sensitive.columns)
-    if len(set(names)) != len(names):
-        duplicated = sorted({name for name in names if names.count(name) > 1})
-        raise InputError(
-            f"sensitive feature names are not unique: {', '.join(duplicated)}",
-            hint="rename or drop the duplicated sensitive columns",
-        )
-    truth = as_outcome(y_true, "y_true")
-    pred = as_outcome(y_pred, "y_pred")
-    check_lengths(y_true=len(truth), y_pred=len(pred), sensitive=len(sensitive))
-
-    coded = [group_codes(sensitive.iloc[:, i]) for i in range(len(names))]
-    features: dict[str, FeatureFairness] = {}
-    for name, (codes, labels) in zip(names, coded, strict=True):
-        counts = count_cells(truth, pred, codes, labels)
-        features[name] = FeatureFairness.from_counts(name, (name,), counts)
-    if intersections and len(names) > 1:
-        key = INTERSECTION_SEP.join(names)  # longer than any one name, so never a clash
-        codes, labels = intersect_codes(coded, key=key)
-        features[key] = FeatureFairness.from_counts(
-            key, names, count_cells(truth, pred, codes, labels)
-        )
-    return FairnessReport(features=MappingProxyType(features))
-
-
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Element-wise ratio as float, NaN where the denominator is 0 (undefined, not 0)."""
-    out = np.full(np.shape(numerator), np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    out = {name: divide(*pair) for name, pair in parts.items()}
+    metrics = DISPARITY_METRICS + (("scoring_rate",) if scored else ())
+    for m in metrics:
+        out[f"{m}.difference"], out[f"{m}.ratio"] = spread(*parts[m], compared)
+        if ref is not None:
+            out[f"{m}.vs_difference"], out[f"{m}.vs_ratio"] = versus(*parts[m], ref)
+    out["equalized_odds_difference"] = np.maximum(out["tpr.difference"], out["fpr.difference"])
+    if ref is not None:
+        out["impact_ratio"] = out["selection_rate.vs_ratio"]
+    if scored and scoring_ref is not None:
+        out["scoring_impact_ratio"] = versus(*parts["scoring_rate"], scoring_ref)[1]
     return out
+
+
+def _intervals(
+    boot: dict[str, np.ndarray], n_bootstrap: int, confidence: float
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Percentile intervals of every derived value, in one sort of all the resamples."""
+    keys = list(boot)
+    flat = [np.asarray(boot[k], dtype=np.float64).reshape(n_bootstrap, -1) for k in keys]
+    low, high = quantile_interval(np.concatenate(flat, axis=1), confidence)
+    out, start = {}, 0
+    for key, block in zip(keys, flat, strict=True):
+        stop = start + block.shape[1]
+        shape = np.shape(boot[key])[1:]
+        out[key] = (low[start:stop].reshape(shape), high[start:stop].reshape(shape))
+        start = stop
+    return out
+
+
+def _ranked_first(
+    labels: tuple[str, ...], compared: np.ndarray, primary: np.ndarray, secondary: np.ndarray
+) -> int | None:
+    """The compared group with the highest ``primary``, then highest ``secondary``, then the
+    first label; None when no group is compared."""
+    candidates = np.flatnonzero(compared)
+    if len(candidates) == 0:
+        return None
+    # lexsort sorts by the last key first; labels are sorted, so the index breaks final ties.
+    order = np.lexsort((candidates, -secondary[candidates], -primary[candidates]))
+    return int(candidates[order[0]])
+
+
+def _reference(
+    rule: ReferenceRule,
+    named_group: str | None,
+    labels: tuple[str, ...],
+    n: np.ndarray,
+    selection: np.ndarray,
+    compared: np.ndarray,
+) -> int | None:
+    if rule == "named":
+        return labels.index(named_group) if named_group in labels else None
+    if rule == "largest":
+        return _ranked_first(labels, compared, n.astype(np.float64), selection)
+    return _ranked_first(labels, compared, selection, n.astype(np.float64))
+
+
+def _tests(
+    counts: GroupCounts,
+    g: int,
+    ref: int | None,
+    scoring_ref: int | None,
+    is_compared: bool,
+    scored: bool,
+) -> dict[str, ProportionTest | None]:
+    """Each rate of group ``g`` tested against the reference group's (the scoring rate against
+    the scoring reference group's); None for the reference itself and groups not compared."""
+    out: dict[str, ProportionTest | None] = {}
+    done: dict[tuple[int, int, int, int], ProportionTest | None] = {}
+    for metric, (successes, trials) in TESTED.items():
+        if not is_compared or ref is None or g == ref:
+            out[metric] = None
+            continue
+        row, base = counts.cells[g], counts.cells[ref]
+        x1, n1 = int(row[list(successes)].sum()), int(row[list(trials)].sum())
+        x2, n2 = int(base[list(successes)].sum()), int(base[list(trials)].sum())
+        complement = done.get((n1 - x1, n1, n2 - x2, n2))
+        if complement is not None:  # e.g. fnr after tpr: same table, same p, opposite z
+            statistic = None if complement.statistic is None else -complement.statistic
+            out[metric] = replace(complement, statistic=statistic)
+        else:
+            out[metric] = compare_proportions(x1, n1, x2, n2, vs=counts.labels[ref])
+        done[(x1, n1, x2, n2)] = out[metric]
+    if scored:
+        above, n = counts.above, counts.n
+        if not is_compared or scoring_ref is None or g == scoring_ref or above is None:
+            out["scoring_rate"] = None
+        else:
+            out["scoring_rate"] = compare_proportions(
+                int(above[g]),
+                int(n[g]),
+                int(above[scoring_ref]),
+                int(n[scoring_ref]),
+                vs=counts.labels[scoring_ref],
+            )
+    return out
+
+
+def _score_fields(scores: ScoreStats | None, g: int, ok: bool) -> dict[str, Any]:
+    if scores is None or not ok:
+        return {}
+    return {
+        "mean_score": _optional(scores.mean_score[g]),
+        "auc": _optional(scores.auc[g]),
+        "ece": None if scores.ece is None else _optional(scores.ece[g]),
+        "calibration": None if scores.calibration is None else scores.calibration[g],
+    }
 
 
 def _optional(value: float) -> float | None:
@@ -275,7 +559,5 @@ def _optional(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
 
-def _range(rates: np.ndarray) -> float | None:
-    """max - min over the defined rates; None unless at least two groups define the rate."""
-    defined = rates[~np.isnan(rates)]
-    return float(defined.max() - defined.min()) if len(defined) >= 2 else None
+def _interval(ci: Interval | None) -> list[float] | None:
+    return None if ci is None else ci.to_list()

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from audit.errors import InputError
 from audit.fairness.counts import as_outcome, check_lengths, count_cells
+from audit.fairness.scores import as_scores
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def compute_performance(y_true: Any, y_pred: Any, scores: Any = None) -> Perform
     truth = as_outcome(y_true, "y_true")
     pred = as_outcome(y_pred, "y_pred")
     lengths = {"y_true": len(truth), "y_pred": len(pred)}
-    score_values = None if scores is None else _as_scores(scores)
+    score_values = None if scores is None else as_scores(scores)
     if score_values is not None:
         lengths["scores"] = len(score_values)
     check_lengths(**lengths)
@@ -90,23 +90,6 @@ def compute_performance(y_true: Any, y_pred: Any, scores: Any = None) -> Perform
         f1=_ratio(2 * tp, 2 * tp + fp + fn),
         roc_auc=None if score_values is None else _roc_auc(truth, score_values),
     )
-
-
-def _as_scores(scores: Any) -> np.ndarray:
-    """Scores as a 1-D float array; refuse non-numeric, missing or infinite values."""
-    arr = scores.to_numpy() if hasattr(scores, "to_numpy") else np.asarray(scores)
-    if arr.ndim != 1 or arr.dtype.kind not in "biuf":
-        raise InputError(
-            f"scores must be a 1-D array of numbers, got shape {arr.shape} and dtype {arr.dtype}",
-            hint="pass the probability of the positive class, e.g. predict_proba(X)[:, 1]",
-        )
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise InputError(
-            "scores contain missing or infinite values",
-            hint="drop or fill those rows before auditing, or leave scores out",
-        )
-    return arr
 
 
 def _roc_auc(truth: np.ndarray, scores: np.ndarray) -> float | None:

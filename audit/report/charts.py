@@ -27,6 +27,7 @@ __all__ = [
     "ReferenceLine",
     "horizontal_bar_chart",
     "importance_chart",
+    "rate_chart",
     "selection_rate_chart",
 ]
 
@@ -53,6 +54,7 @@ class Bar:
     value: float | None
     emphasis: bool = False  # drawn in the accent colour, e.g. below the four-fifths line
     note: str = ""  # short text appended to the label, e.g. "(reference)"
+    interval: tuple[float, float] | None = None  # confidence interval, drawn as a whisker
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ def horizontal_bar_chart(
     is still printed.
     """
     values = [b.value for b in bars if b.value is not None and math.isfinite(b.value)]
+    values += [b.interval[1] for b in bars if b.interval and math.isfinite(b.interval[1])]
     top_value = max([0.0, *values, reference_line.value if reference_line else 0.0])
     if axis_max is not None and axis_max > 0:
         x_max, intervals = axis_max, 4
@@ -186,6 +189,21 @@ def horizontal_bar_chart(
                 f'height="{_BAR_HEIGHT}" fill="{fill}"><title>{escape(bar.label)}: '
                 f"{escape(value_format(bar.value))}</title></rect>"
             )
+    for bar, _label, y in rows:
+        if bar.interval is None or not all(math.isfinite(v) for v in bar.interval):
+            continue
+        low, high = (x_of(v) for v in bar.interval)
+        mid = y + _BAR_HEIGHT / 2
+        out.append(
+            f'<g class="ci"><title>{escape(bar.label)}: interval '
+            f"{escape(value_format(bar.interval[0]))} to {escape(value_format(bar.interval[1]))}"
+            f'</title><line x1="{low:.2f}" y1="{mid}" x2="{high:.2f}" y2="{mid}" '
+            f'stroke="#111" stroke-width="1.2"/>'
+            f'<line x1="{low:.2f}" y1="{y + 2}" x2="{low:.2f}" y2="{y + _BAR_HEIGHT - 2}" '
+            f'stroke="#111" stroke-width="1.2"/>'
+            f'<line x1="{high:.2f}" y1="{y + 2}" x2="{high:.2f}" y2="{y + _BAR_HEIGHT - 2}" '
+            f'stroke="#111" stroke-width="1.2"/></g>'
+        )
     out.append(
         f'<line class="axis" x1="{x0}" y1="{_TOP - 2}" x2="{x0}" y2="{plot_bottom}" '
         f'stroke="#333" stroke-width="1"/>'
@@ -224,7 +242,10 @@ def horizontal_bar_chart(
                 f'fill="#555" font-style="italic">n/a</text>'
             )
             continue
-        end = x_of(bar.value)
+        right = bar.value
+        if bar.interval is not None and _finite(bar.interval):
+            right = max(bar.value, bar.interval[1])
+        end = x_of(right)
         text = value_format(bar.value)
         out.append(
             f'<rect x="{end + 2:.2f}" y="{y}" width="{len(text) * _CHAR_WIDTH + 4:.1f}" '
@@ -249,6 +270,9 @@ def selection_rate_chart(
     (29 CFR 1607.4(D)). Such bars are drawn in the accent colour and their impact ratio is
     printed in the table next to the chart.
 
+    A group excluded from comparisons (under the policy's share of the data) is never drawn as
+    flagged; whiskers, when the report has intervals, mark each rate's confidence interval.
+
     With more than ``max_bars`` groups (large intersections) the chart keeps the reference group
     and the groups with the lowest selection rates, the ones a four-fifths check is about, in
     their original order, and says so under the axis; the table still lists every group.
@@ -271,13 +295,15 @@ def selection_rate_chart(
     bars = []
     for name, stats in groups.items():
         rate = stats.get("selection_rate")
-        below = line_value is not None and rate is not None and rate < line_value
+        compared = not stats.get("excluded") and stats.get("status") != "insufficient_data"
+        below = line_value is not None and rate is not None and rate < line_value and compared
         bars.append(
             Bar(
                 label=str(name),
                 value=rate,
                 emphasis=below,
                 note="(reference)" if name == reference else "",
+                interval=_interval(stats, "selection_rate"),
             )
         )
     line = (
@@ -299,6 +325,70 @@ def selection_rate_chart(
         ),
         axis_label="selection rate = (TP + FP) / n",
         reference_line=line,
+        footnote=footnote,
+    )
+
+
+def _finite(interval: tuple[float, float] | None) -> bool:
+    return interval is not None and all(math.isfinite(v) for v in interval)
+
+
+def _interval(stats: Mapping[str, Any], metric: str) -> tuple[float, float] | None:
+    """The [low, high] interval of ``metric`` in a group's report entry, if it has one."""
+    ci = (stats.get("ci") or {}).get(metric)
+    if isinstance(ci, Sequence) and len(ci) == 2 and all(isinstance(v, int | float) for v in ci):
+        return float(ci[0]), float(ci[1])
+    return None
+
+
+#: Rates drawn by :func:`rate_chart`, with the formula printed under the axis.
+RATE_FORMULAS = {
+    "selection_rate": "selection rate = (TP + FP) / n",
+    "scoring_rate": "scoring rate = share scoring above the full sample's median",
+    "tpr": "TPR = TP / (TP + FN)",
+    "fpr": "FPR = FP / (FP + TN)",
+    "ppv": "PPV = TP / (TP + FP)",
+}
+
+
+def rate_chart(
+    feature: str, evidence: Mapping[str, Any], metric: str, max_bars: int = _MAX_BARS
+) -> Markup:
+    """One rate by group with its confidence interval (a whisker), for one feature.
+
+    Groups reported as "insufficient data" are drawn as "n/a": their rate is withheld, never
+    shown as a number that looks solid. With more than ``max_bars`` groups the chart keeps the
+    reference group and the groups with the lowest selection rates, as the selection chart does.
+    """
+    all_groups: Mapping[str, Mapping[str, Any]] = evidence.get("groups") or {}
+    reference = evidence.get("reference_group")
+    groups = _lowest_groups(all_groups, reference, max_bars)
+    name = RATE_FORMULAS[metric].split(" = ")[0]
+    bars = [
+        Bar(
+            label=str(group),
+            value=stats.get(metric),
+            note="(reference)" if group == reference else "",
+            interval=_interval(stats, metric),
+        )
+        for group, stats in groups.items()
+    ]
+    footnote = (
+        f"Showing the reference and the {len(groups) - 1} lowest-selection of "
+        f"{len(all_groups)} groups; the table lists all."
+        if len(groups) < len(all_groups)
+        else ""
+    )
+    confidence = evidence.get("confidence")
+    level = f"{confidence:.0%}" if isinstance(confidence, int | float) else "the"
+    return horizontal_bar_chart(
+        bars,
+        title=f"{name} by group: {feature}",
+        description=(
+            f"Horizontal bars give the {name} of each {feature} group; whiskers mark its "
+            f"{level} bootstrap confidence interval."
+        ),
+        axis_label=RATE_FORMULAS[metric] + f"; whiskers: {level} interval",
         footnote=footnote,
     )
 

@@ -22,7 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from audit.errors import InputError
-from audit.report.charts import importance_chart, selection_rate_chart
+from audit.report.charts import importance_chart, rate_chart, selection_rate_chart
 
 __all__ = ["default_template_dir", "render_html", "TEMPLATE_NAME", "STYLESHEET_NAME"]
 
@@ -147,6 +147,33 @@ def breakable(value: Any) -> Markup:
     return Markup(text)
 
 
+def fmt_interval(value: Any) -> str:
+    """A confidence interval [low, high] as "0.412–0.498"; missing or null as "n/a"."""
+    if isinstance(value, list | tuple) and len(value) == 2 and all(map(_is_number, value)):
+        return f"{fmt_rate(value[0])}\u2013{fmt_rate(value[1])}"
+    return "n/a"
+
+
+def fmt_p(value: Any) -> str:
+    """A p-value to 3 significant digits, "< 0.001" below that; None as "n/a"."""
+    if not _is_number(value) or not math.isfinite(value):
+        return "n/a"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def breached_by(rules: Any, feature: Any, group: Any) -> list[str]:
+    """Ids of the failed or warned rules whose breaches name this feature's group."""
+    return [
+        str(rule.get("id"))
+        for rule in rules or []
+        if rule.get("status") in ("fail", "warn")
+        and any(
+            b.get("feature") == feature and b.get("group") == group
+            for b in rule.get("breaches") or []
+        )
+    ]
+
+
 def humanize(name: Any) -> str:
     """``equal_opportunity_difference`` -> ``equal opportunity difference``."""
     return str(name).replace("_", " ")
@@ -183,6 +210,8 @@ def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
         count=fmt_count,
         number=fmt_number,
         percent=fmt_percent,
+        interval=fmt_interval,
+        p_value=fmt_p,
         short_digest=short_digest,
         breakable=breakable,
         humanize=humanize,
@@ -191,6 +220,8 @@ def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
     )
     env.globals.update(
         selection_rate_chart=selection_rate_chart,
+        rate_chart=rate_chart,
+        breached_by=breached_by,
         importance_chart=importance_chart,
         is_number=_is_number,
     )

@@ -1,0 +1,158 @@
+"""Per-group statistics of scores: scoring rate, mean score, AUC and calibration.
+
+- scoring_rate (NYC LL144, 6 RCNY 5-300): share of the group scoring strictly above the median
+  score of the full sample (every row, including rows whose group is unknown).
+- mean_score = sum(score) / n.
+- auc = P(score of a random positive > score of a random negative) within the group, ties
+  counting 1/2: (R_pos - n_pos (n_pos + 1) / 2) / (n_pos n_neg), with R_pos the sum of the
+  positives' tie-averaged ranks among the group's scores. None with one class only.
+- calibration (only when every score lies in [0, 1], i.e. reads as a probability): 10 bins of
+  width 0.1 with scikit-learn's ``calibration_curve`` convention (bin b holds scores in
+  (b/10, (b+1)/10], the first bin also holds 0). Per bin: n, mean score, observed rate of
+  positives. Expected calibration error ece = sum over bins of (n_b / n) |mean_b - observed_b|.
+
+All of it comes from sorted arrays and ``np.bincount``; no Python loop runs over rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from audit.errors import InputError
+
+N_BINS = 10
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One row of a reliability table; mean_score and observed_rate are None for an empty bin."""
+
+    bin_low: float
+    bin_high: float
+    n: int
+    mean_score: float | None
+    observed_rate: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bin_low": self.bin_low,
+            "bin_high": self.bin_high,
+            "n": self.n,
+            "mean_score": self.mean_score,
+            "observed_rate": self.observed_rate,
+        }
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    """Score statistics of every group of one feature, as arrays indexed by group code."""
+
+    above: np.ndarray  # rows above the full sample's median, per group
+    mean_score: np.ndarray
+    auc: np.ndarray  # NaN where the group has one class only
+    ece: np.ndarray | None  # None when the scores are not probabilities
+    calibration: tuple[tuple[CalibrationBin, ...], ...] | None
+
+
+def as_scores(scores: Any) -> np.ndarray:
+    """Scores as a 1-D float array; refuse non-numeric, missing or infinite values."""
+    arr = scores.to_numpy() if hasattr(scores, "to_numpy") else np.asarray(scores)
+    if arr.ndim != 1 or arr.dtype.kind not in "biuf":
+        raise InputError(
+            f"scores must be a 1-D array of numbers, got shape {arr.shape} and dtype {arr.dtype}",
+            hint="pass the probability of the positive class, e.g. predict_proba(X)[:, 1]",
+        )
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise InputError(
+            "scores contain missing or infinite values",
+            hint="drop or fill those rows before auditing, or leave scores out",
+        )
+    return arr
+
+
+def above_median(scores: np.ndarray) -> np.ndarray:
+    """True where a score is strictly above the median of all scores (LL144's scoring rate)."""
+    return scores > np.median(scores)
+
+
+def score_stats(
+    scores: np.ndarray, y_true: np.ndarray, above: np.ndarray, codes: np.ndarray, n_groups: int
+) -> ScoreStats:
+    """Scoring counts, mean score, AUC and calibration per group code (-1 rows left out)."""
+    known = codes >= 0
+    codes_k, scores_k, truth_k = codes[known], scores[known], y_true[known]
+    n = np.bincount(codes_k, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(codes_k, weights=scores_k, minlength=n_groups) / n
+    above_n = np.bincount(codes_k, weights=above[known], minlength=n_groups).astype(np.int64)
+    auc = _group_auc(scores_k, truth_k, codes_k, n_groups)
+    ece, table = None, None
+    # Whether scores read as probabilities is a property of the score column, not of the rows
+    # whose group happens to be known.
+    if scores.min() >= 0.0 and scores.max() <= 1.0:
+        ece, table = _calibration(scores_k, truth_k, codes_k, n_groups)
+    return ScoreStats(above=above_n, mean_score=mean, auc=auc, ece=ece, calibration=table)
+
+
+def _group_auc(
+    scores: np.ndarray, truth: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Mann-Whitney AUC per group, from one sort by (group, score)."""
+    order = np.lexsort((scores, codes))
+    s, c, t = scores[order], codes[order], truth[order]
+    m = len(s)
+    if m == 0:
+        return np.full(n_groups, np.nan)
+    # Runs of equal (group, score) share the average of the ranks they span.
+    new_run = np.ones(m, dtype=bool)
+    new_run[1:] = (c[1:] != c[:-1]) | (s[1:] != s[:-1])
+    run_id = np.cumsum(new_run) - 1
+    run_start = np.flatnonzero(new_run)
+    run_end = np.append(run_start[1:], m)  # exclusive
+    group_start = np.searchsorted(c, np.arange(n_groups), side="left")
+    # Rank within the group (1-based) of a run = mean of its positions minus the group start.
+    run_rank = (run_start + run_end + 1) / 2.0 - group_start[c[run_start]]
+    rank_sum = np.bincount(c, weights=run_rank[run_id] * t, minlength=n_groups)
+    n_pos = np.bincount(c, weights=t, minlength=n_groups)
+    n_all = np.bincount(c, minlength=n_groups)
+    n_neg = n_all - n_pos
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
+def _calibration(
+    scores: np.ndarray, truth: np.ndarray, codes: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, tuple[tuple[CalibrationBin, ...], ...]]:
+    """ECE and reliability table per group; see the module docstring for the binning."""
+    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    bins = np.searchsorted(edges[1:-1], scores)  # sklearn's calibration_curve binning
+    index = codes * N_BINS + bins
+    size = n_groups * N_BINS
+    count = np.bincount(index, minlength=size).reshape(n_groups, N_BINS)
+    score_sum = np.bincount(index, weights=scores, minlength=size).reshape(n_groups, N_BINS)
+    pos_sum = np.bincount(index, weights=truth, minlength=size).reshape(n_groups, N_BINS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = score_sum / count
+        observed = pos_sum / count
+        weight = count / count.sum(axis=1, keepdims=True)
+    ece = np.where(count > 0, weight * np.abs(mean - observed), 0.0).sum(axis=1)
+    ece = np.where(count.sum(axis=1) > 0, ece, np.nan)
+    tables = tuple(
+        tuple(
+            CalibrationBin(
+                bin_low=float(edges[b]),
+                bin_high=float(edges[b + 1]),
+                n=int(count[g, b]),
+                mean_score=float(mean[g, b]) if count[g, b] else None,
+                observed_rate=float(observed[g, b]) if count[g, b] else None,
+            )
+            for b in range(N_BINS)
+        )
+        for g in range(n_groups)
+    )
+    return ece, tables
