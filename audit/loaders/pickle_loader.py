@@ -26,9 +26,6 @@ from .interface import LoadedModel
 
 #: Compression formats joblib writes (``joblib.dump(..., compress=...)``); each holds a pickle.
 COMPRESSED = (
-    (b"\x78\x9c", "zlib"),
-    (b"\x78\x01", "zlib"),
-    (b"\x78\xda", "zlib"),
     (b"\x1f\x8b", "gzip"),
     (b"BZh", "bz2"),
     (b"\xfd7zXZ\x00", "xz"),
@@ -77,6 +74,9 @@ def pickle_kind(head: bytes, path: Path) -> str | None:
     """What pickle-based format ``path`` is (e.g. "a Python pickle"), or None; loads nothing."""
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return f"a Python pickle (protocol {head[1]}) or joblib file"
+    # zlib: CMF 0x78 (deflate, 32K window) and a header checksum divisible by 31
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return "a zlib-compressed file (joblib's compressed pickle format)"
     for magic, name in COMPRESSED:
         if head.startswith(magic):
             return f"a {name}-compressed file (joblib's compressed pickle format)"
