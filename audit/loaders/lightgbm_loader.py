@@ -64,7 +64,8 @@ class LightGBMModel:
         if self.categories_:
             X = X.copy()
             for col, values in self.categories_.items():
-                X[col] = pd.Categorical(X[col], categories=values)
+                # as LightGBM does for pandas input: unseen categories become missing
+                X[col] = X[col].astype("category").cat.set_categories(values)
         return X
 
     def _raw(self, X: pd.DataFrame, **kwargs: Any) -> np.ndarray:

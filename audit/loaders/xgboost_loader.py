@@ -117,7 +117,8 @@ class XGBoostLoader:
             _check_json(path)
         try:
             booster = xgboost.Booster()
-            booster.load_model(str(path))
+            # From bytes, not the path: XGBoost would pick the parser by the file's extension.
+            booster.load_model(bytearray(path.read_bytes()))
             config = json.loads(booster.save_config())
         except (xgboost.core.XGBoostError, ValueError, OSError) as exc:
             raise InputError(
