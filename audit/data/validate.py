@@ -161,19 +161,25 @@ def _check_label(
                 f"positive_label {req.positive_label!r} is not one of the model's classes "
                 f"({', '.join(map(repr, map(str, model_classes)))})"
             )
-        unknown = [v for v in values if v not in set(map(str, model_classes))]
-        if unknown and not _numeric_equal(present, model_classes):
+        unknown = _not_in(present, model_classes)
+        if unknown:
             problems.add(
                 f"label values {', '.join(map(repr, unknown[:10]))} are not classes of the model "
                 f"({', '.join(map(repr, map(str, model_classes)))})"
             )
 
 
-def _numeric_equal(values: pd.Series, classes: pd.Series) -> bool:
-    """Label values and classes that are equal as numbers (1 and 1.0) are the same classes."""
-    a = pd.to_numeric(pd.Series(values.unique()), errors="coerce")
-    b = pd.to_numeric(classes, errors="coerce")
-    return bool(a.notna().all() and b.notna().all() and set(a) <= set(b))
+def _not_in(values: pd.Series, allowed: pd.Series) -> list[str]:
+    """Distinct ``values`` not among ``allowed``: compared as numbers when both are numbers
+    (1 and 1.0 are the same class), else as text."""
+    found = pd.Series(values.dropna().unique())
+    allowed = pd.Series(allowed.dropna().unique())
+    a = pd.to_numeric(found, errors="coerce")
+    b = pd.to_numeric(allowed, errors="coerce")
+    if len(found) and a.notna().all() and b.notna().all():
+        known = set(b.tolist())
+        return sorted(str(v) for v, n in zip(found, a, strict=True) if n not in known)
+    return sorted(set(map(str, found)) - set(map(str, allowed)))
 
 
 def _check_predictions(frame: pd.DataFrame, req: DatasetRequirements, problems: Problems) -> None:
@@ -185,13 +191,13 @@ def _check_predictions(frame: pd.DataFrame, req: DatasetRequirements, problems: 
             f"predictions column {req.predictions!r} has {int(missing.sum())} missing values "
             f"({_rows(missing)})"
         )
-    label_values = set(map(str, frame[req.label].dropna().unique()))
-    extra = sorted(set(map(str, pred.dropna().unique())) - label_values)
-    if extra and not _numeric_equal(pred.dropna(), pd.Series(sorted(label_values))):
+    label_values = sorted(map(str, frame[req.label].dropna().unique()))
+    extra = _not_in(pred, frame[req.label])
+    if extra:
         problems.add(
             f"predictions column {req.predictions!r} holds values that are not label values: "
             f"{', '.join(map(repr, extra[:10]))} (label values: "
-            f"{', '.join(map(repr, sorted(label_values)[:10]))})"
+            f"{', '.join(map(repr, label_values[:10]))})"
         )
 
 
