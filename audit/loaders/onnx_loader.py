@@ -90,7 +90,7 @@ class ONNXModel:
         if self._single:
             name, typ, _shape = self._inputs[0]
             return {name: X.to_numpy(dtype=_NUMPY.get(typ, np.float32))}
-        feed = {}
+        feed: dict[str, np.ndarray] = {}
         for name, typ, _shape in self._inputs:
             col = X[name]
             dtype = _NUMPY.get(typ, np.float32)

@@ -167,7 +167,7 @@ def is_allowed_global(module: str, name: str) -> bool:
 def _guarded_unpickler(fobj: Any, filename: str) -> Any:
     from joblib.numpy_pickle import NumpyUnpickler
 
-    class GuardedUnpickler(NumpyUnpickler):  # type: ignore[misc]
+    class GuardedUnpickler(NumpyUnpickler):
         """joblib's unpickler (plain pickles too), resolving only allow-listed globals."""
 
         def find_class(self, module: str, name: str) -> Any:
