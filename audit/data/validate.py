@@ -1,0 +1,245 @@
+"""Check a dataset against what the audit and the model need, before any computation.
+
+Every problem found is collected and reported in one :class:`~audit.errors.InputError` (exit 2),
+so a user fixes them in one round instead of one per run. Checked:
+
+- the dataset has rows;
+- the label, sensitive, predictions and scores columns exist;
+- the label has no missing values, holds exactly two values, the positive label among them (so
+  both classes are present), and they are classes of the model when it has ``classes_``;
+- recorded predictions are label values; recorded scores are numbers, none missing;
+- the model's input columns exist (by name; by count when the model does not name them), have no
+  missing values, and hold numbers where the model needs numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .model_inputs import ModelInputs, model_inputs
+
+
+@dataclass(frozen=True)
+class DatasetRequirements:
+    """What the audit spec needs from the dataset (label, outcome, groups, recorded decisions)."""
+
+    label: str
+    positive_label: object
+    sensitive: tuple[str, ...]
+    predictions: str | None = None
+    scores: str | None = None
+
+
+@dataclass(frozen=True)
+class Problems:
+    """Collects every dataset problem so they are reported in one message."""
+
+    source: str
+    items: list[str] = field(default_factory=list)
+
+    def add(self, msg: str) -> None:
+        self.items.append(msg)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            body = "\n".join(f"  - {m}" for m in self.items)
+            raise InputError(
+                f"dataset {self.source} cannot be audited ({len(self.items)} problem"
+                f"{'s' if len(self.items) > 1 else ''}):\n{body}",
+                hint="fix the dataset or the spec (label, positive_label, sensitive_features, "
+                "predictions/scores, dtypes) and run again",
+            )
+
+
+def is_positive(values: pd.Series, positive_label: object) -> np.ndarray:
+    """Boolean array: which values equal the favourable label (numbers compared as numbers)."""
+    if isinstance(positive_label, bool):
+        return (values.astype(str).str.lower() == str(positive_label).lower()).to_numpy()
+    if isinstance(positive_label, int | float) and pd.api.types.is_numeric_dtype(values):
+        return (values.to_numpy() == positive_label).astype(bool)
+    return (values.astype(str) == str(positive_label)).to_numpy()
+
+
+def validate(
+    frame: pd.DataFrame,
+    requirements: DatasetRequirements,
+    model: Any = None,
+    *,
+    source: str,
+) -> None:
+    """Raise one InputError listing every problem of ``frame`` for this audit (see module doc).
+
+    ``model`` is a fitted estimator, an audit adapter or a ``LoadedModel`` (or None when the
+    audit judges recorded decisions).
+    """
+    estimator = getattr(model, "estimator", model)
+    inputs = model_inputs(estimator) if estimator is not None else None
+    problems = Problems(source)
+    _check(frame, requirements, estimator, inputs, problems)
+    problems.raise_if_any()
+
+
+def _preview(columns: Sequence[Any]) -> str:
+    return ", ".join(map(str, columns[:30])) + (" ..." if len(columns) > 30 else "")
+
+
+def _rows(mask: np.ndarray) -> str:
+    rows = np.flatnonzero(mask)[:5] + 1
+    more = " ..." if mask.sum() > 5 else ""
+    return f"data rows {', '.join(map(str, rows))}{more}"
+
+
+def _check(
+    frame: pd.DataFrame,
+    req: DatasetRequirements,
+    estimator: Any,
+    inputs: ModelInputs | None,
+    problems: Problems,
+) -> None:
+    cols = set(map(str, frame.columns))
+    available = _preview(list(frame.columns))
+    if len(frame) == 0:
+        problems.add("it has no rows")
+    named = [("label", req.label), *[("sensitive feature", s) for s in req.sensitive]]
+    named += [("predictions", req.predictions)] if req.predictions else []
+    named += [("scores", req.scores)] if req.scores else []
+    for what, col in named:
+        if col not in cols:
+            problems.add(f"{what} column {col!r} is missing (columns: {available})")
+    if req.label in cols and len(frame):
+        _check_label(frame[req.label], req, estimator, problems)
+    if req.predictions in cols and req.label in cols and len(frame):
+        _check_predictions(frame, req, problems)
+    if req.scores in cols and len(frame):
+        scores = pd.to_numeric(frame[req.scores], errors="coerce")
+        bad = scores.isna().to_numpy()
+        if bad.any():
+            problems.add(
+                f"scores column {req.scores!r} has {int(bad.sum())} missing or non-numeric "
+                f"values ({_rows(bad)})"
+            )
+    if inputs is not None:
+        _check_model_inputs(frame, req, inputs, problems)
+
+
+def _check_label(
+    y: pd.Series, req: DatasetRequirements, estimator: Any, problems: Problems
+) -> None:
+    missing = y.isna().to_numpy()
+    if missing.any():
+        problems.add(
+            f"label column {req.label!r} has {int(missing.sum())} missing values ({_rows(missing)})"
+        )
+    present = y[~missing]
+    values = sorted(map(str, present.unique()))
+    pos = is_positive(present, req.positive_label)
+    if not pos.any():
+        problems.add(
+            f"positive_label {req.positive_label!r} never occurs in label column {req.label!r} "
+            f"(values: {', '.join(map(repr, values[:10]))})"
+        )
+    elif pos.all():
+        problems.add(
+            f"label column {req.label!r} holds only the positive class; both classes are needed"
+        )
+    if len(values) > 2:
+        problems.add(
+            f"label column {req.label!r} has {len(values)} distinct values "
+            f"({', '.join(map(repr, values[:10]))}); a binary audit needs exactly two"
+        )
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        model_classes = pd.Series(np.asarray(classes))
+        if not is_positive(model_classes, req.positive_label).any():
+            problems.add(
+                f"positive_label {req.positive_label!r} is not one of the model's classes "
+                f"({', '.join(map(repr, map(str, model_classes)))})"
+            )
+        unknown = _not_in(present, model_classes)
+        if unknown:
+            problems.add(
+                f"label values {', '.join(map(repr, unknown[:10]))} are not classes of the model "
+                f"({', '.join(map(repr, map(str, model_classes)))})"
+            )
+
+
+def _not_in(values: pd.Series, allowed: pd.Series) -> list[str]:
+    """Distinct ``values`` not among ``allowed``: compared as numbers when both are numbers
+    (1 and 1.0 are the same class), else as text."""
+    found = pd.Series(values.dropna().unique())
+    allowed = pd.Series(allowed.dropna().unique())
+    a = pd.to_numeric(found, errors="coerce")
+    b = pd.to_numeric(allowed, errors="coerce")
+    if len(found) and a.notna().all() and b.notna().all():
+        known = set(b.tolist())
+        return sorted(str(v) for v, n in zip(found, a, strict=True) if n not in known)
+    return sorted(set(map(str, found)) - set(map(str, allowed)))
+
+
+def _check_predictions(frame: pd.DataFrame, req: DatasetRequirements, problems: Problems) -> None:
+    assert req.predictions is not None
+    pred = frame[req.predictions]
+    missing = pred.isna().to_numpy()
+    if missing.any():
+        problems.add(
+            f"predictions column {req.predictions!r} has {int(missing.sum())} missing values "
+            f"({_rows(missing)})"
+        )
+    label_values = sorted(map(str, frame[req.label].dropna().unique()))
+    extra = _not_in(pred, frame[req.label])
+    if extra:
+        problems.add(
+            f"predictions column {req.predictions!r} holds values that are not label values: "
+            f"{', '.join(map(repr, extra[:10]))} (label values: "
+            f"{', '.join(map(repr, label_values[:10]))})"
+        )
+
+
+def _check_model_inputs(
+    frame: pd.DataFrame, req: DatasetRequirements, inputs: ModelInputs, problems: Problems
+) -> None:
+    cols = [str(c) for c in frame.columns]
+    if inputs.names is None:
+        candidates = [c for c in cols if c != req.label]
+        if inputs.count is not None and inputs.count != len(candidates):
+            problems.add(
+                f"the model does not name its input columns and takes {inputs.count} of them, "
+                f"but the dataset has {len(candidates)} columns besides the label; give the "
+                "dataset exactly the model's input columns, in training order"
+            )
+        return
+    missing = [c for c in inputs.names if c not in cols]
+    if missing:
+        problems.add(f"the model needs columns the dataset lacks: {', '.join(map(repr, missing))}")
+    for col in inputs.names:
+        if col not in cols:
+            continue
+        values = frame[col]
+        na = values.isna().to_numpy()
+        if na.any():
+            problems.add(
+                f"model input column {col!r} has {int(na.sum())} missing values ({_rows(na)})"
+            )
+        if col in inputs.numeric and not (
+            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+        ):
+            text = values.dropna().astype(str)
+            numeric = pd.to_numeric(text, errors="coerce")
+            if numeric.notna().all():
+                problems.add(
+                    f"model input column {col!r} holds number-like codes kept as text (e.g. "
+                    f"{text.iloc[0]!r}) but the model needs numbers; declare it in the spec's "
+                    f"dtypes (e.g. {col}: integer) if it really is a number"
+                )
+            else:
+                bad = text[numeric.isna()]
+                problems.add(
+                    f"model input column {col!r} must hold numbers but has text such as "
+                    f"{', '.join(map(repr, bad.unique()[:3]))}"
+                )

@@ -1,0 +1,214 @@
+"""Pickle and joblib files: recognised without loading them, refused unless explicitly allowed.
+
+Unpickling runs whatever code the file asks for (``os.system``, ``builtins.eval`` ...): a model
+file in pickle form is a program. audit therefore refuses pickle and joblib files by default and
+says what to use instead (skops for scikit-learn, the native formats of XGBoost and LightGBM,
+ONNX). Recognising one never executes it: we read magic bytes, zip directories and pickle opcodes
+(:func:`pickletools.genops`), nothing more.
+
+The only way in is an explicit opt-in for one registered model whose sha256 is pinned by the
+caller (``load_model(..., allow_pickle_digest=...)``). Even then the file is read by an
+unpickler that resolves only types from an allow-list of model libraries (``find_class``); that
+is a safety net, not a proof of safety, and the model is marked ``unsafe`` so the report's first
+page shows the choice.
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .interface import LoadedModel
+
+#: Compression formats joblib writes (``joblib.dump(..., compress=...)``); each holds a pickle.
+COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x5d\x00\x00", "lzma"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+)
+
+WHY_REFUSED = (
+    "loading a pickle runs whatever code the file contains, so audit refuses pickle and "
+    "joblib model files"
+)
+USE_INSTEAD = (
+    "save scikit-learn models with skops.io.dump(model, 'model.skops'), XGBoost with "
+    "booster.save_model('model.json' or '.ubj'), LightGBM with booster.save_model('model.txt'), "
+    "or export to ONNX; a registered pickle can be allowed for its pinned digest with "
+    "--allow-pickle SHA256"
+)
+
+#: Top-level modules whose classes a pickled model may reference when explicitly allowed.
+ALLOWED_ROOTS = frozenset(
+    {
+        "sklearn",
+        "numpy",
+        "scipy",
+        "pandas",
+        "xgboost",
+        "lightgbm",
+        "joblib",
+        "collections",
+        "copyreg",
+        "_codecs",
+        "datetime",
+    }
+)
+#: Plain data constructors from ``builtins`` (no getattr, eval, exec, __import__, open ...).
+ALLOWED_BUILTINS = frozenset(
+    {"set", "frozenset", "slice", "complex", "bytearray", "bytes", "dict", "list", "tuple"}
+    | {"int", "float", "str", "bool", "object", "range"}
+)
+#: Functions inside the allowed libraries that read files, evaluate or import code.
+_DENIED_PARTS = ("testing", "f2py", "distutils", "_pytest", "eval", "exec", "system", "popen")
+_DENIED_PREFIXES = ("load", "read_", "import", "__import__", "getattr", "setattr", "open")
+
+
+def pickle_kind(head: bytes, path: Path) -> str | None:
+    """What pickle-based format ``path`` is (e.g. "a Python pickle"), or None; loads nothing."""
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return f"a Python pickle (protocol {head[1]}) or joblib file"
+    # zlib: CMF 0x78 (deflate, 32K window) and a header checksum divisible by 31
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return "a zlib-compressed file (joblib's compressed pickle format)"
+    for magic, name in COMPRESSED:
+        if head.startswith(magic):
+            return f"a {name}-compressed file (joblib's compressed pickle format)"
+    if head.startswith(b"PK"):
+        inner = zip_pickle_member(path)
+        if inner:
+            return f"a zip archive holding the pickle {inner!r} (PyTorch .pt/.pth or similar)"
+    if _looks_like_text_pickle(head, path):
+        return "a Python pickle (text protocol)"
+    return None
+
+
+def zip_pickle_member(path: Path) -> str | None:
+    """The first member of the zip at ``path`` that is a pickle (by name or content), or None."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                if name.endswith((".pkl", ".pickle", ".joblib", "data.pkl")):
+                    return name
+                if info.file_size and not info.is_dir():
+                    with zf.open(info) as fh:
+                        first = fh.read(2)
+                    if len(first) == 2 and first[0] == 0x80 and 2 <= first[1] <= 5:
+                        return name
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError):
+        return None
+    return None
+
+
+def _looks_like_text_pickle(head: bytes, path: Path) -> bool:
+    """Protocol 0/1 pickles have no magic: parse opcodes (never execute) and look for imports."""
+    if not head or head[:1] not in b"c(]}ilI":
+        return False
+    try:
+        data = path.read_bytes()[:65536]
+        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(data)):
+            if opcode.name in ("GLOBAL", "INST", "STACK_GLOBAL", "REDUCE"):
+                return True
+    except ValueError:
+        return False
+    return False
+
+
+def referenced_globals(path: Path, limit: int = 8) -> list[str]:
+    """Best effort, for messages: ``module.name`` the pickle would import (not executed)."""
+    try:
+        data = path.read_bytes()[: 4 * 1024 * 1024]
+    except OSError:
+        return []
+    found: list[str] = []
+    strings: list[str] = []
+    try:
+        for opcode, arg, _pos in pickletools.genops(io.BytesIO(data)):
+            if opcode.name in ("GLOBAL", "INST"):
+                found.append(str(arg).replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str) and "UNICODE" in opcode.name:
+                strings.append(arg)
+            if len(found) >= limit:
+                break
+    except ValueError:
+        pass  # joblib interleaves raw array bytes, and files may be truncated: keep what we have
+    return list(dict.fromkeys(found))
+
+
+def refusal(path: Path, kind: str) -> InputError:
+    """The error for a pickle-based file loaded without the explicit opt-in."""
+    names = referenced_globals(path) if "pickle" in kind or "joblib" in kind else []
+    seen = f"; it references {', '.join(names)}" if names else ""
+    return InputError(f"{path} is {kind}{seen}. {WHY_REFUSED}", hint=USE_INSTEAD)
+
+
+def is_allowed_global(module: str, name: str) -> bool:
+    """The allow-list used by :class:`GuardedUnpickler` (module roots, no code-running names)."""
+    root = module.split(".", 1)[0]
+    if module == "builtins":
+        return name in ALLOWED_BUILTINS
+    if root not in ALLOWED_ROOTS:
+        return False
+    dotted = f"{module}.{name}".lower()
+    if any(part in dotted for part in _DENIED_PARTS):
+        return False
+    return not any(p.startswith(_DENIED_PREFIXES) for p in name.lower().split("."))
+
+
+def _guarded_unpickler(fobj: Any, filename: str) -> Any:
+    from joblib.numpy_pickle import NumpyUnpickler
+
+    class GuardedUnpickler(NumpyUnpickler):
+        """joblib's unpickler (plain pickles too), resolving only allow-listed globals."""
+
+        def find_class(self, module: str, name: str) -> Any:
+            if not is_allowed_global(module, name):
+                raise InputError(
+                    f"{filename}: the pickle references {module}.{name}, which is outside "
+                    "audit's allow-list for pickled models (model libraries' classes only)",
+                    hint="this file may run code when loaded; do not use it. " + USE_INSTEAD,
+                )
+            return super().find_class(module, name)
+
+    return GuardedUnpickler(filename, fobj, "auto", mmap_mode=None)
+
+
+def load_pickle(path: Path, sha256: str) -> LoadedModel:
+    """Unpickle ``path`` (plain or joblib, compressed or not) with the guarded unpickler.
+
+    Only call this after the caller has checked that ``sha256`` is the pinned digest of a
+    registered model and that the file's digest equals it.
+    """
+    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
+
+    try:
+        with (
+            path.open("rb") as fh,
+            _validate_fileobject_and_memmap(fh, str(path), None) as (
+                fobj,
+                _mmap,
+            ),
+        ):
+            estimator = _guarded_unpickler(fobj, str(path)).load()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of a corrupt or hostile file
+        raise InputError(
+            f"{path}: the pickle could not be loaded ({type(exc).__name__}: {exc})",
+            hint="the file may be truncated or corrupted; " + USE_INSTEAD,
+        ) from None
+    if not hasattr(estimator, "predict"):
+        raise InputError(
+            f"{path}: the unpickled object ({type(estimator).__name__}) has no predict method",
+            hint="pickle the fitted estimator or pipeline",
+        )
+    return LoadedModel(estimator, "pickle", sha256, path, unsafe=True)
