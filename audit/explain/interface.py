@@ -63,6 +63,14 @@ class Attribution:
     base_value: float
     model_output: np.ndarray
     output_space: str
+    #: The SHAP implementation that produced the values, when it differs from the class default
+    #: (e.g. XGBoost's native ``pred_contribs``).
+    explainer: str | None = None
+    #: True when ``values`` are already per input column (model-agnostic explainers mask input
+    #: columns as a whole); False when they are per transformed column and must be summed back.
+    per_input_column: bool = False
+    #: Standard error of each value from sampling (model-agnostic only), same shape as values.
+    standard_error: np.ndarray | None = None
 
 
 class Explainer(ABC):
@@ -74,6 +82,8 @@ class Explainer(ABC):
     explainer_name: ClassVar[str]
     #: Whether ``explain`` needs a background sample of the population.
     needs_background: ClassVar[bool]
+    #: What the attributions are relative to (reported: reasons are "relative to" this).
+    background_kind: ClassVar[str]
 
     @classmethod
     @abstractmethod
@@ -82,13 +92,42 @@ class Explainer(ABC):
 
     @abstractmethod
     def explain(
-        self, estimator: Any, rows: ModelRows, *, target: Target, background: np.ndarray | None
+        self,
+        estimator: Any,
+        rows: ModelRows,
+        *,
+        target: Target,
+        background: np.ndarray | None,
+        owner: np.ndarray,
+        seed: int,
     ) -> Attribution:
         """SHAP values of ``estimator`` on ``rows`` for ``target``.
+
+        ``owner[k]`` is the input column that transformed column ``k`` derives from (explainers
+        that mask whole input columns use it); ``seed`` seeds any sampling the explainer does.
 
         Raises ``ExplanationUnavailable`` for variants of the family it cannot explain exactly
         (multi-class, multi-output, unusual link functions).
         """
+
+    def replicate(
+        self,
+        estimator: Any,
+        rows: ModelRows,
+        *,
+        target: Target,
+        background: np.ndarray,
+        owner: np.ndarray,
+        seed: int,
+    ) -> Attribution:
+        """The same explanation under another background sample and seed, for stability checks.
+
+        Explainers without a background (path-dependent TreeSHAP) override this with their
+        interventional variant; by default it is ``explain`` with the new background and seed.
+        """
+        return self.explain(
+            estimator, rows, target=target, background=background, owner=owner, seed=seed
+        )
 
 
 def margin_output(estimator: Any, native_rows: Any) -> np.ndarray:
