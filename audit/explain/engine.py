@@ -213,6 +213,7 @@ def explain_model(
         stability_background=stability_background,
         reason_codes=reason_codes,
         max_reasons=max_reasons,
+        additivity_tolerance=attribution.tolerance,
     )
 
 

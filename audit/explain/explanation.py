@@ -99,6 +99,7 @@ class Explanation:
     reason_codes: ReasonCodes | None = None
     max_reasons: int = MAX_REASONS
     examples: int = 3
+    additivity_tolerance: float = 1e-6
 
     @property
     def sample_size(self) -> int:
@@ -397,6 +398,10 @@ class Explanation:
                 "max_abs_error": additivity.max_abs_error,
                 "mean_abs_error": additivity.mean_abs_error,
                 "rows": self.sample_size,
+                "tolerance": self.additivity_tolerance,
+                "rows_above_tolerance": int(
+                    (self.additivity_errors() > self.additivity_tolerance).sum()
+                ),
             },
             "sampling_error": None
             if se is None

@@ -71,6 +71,9 @@ class Attribution:
     per_input_column: bool = False
     #: Standard error of each value from sampling (model-agnostic only), same shape as values.
     standard_error: np.ndarray | None = None
+    #: Additivity error expected from floating-point arithmetic alone (float64: 1e-6; XGBoost
+    #: computes in float32, so its margins and contributions agree only to about 1e-5).
+    tolerance: float = 1e-6
 
 
 class Explainer(ABC):
