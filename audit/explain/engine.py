@@ -32,6 +32,7 @@ from audit.explain.interface import (
     ExplanationUnavailable,
     ModelRows,
     Target,
+    few_threads,
 )
 from audit.explain.linear import LinearSHAP
 from audit.explain.permutation import PermutationSHAP
@@ -157,7 +158,7 @@ def explain_model(
         seed=seed,
     )
     values = _per_input(attribution.values, attribution, feature_map)
-    decisions = _decisions(model, data.iloc[positions], target)
+    decisions = _decisions(estimator, model_rows, target)
     stability = None
     if decisions is not None and stability_replicas > 0:
         adverse = np.asarray([d != positive_label for d in decisions], dtype=bool)
@@ -302,11 +303,13 @@ def _as_int(value: Any) -> Any:
         return value
 
 
-def _decisions(model: Any, rows: pd.DataFrame, target: Target) -> np.ndarray | None:
-    """The model's predicted label per row (classifiers), through the whole pipeline."""
-    if not target.is_classifier or len(rows) == 0:
+def _decisions(estimator: Any, rows: ModelRows, target: Target) -> np.ndarray | None:
+    """The model's predicted label per row (classifiers): the final estimator's ``predict`` on
+    the rows the preprocessing already produced, as the pipeline would call it."""
+    if not target.is_classifier or len(rows.dense) == 0:
         return None
-    return np.asarray(model.predict(rows), dtype=object)
+    with few_threads():
+        return np.asarray(estimator.predict(rows.native), dtype=object)
 
 
 def _stability(

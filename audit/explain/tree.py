@@ -23,6 +23,7 @@ from audit.explain.interface import (
     ExplanationUnavailable,
     ModelRows,
     Target,
+    few_threads,
     margin_output,
 )
 
@@ -174,7 +175,8 @@ def _attribution(
                 "classifiers and single-output regressors are explained"
             )
         k = target.positive_index
-        proba = np.asarray(estimator.predict_proba(rows.native), dtype=float)[:, k]
+        with few_threads():
+            proba = np.asarray(estimator.predict_proba(rows.native), dtype=float)[:, k]
         return Attribution(values[:, :, k], float(expected[k]), proba, PROBABILITY, explainer)
     if values.ndim != 2 or expected.shape[0] != 1:
         raise ExplanationUnavailable(
@@ -198,7 +200,8 @@ def _regression_output(estimator: Any, native_rows: Any) -> tuple[str, np.ndarra
     library = type(estimator).__module__.split(".", 1)[0]
     if library in _THIRD_PARTY:
         return "raw score (margin) of the prediction", margin_output(estimator, native_rows)
-    prediction = np.asarray(estimator.predict(native_rows), dtype=float)
+    with few_threads():
+        prediction = np.asarray(estimator.predict(native_rows), dtype=float)
     if isinstance(estimator, HistGradientBoostingRegressor) and estimator.loss in (
         "poisson",
         "gamma",
