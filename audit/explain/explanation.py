@@ -281,6 +281,43 @@ class Explanation:
             result[str(column)] = groups
         return result
 
+    def distribution(self, features: int = 10, bins: int = 40) -> list[dict[str, Any]]:
+        """Per-row SHAP values of the ``features`` most important columns, binned for a
+        beeswarm-style summary: ``bins`` equal-width bins over the common range of values; each
+        bin has its row count ``n`` and ``level``, the mean percentile rank (0 = lowest, 1 =
+        highest) of the column's value among the explained rows for numeric columns (None for
+        categorical ones: their values have no order)."""
+        if self.sample_size == 0:
+            return []
+        order = np.argsort(-self.mean_abs_shap(), kind="stable")[:features]
+        low = float(self.attributions[:, order].min())
+        high = float(self.attributions[:, order].max())
+        if high <= low:
+            high = low + 1.0
+        width = (high - low) / bins
+        result = []
+        for j in order:
+            phi = self.attributions[:, j]
+            index = np.minimum(((phi - low) / width).astype(int), bins - 1)
+            counts = np.bincount(index, minlength=bins)
+            level = None
+            if self.feature_values is not None:
+                column = self.feature_values.iloc[:, j]
+                if pd.api.types.is_numeric_dtype(column):
+                    ranks = column.rank(pct=True).to_numpy(float)
+                    sums = np.bincount(index, weights=np.nan_to_num(ranks, nan=0.5), minlength=bins)
+                    level = [float(sums[b] / counts[b]) if counts[b] else None for b in range(bins)]
+            result.append(
+                {
+                    "feature": self.feature_names[j],
+                    "low": low,
+                    "high": high,
+                    "counts": [int(c) for c in counts],
+                    "levels": level,
+                }
+            )
+        return result
+
     def _reasons_dict(self) -> dict[str, Any]:
         adverse = self.adverse
         if adverse is None:
@@ -394,6 +431,7 @@ class Explanation:
             "proxy_features": list(self.proxy_features),
             "proxy_share": float(means[proxy_columns].sum() / total) if total > 0 else 0.0,
             "groups": self.group_importance(),
+            "distribution": self.distribution(),
             "additivity": {
                 "max_abs_error": additivity.max_abs_error,
                 "mean_abs_error": additivity.mean_abs_error,
