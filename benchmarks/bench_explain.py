@@ -108,7 +108,10 @@ def trees(repeat: int, n_rows: int) -> None:
         if name == "xgboost":
             booster = model.get_booster()
             native = best(
-                lambda b=booster: b.predict(xgboost.DMatrix(dense), pred_contribs=True, validate_features=False), repeat
+                lambda b=booster: b.predict(
+                    xgboost.DMatrix(dense), pred_contribs=True, validate_features=False
+                ),
+                repeat,
             )
             line(f"{name}: raw Booster.predict(pred_contribs=True)", n_rows, native)
         elif name == "lightgbm":
