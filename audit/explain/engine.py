@@ -25,7 +25,7 @@ import pandas as pd
 from audit.errors import InputError
 from audit.explain.explanation import Explanation
 from audit.explain.features import FeatureMap, identity_map, map_features
-from audit.explain.importance import PROXY_THRESHOLD, associations
+from audit.explain.importance import PROXY_THRESHOLD, Association, associations
 from audit.explain.interface import (
     Attribution,
     Explainer,
@@ -178,7 +178,7 @@ def explain_model(
             background_size=stability_background,
             k=max_reasons,
         )
-    proxies = ()
+    proxies: tuple[Association, ...] = ()
     if group_frame is not None:
         proxies = associations(data, group_frame)
     se = attribution.standard_error
@@ -277,10 +277,10 @@ def _explained_positions(
     if not wanted:
         raise InputError("no row ids to explain were given", hint="name at least one row id")
     if ids is None:
-        lookup = {i: i for i in range(len(data))}
+        lookup: dict[Any, int] = {i: i for i in range(len(data))}
         keys = [_as_int(w) for w in wanted]
     else:
-        lookup = {}
+        lookup = {}  # first position of each id, as text
         for position, value in enumerate(ids.tolist()):
             lookup.setdefault(str(value), position)
         keys = [str(w) for w in wanted]

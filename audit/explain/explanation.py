@@ -194,7 +194,8 @@ class Explanation:
                 hint="give one (see policies/reason-codes/) in the audit spec or the policy pack",
             )
         codes = self.reason_codes.lookup(self.feature_names)
-        rows = np.flatnonzero(adverse) if only is None else [i for i in only if adverse[i]]
+        candidates = np.flatnonzero(adverse) if only is None else only
+        rows = [int(i) for i in candidates if adverse[int(i)]]
         errors = self.additivity_errors()
         top = top_adverse(self.attributions[rows], self.max_reasons) if len(rows) else []
         result = []

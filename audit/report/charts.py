@@ -502,8 +502,8 @@ def importance_interval_chart(
         canvas.text(
             _WIDTH - 4, y + _BAR_HEIGHT - 2, text, anchor="end", cls="value", size=_FONT_SIZE - 1
         )
-    y = canvas.legend(bottom + 25, f"mean |SHAP value|; whiskers: {level:.0%} interval")
-    return canvas.svg(y + 8)
+    end = canvas.legend(bottom + 25, f"mean |SHAP value|; whiskers: {level:.0%} interval")
+    return canvas.svg(end + 8)
 
 
 def _mix(level: float) -> str:
@@ -606,20 +606,21 @@ def group_importance_chart(
                 size=_FONT_SIZE - 3,
                 cls="value",
             )
-    y = bottom + 25
-    y = canvas.legend(y, "mean |SHAP value| within the group")
+    line_y = canvas.legend(bottom + 25.0, "mean |SHAP value| within the group")
     for k, (group, v) in enumerate(shown):
-        y += 14
+        line_y += 14
         colour = _GROUP_COLOURS[k % len(_GROUP_COLOURS)]
-        canvas.add(f'<rect x="{canvas.x0}" y="{y - 8}" width="10" height="8" fill="{colour}"/>')
+        canvas.add(
+            f'<rect x="{canvas.x0}" y="{line_y - 8}" width="10" height="8" fill="{colour}"/>'
+        )
         canvas.text(
             canvas.x0 + 14,
-            y,
+            line_y,
             _clip(f"{group} (n = {v.get('n')})"),
             size=_FONT_SIZE - 1,
             cls="legend",
         )
-    return canvas.svg(y + 10)
+    return canvas.svg(line_y + 10)
 
 
 def waterfall_chart(example: Mapping[str, Any], *, limit: int = 8) -> Markup:
