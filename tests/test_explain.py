@@ -217,13 +217,21 @@ def test_first_class_as_positive_negates_attributions(adult, model_name, request
     [SVC(), KNeighborsClassifier()],
     ids=["svc", "knn"],
 )
-def test_models_without_exact_explainer_are_refused_with_a_reason(adult, estimator):
+def test_models_without_exact_explainer_get_the_model_agnostic_one(adult, estimator):
     X, y = adult
     model = _pipeline(estimator, StandardScaler()).fit(X.iloc[:500], y.iloc[:500])
-    with pytest.raises(ExplanationUnavailable) as caught:
-        explain_model(model, X, positive_label=">50K", sample_size=10)
-    assert type(estimator).__name__ in caught.value.reason
-    assert "model-agnostic" in caught.value.reason
+    ex = explain_model(
+        model, X, positive_label=">50K", sample_size=5, background_size=10, stability_replicas=0
+    )
+    assert ex.method == "permutation"
+    assert ex.feature_names == tuple(X.columns)
+    rows = _rows(ex, X)
+    if hasattr(estimator, "predict_proba") and "probability" in ex.output_space:
+        expected = model.predict_proba(rows)[:, 1]
+    else:
+        expected = model.decision_function(rows)
+    np.testing.assert_allclose(ex.model_output, expected, atol=1e-12)
+    assert ex.additivity.max_abs_error < 1e-9
 
 
 def _numeric(adult) -> tuple[pd.DataFrame, pd.Series]:

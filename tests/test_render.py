@@ -785,3 +785,102 @@ def test_evidence_report_pdf_renders(evidence_report: dict[str, Any]) -> None:
     assert "insufficient data (n = 3)" in text, text[text.find("Tiny") :][:300]
     assert "breaches four-fifths-race" in text
     assert "TPR by group: race" in text or "TPR = TP / (TP + FN)" in text
+
+
+# -- explanation charts ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def explained_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The fixture report with a fresh explanation of the sample Adult model (reasons, groups)."""
+    import pandas as pd
+
+    from audit.explain import explain_model, load_reason_codes
+    from audit.loaders import load_model
+
+    root = Path(__file__).resolve().parents[1]
+    model = load_model(root / "samples/adult/models/adult-gbm.skops")
+    frame = pd.read_csv(root / "samples/adult/adult_test.csv", nrows=2000)
+    ex = explain_model(
+        model.estimator,
+        frame[model.feature_names],
+        positive_label=">50K",
+        sensitive_features=["sex", "race"],
+        groups=frame[["sex", "race"]],
+        reason_codes=load_reason_codes(root / "policies/reason-codes/adult.yaml"),
+        sample_size=150,
+        stability_replicas=1,
+        stability_rows=20,
+    )
+    full = copy.deepcopy(report)
+    full["explanations"] = json.loads(json.dumps(ex.to_dict(), allow_nan=False))
+    return full
+
+
+def _charts(html: str) -> list[Node]:
+    section = next(
+        s for s in parse(html).root.find_all("section") if s.attrs.get("id") == "explanations"
+    )
+    return section.find_all("svg")
+
+
+def _fits(svg: Node) -> None:
+    """No label or legend runs off the chart: every text's estimated extent is inside the box."""
+    width = float((svg.attrs["viewbox"] or "").split()[2])  # html.parser lowercases names
+    for text in svg.find_all("text"):
+        x = float(text.attrs["x"] or 0)
+        size = float(text.attrs.get("font-size") or 11)
+        extent = len(text.text()) * size * 0.6  # DejaVu Sans averages ~0.58 em per character
+        anchor = text.attrs.get("text-anchor")
+        left = x - extent if anchor == "end" else x - extent / 2 if anchor == "middle" else x
+        right = x if anchor == "end" else x + extent / 2 if anchor == "middle" else x + extent
+        assert left >= -1 and right <= width + 1, text.text()
+
+
+def test_explanation_charts_render_and_fit(explained_report: dict[str, Any]) -> None:
+    html = render_html(explained_report)
+    charts = _charts(html)
+    titles = [c.find_all("title")[0].text() for c in charts]
+    assert titles[0] == "Global feature importance with intervals"
+    assert "SHAP value distribution per feature" in titles
+    assert {"Feature importance by sex group", "Feature importance by race group"} <= set(titles)
+    assert sum(t.startswith("Decision for row") for t in titles) == 3
+    for svg in charts:
+        _fits(svg)
+    text = squash(parse(html).root.text())
+    summary = explained_report["explanations"]["reasons"]["summary"]
+    assert summary[0]["text"] in text and "reasons.csv" in text
+
+
+def test_importance_whiskers_are_the_intervals(explained_report: dict[str, Any]) -> None:
+    svg = _charts(render_html(explained_report))[0]
+    bars = svg.find_all("rect", "importance-bar")
+    whiskers = svg.find_all("line", "ci")
+    rows = explained_report["explanations"]["global"]
+    x0 = float(bars[0].attrs["x"] or 0)
+    scale = float(bars[0].attrs["width"] or 0) / rows[0]["mean_abs_shap"]
+    for bar, whisker, row in zip(bars, whiskers, rows, strict=True):
+        assert float(bar.attrs["width"] or 0) == pytest.approx(
+            row["mean_abs_shap"] * scale, abs=1e-3
+        )
+        lo, hi = row["ci"]
+        assert float(whisker.attrs["x1"] or 0) == pytest.approx(x0 + lo * scale, abs=1e-3)
+        assert float(whisker.attrs["x2"] or 0) == pytest.approx(x0 + hi * scale, abs=1e-3)
+
+
+def test_waterfall_steps_add_up_to_the_model_output(explained_report: dict[str, Any]) -> None:
+    charts = [
+        c
+        for c in _charts(render_html(explained_report))
+        if c.find_all("title")[0].text().startswith("Decision for row")
+    ]
+    examples = explained_report["explanations"]["reasons"]["examples"]
+    for svg, example in zip(charts, examples, strict=True):
+        steps = svg.find_all("rect", "step")
+        position = example["base_value"]
+        for step in steps:
+            assert float(step.attrs["data-start"] or 0) == pytest.approx(position, abs=1e-9)
+            position = float(step.attrs["data-end"] or 0)
+        assert position == pytest.approx(example["model_output"], abs=1e-6)
+        expected = sum(c["attribution"] for c in example["contributions"])
+        assert position - example["base_value"] == pytest.approx(expected, abs=1e-9)

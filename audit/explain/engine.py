@@ -2,14 +2,16 @@
 
 Steps, each seeded or exact so the same inputs give the same report:
 
-1. pick the explainer for the final estimator (tree ensembles: TreeSHAP; linear: LinearSHAP;
-   anything else: ``ExplanationUnavailable``);
+1. pick the explainer for the final estimator (tree ensembles: TreeSHAP, native in XGBoost and
+   LightGBM; linear: LinearSHAP; anything else: model-agnostic PermutationSHAP);
 2. draw ``sample_size`` rows of X without replacement with ``numpy.random.default_rng(seed)``
-   (all rows if X is smaller), and for linear models then ``background_size`` rows from the same
-   generator;
+   (all rows if X is smaller; or all rows, or named rows), and for explainers with a background
+   then ``background_size`` rows from the same generator;
 3. transform them with the pipeline's preprocessing (``model[:-1]``) and densify;
 4. explain the final estimator on the transformed rows, for the positive class;
-5. sum the attributions of derived columns back to the model's input columns.
+5. sum the attributions of derived columns back to the model's input columns;
+6. record the model's decision for each row, and re-explain a seeded subset of the adverse
+   decisions with other backgrounds and seeds to measure how stable their top reasons are.
 """
 
 from __future__ import annotations
@@ -23,24 +25,56 @@ import pandas as pd
 from audit.errors import InputError
 from audit.explain.explanation import Explanation
 from audit.explain.features import FeatureMap, identity_map, map_features
-from audit.explain.interface import Explainer, ExplanationUnavailable, ModelRows, Target
+from audit.explain.importance import PROXY_THRESHOLD, Association, associations
+from audit.explain.interface import (
+    Attribution,
+    Explainer,
+    ExplanationUnavailable,
+    ModelRows,
+    Target,
+    few_threads,
+)
 from audit.explain.linear import LinearSHAP
+from audit.explain.permutation import PermutationSHAP
+from audit.explain.reasons import MAX_REASONS, ReasonCodes, top_adverse
 from audit.explain.tree import TreeSHAP
 
-#: Every explainer, tried in order.
+#: Exact explainers, tried in order; anything else is explained by :class:`PermutationSHAP`.
 EXPLAINERS: tuple[type[Explainer], ...] = (TreeSHAP, LinearSHAP)
 
+#: Explainer chosen by name (``method``); "auto" picks by model type.
+METHODS = ("auto", "tree", "linear", "permutation")
 
-def select_explainer(estimator: Any) -> Explainer:
-    """The explainer for ``estimator``; ``ExplanationUnavailable`` if none explains it exactly."""
-    for explainer in EXPLAINERS:
-        if explainer.supports(estimator):
-            return explainer()
-    raise ExplanationUnavailable(
-        f"no exact SHAP explainer for {type(estimator).__name__}: supported are tree ensembles "
-        "(scikit-learn trees, forests and gradient boosting, XGBoost, LightGBM) and linear models; "
-        "model-agnostic explanations are not available yet"
-    )
+
+def select_explainer(estimator: Any, method: str = "auto", *, pairs: int = 4) -> Explainer:
+    """The explainer for ``estimator``: exact TreeSHAP for tree ensembles, exact linear SHAP for
+    linear models, model-agnostic permutation SHAP (``pairs`` antithetic orderings per row) for
+    anything else, or the one named by ``method``.
+
+    Raises ``ExplanationUnavailable`` if the named explainer does not support the estimator, and
+    ``InputError`` for an unknown ``method``.
+    """
+    if method not in METHODS:
+        raise InputError(
+            f"unknown explanation method {method!r}", hint=f"choose one of: {', '.join(METHODS)}"
+        )
+    if method == "auto":
+        for explainer in EXPLAINERS:
+            if explainer.supports(estimator):
+                return explainer()
+    elif method != "permutation":
+        chosen = {e.method: e for e in EXPLAINERS}[method]
+        if chosen.supports(estimator):
+            return chosen()
+        raise ExplanationUnavailable(
+            f"the {method} explainer cannot explain {type(estimator).__name__}"
+        )
+    if not PermutationSHAP.supports(estimator):
+        raise ExplanationUnavailable(
+            f"{type(estimator).__name__} has no prediction method, so no explainer applies "
+            "(not even the model-agnostic one)"
+        )
+    return PermutationSHAP(pairs=pairs)
 
 
 def explain_model(
@@ -52,36 +86,61 @@ def explain_model(
     sample_size: int = 1000,
     background_size: int = 200,
     seed: int = 0,
+    rows: str | Sequence[Any] = "sample",
+    row_ids: Sequence[Any] | pd.Series | None = None,
+    groups: pd.DataFrame | None = None,
+    reason_codes: ReasonCodes | None = None,
+    max_reasons: int = MAX_REASONS,
+    method: str = "auto",
+    permutations: int = 4,
+    stability_replicas: int = 3,
+    stability_rows: int = 100,
+    stability_background: int = 50,
+    proxy_threshold: float = PROXY_THRESHOLD,
 ) -> Explanation:
-    """Explain ``model`` (a fitted estimator or ``Pipeline``) on a seeded sample of ``X``.
+    """Explain ``model`` (a fitted estimator or ``Pipeline``) on rows of ``X``.
 
-    ``positive_label`` is the class whose score is explained (ignored for regressors).
-    ``sensitive_features`` are input columns whose share of the attributions is reported.
+    ``rows`` chooses the explained rows: ``"sample"`` (``sample_size`` rows drawn with ``seed``),
+    ``"all"``, or a list of row ids (values of ``row_ids``, the dataset's id column, or 0-based
+    row numbers when there is none). ``positive_label`` is the favourable class whose score is
+    explained (ignored for regressors); a decision is adverse when the model predicts another.
+    ``sensitive_features`` are columns of ``X`` or of ``groups`` (a frame with one row per row of
+    ``X``, for sensitive attributes the model does not take as input): their share of the
+    attributions, per-group importance and proxies are reported. ``reason_codes`` turns the top
+    ``max_reasons`` negative attributions of each adverse decision into words.
 
-    Raises ``InputError`` for bad arguments or data (missing columns, unknown positive label) and
-    ``ExplanationUnavailable`` when the model cannot be explained exactly.
+    Fidelity: ``stability_replicas`` re-explanations with other background samples and seeds, of
+    up to ``stability_rows`` adverse decisions (seeded), each against its own random background of
+    ``stability_background`` rows, measure how stable the top reasons are (0 replicas: not
+    measured).
+
+    Raises ``InputError`` for bad arguments or data (missing columns, unknown positive label or
+    row ids, incomplete reason codes) and ``ExplanationUnavailable`` when no explainer applies.
     """
     _check_arguments(X, sample_size, background_size, seed)
+    if max_reasons < 1 or stability_replicas < 0 or stability_rows < 0 or stability_background < 1:
+        raise InputError(
+            "max_reasons and stability_background must be at least 1, stability_replicas and "
+            "stability_rows at least 0"
+        )
     estimator, preprocessor = _split(model)
-    explainer = select_explainer(estimator)
+    explainer = select_explainer(estimator, method, pairs=permutations)
     input_names = _input_columns(model, X)
     target = _target(estimator, positive_label)
     sensitive = tuple(sensitive_features)
-    unknown = [c for c in sensitive if c not in X.columns]
-    if unknown:
-        raise InputError(
-            f"sensitive feature(s) {', '.join(map(repr, unknown))} are not columns of the dataset",
-            hint=f"choose among: {', '.join(map(str, X.columns))}",
-        )
+    group_frame = _groups(X, groups, sensitive)
+    if reason_codes is not None:
+        reason_codes.lookup(input_names)  # fail early, naming every column without words
+    ids = _row_ids(X, row_ids)
 
     data = X.loc[:, list(input_names)] if list(X.columns) != list(input_names) else X
     rng = np.random.default_rng(seed)
-    positions = _draw(rng, len(data), sample_size)
-    rows = _transform(preprocessor, data.iloc[positions])
+    positions, mode = _explained_positions(rng, data, rows, sample_size, ids)
+    model_rows = _transform(preprocessor, data.iloc[positions])
     feature_map: FeatureMap = (
         identity_map(input_names)
         if preprocessor is None
-        else map_features(preprocessor, input_names, rows.dense.shape[1])
+        else map_features(preprocessor, input_names, model_rows.dense.shape[1])
     )
 
     background_positions = None
@@ -90,24 +149,228 @@ def explain_model(
         background_positions = _draw(rng, len(data), background_size)
         background = _transform(preprocessor, data.iloc[background_positions]).dense
 
-    attribution = explainer.explain(estimator, rows, target=target, background=background)
+    attribution = explainer.explain(
+        estimator,
+        model_rows,
+        target=target,
+        background=background,
+        owner=feature_map.owner,
+        seed=seed,
+    )
+    values = _per_input(attribution.values, attribution, feature_map)
+    decisions = _decisions(estimator, model_rows, target)
+    stability = None
+    if decisions is not None and stability_replicas > 0:
+        adverse = np.asarray([d != positive_label for d in decisions], dtype=bool)
+        stability = _stability(
+            explainer,
+            estimator,
+            preprocessor,
+            data,
+            model_rows,
+            values,
+            adverse,
+            target=target,
+            feature_map=feature_map,
+            seed=seed,
+            replicas=stability_replicas,
+            max_rows=stability_rows,
+            background_size=stability_background,
+            k=max_reasons,
+        )
+    proxies: tuple[Association, ...] = ()
+    if group_frame is not None:
+        proxies = associations(data, group_frame)
+    se = attribution.standard_error
     return Explanation(
         method=explainer.method,
-        explainer=explainer.explainer_name,
+        explainer=attribution.explainer or explainer.explainer_name,
         output_space=attribution.output_space,
         positive_label=positive_label if target.is_classifier else None,
         population_rows=len(data),
         seed=seed,
         background_size=None if background_positions is None else len(background_positions),
         base_value=attribution.base_value,
-        attributions=_frozen(feature_map.aggregate(attribution.values)),
+        attributions=_frozen(values),
         feature_names=feature_map.original_names,
         row_index=X.index[positions],
         row_positions=_frozen(positions),
         model_output=_frozen(attribution.model_output),
         sensitive_features=sensitive,
         background_rows=None if background_positions is None else _frozen(background_positions),
+        background=explainer.background_kind,
+        rows=mode,
+        row_ids=None if ids is None else _frozen(np.asarray(ids)[positions]),
+        standard_error=None if se is None else _frozen(_per_input(se, attribution, feature_map)),
+        decisions=None if decisions is None else _frozen(decisions),
+        feature_values=data.iloc[positions].reset_index(drop=True),
+        group_values=None
+        if group_frame is None
+        else group_frame.iloc[positions].reset_index(drop=True),
+        proxies=proxies,
+        proxy_threshold=proxy_threshold,
+        stability=None if stability is None else _frozen(stability),
+        stability_replicas=stability_replicas if stability is not None else 0,
+        stability_background=stability_background,
+        reason_codes=reason_codes,
+        max_reasons=max_reasons,
+        additivity_tolerance=attribution.tolerance,
     )
+
+
+def _per_input(values: np.ndarray, attribution: Attribution, feature_map: FeatureMap) -> np.ndarray:
+    return values if attribution.per_input_column else feature_map.aggregate(values)
+
+
+def _groups(
+    X: pd.DataFrame, groups: pd.DataFrame | None, sensitive: tuple[str, ...]
+) -> pd.DataFrame | None:
+    """The sensitive columns for every row of X, from ``groups`` first, then X itself."""
+    if groups is not None and len(groups) != len(X):
+        raise InputError(
+            f"the sensitive-attribute frame has {len(groups)} rows but the dataset {len(X)}",
+            hint="pass the sensitive columns of the same rows, in the same order",
+        )
+    available = set(X.columns) | (set(groups.columns) if groups is not None else set())
+    unknown = [c for c in sensitive if c not in available]
+    if unknown:
+        raise InputError(
+            f"sensitive feature(s) {', '.join(map(repr, unknown))} are not columns of the dataset",
+            hint=f"choose among: {', '.join(map(str, sorted(map(str, available))))}",
+        )
+    if not sensitive:
+        return None
+    columns = {
+        c: (groups[c] if groups is not None and c in groups.columns else X[c]).to_numpy()
+        for c in sensitive
+    }
+    return pd.DataFrame(columns)
+
+
+def _row_ids(X: pd.DataFrame, row_ids: Sequence[Any] | pd.Series | None) -> np.ndarray | None:
+    if row_ids is None:
+        return None
+    ids = np.asarray(row_ids.to_numpy() if isinstance(row_ids, pd.Series) else list(row_ids))
+    if len(ids) != len(X):
+        raise InputError(
+            f"{len(ids)} row ids for {len(X)} rows", hint="pass the id column of the same rows"
+        )
+    return ids
+
+
+def _explained_positions(
+    rng: np.random.Generator,
+    data: pd.DataFrame,
+    rows: str | Sequence[Any],
+    sample_size: int,
+    ids: np.ndarray | None,
+) -> tuple[np.ndarray, str]:
+    if isinstance(rows, str):
+        if rows == "sample":
+            return _draw(rng, len(data), sample_size), "sample"
+        if rows == "all":
+            return np.arange(len(data)), "all"
+        raise InputError(
+            f"rows to explain must be 'sample', 'all' or a list of row ids, got {rows!r}"
+        )
+    wanted = list(rows)
+    if not wanted:
+        raise InputError("no row ids to explain were given", hint="name at least one row id")
+    if ids is None:
+        lookup: dict[Any, int] = {i: i for i in range(len(data))}
+        keys = [_as_int(w) for w in wanted]
+    else:
+        lookup = {}  # first position of each id, as text
+        for position, value in enumerate(ids.tolist()):
+            lookup.setdefault(str(value), position)
+        keys = [str(w) for w in wanted]
+    missing = [str(w) for w, k in zip(wanted, keys, strict=True) if k not in lookup]
+    if missing:
+        where = "the id column" if ids is not None else "0-based row numbers of the dataset"
+        raise InputError(
+            f"row id(s) not found: {', '.join(missing)}",
+            hint=f"row ids are {where} (0 to {len(data) - 1})"
+            if ids is None
+            else f"row ids are values of {where}",
+        )
+    return np.asarray([lookup[k] for k in keys], dtype=np.intp), "named"
+
+
+def _as_int(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _decisions(estimator: Any, rows: ModelRows, target: Target) -> np.ndarray | None:
+    """The model's predicted label per row (classifiers): the final estimator's ``predict`` on
+    the rows the preprocessing already produced, as the pipeline would call it."""
+    if not target.is_classifier or len(rows.dense) == 0:
+        return None
+    with few_threads():
+        return np.asarray(estimator.predict(rows.native), dtype=object)
+
+
+def _stability(
+    explainer: Explainer,
+    estimator: Any,
+    preprocessor: Any,
+    data: pd.DataFrame,
+    model_rows: ModelRows,
+    values: np.ndarray,
+    adverse: np.ndarray,
+    *,
+    target: Target,
+    feature_map: FeatureMap,
+    seed: int,
+    replicas: int,
+    max_rows: int,
+    background_size: int,
+    k: int,
+) -> np.ndarray:
+    """Per explained row, the mean over replicas of ``|top_k(main) & top_k(replica)| / |top_k(main)|``
+    (NaN for rows not checked; 1 for an adverse row with no negative attribution at all).
+
+    Each replica draws its own background sample (``background_size`` rows) and seed from
+    ``numpy.random.default_rng([seed, r])``; the checked rows are a seeded sample of at most
+    ``max_rows`` adverse decisions.
+    """
+    result = np.full(len(values), np.nan)
+    candidates = np.flatnonzero(adverse)
+    if candidates.size == 0 or max_rows == 0:
+        return result
+    chosen = np.sort(_draw(np.random.default_rng([seed, 0]), candidates.size, max_rows))
+    checked = candidates[chosen]
+    subset = ModelRows(
+        dense=model_rows.dense[checked],
+        native=_take(model_rows.native, checked),
+    )
+    main = top_adverse(values[checked], k)
+    overlap = np.zeros(len(checked))
+    for r in range(1, replicas + 1):
+        rng = np.random.default_rng([seed, r])
+        positions = _draw(rng, len(data), background_size)
+        background = _transform(preprocessor, data.iloc[positions]).dense
+        again = explainer.replicate(
+            estimator,
+            subset,
+            target=target,
+            background=background,
+            owner=feature_map.owner,
+            seed=int(rng.integers(2**31)),
+        )
+        other = top_adverse(_per_input(again.values, again, feature_map), k)
+        for i, (a, b) in enumerate(zip(main, other, strict=True)):
+            overlap[i] += len(set(a.tolist()) & set(b.tolist())) / len(a) if len(a) else 1.0
+    result[checked] = overlap / replicas
+    return result
+
+
+def _take(native: Any, positions: np.ndarray) -> Any:
+    if isinstance(native, pd.DataFrame):
+        return native.iloc[positions]
+    return native[positions]
 
 
 def _check_arguments(X: Any, sample_size: int, background_size: int, seed: int) -> None:

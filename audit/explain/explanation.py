@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from audit.errors import InputError
+from audit.explain.importance import (
+    LEVEL,
+    PROXY_THRESHOLD,
+    Association,
+    Importance,
+    importance,
+    spearman,
+)
+from audit.explain.reasons import (
+    MAX_REASONS,
+    DecisionReasons,
+    Reason,
+    ReasonCodes,
+    plain_value,
+    top_adverse,
+)
 
 
 @dataclass(frozen=True)
@@ -40,9 +59,14 @@ class Explanation:
 
     ``attributions[i, j]`` is the contribution of input column ``feature_names[j]`` to the model
     output (in ``output_space``) for row ``row_index[i]`` of the audited data (positional row
-    ``row_positions[i]``); ``base_value + attributions[i].sum()`` is the model output
-    ``model_output[i]``, which was computed without SHAP. ``background_rows`` are the positions of
-    the background sample (linear explanations only). Sizes are the numbers of rows actually used.
+    ``row_positions[i]``, id ``row_ids[i]``); ``base_value + attributions[i].sum()`` is the model
+    output ``model_output[i]``, which was computed without SHAP. Attributions are relative to
+    ``background`` (described in words). ``background_rows`` are the positions of the background
+    sample (explainers that use one). Sizes are the numbers of rows actually used.
+
+    ``decisions[i]`` is the model's decision (predicted label) for row i and ``adverse[i]`` whether
+    it is not the positive label (classifiers only). ``stability[i]`` is the mean share of row i's
+    top reasons kept across ``stability_replicas`` re-explanations (NaN where not checked).
     """
 
     method: str
@@ -60,10 +84,37 @@ class Explanation:
     model_output: np.ndarray
     sensitive_features: tuple[str, ...] = ()
     background_rows: np.ndarray | None = None
+    background: str = ""
+    rows: str = "sample"
+    row_ids: np.ndarray | None = None
+    standard_error: np.ndarray | None = None
+    decisions: np.ndarray | None = None
+    feature_values: pd.DataFrame | None = None
+    group_values: pd.DataFrame | None = None
+    proxies: tuple[Association, ...] = ()
+    proxy_threshold: float = PROXY_THRESHOLD
+    stability: np.ndarray | None = None
+    stability_replicas: int = 0
+    stability_background: int | None = None
+    reason_codes: ReasonCodes | None = None
+    max_reasons: int = MAX_REASONS
+    examples: int = 3
+    additivity_tolerance: float = 1e-6
 
     @property
     def sample_size(self) -> int:
         return int(self.attributions.shape[0])
+
+    @property
+    def adverse(self) -> np.ndarray | None:
+        """True where the decision is not the positive (favourable) label."""
+        if self.decisions is None:
+            return None
+        return np.asarray([d != self.positive_label for d in self.decisions], dtype=bool)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.row_ids if self.row_ids is not None else self.row_positions
 
     def mean_abs_shap(self) -> np.ndarray:
         """``mean_i |phi_ij|`` per input column, in ``feature_names`` order."""
@@ -85,6 +136,15 @@ class Explanation:
             for j in order
         )
 
+    def _sensitive_columns(self) -> list[int]:
+        return [j for j, n in enumerate(self.feature_names) if n in self.sensitive_features]
+
+    @property
+    def proxy_features(self) -> tuple[str, ...]:
+        """Input columns whose Cramér's V with a sensitive column is at least the threshold."""
+        strong = {a.feature for a in self.proxies if a.cramers_v >= self.proxy_threshold}
+        return tuple(n for n in self.feature_names if n in strong)
+
     @property
     def sensitive_share(self) -> float | None:
         """Fraction of the total mean |SHAP| on sensitive columns; None if none were named.
@@ -97,37 +157,293 @@ class Explanation:
         total = float(means.sum())
         if total == 0:
             return 0.0
-        chosen = [j for j, name in enumerate(self.feature_names) if name in self.sensitive_features]
-        return float(means[chosen].sum() / total)
+        return float(means[self._sensitive_columns()].sum() / total)
+
+    @property
+    def sensitive_rank(self) -> int | None:
+        """1-based rank, in global importance, of the highest-ranked sensitive input column
+        (None if no sensitive column is a model input). "No sensitive feature among the top k"
+        is ``sensitive_rank is None or sensitive_rank > k``."""
+        ranked = [g.feature for g in self.global_importance()]
+        ranks = [ranked.index(f) + 1 for f in self.sensitive_features if f in ranked]
+        return min(ranks) if ranks else None
+
+    def additivity_errors(self) -> np.ndarray:
+        """``|base_value + sum_j phi_ij - f(x_i)|`` for every explained row."""
+        return np.abs(self.base_value + self.attributions.sum(axis=1) - self.model_output)
 
     @property
     def additivity(self) -> Additivity:
-        errors = np.abs(self.base_value + self.attributions.sum(axis=1) - self.model_output)
+        errors = self.additivity_errors()
         if errors.size == 0:
             return Additivity(0.0, 0.0)
         return Additivity(float(errors.max()), float(errors.mean()))
 
+    def decision_reasons(self, *, only: Sequence[int] | None = None) -> tuple[DecisionReasons, ...]:
+        """Top reasons (at most ``max_reasons``, in words) for every adverse decision explained.
+
+        ``only`` restricts to these explained-row indices. Raises ``InputError`` when no
+        reason-code file was given or it lacks an entry for a model input column.
+        """
+        adverse = self.adverse
+        if adverse is None:
+            return ()
+        if self.reason_codes is None:
+            raise InputError(
+                "per-decision reasons need a reason-code file mapping each input column to words",
+                hint="give one (see policies/reason-codes/) in the audit spec or the policy pack",
+            )
+        codes = self.reason_codes.lookup(self.feature_names)
+        candidates = np.flatnonzero(adverse) if only is None else only
+        rows = [int(i) for i in candidates if adverse[int(i)]]
+        errors = self.additivity_errors()
+        top = top_adverse(self.attributions[rows], self.max_reasons) if len(rows) else []
+        result = []
+        for i, columns in zip(rows, top, strict=True):
+            reasons = tuple(
+                Reason(
+                    rank=rank,
+                    feature=self.feature_names[j],
+                    code=codes[self.feature_names[j]].code,
+                    text=codes[self.feature_names[j]].text,
+                    attribution=float(self.attributions[i, j]),
+                    value=self._value(i, j),
+                )
+                for rank, j in enumerate(columns, start=1)
+            )
+            stable = None
+            if self.stability is not None and not np.isnan(self.stability[i]):
+                stable = float(self.stability[i])
+            result.append(
+                DecisionReasons(
+                    row_id=plain_value(self.ids[i]),
+                    decision=plain_value(self.decisions[i]),  # type: ignore[index]
+                    reasons=reasons,
+                    additivity_error=float(errors[i]),
+                    stability=stable,
+                )
+            )
+        return tuple(result)
+
+    def _value(self, i: int, j: int) -> Any:
+        if self.feature_values is None:
+            return None
+        return plain_value(self.feature_values.iat[i, j])
+
+    def contributions(self, i: int) -> list[dict[str, Any]]:
+        """Every input column's value and attribution for explained row i, largest |phi| first
+        (the data of a waterfall chart)."""
+        order = np.argsort(-np.abs(self.attributions[i]), kind="stable")
+        return [
+            {
+                "feature": self.feature_names[j],
+                "value": self._value(i, int(j)),
+                "attribution": float(self.attributions[i, j]),
+            }
+            for j in order
+        ]
+
+    def _importance_rows(self, imp: Importance) -> list[dict[str, Any]]:
+        total = float(imp.mean_abs_shap.sum())
+        order = np.argsort(-imp.mean_abs_shap, kind="stable")
+        return [
+            {
+                "feature": self.feature_names[j],
+                "mean_abs_shap": float(imp.mean_abs_shap[j]),
+                "share": float(imp.mean_abs_shap[j] / total) if total > 0 else 0.0,
+                "ci": [float(imp.low[j]), float(imp.high[j])],
+            }
+            for j in order
+        ]
+
+    def group_importance(self, min_group_size: int = 30) -> dict[str, Any]:
+        """Per sensitive column and group: importance with intervals, its top features, its
+        sensitive share, and the Spearman correlation of its importance with the overall one
+        (1 = the model ranks features the same way for this group)."""
+        if self.group_values is None:
+            return {}
+        overall = self.mean_abs_shap()
+        result: dict[str, Any] = {}
+        for column in self.group_values.columns:
+            values = self.group_values[column]
+            groups: dict[str, Any] = {}
+            for label in sorted({str(v) for v in values}):
+                mask = (values.astype(str) == label).to_numpy()
+                imp = importance(self.attributions[mask], self._sensitive_columns(), seed=self.seed)
+                ranked = self._importance_rows(imp)
+                groups[label] = {
+                    "n": imp.n,
+                    "small": imp.n < min_group_size,
+                    "global": ranked,
+                    "top_features": [r["feature"] for r in ranked[: self.max_reasons]],
+                    "sensitive_share": imp.chosen_share if self.sensitive_features else None,
+                    "rank_correlation_with_overall": spearman(imp.mean_abs_shap, overall),
+                }
+            result[str(column)] = groups
+        return result
+
+    def distribution(self, features: int = 10, bins: int = 40) -> list[dict[str, Any]]:
+        """Per-row SHAP values of the ``features`` most important columns, binned for a
+        beeswarm-style summary: ``bins`` equal-width bins over the common range of values; each
+        bin has its row count ``n`` and ``level``, the mean percentile rank (0 = lowest, 1 =
+        highest) of the column's value among the explained rows for numeric columns (None for
+        categorical ones: their values have no order)."""
+        if self.sample_size == 0:
+            return []
+        order = np.argsort(-self.mean_abs_shap(), kind="stable")[:features]
+        low = float(self.attributions[:, order].min())
+        high = float(self.attributions[:, order].max())
+        if high <= low:
+            high = low + 1.0
+        width = (high - low) / bins
+        result = []
+        for j in order:
+            phi = self.attributions[:, j]
+            index = np.minimum(((phi - low) / width).astype(int), bins - 1)
+            counts = np.bincount(index, minlength=bins)
+            level = None
+            if self.feature_values is not None:
+                column = self.feature_values.iloc[:, j]
+                if pd.api.types.is_numeric_dtype(column):
+                    ranks = column.rank(pct=True).to_numpy(float)
+                    sums = np.bincount(index, weights=np.nan_to_num(ranks, nan=0.5), minlength=bins)
+                    level = [float(sums[b] / counts[b]) if counts[b] else None for b in range(bins)]
+            result.append(
+                {
+                    "feature": self.feature_names[j],
+                    "low": low,
+                    "high": high,
+                    "counts": [int(c) for c in counts],
+                    "levels": level,
+                }
+            )
+        return result
+
+    def _reasons_dict(self) -> dict[str, Any]:
+        adverse = self.adverse
+        if adverse is None:
+            return {"status": "skipped", "reason": "reasons are given for classifiers' decisions"}
+        if self.reason_codes is None:
+            return {
+                "status": "skipped",
+                "reason": "no reason-code file was given, and reasons must be in words",
+            }
+        decisions = self.decision_reasons()
+        counts: dict[str, int] = {}
+        first: dict[str, int] = {}
+        with_sensitive = 0
+        for d in decisions:
+            features = [r.feature for r in d.reasons]
+            with_sensitive += any(f in self.sensitive_features for f in features)
+            for f in features:
+                counts[f] = counts.get(f, 0) + 1
+            if d.reasons:
+                first[d.reasons[0].feature] = first.get(d.reasons[0].feature, 0) + 1
+        codes = self.reason_codes.lookup(self.feature_names)
+        n = len(decisions)
+        summary = [
+            {
+                "feature": f,
+                "code": codes[f].code,
+                "text": codes[f].text,
+                "decisions": c,
+                "share": c / n,
+                "first_reason": first.get(f, 0),
+            }
+            for f, c in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        checked = (
+            self.stability[adverse] if self.stability is not None else np.array([], dtype=float)
+        )
+        checked = checked[~np.isnan(checked)]
+        examples = []
+        for i in np.flatnonzero(adverse)[: self.examples]:
+            example = self.decision_reasons(only=[int(i)])[0].to_dict()
+            example["base_value"] = float(self.base_value)
+            example["model_output"] = float(self.model_output[i])
+            example["contributions"] = self.contributions(int(i))
+            examples.append(example)
+        return {
+            "status": "computed",
+            "max_reasons": self.max_reasons,
+            "relative_to": self.background,
+            "reason_codes": self.reason_codes.describe(),
+            "explained_decisions": int(len(adverse)),
+            "adverse_decisions": n,
+            "decisions_with_sensitive_reason": with_sensitive,
+            "sensitive_reason_share": with_sensitive / n if n else 0.0,
+            "summary": summary,
+            "stability": {
+                "replicas": self.stability_replicas,
+                "rows_checked": int(checked.size),
+                "background_size": self.stability_background,
+                "top_k": self.max_reasons,
+                "mean": float(checked.mean()) if checked.size else None,
+                "min": float(checked.min()) if checked.size else None,
+                "share_fully_stable": float((checked >= 1.0 - 1e-12).mean())
+                if checked.size
+                else None,
+            },
+            "examples": examples,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The ``explanations`` section of report.json (plain Python types)."""
         additivity = self.additivity
+        sensitive_columns = self._sensitive_columns()
+        imp = importance(self.attributions, sensitive_columns, seed=self.seed)
+        proxy_columns = [self.feature_names.index(f) for f in self.proxy_features]
+        means = imp.mean_abs_shap
+        total = float(means.sum())
+        se = self.standard_error
         return {
             "status": "computed",
             "method": self.method,
             "explainer": self.explainer,
             "output_space": self.output_space,
+            "background": self.background,
+            "rows": self.rows,
             "sample_size": self.sample_size,
             "population_rows": self.population_rows,
             "seed": self.seed,
             "background_size": self.background_size,
             "base_value": float(self.base_value),
-            "global": [
-                {"feature": g.feature, "mean_abs_shap": g.mean_abs_shap, "share": g.share}
-                for g in self.global_importance()
-            ],
+            "confidence_level": LEVEL,
+            "global": self._importance_rows(imp),
             "sensitive_features": list(self.sensitive_features),
             "sensitive_share": self.sensitive_share,
+            "sensitive_share_ci": (
+                [imp.chosen_share_interval.low, imp.chosen_share_interval.high]
+                if self.sensitive_features and imp.chosen_share_interval is not None
+                else None
+            ),
+            "sensitive_rank": self.sensitive_rank,
+            "proxies": [
+                {
+                    "feature": a.feature,
+                    "sensitive_feature": a.sensitive_feature,
+                    "measure": "cramers_v",
+                    "value": a.cramers_v,
+                    "proxy": a.cramers_v >= self.proxy_threshold,
+                }
+                for a in self.proxies
+            ],
+            "proxy_threshold": self.proxy_threshold,
+            "proxy_features": list(self.proxy_features),
+            "proxy_share": float(means[proxy_columns].sum() / total) if total > 0 else 0.0,
+            "groups": self.group_importance(),
+            "distribution": self.distribution(),
             "additivity": {
                 "max_abs_error": additivity.max_abs_error,
                 "mean_abs_error": additivity.mean_abs_error,
+                "rows": self.sample_size,
+                "tolerance": self.additivity_tolerance,
+                "rows_above_tolerance": int(
+                    (self.additivity_errors() > self.additivity_tolerance).sum()
+                ),
             },
+            "sampling_error": None
+            if se is None
+            else {"max": float(se.max(initial=0.0)), "mean": float(se.mean()) if se.size else 0.0},
+            "reasons": self._reasons_dict(),
         }

@@ -63,6 +63,17 @@ class Attribution:
     base_value: float
     model_output: np.ndarray
     output_space: str
+    #: The SHAP implementation that produced the values, when it differs from the class default
+    #: (e.g. XGBoost's native ``pred_contribs``).
+    explainer: str | None = None
+    #: True when ``values`` are already per input column (model-agnostic explainers mask input
+    #: columns as a whole); False when they are per transformed column and must be summed back.
+    per_input_column: bool = False
+    #: Standard error of each value from sampling (model-agnostic only), same shape as values.
+    standard_error: np.ndarray | None = None
+    #: Additivity error expected from floating-point arithmetic alone (float64: 1e-6; XGBoost
+    #: computes in float32, so its margins and contributions agree only to about 1e-5).
+    tolerance: float = 1e-6
 
 
 class Explainer(ABC):
@@ -74,6 +85,8 @@ class Explainer(ABC):
     explainer_name: ClassVar[str]
     #: Whether ``explain`` needs a background sample of the population.
     needs_background: ClassVar[bool]
+    #: What the attributions are relative to (reported: reasons are "relative to" this).
+    background_kind: ClassVar[str]
 
     @classmethod
     @abstractmethod
@@ -82,13 +95,54 @@ class Explainer(ABC):
 
     @abstractmethod
     def explain(
-        self, estimator: Any, rows: ModelRows, *, target: Target, background: np.ndarray | None
+        self,
+        estimator: Any,
+        rows: ModelRows,
+        *,
+        target: Target,
+        background: np.ndarray | None,
+        owner: np.ndarray,
+        seed: int,
     ) -> Attribution:
         """SHAP values of ``estimator`` on ``rows`` for ``target``.
+
+        ``owner[k]`` is the input column that transformed column ``k`` derives from (explainers
+        that mask whole input columns use it); ``seed`` seeds any sampling the explainer does.
 
         Raises ``ExplanationUnavailable`` for variants of the family it cannot explain exactly
         (multi-class, multi-output, unusual link functions).
         """
+
+    def replicate(
+        self,
+        estimator: Any,
+        rows: ModelRows,
+        *,
+        target: Target,
+        background: np.ndarray,
+        owner: np.ndarray,
+        seed: int,
+    ) -> Attribution:
+        """The same explanation under another background sample and seed, for stability checks.
+
+        Explainers without a background (path-dependent TreeSHAP) override this with their
+        interventional variant; by default it is ``explain`` with the new background and seed.
+        """
+        return self.explain(
+            estimator, rows, target=target, background=background, owner=owner, seed=seed
+        )
+
+
+def few_threads() -> Any:
+    """Limit OpenMP to one thread for the model's own predictions on explained rows.
+
+    scikit-learn's tree predictors start an OpenMP team per tree; on a few thousand rows that
+    costs more than it saves, and on a busy machine it is 10-20x slower than one thread. SHAP's
+    own work is not affected.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def margin_output(estimator: Any, native_rows: Any) -> np.ndarray:
@@ -98,6 +152,11 @@ def margin_output(estimator: Any, native_rows: Any) -> np.ndarray:
     ``predict(output_margin=True)`` (XGBoost), ``predict(raw_score=True)`` (LightGBM); failing
     those, ``log p(classes_[1]) - log p(classes_[0])`` from ``predict_proba``.
     """
+    with few_threads():
+        return _margin(estimator, native_rows)
+
+
+def _margin(estimator: Any, native_rows: Any) -> np.ndarray:
     library = type(estimator).__module__.split(".", 1)[0]
     if library == "xgboost":
         return np.asarray(estimator.predict(native_rows, output_margin=True), dtype=float)

@@ -32,6 +32,7 @@ class LinearSHAP(Explainer):
     method = "linear"
     explainer_name = "shap.LinearExplainer"
     needs_background = True
+    background_kind = "a seeded random background sample of the audited data (interventional)"
 
     @classmethod
     def supports(cls, estimator: Any) -> bool:
@@ -43,7 +44,14 @@ class LinearSHAP(Explainer):
         return module.startswith("sklearn.linear_model") and hasattr(estimator, "coef_")
 
     def explain(
-        self, estimator: Any, rows: ModelRows, *, target: Target, background: np.ndarray | None
+        self,
+        estimator: Any,
+        rows: ModelRows,
+        *,
+        target: Target,
+        background: np.ndarray | None,
+        owner: np.ndarray,
+        seed: int,
     ) -> Attribution:
         import shap
 

@@ -25,10 +25,14 @@ from markupsafe import Markup, escape
 __all__ = [
     "Bar",
     "ReferenceLine",
+    "beeswarm_chart",
+    "group_importance_chart",
     "horizontal_bar_chart",
     "importance_chart",
     "rate_chart",
+    "importance_interval_chart",
     "selection_rate_chart",
+    "waterfall_chart",
 ]
 
 #: Layout constants, in SVG user units (the chart scales to the page width through its viewBox).
@@ -430,3 +434,353 @@ def importance_chart(global_importance: Sequence[Mapping[str, Any]], limit: int 
             else ""
         ),
     )
+
+
+# --- explanation charts ------------------------------------------------------------------------
+# Signed axes (SHAP values are positive or negative), a label column sized to the longest label
+# and a value column at the right edge, so no label or number is ever cut off at print size.
+
+_NEGATIVE = "#c2410c"  # towards the adverse outcome
+_POSITIVE = "#2f5d8a"  # towards the favourable outcome
+_GROUP_COLOURS = ("#2f5d8a", "#c2410c", "#4d7c0f", "#7c3aed", "#0e7490", "#a16207")
+_MAX_GROUPS = 6
+
+
+def _signed_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering [low, high] (which should include 0)."""
+    span = high - low if high > low else 1.0
+    raw = span / count
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start = math.floor(low / step) * step
+    ticks = []
+    value = start
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 12))
+        value += step
+    if ticks[-1] < high:
+        ticks.append(round(value, 12))
+    return ticks
+
+
+class _Canvas:
+    """An SVG under construction: label column, plot area on a signed axis, value column."""
+
+    def __init__(self, title: str, description: str, labels: Sequence[str], value_width: int):
+        self.title, self.description = title, description
+        # 0.62 em per character: above DejaVu Sans's average, so wide labels still fit.
+        longest = max([len(s) for s in labels] + [4])
+        self.x0 = int(min(longest, _MAX_LABEL_CHARS) * _FONT_SIZE * 0.62) + 12
+        self.x1 = _WIDTH - value_width
+        self.parts: list[str] = []
+        self.low, self.high = -1.0, 1.0
+
+    def axis(self, low: float, high: float) -> list[float]:
+        ticks = _signed_ticks(min(low, 0.0), max(high, 0.0))
+        self.low, self.high = ticks[0], ticks[-1]
+        return ticks
+
+    def x(self, value: float) -> float:
+        span = self.high - self.low or 1.0
+        return self.x0 + (min(max(value, self.low), self.high) - self.low) / span * (
+            self.x1 - self.x0
+        )
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        body: str,
+        *,
+        anchor: str = "start",
+        size: int = 0,
+        cls: str = "",
+        extra: str = "",
+    ) -> None:
+        size = size or _FONT_SIZE
+        klass = f' class="{cls}"' if cls else ""
+        self.add(
+            f'<text{klass} x="{x:.2f}" y="{y:.2f}" font-size="{size}" text-anchor="{anchor}" '
+            f'fill="#111"{extra}>{escape(body)}</text>'
+        )
+
+    def grid(self, ticks: Sequence[float], top: float, bottom: float) -> None:
+        for tick in ticks:
+            x = self.x(tick)
+            colour, width = ("#333", 1.0) if tick == 0 else ("#d0d4da", 0.6)
+            self.add(
+                f'<line class="grid" x1="{x:.2f}" y1="{top:.2f}" x2="{x:.2f}" y2="{bottom:.2f}" '
+                f'stroke="{colour}" stroke-width="{width}"/>'
+            )
+            self.text(x, bottom + 12, _tick(tick), anchor="middle", size=_FONT_SIZE - 2, cls="tick")
+
+    def legend(self, y: float, body: str) -> float:
+        """Write ``body`` from the label column's edge, wrapped to the chart width; returns the
+        baseline of the last line."""
+        room = int((_WIDTH - self.x0 - 4) / (_CHAR_WIDTH * 0.95))
+        line = ""
+        for word in body.split(" "):
+            if line and len(line) + 1 + len(word) > room:
+                self.text(self.x0, y, line, size=_FONT_SIZE - 1, cls="legend")
+                y += 13
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        self.text(self.x0, y, line, size=_FONT_SIZE - 1, cls="legend")
+        return y
+
+    def svg(self, height: float) -> Markup:
+        title_id = "chart-" + hashlib.sha256(self.title.encode()).hexdigest()[:10]
+        head = [
+            f'<svg class="chart" viewBox="0 0 {_WIDTH} {height:.0f}" width="{_WIDTH}" '
+            f'height="{height:.0f}" role="img" aria-labelledby="{title_id}">',
+            f'<title id="{title_id}">{escape(self.title)}</title>',
+            f"<desc>{escape(self.description)}</desc>",
+        ]
+        return Markup("\n".join([*head, *self.parts, "</svg>"]))
+
+
+def importance_interval_chart(
+    global_importance: Sequence[Mapping[str, Any]], *, level: float = 0.95, limit: int = 20
+) -> Markup:
+    """Global importance (mean |SHAP| per input column) with its bootstrap interval as whiskers.
+
+    mean |SHAP|_j = (1 / m) * sum_i |phi_ij|; the whisker spans the ``level`` percentile
+    bootstrap interval over the explained rows. Largest first, at most ``limit`` columns.
+    """
+    ranked = sorted(global_importance, key=lambda r: -(r.get("mean_abs_shap") or 0.0))[:limit]
+    labels = [_clip(str(r.get("feature"))) for r in ranked]
+    canvas = _Canvas(
+        "Global feature importance with intervals",
+        f"Mean absolute SHAP value per input column, largest first, with {level:.0%} bootstrap "
+        "intervals drawn as whiskers.",
+        labels,
+        _VALUE_COLUMN + 60,
+    )
+    highs = [float((r.get("ci") or [0, r.get("mean_abs_shap") or 0])[1]) for r in ranked]
+    ticks = canvas.axis(0.0, max([0.0, *highs]))
+    bottom = _TOP + _ROW_HEIGHT * max(len(ranked), 1)
+    canvas.grid(ticks, _TOP - 2, bottom)
+    for row, (r, label) in enumerate(zip(ranked, labels, strict=True)):
+        y = _TOP + row * _ROW_HEIGHT
+        value = float(r.get("mean_abs_shap") or 0.0)
+        canvas.text(canvas.x0 - 6, y + _BAR_HEIGHT - 2, label, anchor="end", cls="label")
+        canvas.add(
+            f'<rect class="importance-bar" x="{canvas.x(0):.2f}" y="{y}" '
+            f'width="{canvas.x(value) - canvas.x(0):.4f}" height="{_BAR_HEIGHT}" '
+            f'fill="{_POSITIVE}"><title>{escape(str(r.get("feature")))}: '
+            f"{escape(_fmt(value))}</title></rect>"
+        )
+        ci = r.get("ci")
+        text = _fmt(value)
+        if ci:
+            lo, hi = float(ci[0]), float(ci[1])
+            mid = y + _BAR_HEIGHT / 2
+            canvas.add(
+                f'<line class="ci" x1="{canvas.x(lo):.4f}" y1="{mid:.2f}" x2="{canvas.x(hi):.4f}" '
+                f'y2="{mid:.2f}" stroke="#111" stroke-width="1.2"/>'
+            )
+            for end in (lo, hi):
+                canvas.add(
+                    f'<line x1="{canvas.x(end):.4f}" y1="{y + 2}" x2="{canvas.x(end):.4f}" '
+                    f'y2="{y + _BAR_HEIGHT - 2}" stroke="#111" stroke-width="1.2"/>'
+                )
+            text = f"{_fmt(value)} [{_fmt(lo)}, {_fmt(hi)}]"
+        canvas.text(
+            _WIDTH - 4, y + _BAR_HEIGHT - 2, text, anchor="end", cls="value", size=_FONT_SIZE - 1
+        )
+    end = canvas.legend(bottom + 25, f"mean |SHAP value|; whiskers: {level:.0%} interval")
+    return canvas.svg(end + 8)
+
+
+def _mix(level: float) -> str:
+    """Blue (low value) to red (high value)."""
+    a, b = (0x2F, 0x5D, 0x8A), (0xC2, 0x41, 0x0C)
+    t = min(max(level, 0.0), 1.0)
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
+
+
+def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
+    """Beeswarm-style summary: for each input column (most important first), the per-row SHAP
+    values as stacked dots along a common axis, coloured by the column's value (blue = low,
+    red = high percentile rank; grey = categorical). Rows are binned (equal-width bins, counts
+    from the report), and one dot stands for ``per_dot`` rows so the densest bin fits its row."""
+    rows = list(distribution)
+    labels = [_clip(str(d.get("feature"))) for d in rows]
+    canvas = _Canvas(
+        "SHAP value distribution per feature",
+        "Each row of dots shows how one feature's SHAP values are distributed over the explained "
+        "rows; dots right of zero push towards the positive outcome. Colour shows the feature's "
+        "value: blue low, red high, grey for categorical features.",
+        labels,
+        12,
+    )
+    if not rows:
+        return canvas.svg(_TOP + _AXIS_HEIGHT)
+    row_height = 30
+    ticks = canvas.axis(float(rows[0]["low"]), float(rows[0]["high"]))
+    bottom = _TOP + row_height * len(rows)
+    canvas.grid(ticks, _TOP - 2, bottom)
+    densest = max(max(d["counts"]) for d in rows) or 1
+    stack = 7
+    per_dot = max(1, math.ceil(densest / stack))
+    low, high = float(rows[0]["low"]), float(rows[0]["high"])
+    for i, (d, label) in enumerate(zip(rows, labels, strict=True)):
+        y_mid = _TOP + i * row_height + row_height / 2
+        canvas.text(canvas.x0 - 6, y_mid + 4, label, anchor="end", cls="label")
+        counts, levels = d["counts"], d.get("levels")
+        width = (high - low) / len(counts)
+        for b, n in enumerate(counts):
+            if not n:
+                continue
+            dots = math.ceil(n / per_dot)
+            colour = "#8a8f98" if not levels or levels[b] is None else _mix(levels[b])
+            x = canvas.x(low + (b + 0.5) * width)
+            for k in range(dots):
+                offset = (k - (dots - 1) / 2) * 3.6
+                canvas.add(
+                    f'<circle class="dot" cx="{x:.2f}" cy="{y_mid + offset:.2f}" r="1.8" '
+                    f'fill="{colour}"/>'
+                )
+    y = canvas.legend(
+        bottom + 25,
+        f"SHAP value; one dot \u2248 {per_dot} row{'s' if per_dot > 1 else ''}; colour: "
+        "feature value low (blue) to high (red), grey = categorical",
+    )
+    return canvas.svg(y + 8)
+
+
+def group_importance_chart(
+    column: str, groups: Mapping[str, Mapping[str, Any]], features: Sequence[str]
+) -> Markup:
+    """Per-group importance for one sensitive column: for each feature (overall order), one bar
+    per group of mean |SHAP| within the group. Different bar orders between groups mean the
+    model relies on different features for them. Small groups are left out (see the table)."""
+    shown = [(g, v) for g, v in groups.items() if not v.get("small")][:_MAX_GROUPS]
+    means = {
+        g: {r["feature"]: float(r["mean_abs_shap"]) for r in v.get("global", [])} for g, v in shown
+    }
+    labels = [_clip(f) for f in features]
+    canvas = _Canvas(
+        f"Feature importance by {column} group",
+        f"For each feature, one bar per {column} group gives the mean absolute SHAP value "
+        "within the group.",
+        labels,
+        _VALUE_COLUMN,
+    )
+    bar = 8
+    block = bar * max(len(shown), 1) + 8
+    top_value = max([0.0, *(m for g in means.values() for m in g.values())])
+    ticks = canvas.axis(0.0, top_value)
+    bottom = _TOP + block * max(len(features), 1)
+    canvas.grid(ticks, _TOP - 2, bottom)
+    for i, (feature, label) in enumerate(zip(features, labels, strict=True)):
+        y = _TOP + i * block
+        canvas.text(canvas.x0 - 6, y + block / 2 + 2, label, anchor="end", cls="label")
+        for k, (group, _v) in enumerate(shown):
+            value = means[group].get(feature, 0.0)
+            colour = _GROUP_COLOURS[k % len(_GROUP_COLOURS)]
+            canvas.add(
+                f'<rect class="group-bar" x="{canvas.x(0):.2f}" y="{y + k * bar}" '
+                f'width="{canvas.x(value) - canvas.x(0):.4f}" height="{bar - 1}" fill="{colour}">'
+                f"<title>{escape(group)}, {escape(feature)}: {escape(_fmt(value))}</title></rect>"
+            )
+            canvas.text(
+                _WIDTH - 4,
+                y + k * bar + bar - 1,
+                _fmt(value),
+                anchor="end",
+                size=_FONT_SIZE - 3,
+                cls="value",
+            )
+    line_y = canvas.legend(bottom + 25.0, "mean |SHAP value| within the group")
+    for k, (group, v) in enumerate(shown):
+        line_y += 14
+        colour = _GROUP_COLOURS[k % len(_GROUP_COLOURS)]
+        canvas.add(
+            f'<rect x="{canvas.x0}" y="{line_y - 8}" width="10" height="8" fill="{colour}"/>'
+        )
+        canvas.text(
+            canvas.x0 + 14,
+            line_y,
+            _clip(f"{group} (n = {v.get('n')})"),
+            size=_FONT_SIZE - 1,
+            cls="legend",
+        )
+    return canvas.svg(line_y + 10)
+
+
+def waterfall_chart(example: Mapping[str, Any], *, limit: int = 8) -> Markup:
+    """One decision as a waterfall: from the base value, each feature's SHAP value moves the
+    output left (towards the adverse outcome, orange) or right (blue) until it reaches the
+    model's output: output = base value + sum_j phi_j. The ``limit`` largest moves are drawn,
+    the rest summed in one step."""
+    contributions = list(example.get("contributions") or [])
+    shown, rest = contributions[:limit], contributions[limit:]
+    steps = [(f"{c['feature']} = {c.get('value')}", float(c["attribution"])) for c in shown]
+    if rest:
+        steps.append((f"{len(rest)} other features", sum(float(c["attribution"]) for c in rest)))
+    base = float(example.get("base_value") or 0.0)
+    output = float(example.get("model_output") or base + sum(v for _, v in steps))
+    labels = [_clip(s) for s, _ in steps] + ["base value", "model output"]
+    canvas = _Canvas(
+        f"Decision for row {example.get('row_id')}",
+        "Waterfall of SHAP values from the base value to the model output for one decision; "
+        "orange steps push towards the adverse outcome.",
+        labels,
+        _VALUE_COLUMN,
+    )
+    points = [base]
+    for _, v in steps:
+        points.append(points[-1] + v)
+    ticks = canvas.axis(min(points + [output]), max(points + [output]))
+    n_rows = len(steps) + 2
+    bottom = _TOP + _ROW_HEIGHT * n_rows
+    canvas.grid(ticks, _TOP - 2, bottom)
+
+    def row(i: int, label: str, start: float, end: float, cls: str, colour: str) -> None:
+        y = _TOP + i * _ROW_HEIGHT
+        canvas.text(canvas.x0 - 6, y + _BAR_HEIGHT - 2, label, anchor="end", cls="label")
+        left, right = sorted((canvas.x(start), canvas.x(end)))
+        canvas.add(
+            f'<rect class="{cls}" x="{left:.4f}" y="{y}" width="{max(right - left, 1.0):.4f}" '
+            f'height="{_BAR_HEIGHT}" fill="{colour}" data-start="{start!r}" data-end="{end!r}">'
+            f"<title>{escape(label)}: {escape(f'{end - start:+.3f}')}</title></rect>"
+        )
+        shown_value = f"{end:.3f}" if cls == "total" else f"{end - start:+.3f}"
+        canvas.text(
+            _WIDTH - 4,
+            y + _BAR_HEIGHT - 2,
+            shown_value,
+            anchor="end",
+            cls="value",
+            size=_FONT_SIZE - 1,
+        )
+
+    row(
+        0,
+        "base value",
+        0.0 if canvas.low <= 0 <= canvas.high else canvas.low,
+        base,
+        "total",
+        "#8a8f98",
+    )
+    for i, ((label, value), start) in enumerate(zip(steps, points, strict=False), start=1):
+        row(i, _clip(label), start, start + value, "step", _NEGATIVE if value < 0 else _POSITIVE)
+    row(
+        n_rows - 1,
+        "model output",
+        0.0 if canvas.low <= 0 <= canvas.high else canvas.low,
+        output,
+        "total",
+        "#111",
+    )
+    y = canvas.legend(
+        bottom + 25,
+        "model output (explained score); orange: towards the adverse outcome, blue: towards "
+        "the favourable one",
+    )
+    return canvas.svg(y + 8)

@@ -22,7 +22,15 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from audit.errors import InputError
-from audit.report.charts import importance_chart, rate_chart, selection_rate_chart
+from audit.report.charts import (
+    beeswarm_chart,
+    group_importance_chart,
+    importance_chart,
+    importance_interval_chart,
+    rate_chart,
+    selection_rate_chart,
+    waterfall_chart,
+)
 
 __all__ = ["default_template_dir", "render_html", "TEMPLATE_NAME", "STYLESHEET_NAME"]
 
@@ -223,6 +231,10 @@ def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
         rate_chart=rate_chart,
         breached_by=breached_by,
         importance_chart=importance_chart,
+        importance_interval_chart=importance_interval_chart,
+        beeswarm_chart=beeswarm_chart,
+        group_importance_chart=group_importance_chart,
+        waterfall_chart=waterfall_chart,
         is_number=_is_number,
     )
     return env
