@@ -122,6 +122,13 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 )
 @click.option("--no-sign", is_flag=True, help="Write the bundle unsigned (no attestation.json).")
 @click.option(
+    "--allow-pickle",
+    "allow_pickle",
+    metavar="SHA256",
+    help="Load a pickle/joblib model anyway: only a registered model whose digest is exactly "
+    "SHA256 (runs code from the file; logged and shown on the report's first page).",
+)
+@click.option(
     "-q", "--quiet", is_flag=True, help="Print nothing but errors; the exit code decides."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and the time of each stage.")
@@ -137,6 +144,7 @@ def run(
     keys: Path | None,
     passphrase_file: Path | None,
     no_sign: bool,
+    allow_pickle: str | None,
     **overrides: Any,
 ) -> None:
     """Run the audit described by SPEC (an audit.yaml) and write a report bundle.
@@ -163,12 +171,20 @@ def run(
             actor=actor,
             registry=_registry() if needs_registry else None,
             on_stage=progress.step,
+            allow_pickle_digest=allow_pickle,
         )
+        model_info = result.subject.get("model") or {}
+        if model_info.get("unsafe_format"):
+            _log_unsafe_load(actor, model_info)
         progress.step("report bundle")
         t0 = time.perf_counter()
         root = _relative(resolved.output)
         renderers = [html_and_pdf(pdf=not no_pdf)]
         renderers += [format_renderer(f, reports_root=root) for f in FORMATS.values()]
+        if result.decisions is not None:
+            from .report import reasons_csv
+
+            renderers.append(reasons_csv(result.decisions))
         if identity is not None:
             from .signing import bundle_signer
 
@@ -297,6 +313,20 @@ def _trusted_token_keys(home: Path) -> dict[str, Any]:
     return keys
 
 
+def _log_unsafe_load(actor: Any, model_info: dict[str, Any]) -> None:
+    """Record in the access log that a pickle-based model was loaded on the user's explicit opt-in."""
+    ctx = _Access.ctx
+    ctx.log.append(
+        actor=actor,
+        action="audit:run",
+        resource=f"model:{model_info['name']}@{model_info['version']}",
+        decision="allow",
+        reason=f"UNSAFE: pickle/joblib model loaded on --allow-pickle for pinned sha256 "
+        f"{model_info['sha256']}",
+        rbac_sha256=ctx.rbac.sha256,
+    )
+
+
 class _Progress:
     """A progress bar on stderr when it is a terminal; nothing otherwise (CI logs stay clean)."""
 
@@ -347,12 +377,22 @@ def registry() -> None:
     """Register models and datasets (a content-addressed store under .audit/ or $AUDIT_HOME)."""
 
 
-def _add(kind: str, name: str, version: str, file: Path, metadata: dict[str, str]) -> None:
+def _add(
+    kind: str,
+    name: str,
+    version: str,
+    file: Path,
+    metadata: dict[str, str],
+    allow_pickle: bool = False,
+) -> None:
     from .data import detect_format as data_format
     from .loaders import detect_format as model_format
 
     actor = _guard(f"registry add-{kind}", f"{kind}:{name}@{version}")
-    fmt = model_format(file) if kind == "model" else _dataset_format(file, data_format)
+    if kind == "model":
+        fmt = model_format(file, allow_pickle=allow_pickle)
+    else:
+        fmt = _dataset_format(file, data_format)
     art = _registry().add(kind, name, version, file, fmt, actor.user, metadata)
     click.echo(f"registered {kind} {art.ref}  sha256:{art.sha256}  format:{art.format}")
 
@@ -376,10 +416,15 @@ _meta_options = [
 @registry.command("add-model")
 @click.option("--name", required=True, help="Model name.")
 @click.option("--version", "version_", required=True, help="Model version (never reused).")
+@click.option(
+    "--allow-pickle",
+    is_flag=True,
+    help="Register a pickle/joblib file (loading it later still needs --allow-pickle SHA256).",
+)
 @click.argument("file", type=click.Path(path_type=Path))
-def add_model(name: str, version_: str, file: Path, **meta: str) -> None:
-    """Register a model FILE (skops) as NAME@VERSION."""
-    _add("model", name, version_, file, meta)
+def add_model(name: str, version_: str, file: Path, allow_pickle: bool, **meta: str) -> None:
+    """Register a model FILE (skops, XGBoost JSON/UBJ, LightGBM text, ONNX) as NAME@VERSION."""
+    _add("model", name, version_, file, meta, allow_pickle)
 
 
 for _opt in reversed(_meta_options):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .access import Actor
-from .data import check_columns, data_profile, is_positive, read_table
+from .data import data_profile, is_positive, read_table
 from .digest import sha256_file
 from .errors import InputError
 from .loaders import LoadedModel, load_model
@@ -31,6 +31,11 @@ from .registry import Registry
 from .spec import Ref, ResolvedSpec
 
 LIBRARIES = (
+    "xgboost",
+    "lightgbm",
+    "onnx",
+    "onnxruntime",
+    "pyhanko",
     "numpy",
     "pandas",
     "scikit-learn",
@@ -63,6 +68,8 @@ class AuditResult:
     environment: dict[str, Any]
     actor: Actor
     timings: dict[str, float] = field(default_factory=dict)
+    #: per-decision reasons (explain.DecisionReasons) for reasons.csv; not part of report.json
+    decisions: list[Any] | None = None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -138,6 +145,46 @@ def _resolve_file(ref: Ref, kind: str, registry: Registry | None) -> tuple[Path,
     if art.metadata:
         info["metadata"] = dict(art.metadata)
     return path, info
+
+
+def _load_model(
+    resolved: ResolvedSpec, registry: Registry | None, allow_pickle_digest: str | None
+) -> tuple[LoadedModel, dict[str, Any]]:
+    """Load the spec's model from a path, the registry or an MLflow registry, and describe it."""
+    ref = resolved.model
+    assert ref is not None
+    if ref.uri is not None:
+        from .loaders.mlflow_loader import load_model_uri
+
+        ml = resolved.spec.mlflow
+        model = load_model_uri(
+            ref.uri,
+            tracking_uri=ml.tracking_uri if ml else None,
+            registry_uri=ml.registry_uri if ml else None,
+        )
+        info: dict[str, Any] = {
+            "name": ref.name or ref.uri,
+            "version": ref.version,
+            "sha256": model.sha256,
+            "source": "mlflow",
+            "path": ref.uri,
+        }
+    else:
+        path, info = _resolve_file(ref, "model", registry)
+        if allow_pickle_digest and info["source"] != "registry":
+            raise InputError(
+                "--allow-pickle applies only to a registered model (its digest is pinned in the "
+                "registry); a model given by path is never unpickled",
+                hint="register it: audit registry add-model --allow-pickle ..., then use name@version",
+            )
+        model = load_model(path, info["sha256"], allow_pickle_digest=allow_pickle_digest)
+        if info["source"] == "path":
+            info["name"] = ref.path.stem  # type: ignore[union-attr]
+    info["format"] = model.format
+    info["estimator"] = model.description
+    if getattr(model, "unsafe", False):
+        info["unsafe_format"] = True
+    return model, info
 
 
 def _drift(
@@ -246,9 +293,11 @@ def run_audit(
     policy: Policy | None = None,
     today: date | None = None,
     on_stage: Callable[[str], None] | None = None,
+    allow_pickle_digest: str | None = None,
 ) -> AuditResult:
     """Run the audit ``resolved`` describes; raise AuditError subclasses on bad input."""
-    from .explain import ExplanationUnavailable, explain_model
+    from .data import DatasetRequirements, validate
+    from .explain import ExplanationUnavailable, explain_model, load_reason_codes
     from .fairness import compute_fairness, compute_performance
 
     spec = resolved.spec
@@ -261,12 +310,10 @@ def run_audit(
     model_info: dict[str, Any] | None = None
     with st.stage("load model"):
         if resolved.model is not None:
-            path, model_info = _resolve_file(resolved.model, "model", registry)
-            model = load_model(path, model_info["sha256"])
-            model_info["format"] = model.format
-            model_info["estimator"] = model.description
-            if model_info["source"] == "path":
-                model_info["name"] = resolved.model.path.stem  # type: ignore[union-attr]
+            model, model_info = _load_model(resolved, registry, allow_pickle_digest)
+        elif allow_pickle_digest:
+            raise InputError("--allow-pickle applies to a registered model; this audit has none")
+        reason_codes = load_reason_codes(resolved.reason_codes) if resolved.reason_codes else None
 
     with st.stage("load dataset"):
         data_path, data_info = _resolve_file(resolved.dataset, "dataset", registry)
@@ -274,19 +321,27 @@ def run_audit(
         wanted = [spec.label, *spec.sensitive_features]
         wanted += [c for c in (spec.predictions, spec.scores) if c]
         wanted += features or []
-        frame = read_table(data_path, columns=list(dict.fromkeys(wanted)) if features else None)
-        extra = [("predictions", spec.predictions)] if spec.predictions else []
-        extra += [("scores", spec.scores)] if spec.scores else []
-        source = resolved.dataset.display()
-        check_columns(
-            frame,
-            source,
-            label=spec.label,
-            positive_label=spec.positive_label,
-            sensitive=spec.sensitive_features,
-            extra=extra,
-            model_features=features,
+        frame = read_table(
+            data_path,
+            columns=list(dict.fromkeys(wanted)) + ([spec.id_column] if spec.id_column else [])
+            if features
+            else None,
+            dtypes=spec.dtypes,
         )
+        source = resolved.dataset.display()
+        requirements = DatasetRequirements(
+            spec.label,
+            spec.positive_label,
+            tuple(spec.sensitive_features),
+            spec.predictions,
+            spec.scores,
+        )
+        validate(frame, requirements, model, source=source)
+        if spec.id_column and spec.id_column not in frame.columns:
+            raise InputError(
+                f"dataset {source}: id_column {spec.id_column!r} is missing",
+                hint="name the dataset's row-id column, or remove id_column",
+            )
         data_info.update(
             rows=int(len(frame)),
             label=spec.label,
@@ -319,12 +374,24 @@ def run_audit(
                     y_pred = scores >= float(spec.score_threshold)
 
     with st.stage("fairness"):
-        fairness = compute_fairness(y_true, y_pred, frame[list(spec.sensitive_features)]).to_dict()
+        fairness = compute_fairness(
+            y_true,
+            y_pred,
+            frame[list(spec.sensitive_features)],
+            scores=scores,
+            reference=policy.reference_group,
+            min_group_size=policy.min_group_size,
+            exclude_below_share=policy.exclude_below_share,
+            n_bootstrap=spec.fairness.n_bootstrap,
+            confidence=spec.fairness.confidence,
+            seed=spec.seed,
+        ).to_dict()
         performance = compute_performance(y_true, y_pred, scores).to_dict()
         used = [c for c in (features or []) if c in frame.columns]
         profile = data_profile(frame, y_true, spec.sensitive_features, used)
 
     with st.stage("explanations"):
+        decisions: list[Any] | None = None
         if model is None:
             explanations: dict[str, Any] = {
                 "status": "skipped",
@@ -332,16 +399,31 @@ def run_audit(
             }
         else:
             try:
-                explanations = explain_model(
+                ex = spec.explain
+                explanation = explain_model(
                     model.estimator,
                     X,
                     positive_label=spec.positive_label,
                     # a sensitive feature the model does not take as input has no attribution
                     sensitive_features=[s for s in spec.sensitive_features if s in X.columns],
-                    sample_size=spec.explain.sample_size,
-                    background_size=spec.explain.background_size,
+                    sample_size=ex.sample_size,
+                    background_size=ex.background_size,
                     seed=spec.seed,
-                ).to_dict()
+                    rows=ex.rows,
+                    row_ids=frame[spec.id_column] if spec.id_column else None,
+                    groups=frame[list(spec.sensitive_features)],
+                    reason_codes=reason_codes,
+                    max_reasons=ex.max_reasons,
+                    method=ex.method,
+                    permutations=ex.permutations,
+                    stability_replicas=ex.stability_replicas,
+                    stability_rows=ex.stability_rows,
+                    stability_background=ex.stability_background,
+                    proxy_threshold=ex.proxy_threshold,
+                )
+                explanations = explanation.to_dict()
+                if reason_codes is not None:
+                    decisions = list(explanation.decision_reasons())
             except ExplanationUnavailable as exc:
                 explanations = {"status": "skipped", "reason": exc.reason}
 
@@ -405,6 +487,7 @@ def run_audit(
         drift=drift,
         settings=settings,
         environment=environment(),
+        decisions=decisions,
         actor=actor,
         timings=st.timings,
     )

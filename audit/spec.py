@@ -22,12 +22,43 @@ REF_PATTERN = re.compile(
 
 
 class ExplainSettings(BaseModel):
-    """How explanations are sampled."""
+    """How explanations are computed and which decisions get reasons."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sample_size: int = Field(1000, ge=1, description="rows explained (a seeded random sample)")
-    background_size: int = Field(200, ge=1, description="background rows for linear explainers")
+    background_size: int = Field(200, ge=1, description="background rows (linear, model-agnostic)")
+    rows: Literal["sample", "all"] | list[str | int] = Field(
+        "sample", description="sample, all, or a list of row ids (id_column values or row numbers)"
+    )
+    method: Literal["auto", "tree", "linear", "permutation"] = "auto"
+    permutations: int = Field(4, ge=1, description="orderings per row for permutation SHAP")
+    reason_codes: str | None = Field(
+        None, description="YAML mapping each input column to a reason code and its wording"
+    )
+    max_reasons: int = Field(4, ge=1, le=10, description="reasons per adverse decision (ECOA: 4)")
+    stability_replicas: int = Field(3, ge=0, description="re-explanations to measure stability")
+    stability_rows: int = Field(100, ge=1)
+    stability_background: int = Field(50, ge=1)
+    proxy_threshold: float = Field(0.3, gt=0, le=1, description="Cramér's V above this: a proxy")
+
+
+class FairnessSettings(BaseModel):
+    """Uncertainty of the fairness metrics."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_bootstrap: int = Field(
+        1000, ge=0, description="multinomial resamples for intervals (0: none)"
+    )
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class MlflowSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tracking_uri: str | None = None
+    registry_uri: str | None = None
 
 
 class AuditSpec(BaseModel):
@@ -63,8 +94,14 @@ class AuditSpec(BaseModel):
         description="a previous report to compare with (regression rules): a report.json, a bundle "
         "folder, or <name>@<N> for version N of a system in the output folder",
     )
+    id_column: str | None = Field(None, description="column identifying each row (reasons.csv)")
+    dtypes: dict[str, Literal["string", "integer", "float", "category"]] = Field(
+        default_factory=dict, description="declared column types (CSV columns are text otherwise)"
+    )
+    mlflow: MlflowSettings | None = None
     seed: int = 0
     explain: ExplainSettings = ExplainSettings()
+    fairness: FairnessSettings = FairnessSettings()
 
     @model_validator(mode="after")
     def _decisions_source(self) -> AuditSpec:
@@ -93,17 +130,24 @@ class Ref:
     path: Path | None = None
     name: str | None = None
     version: str | None = None
+    uri: str | None = None  # an MLflow model URI
 
     @property
     def is_registered(self) -> bool:
-        return self.path is None
+        return self.path is None and self.uri is None
 
     def display(self) -> str:
+        if self.uri is not None:
+            return self.uri
         return f"{self.name}@{self.version}" if self.path is None else str(self.path)
 
 
 def parse_ref(raw: str, base: Path) -> Ref:
-    """``name@version`` refers to the registry unless a file of that name exists; else a path."""
+    """``name@version`` refers to the registry unless a file of that name exists; an MLflow URI
+    ``models:/<name>/<version>`` to an MLflow registry; anything else is a path."""
+    if raw.startswith("models:/"):
+        parts = raw[len("models:/") :].split("/")
+        return Ref(raw=raw, name=parts[0], version=parts[1] if len(parts) > 1 else None, uri=raw)
     candidate = (base / raw).resolve() if not Path(raw).is_absolute() else Path(raw)
     m = REF_PATTERN.match(raw)
     if m and not candidate.exists():
@@ -123,6 +167,7 @@ class ResolvedSpec:
     output: Path
     baseline: Path | None = None
     reference: Ref | None = None
+    reason_codes: Path | None = None
 
     @property
     def base(self) -> Path:
@@ -179,7 +224,11 @@ def resolve(
         if spec.reference_dataset
         else None
     )
-    return ResolvedSpec(spec, source, model, dataset, policy, output, baseline, reference)
+    codes = spec.explain.reason_codes
+    reason_codes = (base / codes).resolve() if codes else None
+    return ResolvedSpec(
+        spec, source, model, dataset, policy, output, baseline, reference, reason_codes
+    )
 
 
 def require_file(path: Path, what: str) -> Path:

@@ -188,7 +188,10 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, Any]:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(pa.array(column.array))
+        array = pa.array(column.array)
+        if isinstance(array, pa.ChunkedArray):  # e.g. after pd.concat
+            array = array.combine_chunks()
+        encoded = pc.dictionary_encode(array)
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         return codes, encoded.dictionary.to_pylist()
     return pd.factorize(column, use_na_sentinel=True)

@@ -164,6 +164,9 @@ def _groups(
             if wanted is not None and gname != wanted:
                 continue
             seen = True
+            if g.get("excluded"):
+                not_judged.append(f"{fname}={gname} (excluded: {g['excluded']})")
+                continue
             if g["n"] < min_n or g.get("status") == "insufficient_data":
                 not_judged.append(f"{fname}={gname} (n={g['n']})")
                 continue
@@ -382,7 +385,10 @@ def _explanation(rule: ExplanationRule, ev: Evidence) -> Finding:
         )
         return _finding(rule, _status(rule, ok), value, msg)
     elif metric == "reason_stability":
-        value = (ex.get("stability") or {}).get("top_reasons_agreement")
+        stability = ((ex.get("reasons") or {}).get("stability")) or {}
+        value = stability.get("mean")
+        if value is None:
+            return _skip(rule, "reason stability was not measured (no reason codes, or stability_replicas: 0)")
     else:
         value = ex.get(metric)
     return _scalar(

@@ -2,7 +2,7 @@
 
 from .build import SCHEMA_VERSION, build_report, dumps, report_schema, validate_report
 from .bundle import Bundle, Renderer, versions, write_bundle
-from .files import html_and_pdf
+from .files import html_and_pdf, reasons_csv
 from .pdf import render_pdf
 from .render import default_template_dir, render_html
 
@@ -14,6 +14,7 @@ __all__ = [
     "default_template_dir",
     "dumps",
     "html_and_pdf",
+    "reasons_csv",
     "render_html",
     "render_pdf",
     "report_schema",

@@ -20,3 +20,13 @@ def html_and_pdf(template_dir: Path | None = None, pdf: bool = True) -> Renderer
             (folder / "report.pdf").write_bytes(render_pdf(html, template_dir))
 
     return render
+
+
+def reasons_csv(decisions: list[Any]) -> Renderer:
+    """A renderer writing reasons.csv: the principal reasons of each adverse decision, in words."""
+    from ..explain import write_reasons_csv
+
+    def render(report: dict[str, Any], folder: Path) -> None:
+        write_reasons_csv(folder / "reasons.csv", decisions)
+
+    return render
