@@ -474,6 +474,94 @@ def show(ref: str, kind: str) -> None:
     click.echo(json.dumps(art.to_dict(), indent=2))
 
 
+@cli.command(epilog=EPILOG)
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--row",
+    "rows",
+    multiple=True,
+    required=True,
+    help="A row to explain: its id_column value, or its 0-based row number. Repeatable.",
+)
+@click.option(
+    "--reason-codes",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Reason-code file (overrides the spec's explain.reason_codes).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--seed", type=int, help="Override the spec's seed.")
+def explain(
+    spec: Path, rows: tuple[str, ...], reason_codes: Path | None, fmt: str, seed: int | None
+) -> None:
+    """Explain named rows of the SPEC's dataset: the principal reasons of each adverse decision,
+    in words (ECOA / Regulation B adverse-action notices). Writes no bundle."""
+    import dataclasses
+
+    from .errors import InputError
+    from .runner import run_audit
+    from .spec import load_spec
+
+    resolved = load_spec(spec, {"seed": seed, "reason_codes": reason_codes})
+    ids: list[str | int] = [
+        int(r) if r.isdigit() and not resolved.spec.id_column else r for r in rows
+    ]
+    resolved = load_spec(spec, {"seed": seed, "reason_codes": reason_codes, "explain_rows": ids})
+    if resolved.model is None:
+        raise InputError("the spec audits recorded decisions: there is no model to explain")
+    if resolved.reason_codes is None:
+        raise InputError(
+            "no reason-code file: reasons must be given in words",
+            hint="pass --reason-codes FILE or set explain.reason_codes in the spec "
+            "(examples: policies/reason-codes/)",
+        )
+    model_ref = resolved.model
+    actor = _guard("explain", f"model:{model_ref.display()}")
+    resolved = dataclasses.replace(resolved, reference=None, baseline=None)
+    result = run_audit(
+        resolved, actor=actor, registry=_registry() if model_ref.is_registered else None
+    )
+    if result.explanations.get("status") != "computed":
+        raise InputError(f"the model cannot be explained: {result.explanations.get('reason')}")
+    decisions = {str(d.row_id): d for d in (result.decisions or [])}
+    if fmt == "json":
+        out = [
+            decisions[str(r)].to_dict() if str(r) in decisions else {"row_id": r, "adverse": False}
+            for r in ids
+        ]
+        click.echo(json.dumps(out, indent=2))
+        return
+    if fmt == "csv":
+        import tempfile
+
+        from .explain import write_reasons_csv
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "reasons.csv"
+            write_reasons_csv(path, [decisions[str(r)] for r in ids if str(r) in decisions])
+            click.echo(path.read_text(encoding="utf-8"), nl=False)
+        return
+    for r in ids:
+        d = decisions.get(str(r))
+        if d is None:
+            click.echo(f"row {r}: favourable decision; no adverse-action reasons")
+            continue
+        stability = "" if d.stability is None else f", stability {d.stability:.2f}"
+        click.echo(
+            f"row {r}: decision {d.decision} (additivity error {d.additivity_error:.1e}{stability})"
+        )
+        for reason in d.reasons:
+            click.echo(
+                f"  {reason.rank}. [{reason.code}] {reason.text}  "
+                f"({reason.feature} = {reason.value}, {reason.attribution:+.3f})"
+            )
+
+
 @cli.group()
 def report() -> None:
     """List, show, open, export and compare report bundles."""

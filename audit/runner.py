@@ -342,6 +342,10 @@ def run_audit(
                 f"dataset {source}: id_column {spec.id_column!r} is missing",
                 hint="name the dataset's row-id column, or remove id_column",
             )
+        if spec.data_description:
+            data_info["description"] = spec.data_description
+        elif (data_info.get("metadata") or {}).get("description"):
+            data_info["description"] = data_info["metadata"]["description"]
         data_info.update(
             rows=int(len(frame)),
             label=spec.label,
@@ -464,6 +468,7 @@ def run_audit(
             "references": list(doc.references),
             "not_covered": list(doc.not_covered),
             "checklist": [item.model_dump() for item in policy.checklist],
+            "report_sections": list(policy.report_sections),
             "sources": [p.name for p, _ in policy.sources],
         },
     }
@@ -472,6 +477,7 @@ def run_audit(
         "explain_sample_size": spec.explain.sample_size,
         "explain_background_size": spec.explain.background_size,
         "min_group_size": policy.min_group_size,
+        "distribution_date": spec.distribution_date,
         "score_threshold": spec.score_threshold if model is None and not spec.predictions else None,
     }
     return AuditResult(

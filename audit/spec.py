@@ -94,6 +94,12 @@ class AuditSpec(BaseModel):
         description="a previous report to compare with (regression rules): a report.json, a bundle "
         "folder, or <name>@<N> for version N of a system in the output folder",
     )
+    data_description: str | None = Field(
+        None, description="where the data comes from and what it holds (published summaries)"
+    )
+    distribution_date: str | None = Field(
+        None, description="the date the audited tool was first distributed (NYC LL144 summary)"
+    )
     id_column: str | None = Field(None, description="column identifying each row (reasons.csv)")
     dtypes: dict[str, Literal["string", "integer", "float", "category"]] = Field(
         default_factory=dict, description="declared column types (CSV columns are text otherwise)"
@@ -189,6 +195,10 @@ def resolve(
         explain = dict(data.get("explain", {}))
         if "explain_sample_size" in overrides:
             explain["sample_size"] = overrides.pop("explain_sample_size")
+        if "explain_rows" in overrides:
+            explain["rows"] = overrides.pop("explain_rows")
+        if "reason_codes" in overrides:
+            explain["reason_codes"] = str(Path(overrides.pop("reason_codes")).resolve())
         data.update(overrides)
         if explain:
             data["explain"] = explain

@@ -66,13 +66,12 @@ def evidence(
     }
     explanations = {
         "status": "computed",
-        "global": [
-            {"feature": "income", "mean_abs_shap": 1.0, "share": 0.9},
-            {"feature": "sex", "mean_abs_shap": 0.1, "share": 0.1},
-        ],
+        "global": [{"feature": "income", "mean_abs_shap": 1.0, "share": 0.9}]
+        + ([] if fair else [{"feature": "sex", "mean_abs_shap": 0.5, "share": 0.3}]),
         "sensitive_features": ["sex", "race"],
-        "sensitive_share": 0.02,
+        "sensitive_share": 0.02 if fair else 0.3,
         "additivity": {"max_abs_error": 1e-12, "mean_abs_error": 1e-13},
+        "reasons": {"stability": {"mean": 0.95 if accurate else 0.5}},
     }
     performance = {"accuracy": acc, "roc_auc": acc, "precision": 0.8, "recall": 0.8, "f1": 0.8}
     meta = {"owner": "o", "intended_use": "u", "training_data": "t", "limitations": "l"}
@@ -101,9 +100,13 @@ def test_pack_passes_good_input_and_fails_bad(path: Path) -> None:
     second = "age_group" if path.stem == "baseline-credit" else "race"
     good = evaluate(policy, evidence(fair=True, accurate=True, second=second))
     assert outcome(good) == "pass", [f.message for f in good if f.status == "fail"]
+    assert not [f.id for f in good if f.status in ("fail", "warn")]
     bad = evaluate(policy, evidence(fair=False, accurate=False, documented=False, second=second))
-    assert outcome(bad) == "fail"
-    assert {f.status for f in bad} & {"fail"}
+    if policy.name == "nyc-ll144":
+        # the law sets no threshold: the pack flags (warns), it does not block
+        assert {f.status for f in bad} >= {"warn"} and outcome(bad) == "pass"
+    else:
+        assert outcome(bad) == "fail"
 
 
 def test_four_fifths_fails_exactly_the_low_groups() -> None:

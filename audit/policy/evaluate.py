@@ -388,7 +388,10 @@ def _explanation(rule: ExplanationRule, ev: Evidence) -> Finding:
         stability = ((ex.get("reasons") or {}).get("stability")) or {}
         value = stability.get("mean")
         if value is None:
-            return _skip(rule, "reason stability was not measured (no reason codes, or stability_replicas: 0)")
+            return _skip(
+                rule,
+                "reason stability was not measured (no reason codes, or stability_replicas: 0)",
+            )
     else:
         value = ex.get(metric)
     return _scalar(

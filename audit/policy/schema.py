@@ -375,6 +375,9 @@ class PolicyDocument(_Strict):
         default_factory=list,
         description="obligations: evidenced by the report, or left to the provider",
     )
+    report_sections: list[Literal["nyc_ll144_summary"]] = Field(
+        default_factory=list, description="extra report sections a regulation requires"
+    )
 
 
 DEFAULT_MIN_GROUP_SIZE = 30
@@ -401,6 +404,7 @@ class Policy:
     waivers: list[Waiver]
     waiver_lines: dict[int, RuleOrigin]
     checklist: list[ChecklistItem] = field(default_factory=list)
+    report_sections: list[str] = field(default_factory=list)
     sources: list[tuple[Path, str]] = field(default_factory=list)
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     exclude_below_share: float | None = None
@@ -444,6 +448,7 @@ class _Resolved:
     rules: dict[str, tuple[AnyRule, RuleOrigin]]
     waivers: list[tuple[Waiver, RuleOrigin]]
     checklist: dict[str, ChecklistItem]
+    sections: list[str]
     sources: list[tuple[Path, str]]
     min_group_size: int | None
     exclude_below_share: float | None
@@ -453,7 +458,7 @@ class _Resolved:
 def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolved]:
     document = load_model(path, PolicyDocument)
     _, node = read_yaml(path)
-    resolved = _Resolved({}, [], {}, [], None, None, None)
+    resolved = _Resolved({}, [], {}, [], [], None, None, None)
     for i, ref in enumerate(document.extends):
         pos, _ = locate(node, ["extends", i])
         where = f"{path}:{pos[0]}" if pos else str(path)
@@ -468,6 +473,7 @@ def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolve
         resolved.rules.update(base.rules)
         resolved.waivers += base.waivers
         resolved.checklist.update(base.checklist)
+        resolved.sections += [x for x in base.sections if x not in resolved.sections]
         resolved.sources += [s for s in base.sources if s not in resolved.sources]
         for attr in ("min_group_size", "exclude_below_share", "reference_group"):
             if getattr(resolved, attr) is None:
@@ -485,6 +491,7 @@ def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolve
         own[rule.id] = line
         resolved.rules[rule.id] = (rule, RuleOrigin(path, line))  # overrides an inherited rule
     resolved.checklist.update({item.id: item for item in document.checklist})
+    resolved.sections += [x for x in document.report_sections if x not in resolved.sections]
     for i, waiver in enumerate(document.waivers):
         pos, _ = locate(node, ["waivers", i, "rule"])
         resolved.waivers.append((waiver, RuleOrigin(path, pos[0] if pos else 0)))
@@ -537,6 +544,7 @@ def load_policy(path: Path) -> Policy:
         waivers=[w for w, _ in resolved.waivers],
         waiver_lines={i: o for i, (_, o) in enumerate(resolved.waivers)},
         checklist=list(resolved.checklist.values()),
+        report_sections=resolved.sections,
         sources=resolved.sources,
         min_group_size=resolved.min_group_size or DEFAULT_MIN_GROUP_SIZE,
         exclude_below_share=resolved.exclude_below_share,
