@@ -163,7 +163,6 @@ def run(
     )
     subject = resolved.model or resolved.dataset
     actor = _guard("run", f"{'model' if resolved.model else 'dataset'}:{subject.display()}")
-    identity = None if no_sign else _signing_identity(keys, passphrase_file, quiet or as_json)
     progress = _Progress(len(STAGES) + 1, enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
         result = run_audit(
@@ -177,6 +176,8 @@ def run(
         if model_info.get("unsafe_format"):
             _log_unsafe_load(actor, model_info)
         progress.step("report bundle")
+        # only now, with an audit to sign: a failed run leaves no keys behind
+        identity = None if no_sign else _signing_identity(keys, passphrase_file, quiet or as_json)
         t0 = time.perf_counter()
         root = _relative(resolved.output)
         renderers = [html_and_pdf(pdf=not no_pdf)]

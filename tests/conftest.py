@@ -13,8 +13,14 @@ POLICIES = ROOT / "policies"
 
 def pytest_configure(config: pytest.Config) -> None:
     """Keep tests away from the developer's own registry and signing keys (.audit/)."""
-    os.environ["AUDIT_HOME"] = tempfile.mkdtemp(prefix="audit-home-")
+    home = Path(tempfile.mkdtemp(prefix="audit-home-"))
+    os.environ["AUDIT_HOME"] = str(home)
     os.environ.pop("GITHUB_STEP_SUMMARY", None)
+    os.environ.pop("AUDIT_TOKEN", None)
+    # as after `audit rbac init`: the OS account running the tests is admin
+    from audit.access import AccessLog, bootstrap_rbac
+
+    bootstrap_rbac(home, AccessLog(home / "access.db"))
 
 
 @pytest.fixture

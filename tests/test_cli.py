@@ -192,8 +192,9 @@ def test_verbose_prints_stage_times(tmp_path: Path, capsys: pytest.CaptureFixtur
 def _spec(tmp_path: Path, **changes: str) -> Path:
     """A copy of the Adult spec in tmp_path, paths made absolute, with raw YAML ``changes``."""
     data = yaml.safe_load(ADULT_SPEC.read_text())
-    for key in ("model", "dataset", "policy", "output"):
+    for key in ("model", "dataset", "policy", "output", "reference_dataset"):
         data[key] = str(ADULT_SPEC.parent / data[key])
+    data["explain"]["reason_codes"] = str(ADULT_SPEC.parent / data["explain"]["reason_codes"])
     for key, raw in changes.items():
         value = yaml.safe_load(raw)
         data[key] = (

@@ -256,8 +256,9 @@ def test_cli_bad_dataset_exits_2_and_writes_nothing(
     assert code == 2
     assert not (tmp_path / "reports").exists()
     assert "Traceback" not in err
-    # every problem in the one message
-    assert "(3 problems)" in err
+    # every problem in the one message, the model's input types included
+    assert "(4 problems)" in err
+    assert "'age' must hold numbers but has text such as 'unknown'" in err
     assert "sensitive feature column 'race' is missing" in err
     assert "the model needs columns the dataset lacks: 'race'" in err
     assert "'hours_per_week' has 1 missing values (data rows 8)" in err

@@ -96,6 +96,7 @@ def test_no_reference_means_drift_rules_are_skipped(tmp_path: Path) -> None:
     del data["reference_dataset"]
     for key in ("model", "dataset", "policy"):
         data[key] = str(SAMPLES / "adult" / data[key])
+    data["explain"]["reason_codes"] = str(SAMPLES / "adult" / data["explain"]["reason_codes"])
     spec.write_text(yaml.safe_dump(data))
     policy = tmp_path / "drift.yaml"
     policy.write_text(POLICY)
