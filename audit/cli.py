@@ -286,10 +286,19 @@ def _guard(command: str, resource: str = "") -> Any:
         home.mkdir(parents=True, exist_ok=True)
         keys = _trusted_token_keys(home)
         token = os.environ.get("AUDIT_TOKEN") or None
-        ctx = open_access(home, token=token, trusted_keys=keys, environ=dict(os.environ))
+        signing_key = _checkpoint_key(home)
+        ctx = open_access(
+            home, token=token, trusted_keys=keys, signing_key=signing_key, environ=dict(os.environ)
+        )
         if fresh:
             bootstrap_rbac(home, ctx.log, ctx.os_actor)
-            ctx = open_access(home, token=token, trusted_keys=keys, environ=dict(os.environ))
+            ctx = open_access(
+                home,
+                token=token,
+                trusted_keys=keys,
+                signing_key=signing_key,
+                environ=dict(os.environ),
+            )
             click.echo(
                 f"first use of {_relative(home)}: bound OS account {ctx.os_actor.user!r} as admin "
                 f"in {_relative(home / 'rbac.yaml')} (edit it to grant others roles)",
@@ -297,6 +306,21 @@ def _guard(command: str, resource: str = "") -> Any:
             )
         _Access.ctx = ctx
     return authorize(_Access.ctx, COMMAND_ACTIONS[command], resource)
+
+
+def _checkpoint_key(home: Path) -> Any:
+    """The local attestation key, to sign the access log's checkpoint every N entries; None when
+    there is no identity yet or its keys are encrypted and no passphrase is in the environment."""
+    from .signing import load_identity
+
+    if not (home / "keys" / "identity.json").is_file():
+        return None
+    try:
+        return load_identity(
+            home / "keys", os.environ.get("AUDIT_KEY_PASSPHRASE") or None
+        ).attestation_key
+    except AuditError:
+        return None
 
 
 def _trusted_token_keys(home: Path) -> dict[str, Any]:
