@@ -180,7 +180,7 @@ def run(
         identity = None if no_sign else _signing_identity(keys, passphrase_file, quiet or as_json)
         t0 = time.perf_counter()
         root = _relative(resolved.output)
-        renderers = [html_and_pdf(pdf=not no_pdf)]
+        renderers = [html_and_pdf(resolved.templates, pdf=not no_pdf)]
         renderers += [format_renderer(f, reports_root=root) for f in FORMATS.values()]
         if result.decisions is not None:
             from .report import reasons_csv

@@ -100,6 +100,10 @@ class AuditSpec(BaseModel):
     distribution_date: str | None = Field(
         None, description="the date the audited tool was first distributed (NYC LL144 summary)"
     )
+    templates: str | None = Field(
+        None,
+        description="folder with your own report.html.j2 and report.css (default: report_templates/)",
+    )
     id_column: str | None = Field(None, description="column identifying each row (reasons.csv)")
     dtypes: dict[str, Literal["string", "integer", "float", "category"]] = Field(
         default_factory=dict, description="declared column types (CSV columns are text otherwise)"
@@ -174,6 +178,7 @@ class ResolvedSpec:
     baseline: Path | None = None
     reference: Ref | None = None
     reason_codes: Path | None = None
+    templates: Path | None = None
 
     @property
     def base(self) -> Path:
@@ -236,8 +241,9 @@ def resolve(
     )
     codes = spec.explain.reason_codes
     reason_codes = (base / codes).resolve() if codes else None
+    templates = (base / spec.templates).resolve() if spec.templates else None
     return ResolvedSpec(
-        spec, source, model, dataset, policy, output, baseline, reference, reason_codes
+        spec, source, model, dataset, policy, output, baseline, reference, reason_codes, templates
     )
 
 
