@@ -427,11 +427,17 @@ def test_pdf_contains_outcome_rules_and_id(pdf_pages: list[str], report: dict[st
 
 
 def test_pdf_sections_start_new_pages(pdf_pages: list[str]) -> None:
+    toc = next(i for i, p in enumerate(pdf_pages) if "Contents" in p)
+    assert toc == 1  # the table of contents follows the summary page
     starts = {
-        name: next(i for i, p in enumerate(pdf_pages) if name in p)
+        name: next(i for i, p in enumerate(pdf_pages) if name in p and i != toc)
         for name in ("Fairness evidence", "Explanations", "Performance", "Methodology")
     }
     assert 0 not in starts.values()
+    # the contents give each section's page number (1-based)
+    for name, index in starts.items():
+        line = next(ln for ln in pdf_pages[toc].splitlines() if name in ln)
+        assert line.rstrip().endswith(str(index + 1)), (name, line)
     assert len(set(starts.values())) == len(starts)
 
 
