@@ -28,8 +28,8 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff format --check audit tests benchmarks samples
 	$(BIN)/mypy audit
 
-bench: $(STAMP)  ## benchmarks: our engine against fairlearn and shap on the same data
-	$(BIN)/python benchmarks/bench_fairness.py
+bench: $(STAMP)  ## every benchmark: figures and ratios against fairlearn, shap, plain pyHanko ...
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) reports .audit .pytest_cache .mypy_cache .ruff_cache
