@@ -39,7 +39,11 @@ def _check(pdf: bytes) -> None:
 
 
 def test_fixture_report_pages_are_laid_out() -> None:
-    _check(render_pdf(render_html(json.loads(FIXTURE.read_text()))))
+    pdf = render_pdf(render_html(json.loads(FIXTURE.read_text())))
+    _check(pdf)
+    doc = pdfium.PdfDocument(pdf)
+    last = doc[len(doc) - 1].get_textpage().get_text_range()
+    assert "Appendix: full per-group tables" in last
 
 
 def test_long_labels_and_many_groups_stay_on_the_page(tmp_path: Path) -> None:
