@@ -1,10 +1,13 @@
 """The PDF as a reader sees it: pages rendered to pixels (pypdfium2), so a broken layout fails —
-a blank page, or anything drawn into the outer margin (a table or chart running off the page)."""
+a blank page, a page left mostly empty in the middle of a section (a block pushed to the next
+page), or anything drawn into the outer margin (a table or chart running off the page)."""
 
 from __future__ import annotations
 
 import copy
+import html as htmllib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +20,63 @@ from tests.conftest import ROOT
 FIXTURE = ROOT / "tests" / "fixtures" / "report_example.json"
 
 
-def _pages(pdf: bytes) -> list[np.ndarray]:
+# A page may end early only where the next page starts a section (sections start on a new page).
+# A page whose ink stops above this share of its height, with the same section going on overleaf,
+# means a block was pushed to the next page and left the space behind it empty.
+MIN_FILL_WITHIN_SECTION = 0.3
+
+
+def _section_headings(html: str) -> list[str]:
+    """The text of the headings that start a new page: the h2 elements with a "-heading" id."""
+    found = re.findall(r'<h2 id="[a-z0-9-]+-heading">(.*?)</h2>', html, flags=re.S)
+    return [htmllib.unescape(re.sub(r"<[^>]+>", "", text)).strip() for text in found]
+
+
+def _starts_section(page: pdfium.PdfPage, headings: list[str]) -> bool:
+    """Whether one of ``headings`` is printed in the top fifth of ``page``."""
+    height = page.get_size()[1]
+    text = page.get_textpage()
+    for heading in headings:
+        search = text.search(heading, match_case=True)
+        hit = search.get_next()
+        while hit:
+            top = text.get_charbox(hit[0])[3]  # PDF y grows upwards
+            if top > 0.8 * height:
+                return True
+            hit = search.get_next()
+    return False
+
+
+def _check(pdf: bytes, html: str) -> None:
     doc = pdfium.PdfDocument(pdf)
-    out = []
-    for i in range(len(doc)):
-        rgb = doc[i].render(scale=0.5).to_numpy()[..., :3].astype(float)
-        out.append(rgb.mean(axis=2) < 200)  # "ink": anything clearly darker than paper
-    return out
-
-
-def _check(pdf: bytes) -> None:
-    pages = _pages(pdf)
-    assert len(pages) > 1
-    for number, ink in enumerate(pages, 1):
+    headings = _section_headings(html)
+    assert len(doc) > 1 and headings
+    for number in range(1, len(doc) + 1):
+        page = doc[number - 1]
+        ink = page.render(scale=0.5).to_numpy()[..., :3].astype(float).mean(axis=2) < 200
         h, w = ink.shape
         body = ink[int(0.06 * h) : int(0.94 * h)]  # between the running header and footer
         assert body.mean() > 0.002, f"page {number} is blank"
         margin = max(2, int(0.03 * w))
         assert not ink[:, :margin].any(), f"page {number}: something is drawn in the left margin"
         assert not ink[:, -margin:].any(), f"page {number}: something runs off the right edge"
+        if number < len(doc) and not _starts_section(doc[number], headings):
+            inked_rows = np.flatnonzero(body.any(axis=1))
+            fill = (inked_rows[-1] + 1) / body.shape[0]
+            assert fill >= MIN_FILL_WITHIN_SECTION, (
+                f"page {number} is mostly empty ({fill:.0%} filled) although its section goes on "
+                f"on page {number + 1}"
+            )
+
+
+def _render(report: dict) -> tuple[bytes, str]:
+    html = render_html(report)
+    return render_pdf(html), html
 
 
 def test_fixture_report_pages_are_laid_out() -> None:
-    pdf = render_pdf(render_html(json.loads(FIXTURE.read_text())))
-    _check(pdf)
+    pdf, html = _render(json.loads(FIXTURE.read_text()))
+    _check(pdf, html)
     doc = pdfium.PdfDocument(pdf)
     last = doc[len(doc) - 1].get_textpage().get_text_range()
     assert "Appendix: full per-group tables" in last
@@ -56,7 +92,7 @@ def test_long_labels_and_many_groups_stay_on_the_page(tmp_path: Path) -> None:
     }
     report["fairness"]["long"] = feature
     report["rules"][0]["message"] = "word " * 200
-    _check(render_pdf(render_html(report)))
+    _check(*_render(report))
 
 
 @pytest.mark.parametrize(
@@ -64,14 +100,22 @@ def test_long_labels_and_many_groups_stay_on_the_page(tmp_path: Path) -> None:
     [
         ('<div style="break-after: page"></div>', "blank"),
         (
+            '<p style="margin-bottom: 20mm">' + "a few lines of text " * 40 + "</p>"
+            '<div style="height: 250mm; break-inside: avoid; border: 1px solid"></div>',
+            "mostly empty",
+        ),
+        (
             '<table style="width: 260mm; border: 2px solid #000"><tr><td>x</td></tr></table>',
             "right edge",
         ),
     ],
 )
 def test_the_layout_check_can_fail(inject: str, problem: str) -> None:
-    """The check itself catches a blank page and a table running off the page."""
+    """The check itself catches a blank page, a block pushed overleaf leaving a page nearly empty,
+    and a table running off the page."""
     html = render_html(json.loads(FIXTURE.read_text()))
     assert "<body>" in html
+    injected = html.replace("<body>", "<body>" + inject, 1)
+    pdf = render_pdf(injected)
     with pytest.raises(AssertionError, match=problem):
-        _check(render_pdf(html.replace("<body>", "<body>" + inject, 1)))
+        _check(pdf, injected)
