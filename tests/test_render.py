@@ -175,7 +175,11 @@ def test_sections_in_order(dom: Node, report: dict[str, Any]) -> None:
         "Fairness evidence",
         "Explanations",
         "Performance",
-        "Methodology & provenance",
+        "Data",
+        "Drift against the reference data",
+        "Methodology",
+        "Provenance",
+        "Appendix: full per-group tables",
     ]
     positions = [headings.index(h) for h in expected]
     assert positions == sorted(positions), headings
@@ -430,8 +434,14 @@ def test_pdf_sections_start_new_pages(pdf_pages: list[str]) -> None:
     toc = next(i for i, p in enumerate(pdf_pages) if "Contents" in p)
     assert toc == 1  # the table of contents follows the summary page
     starts = {
-        name: next(i for i, p in enumerate(pdf_pages) if name in p and i != toc)
-        for name in ("Fairness evidence", "Explanations", "Performance", "Methodology")
+        name: next(i for i, p in enumerate(pdf_pages) if name in p.splitlines() and i != toc)
+        for name in (
+            "Fairness evidence",
+            "Explanations",
+            "Performance",
+            "Methodology",
+            "Provenance",
+        )
     }
     assert 0 not in starts.values()
     # the contents give each section's page number (1-based)
@@ -890,3 +900,46 @@ def test_waterfall_steps_add_up_to_the_model_output(explained_report: dict[str, 
         assert position == pytest.approx(example["model_output"], abs=1e-6)
         expected = sum(c["attribution"] for c in example["contributions"])
         assert position - example["base_value"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_fixture_is_a_report_the_tool_could_write(report: dict[str, Any]) -> None:
+    """The rendering tests run on this fixture: it must satisfy the published schema, or they
+    would be testing documents the tool never writes."""
+    from audit.report import validate_report
+
+    validate_report(report)
+    assert report["data"] and report["drift"] and report["subject"]["reference"]
+
+
+def test_methodology_names_methods_sizes_seeds_intervals_and_tests(
+    evidence_dom: Node, evidence_report: dict[str, Any]
+) -> None:
+    report, dom = evidence_report, evidence_dom
+    section = next(s for s in dom.find_all("section") if s.attrs.get("id") == "methodology")
+    text = squash(section.text())
+    ex = report["explanations"]
+    ev = next(iter(report["fairness"].values()))
+    assert ex["explainer"] in text and ex["output_space"] in text
+    assert f"{ex['sample_size']:,} of {ex['population_rows']:,} rows (seed {ex['seed']})" in text
+    level = round(ev["confidence"] * 100)
+    assert f"{level}% percentile bootstrap intervals from {ev['n_bootstrap']:,}" in text
+    # the counts of test methods are the report's, counted here independently
+    tests = [
+        g["tests"]["selection_rate"]["method"]
+        for e in report["fairness"].values()
+        for g in e["groups"].values()
+        if (g.get("tests") or {}).get("selection_rate")
+    ]
+    assert f"({tests.count('fisher')} group comparisons here)" in text
+    assert f"z-test ({len(tests) - tests.count('fisher')})" in text
+    drift = report["drift"]["method"]
+    assert drift["numeric_test"] in text and drift["categorical_test"] in text
+    assert f"{report['settings']['seed']}: every random step" in text
+
+
+def test_no_python_reprs_in_the_text(html: str) -> None:
+    """None, nan, True/False are Python's words, not a reader's: unset values say "not set",
+    undefined rates "n/a"."""
+    text = re.sub(r"<style>.*?</style>|<[^>]+>", " ", html, flags=re.S)
+    for word in ("None", "nan", "NaN", "True", "False", "inf"):
+        assert not re.search(rf"\b{word}\b", text), word

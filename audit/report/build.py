@@ -26,7 +26,7 @@ def build_report(
     created_at: str,
     changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report.json document (see DESIGN.md for the contract)."""
+    """The report.json document; its contract is audit/schemas/report.schema.json."""
     return {
         "schema_version": SCHEMA_VERSION,
         "report_id": report_id,

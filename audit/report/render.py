@@ -32,7 +32,13 @@ from audit.report.charts import (
     waterfall_chart,
 )
 
-__all__ = ["default_template_dir", "render_html", "TEMPLATE_NAME", "STYLESHEET_NAME"]
+__all__ = [
+    "default_template_dir",
+    "render_html",
+    "template_context",
+    "TEMPLATE_NAME",
+    "STYLESHEET_NAME",
+]
 
 TEMPLATE_NAME = "report.html.j2"
 STYLESHEET_NAME = "report.css"
@@ -169,6 +175,22 @@ def fmt_p(value: Any) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def fmt_setting(value: Any) -> str:
+    """A run setting as a reader wants it: ``None`` as "not set", booleans as yes/no, numbers
+    formatted like the rest of the report, lists joined with commas."""
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if _is_number(value):
+        return fmt_number(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_setting(v) for v in value) or "none"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {fmt_setting(v)}" for k, v in value.items()) or "none"
+    return str(value)
+
+
 def breached_by(rules: Any, feature: Any, group: Any) -> list[str]:
     """Ids of the failed or warned rules whose breaches name this feature's group."""
     return [
@@ -225,6 +247,7 @@ def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
         humanize=humanize,
         status_symbol=status_symbol,
         ref=artifact_ref,
+        setting=fmt_setting,
     )
     env.globals.update(
         selection_rate_chart=selection_rate_chart,
@@ -260,6 +283,22 @@ def _read_stylesheet(template_dir: Path) -> Markup:
     return Markup(css)
 
 
+def template_context(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables a report template receives besides ``css`` (see docs/templates.md):
+    the whole report as ``report`` and shortcuts to the parts most templates use."""
+    subject = report["subject"]
+    return {
+        "report": report,
+        "subject": subject,
+        "model": subject.get("model"),
+        "dataset": subject["dataset"],
+        "policy": subject["policy"],
+        "rules": report["rules"],
+        "settings": report.get("settings") or {},
+        "outcome": str(report["outcome"]).lower(),
+    }
+
+
 def render_html(report: Mapping[str, Any], template_dir: Path | None = None) -> str:
     """Render ``report`` (the canonical report.json content) to a self-contained HTML page.
 
@@ -290,7 +329,7 @@ def render_html(report: Mapping[str, Any], template_dir: Path | None = None) -> 
     env = _environment(folder)
     try:
         template = env.get_template(TEMPLATE_NAME)
-        return template.render(report=report, css=css)
+        return template.render(template_context(report), css=css)
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(
             f"template {exc.filename or folder / TEMPLATE_NAME}, line {exc.lineno}: {exc.message}",
