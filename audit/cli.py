@@ -738,7 +738,9 @@ def report_export(bundle: Path, dest: Path) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
 def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
-    """What changed from bundle OLD to bundle NEW: outcome, rules, metrics, input digests."""
+    """What changed from bundle OLD to bundle NEW: outcome, rules, metrics (fairness,
+    performance, explanations, drift, data) beyond the tolerance, and input digests (model,
+    dataset, reference dataset, policy, baseline)."""
     from .errors import InputError
     from .report.diff import diff_reports
 

@@ -12,7 +12,14 @@ import yaml
 
 from audit.cli import main
 from audit.report import report_schema
-from audit.report.diff import CHANGES_SCHEMA, Change, diff_reports
+from audit.report.diff import (
+    CHANGES_SCHEMA,
+    Change,
+    DataChange,
+    DriftChange,
+    InputChange,
+    diff_reports,
+)
 from tests.conftest import POLICIES, ROOT, SAMPLES
 
 ADULT_SPEC = SAMPLES / "adult" / "audit.yaml"
@@ -173,3 +180,204 @@ def test_inputs_performance_and_explanations(report: dict[str, Any]) -> None:
     assert [(g.feature, g.group, g.change) for g in diff.fairness] == [("race", "Other", "removed")]
     text = diff.to_text()
     assert "policy version 1.0 -> 1.1" in text and "fairness race=Other: removed" in text
+
+
+def test_report_schema_embeds_changes_schema() -> None:
+    """audit/schemas/report.schema.json carries CHANGES_SCHEMA as ``changes``, exactly."""
+    assert report_schema()["properties"]["changes"] == CHANGES_SCHEMA
+
+
+# -- synthetic edits of a real report: reference dataset, baseline, drift, data ----------------
+
+
+@pytest.fixture
+def real(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A fresh copy of the real Adult v1 report, which has drift (reference dataset) and data."""
+    doc = copy.deepcopy(runs["baseline"])
+    assert doc["drift"] and doc["data"] and doc["subject"]["reference"]
+    assert doc["baseline"] is None  # the sample spec names no baseline
+    return doc
+
+
+BASELINE = {
+    "report_id": "0b7c1a2e-3f41-4c6d-9e0a-5b2d8c7f6e10",
+    "version": 3,
+    "sha256": "a" * 64,
+    "created_at": "2026-01-01T00:00:00Z",
+    "path": "/reports/adult-income/v3/report.json",
+}
+
+
+def test_reference_dataset_digest_is_an_input_change(real: dict[str, Any]) -> None:
+    new = copy.deepcopy(real)
+    old_sha = real["subject"]["reference"]["sha256"]
+    new["subject"]["reference"]["sha256"] = "e" * 64
+    diff = diff_reports(real, new)
+    assert diff.inputs == (InputChange("reference dataset", Change("sha256", old_sha, "e" * 64)),)
+    assert diff.lines() == [f"reference dataset sha256 {old_sha[:12]} -> eeeeeeeeeeee"]
+
+
+def test_reference_dataset_added_removed_and_absent_on_both(real: dict[str, Any]) -> None:
+    without = copy.deepcopy(real)
+    del without["subject"]["reference"]
+    without["drift"] = None  # no reference, no drift
+    ref = real["subject"]["reference"]
+    assert ref["version"] is None
+    assert diff_reports(without, real).lines() == [
+        "reference dataset name none -> adult_train",
+        f"reference dataset sha256 none -> {ref['sha256'][:12]}",
+        f"reference dataset rows none -> {ref['rows']}",
+        "drift: added",
+    ]
+    assert diff_reports(real, without).lines()[-1] == "drift: removed"
+    assert diff_reports(without, copy.deepcopy(without), tolerance=0.0).is_empty
+    null_ref = copy.deepcopy(without)
+    null_ref["subject"]["reference"] = None  # null and absent are the same
+    assert diff_reports(without, null_ref).is_empty
+
+
+def test_baseline_report_is_an_input(real: dict[str, Any]) -> None:
+    old, new = copy.deepcopy(real), copy.deepcopy(real)
+    assert diff_reports(old, new).is_empty  # baseline null on both sides
+    del old["baseline"]
+    assert diff_reports(old, new).is_empty  # absent vs null: still none
+    new["baseline"] = dict(BASELINE)
+    assert diff_reports(old, new).lines() == [
+        "baseline report_id none -> 0b7c1a2e-3f4",
+        "baseline version none -> 3",
+        "baseline sha256 none -> aaaaaaaaaaaa",
+    ]
+    assert diff_reports(new, old).lines()[0] == "baseline report_id 0b7c1a2e-3f4 -> none"
+
+    old["baseline"] = dict(BASELINE)
+    new["baseline"] = {**BASELINE, "path": "/elsewhere/report.json"}  # where, not which
+    assert diff_reports(old, new).is_empty
+    new["baseline"] = {
+        **BASELINE,
+        "report_id": "9f8e7d6c-5b4a-4321-8fed-cba987654321",
+        "version": 4,
+        "sha256": "b" * 64,
+        "created_at": "2026-02-01T00:00:00Z",
+    }
+    diff = diff_reports(old, new)
+    assert [(c.input, c.change.field) for c in diff.inputs] == [
+        ("baseline", "report_id"),
+        ("baseline", "version"),
+        ("baseline", "sha256"),
+    ]
+    assert diff.lines() == [
+        "baseline report_id 0b7c1a2e-3f4 -> 9f8e7d6c-5b4",
+        "baseline version 3 -> 4 (+1)",
+        "baseline sha256 aaaaaaaaaaaa -> bbbbbbbbbbbb",
+    ]
+
+
+def test_drift_psi_and_p_value_beyond_tolerance(real: dict[str, Any]) -> None:
+    old = copy.deepcopy(real)
+    old["drift"]["features"]["native_country"].update(psi=0.0036, p_value=0.64)
+    new = copy.deepcopy(old)
+    column = new["drift"]["features"]["native_country"]
+    column["psi"] += 1e-12  # noise
+    column["statistic"] += 5.0  # not compared: PSI and p-value say whether it drifted
+    assert diff_reports(old, new).is_empty
+
+    column["psi"] = 0.31
+    assert diff_reports(old, new).drift == (
+        DriftChange("native_country", None, "changed", (Change("psi", 0.0036, 0.31),)),
+    )
+    assert diff_reports(old, new).lines() == ["drift native_country: psi 0.0036 -> 0.31 (+0.306)"]
+    column["p_value"] = 1e-5
+    assert diff_reports(old, new).lines() == [
+        "drift native_country: psi 0.0036 -> 0.31 (+0.306); p_value 0.64 -> 1e-05 (-0.64)"
+    ]
+    column.update(psi=0.0036 + 1e-6, p_value=0.64)
+    assert diff_reports(old, new).lines() == [
+        "drift native_country: psi 0.0036 -> 0.003601 (+1e-06)"
+    ]
+    assert diff_reports(old, new, tolerance=1e-5).is_empty
+
+
+def test_drift_of_label_predictions_and_columns(real: dict[str, Any]) -> None:
+    old = copy.deepcopy(real)
+    old["drift"]["predictions"]["psi"] = 0.0007
+    old["drift"]["label"]["p_value"] = 0.27
+    new = copy.deepcopy(old)
+    new["drift"]["predictions"]["psi"] = 0.05
+    new["drift"]["label"]["p_value"] = 0.0001
+    del new["drift"]["features"]["age"]
+    new["drift"]["features"]["zip"] = copy.deepcopy(old["drift"]["features"]["sex"])
+    new["drift"]["max_psi"] = 0.05  # derived from the columns: not compared on its own
+    assert diff_reports(old, new).lines() == [
+        "drift age: removed",
+        "drift zip: added",
+        "drift: label.p_value 0.27 -> 0.0001 (-0.27); predictions.psi 0.0007 -> 0.05 (+0.0493)",
+    ]
+    new["drift"]["predictions"] = None  # e.g. decisions given, no model
+    assert diff_reports(old, new).drift[-1].fields[-2:] == (
+        Change("predictions.psi", 0.0007, None),
+        Change("predictions.p_value", old["drift"]["predictions"]["p_value"], None),
+    )
+
+
+def test_data_rows_missing_values_and_groups(real: dict[str, Any]) -> None:
+    old = copy.deepcopy(real)
+    old["data"].update(rows=1000, rows_with_missing_values=0)
+    old["data"]["features"]["sex"].update(unknown=0, unknown_share=0.0)
+    old["data"]["features"]["sex"]["groups"]["Female"].update(n=333, share=0.333, missing_share=0.0)
+    new = copy.deepcopy(old)
+    data = new["data"]
+    data["features"]["sex"]["groups"]["Male"]["share"] += 1e-12  # noise
+    assert diff_reports(old, new).is_empty
+
+    data.update(rows=990, rows_with_missing_values=12)
+    data["features"]["sex"].update(unknown=3, unknown_share=0.003)
+    female = data["features"]["sex"]["groups"]["Female"]
+    female.update(n=340, share=0.34, missing_share=0.01)
+    female["base_rate"] += 0.1  # the fairness section compares base rates
+    data["features"]["race"]["groups"]["Unknown"] = copy.deepcopy(female)
+    del data["features"]["sex&race"]
+    diff = diff_reports(old, new)
+    assert diff.data[0] == DataChange(
+        None,
+        None,
+        "changed",
+        (Change("rows", 1000, 990), Change("rows_with_missing_values", 0, 12)),
+    )
+    assert diff.lines() == [
+        "data: rows 1000 -> 990 (-10); rows_with_missing_values 0 -> 12 (+12)",
+        "data sex: unknown 0 -> 3 (+3); unknown_share 0 -> 0.003 (+0.003)",
+        "data sex=Female: n 333 -> 340 (+7); share 0.333 -> 0.34 (+0.007); "
+        "missing_share 0 -> 0.01 (+0.01)",
+        "data race=Unknown: added",
+        "data sex&race: removed",
+    ]
+    female["share"] = 0.333 + 1e-6
+    assert [c.field for c in diff_reports(old, new, tolerance=1e-5).data[2].fields] == [
+        "n",
+        "missing_share",
+    ]
+    new["data"] = None
+    assert diff_reports(old, new).lines() == ["data: removed"]
+
+
+def test_new_change_kinds_fit_report_json(real: dict[str, Any]) -> None:
+    new = copy.deepcopy(real)
+    new["subject"]["reference"]["sha256"] = "e" * 64
+    new["baseline"] = dict(BASELINE)
+    new["drift"]["features"]["age"]["psi"] += 0.5
+    new["drift"]["label"]["psi"] += 0.5
+    new["data"]["rows"] += 1
+    new["data"]["features"]["sex"]["groups"]["Male"]["n"] += 1
+    changes = diff_reports(real, new).to_dict()
+    assert [len(changes[k]) for k in ("inputs", "drift", "data")] == [4, 2, 2]
+    json.dumps(changes, allow_nan=False)
+    jsonschema.validate(changes, CHANGES_SCHEMA)
+    jsonschema.validate({**new, "changes": changes}, report_schema())
+
+
+def test_count_changes_print_exact_deltas(report: dict[str, Any]) -> None:
+    new = copy.deepcopy(report)
+    new["subject"]["dataset"]["rows"] = report["subject"]["dataset"]["rows"] - 12_561
+    line = next(ln for ln in diff_reports(report, new).lines() if "rows" in ln)
+    old_rows = report["subject"]["dataset"]["rows"]
+    assert line.endswith(f"rows {old_rows} -> {old_rows - 12_561} (-12,561)")

@@ -5,11 +5,12 @@ changed; identifiers and timestamps (``report_id``, ``version``, ``previous``, `
 the actor, the tool and the environment are not compared, so two runs on the same inputs and seed
 give an empty diff.
 
-Measured numbers (rule values, fairness and performance metrics, SHAP importances) count as
-changed when ``|new - old| > tolerance``; a number appearing or disappearing (``None`` on one
-side) always counts. Configuration and verdicts (rule status, threshold, operator, severity and
-judging mode; input names, versions and digests; run settings such as the seed) are compared
-exactly: a threshold moved by any amount is a different policy.
+Measured numbers (rule values, fairness and performance metrics, SHAP importances, drift PSI
+and p-values, data-profile counts and shares) count as changed when ``|new - old| > tolerance``;
+a number appearing or disappearing (``None`` on one side) always counts. Configuration and
+verdicts (rule status, threshold, operator, severity and judging mode; input names, versions and
+digests, including the drift reference dataset and the regression baseline report; run settings
+such as the seed) are compared exactly: a threshold moved by any amount is a different policy.
 
 The result is plain data (frozen dataclasses): ``to_dict()`` for the ``changes`` section of
 report.json (shape published as :data:`CHANGES_SCHEMA`), ``to_text()`` for a terminal.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 #: Per-group fairness quantities compared between reports (report.json ``fairness`` groups).
 FAIRNESS_METRICS = (
@@ -36,15 +37,35 @@ FAIRNESS_METRICS = (
 )
 #: Fields of a rule finding that are policy configuration (compared exactly).
 RULE_SETTINGS = ("operator", "threshold", "severity", "mode")
-#: Subject inputs and the identifying fields compared for each.
+#: Audited inputs and the identifying fields compared for each (see :data:`INPUT_PATHS`).
 INPUT_FIELDS = {
     "model": ("name", "version", "sha256"),
     "dataset": ("name", "version", "sha256", "rows"),
+    "reference dataset": ("name", "version", "sha256", "rows"),
     "policy": ("name", "version", "sha256"),
+    "baseline": ("report_id", "version", "sha256"),
 }
+#: Where each input's identity is in report.json: the drift reference is ``subject.reference``,
+#: the regression baseline (the report compared against) is the top-level ``baseline``.
+INPUT_PATHS = {
+    "model": ("subject", "model"),
+    "dataset": ("subject", "dataset"),
+    "reference dataset": ("subject", "reference"),
+    "policy": ("subject", "policy"),
+    "baseline": ("baseline",),
+}
+#: Drift quantities compared per column (report.json ``drift.features``, ``label``,
+#: ``predictions``): a column has drifted when its PSI is high and its p-value low.
+DRIFT_FIELDS = ("psi", "p_value")
+#: Data-profile quantities compared (report.json ``data``): of the whole dataset, of each
+#: sensitive feature (rows with no group), and of each of its groups.
+DATA_FIELDS = ("rows", "rows_with_missing_values", "label_balance")
+DATA_FEATURE_FIELDS = ("unknown", "unknown_share")
+DATA_GROUP_FIELDS = ("n", "share", "missing_share")
 
 Scalar = float | int | str | bool | None
 Presence = Literal["added", "removed", "changed"]
+G = TypeVar("G", bound="GroupChange")
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,12 @@ class Change:
     def text(self) -> str:
         old, new = _pair(self.old, self.new)
         delta = self.delta
-        sign = "" if delta is None or self.field in RULE_SETTINGS else f" ({delta:+.3g})"
+        if delta is None or self.field in RULE_SETTINGS:
+            sign = ""
+        elif isinstance(self.old, int) and isinstance(self.new, int):
+            sign = f" ({int(delta):+,})"  # counts: exact, not 1.26e+04
+        else:
+            sign = f" ({delta:+.3g})"
         return f"{self.field} {old} -> {new}{sign}"
 
 
@@ -84,8 +110,8 @@ class InputChange:
 
     def text(self) -> str:
         c = self.change
-        if c.field == "sha256":
-            return f"{self.input} sha256 {_short(c.old)} -> {_short(c.new)}"
+        if c.field in ("sha256", "report_id"):
+            return f"{self.input} {c.field} {_short(c.old)} -> {_short(c.new)}"
         return f"{self.input} {c.text()}"
 
 
@@ -113,12 +139,17 @@ class GroupChange:
 
     ``feature`` is a sensitive feature or intersection key of report.json ``fairness``.
     ``added``/``removed`` mean the group (or feature) exists in only one of the two reports.
+    The same shape serves the ``drift`` and ``data`` sections (subclasses below), where
+    ``feature`` None means the section as a whole.
     """
 
-    feature: str
+    feature: str | None
     group: str | None
     change: Presence
     fields: tuple[Change, ...] = ()
+
+    #: The report.json section, first word of :meth:`text`.
+    section: ClassVar[str] = "fairness"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,10 +160,35 @@ class GroupChange:
         }
 
     def text(self) -> str:
-        where = self.feature if self.group is None else f"{self.feature}={self.group}"
+        where = self.section
+        if self.feature is not None:
+            where += f" {self.feature}" + ("" if self.group is None else f"={self.group}")
         if self.change != "changed":
-            return f"fairness {where}: {self.change}"
-        return f"fairness {where}: " + "; ".join(f.text() for f in self.fields)
+            return f"{where}: {self.change}"
+        return f"{where}: " + "; ".join(f.text() for f in self.fields)
+
+
+@dataclass(frozen=True)
+class DriftChange(GroupChange):
+    """Drift of one column against the reference dataset that changed (``group`` is None).
+
+    ``feature`` is a column of report.json ``drift.features``; with ``feature`` None the change
+    is of the whole section: present in one report only, or label / prediction drift
+    (fields ``label.psi``, ``predictions.p_value`` ...).
+    """
+
+    section: ClassVar[str] = "drift"
+
+
+@dataclass(frozen=True)
+class DataChange(GroupChange):
+    """Data profile of the dataset, a sensitive feature, or one of its groups that changed.
+
+    ``feature`` (a key of report.json ``data.features``) None means the whole dataset (rows,
+    rows with missing values, label balance); ``group`` None means the feature (rows in no group).
+    """
+
+    section: ClassVar[str] = "data"
 
 
 @dataclass(frozen=True)
@@ -150,6 +206,8 @@ class ReportDiff:
     fairness: tuple[GroupChange, ...]
     performance: tuple[Change, ...]
     explanations: tuple[Change, ...]
+    drift: tuple[DriftChange, ...] = ()
+    data: tuple[DataChange, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -162,6 +220,8 @@ class ReportDiff:
             or self.fairness
             or self.performance
             or self.explanations
+            or self.drift
+            or self.data
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +235,8 @@ class ReportDiff:
             "fairness": [c.to_dict() for c in self.fairness],
             "performance": [c.to_dict() for c in self.performance],
             "explanations": [c.to_dict() for c in self.explanations],
+            "drift": [c.to_dict() for c in self.drift],
+            "data": [c.to_dict() for c in self.data],
             "lines": self.lines(),
         }
 
@@ -187,6 +249,8 @@ class ReportDiff:
         out += [c.text() for c in self.fairness]
         out += [f"performance: {c.text()}" for c in self.performance]
         out += [f"explanations: mean |SHAP| of {c.text()}" for c in self.explanations]
+        out += [c.text() for c in self.drift]
+        out += [c.text() for c in self.data]
         return out
 
     def to_text(self) -> str:
@@ -212,7 +276,7 @@ def diff_reports(
     return ReportDiff(
         since={k: old.get(k) for k in ("report_id", "version", "created_at")},
         outcome=outcome,
-        inputs=tuple(_inputs(old.get("subject") or {}, new.get("subject") or {})),
+        inputs=tuple(_inputs(old, new)),
         settings=tuple(_flat_changes(old.get("settings"), new.get("settings"), 0.0)),
         rules=tuple(_rules(old.get("rules") or [], new.get("rules") or [], tolerance)),
         fairness=tuple(_fairness(old.get("fairness") or {}, new.get("fairness") or {}, tolerance)),
@@ -220,6 +284,8 @@ def diff_reports(
         explanations=tuple(
             _importances(old.get("explanations") or {}, new.get("explanations") or {}, tolerance)
         ),
+        drift=tuple(_drift(old.get("drift"), new.get("drift"), tolerance)),
+        data=tuple(_data(old.get("data"), new.get("data"), tolerance)),
     )
 
 
@@ -264,9 +330,19 @@ def _changes(
     ]
 
 
+def _at(report: Mapping[str, Any], path: Iterable[str]) -> Mapping[str, Any]:
+    """The mapping at ``path`` in ``report``, or ``{}`` where it is absent (or null)."""
+    value: Any = report
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
 def _inputs(old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterator[InputChange]:
+    """An input absent from one report compares as all ``None`` (absent from both: no change)."""
     for part, fields in INPUT_FIELDS.items():
-        for c in _changes(old.get(part) or {}, new.get(part) or {}, fields, 0.0):
+        path = INPUT_PATHS[part]
+        for c in _changes(_at(old, path), _at(new, path), fields, 0.0):
             yield InputChange(part, c)
 
 
@@ -308,24 +384,41 @@ def _rules(
             yield RuleChange(rid, "removed", (Change("status", r.get("status"), None),))
 
 
-def _fairness(
-    old: Mapping[str, Any], new: Mapping[str, Any], tolerance: float
-) -> Iterator[GroupChange]:
+def _by_group(
+    kind: type[G],
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    feature_fields: Iterable[str],
+    group_fields: Iterable[str],
+    tolerance: float,
+) -> Iterator[G]:
+    """Changes per feature of ``{feature: {...feature_fields, "groups": {group: {...}}}}``,
+    then per group; a feature or group in one report only is ``added`` or ``removed``."""
+    group_fields = tuple(group_fields)
     for feature in dict.fromkeys([*old, *new]):
         if feature not in new or feature not in old:
-            yield GroupChange(feature, None, "removed" if feature not in new else "added")
+            yield kind(feature, None, "removed" if feature not in new else "added")
             continue
-        ref = _changes(old[feature], new[feature], ("reference_group",), 0.0)
-        if ref:
-            yield GroupChange(feature, None, "changed", tuple(ref))
+        fields = _changes(old[feature], new[feature], feature_fields, tolerance)
+        if fields:
+            yield kind(feature, None, "changed", tuple(fields))
+        if not group_fields:
+            continue
         g_old, g_new = old[feature].get("groups") or {}, new[feature].get("groups") or {}
         for group in dict.fromkeys([*g_old, *g_new]):
             if group not in g_new or group not in g_old:
-                yield GroupChange(feature, group, "removed" if group not in g_new else "added")
+                yield kind(feature, group, "removed" if group not in g_new else "added")
                 continue
-            fields = _changes(g_old[group], g_new[group], FAIRNESS_METRICS, tolerance)
+            fields = _changes(g_old[group], g_new[group], group_fields, tolerance)
             if fields:
-                yield GroupChange(feature, group, "changed", tuple(fields))
+                yield kind(feature, group, "changed", tuple(fields))
+
+
+def _fairness(
+    old: Mapping[str, Any], new: Mapping[str, Any], tolerance: float
+) -> Iterator[GroupChange]:
+    # reference_group is a name: compared exactly whatever the tolerance.
+    return _by_group(GroupChange, old, new, ("reference_group",), FAIRNESS_METRICS, tolerance)
 
 
 def _importances(
@@ -337,6 +430,48 @@ def _importances(
     for feature in dict.fromkeys([*a, *b]):
         if _differs(a.get(feature), b.get(feature), tolerance):
             yield Change(feature, a.get(feature), b.get(feature))
+
+
+def _presence(old: Any, new: Any) -> Presence | None:
+    """``added``/``removed`` when a section is null or absent in exactly one report, else None."""
+    if (old is None) == (new is None):
+        return None
+    return "added" if old is None else "removed"
+
+
+def _drift(old: Any, new: Any, tolerance: float) -> Iterator[DriftChange]:
+    """PSI and p-value per feature, then of the label and the predictions (``feature`` None).
+
+    Whether a column counts as drifted is the drift rules' verdict (their threshold and alpha
+    are policy), so it shows as a rule status change; per-group drift is not compared.
+    """
+    if (presence := _presence(old, new)) is not None:
+        yield DriftChange(None, None, presence)
+    if old is None or new is None:
+        return
+    features = (old.get("features") or {}, new.get("features") or {})
+    yield from _by_group(DriftChange, *features, DRIFT_FIELDS, (), tolerance)
+    whole = _flat_changes(
+        {t: {f: (old.get(t) or {}).get(f) for f in DRIFT_FIELDS} for t in ("label", "predictions")},
+        {t: {f: (new.get(t) or {}).get(f) for f in DRIFT_FIELDS} for t in ("label", "predictions")},
+        tolerance,
+    )
+    if whole:
+        yield DriftChange(None, None, "changed", tuple(whole))
+
+
+def _data(old: Any, new: Any, tolerance: float) -> Iterator[DataChange]:
+    """Rows, missing values and label balance; per sensitive feature (and intersection) the
+    rows in no group; per group its rows, share of the dataset and share with missing values."""
+    if (presence := _presence(old, new)) is not None:
+        yield DataChange(None, None, presence)
+    if old is None or new is None:
+        return
+    whole = _changes(old, new, DATA_FIELDS, tolerance)
+    if whole:
+        yield DataChange(None, None, "changed", tuple(whole))
+    features = (old.get("features") or {}, new.get("features") or {})
+    yield from _by_group(DataChange, *features, DATA_FEATURE_FIELDS, DATA_GROUP_FIELDS, tolerance)
 
 
 #: JSON Schema of :meth:`ReportDiff.to_dict`, for the ``changes`` property of report.json.
@@ -351,6 +486,24 @@ _CHANGE: dict[str, Any] = {
     },
 }
 _PRESENCE: dict[str, Any] = {"enum": ["added", "removed", "changed"]}
+
+
+def _grouped(feature: dict[str, Any], *, group: bool = True) -> dict[str, Any]:
+    """Schema of a :class:`GroupChange` (``feature`` null: the whole section; no ``group``
+    for drift, where it is always null)."""
+    return {
+        "type": "object",
+        "required": ["feature", "group", "change", "fields"],
+        "additionalProperties": False,
+        "properties": {
+            "feature": feature,
+            "group": {"type": ["string", "null"]} if group else {"type": "null"},
+            "change": _PRESENCE,
+            "fields": {"type": "array", "items": _CHANGE},
+        },
+    }
+
+
 CHANGES_SCHEMA: dict[str, Any] = {
     "type": ["object", "null"],
     "required": [
@@ -362,6 +515,8 @@ CHANGES_SCHEMA: dict[str, Any] = {
         "fairness",
         "performance",
         "explanations",
+        "drift",
+        "data",
         "lines",
     ],
     "additionalProperties": False,
@@ -400,21 +555,10 @@ CHANGES_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "fairness": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["feature", "group", "change", "fields"],
-                "additionalProperties": False,
-                "properties": {
-                    "feature": {"type": "string"},
-                    "group": {"type": ["string", "null"]},
-                    "change": _PRESENCE,
-                    "fields": {"type": "array", "items": _CHANGE},
-                },
-            },
-        },
+        "fairness": {"type": "array", "items": _grouped({"type": "string"})},
         "performance": {"type": "array", "items": _CHANGE},
         "explanations": {"type": "array", "items": _CHANGE},
+        "drift": {"type": "array", "items": _grouped({"type": ["string", "null"]}, group=False)},
+        "data": {"type": "array", "items": _grouped({"type": ["string", "null"]})},
     },
 }
