@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -355,7 +357,6 @@ def test_console_script_and_help_document_exit_codes() -> None:
 
 
 def test_bundle_has_ci_outputs_matching_the_rules(two_runs: dict) -> None:
-    import xml.etree.ElementTree as ET
 
     report = load(two_runs["v1"])
     suite = ET.parse(two_runs["v1"] / "junit.xml").getroot().find("testsuite")
@@ -431,3 +432,45 @@ def test_ci_modes(
     text = summary_file.read_text()
     assert text.startswith("previous step\n")  # appended, not overwritten
     assert text.count("audit of adult-income") == 2
+
+
+def test_real_bundle_shows_what_issue_6_promises(two_runs: dict) -> None:
+    """On the real Adult bundle, not a fixture: the five files; report.json valid against the
+    published schema; HTML with no http(s)/file reference and no script; the PDF's text (as a
+    text extractor reads it, no de-hyphenation) names every rule id and the outcome; its pages
+    pass the pixel layout check; junit.xml fails exactly the failed rules."""
+    import pypdfium2 as pdfium
+
+    from audit.report import validate_report
+    from tests.test_pdf_layout import _check
+
+    v1 = two_runs["v1"]
+    names = {p.name for p in v1.iterdir()}
+    assert {"report.json", "report.html", "report.pdf", "junit.xml", "summary.md"} <= names
+    report = load(v1)
+    validate_report(report)
+    html = (v1 / "report.html").read_text("utf-8")
+    assert not re.search(r"(?i)(https?|file|ftp):|<script|<link|<iframe|<object|@import", html)
+    pdf = (v1 / "report.pdf").read_bytes()
+    doc = pdfium.PdfDocument(pdf)
+    text = "\n".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+    for rule in report["rules"]:
+        assert rule["id"] in text, rule["id"]
+    assert report["outcome"].upper() in text
+    _check(pdf, html)
+    failed = [r["id"] for r in report["rules"] if r["status"] == "fail"]
+    suite = ET.parse(v1 / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and int(suite.get("failures", "-1")) == len(failed)
+    summary = (v1 / "summary.md").read_text("utf-8")
+    assert all(rule_id in summary for rule_id in failed) and str(v1) in summary
+
+
+def test_second_version_says_what_changed_since_the_first(two_runs: dict) -> None:
+    v2 = load(two_runs["v2"])
+    assert v2["changes"]["since"]["version"] == 1
+    html = (two_runs["v2"] / "report.html").read_text("utf-8")
+    section = re.search(r'<section id="changes".*?</section>', html, flags=re.S)
+    assert section, "v2 has no 'since the last audit' section"
+    assert "Since the last audit (v1)" in section.group(0)
+    assert '<a href="#changes">' in html  # listed in the contents
+    assert "changes" not in load(two_runs["v1"]) or load(two_runs["v1"])["changes"] is None

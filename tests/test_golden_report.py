@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from audit.cli import main
 from tests.conftest import ROOT, SAMPLES
 
@@ -45,3 +47,34 @@ def test_report_json_matches_golden(tmp_path: Path) -> None:
     expected = json.loads(GOLDEN.read_text())
     assert list(got) == list(expected), "top-level key order changed"
     assert got == expected
+    # equal dicts can still differ in key order; the file's text shows order at every level
+    assert json.dumps(got, indent=2, ensure_ascii=False) + "\n" == GOLDEN.read_text(), (
+        "key order changed inside the report"
+    )
+
+
+def test_a_report_breaking_the_schema_is_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Validation on write: a report that breaks the published schema (here a rule status the
+    schema does not allow) stops the run with the internal-error exit code, and no bundle, not
+    even a half-written one, is left behind. The same run unpatched writes v1."""
+    import audit.report.bundle as bundle
+
+    real = bundle.build_report
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        report = real(*args, **kwargs)
+        report["rules"][0]["status"] = "probably fine"
+        return report
+
+    args = ["run", str(SAMPLES / "german" / "audit.yaml"), "--output", str(tmp_path)]
+    args += ["--no-pdf", "--no-sign", "--explain-sample-size", "20"]
+    monkeypatch.setattr(bundle, "build_report", broken)
+    assert main(args) == 5
+    assert "probably fine" in capsys.readouterr().err
+    leftovers = [p.name for p in (tmp_path / "german-credit").iterdir() if p.name != ".lock"]
+    assert leftovers == []
+    monkeypatch.setattr(bundle, "build_report", real)
+    assert main(args) in (0, 1)
+    assert (tmp_path / "german-credit" / "v1" / "report.json").is_file()

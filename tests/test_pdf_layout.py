@@ -119,3 +119,25 @@ def test_the_layout_check_can_fail(inject: str, problem: str) -> None:
     pdf = render_pdf(injected)
     with pytest.raises(AssertionError, match=problem):
         _check(pdf, injected)
+
+
+def test_tables_split_across_pages_repeat_their_header() -> None:
+    """A table longer than a page continues on the next with its header row repeated: on every
+    continuation page of the 60-group feature's tables, a header ("Group") comes before the
+    first group row."""
+    report = json.loads(FIXTURE.read_text())
+    feature = copy.deepcopy(next(iter(report["fairness"].values())))
+    template = next(iter(feature["groups"].values()))
+    feature["groups"] = {f"region {i:02d}": dict(template) for i in range(60)}
+    report["fairness"]["region"] = feature
+    pdf, _ = _render(report)
+    doc = pdfium.PdfDocument(pdf)
+    continued = 0
+    for i in range(len(doc)):
+        text = doc[i].get_textpage().get_text_range()
+        first_row = text.find("region ")
+        if first_row < 0 or "Groups of region" in text[:first_row]:
+            continue  # no row of the feature, or the table starts on this page
+        continued += 1
+        assert "Group" in text[:first_row], f"page {i + 1}: the table goes on without its header"
+    assert continued >= 2, "the tables never split, so nothing was checked"
