@@ -28,7 +28,7 @@ CHANGED_RULE, OLD_THRESHOLD, NEW_THRESHOLD = "four-fifths-sex", 0.8, 0.3
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Three Adult audits into one folder: baseline (v1), a policy copy with one threshold
     moved (v2), and baseline again (v3)."""
     tmp = tmp_path_factory.mktemp("diff")
@@ -46,7 +46,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     for extra in ([], ["--policy", str(changed_policy)], []):
         assert main(base + extra) in (0, 1)
     folder = out / "adult-income"
-    return {
+    html_v2 = (folder / "v2" / "report.html").read_text("utf-8")
+    return {"html_v2": html_v2} | {
         name: json.loads((folder / f"v{v}" / "report.json").read_text("utf-8"))
         for name, v in (("baseline", 1), ("changed", 2), ("again", 3))
     }
@@ -381,3 +382,17 @@ def test_count_changes_print_exact_deltas(report: dict[str, Any]) -> None:
     line = next(ln for ln in diff_reports(report, new).lines() if "rows" in ln)
     old_rows = report["subject"]["dataset"]["rows"]
     assert line.endswith(f"rows {old_rows} -> {old_rows - 12_561} (-12,561)")
+
+
+def test_new_report_shows_the_change_since_the_last_audit(runs: dict[str, Any]) -> None:
+    """v2's HTML carries a "since the last audit" section listing exactly the policy digest and
+    the changed rule, the same lines as the terminal diff."""
+    import re
+    from html import unescape
+
+    section = re.search(r'<section id="changes".*?</section>', runs["html_v2"], flags=re.S)
+    assert section, "no 'since the last audit' section in v2"
+    items = [unescape(i) for i in re.findall(r"<li>(.*?)</li>", section.group(0), flags=re.S)]
+    assert items == diff_reports(runs["baseline"], runs["changed"]).lines()
+    assert f"rule {CHANGED_RULE}: threshold 0.8 -> 0.3; status fail -> pass" in items
+    assert len(items) == 2
