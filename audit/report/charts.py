@@ -5,7 +5,15 @@ SVG string with no fonts, scripts or external references embedded, so the same b
 browser and in WeasyPrint, and diff cleanly between two report versions.
 
 Every chart carries a ``<title>`` and ``<desc>`` (read by screen readers and shown as a tooltip),
-and every bar is labelled with its value in text, so colour is never the only signal.
+and every bar is labelled with its value in text. Colour is never the only signal: whatever a
+colour tells apart is also told by text or shape, and the legend says how:
+
+- selection rate: a bar below the four-fifths line is orange *and* its value is marked ``\u25bc``;
+  the reference group's label is bold and says "(reference)";
+- waterfall: a step towards the adverse outcome is orange *and* its value is negative;
+- importance by group: every bar's value is prefixed by its group's name;
+- beeswarm: the feature value is blue-to-red *and* hollow (below the feature's median) or filled
+  (at or above it); categorical features are grey squares, not circles.
 
 The SVG has no ``xmlns`` attribute on purpose: inside HTML the parser puts ``<svg>`` into the SVG
 namespace by itself, and leaving the attribute out keeps the report free of any ``http://``
@@ -41,12 +49,14 @@ _ROW_HEIGHT = 20
 _BAR_HEIGHT = 13
 _FONT_SIZE = 11
 _CHAR_WIDTH = 6.4  # average advance of DejaVu Sans at 11 units; used to size the label column
+_BOLD_CHAR_WIDTH = 7.1  # the same for DejaVu Sans Bold (measured 0.61 em, plus a margin)
 _MAX_LABEL_CHARS = 34
 _VALUE_COLUMN = 56  # room right of the longest bar for its printed value
 _TOP = 8
 _AXIS_HEIGHT = 30  # tick labels plus the legend line under the bars
 
 _FOUR_FIFTHS = 0.8
+_FLAG = "\u25bc"  # printed after the value of an emphasised bar, so emphasis is not colour alone
 _MAX_BARS = 30  # more rows than this no longer fit one A4 page at a readable size
 
 
@@ -56,7 +66,7 @@ class Bar:
 
     label: str
     value: float | None
-    emphasis: bool = False  # drawn in the accent colour, e.g. below the four-fifths line
+    emphasis: bool = False  # accent colour and a \u25bc after the value, e.g. below four-fifths
     note: str = ""  # short text appended to the label, e.g. "(reference)"
     interval: tuple[float, float] | None = None  # confidence interval, drawn as a whisker
 
@@ -105,13 +115,13 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _clip(label: str) -> str:
+def _clip(label: str, limit: int = _MAX_LABEL_CHARS) -> str:
     """Shorten a long label in the middle, keeping both ends (intersection groups differ in
     either part); the full label stays in the bar's tooltip and in the table."""
-    if len(label) <= _MAX_LABEL_CHARS:
+    if len(label) <= limit:
         return label
-    head = (_MAX_LABEL_CHARS - 1) // 2
-    tail = _MAX_LABEL_CHARS - 1 - head
+    head = (limit - 1) // 2
+    tail = limit - 1 - head
     return label[:head] + "\u2026" + label[-tail:]
 
 
@@ -125,6 +135,7 @@ def horizontal_bar_chart(
     reference_line: ReferenceLine | None = None,
     axis_max: float | None = None,
     footnote: str = "",
+    emphasis_legend: str = "",
 ) -> Markup:
     """Draw ``bars`` top to bottom as an inline SVG bar chart, one row per bar.
 
@@ -132,6 +143,10 @@ def horizontal_bar_chart(
     ``axis_max`` a "nice" number at or above the largest value (and the reference line), so
     bars can be compared by length. Negative values are drawn as zero-length bars; their value
     is still printed.
+
+    An emphasised bar is drawn in the accent colour and its value is followed by a \u25bc, so the
+    emphasis does not rest on colour; ``emphasis_legend`` (shown when any bar is emphasised) says
+    what it means.
     """
     values = [b.value for b in bars if b.value is not None and math.isfinite(b.value)]
     values += [b.interval[1] for b in bars if b.interval and math.isfinite(b.interval[1])]
@@ -142,14 +157,20 @@ def horizontal_bar_chart(
         x_max, intervals = _nice_axis(top_value)
 
     labels = [_clip(b.label + (f" {b.note}" if b.note else "")) for b in bars]
-    label_width = min(
-        int(max([len(s) for s in labels] + [4]) * _CHAR_WIDTH) + 10,
-        int(_MAX_LABEL_CHARS * _CHAR_WIDTH) + 10,
-    )
+    # Labels with a note are bold, and bold glyphs are wider: size the column for them too, or a
+    # long bold label (a clipped intersection group marked "(reference)") runs off the left edge.
+    widths = [
+        len(s) * (_BOLD_CHAR_WIDTH if b.note else _CHAR_WIDTH)
+        for b, s in zip(bars, labels, strict=True)
+    ]
+    label_width = int(max([*widths, 4 * _CHAR_WIDTH])) + 10
     x0 = label_width
     plot_width = _WIDTH - x0 - _VALUE_COLUMN
     plot_bottom = _TOP + _ROW_HEIGHT * max(len(bars), 1)
-    height = plot_bottom + _AXIS_HEIGHT + (14 if footnote else 0)
+    flagged = emphasis_legend and any(
+        b.emphasis and b.value is not None and math.isfinite(b.value) for b in bars
+    )
+    height = plot_bottom + _AXIS_HEIGHT + (14 if footnote else 0) + (14 if flagged else 0)
 
     def x_of(value: float) -> float:
         return x0 + max(0.0, min(value, x_max)) / x_max * plot_width
@@ -188,10 +209,11 @@ def horizontal_bar_chart(
         )
         if bar.value is not None and math.isfinite(bar.value):
             fill = "#c2410c" if bar.emphasis else "#2f5d8a"
+            flag = f", {emphasis_legend}" if bar.emphasis and emphasis_legend else ""
             out.append(
                 f'<rect class="bar" x="{x0:.2f}" y="{y}" width="{x_of(bar.value) - x0:.4f}" '
                 f'height="{_BAR_HEIGHT}" fill="{fill}"><title>{escape(bar.label)}: '
-                f"{escape(value_format(bar.value))}</title></rect>"
+                f"{escape(value_format(bar.value))}{flag}</title></rect>"
             )
     for bar, _label, y in rows:
         if bar.interval is None or not all(math.isfinite(v) for v in bar.interval):
@@ -233,6 +255,12 @@ def horizontal_bar_chart(
             f'<text class="legend" x="{x0}" y="{legend_y}" font-size="{_FONT_SIZE - 1}" '
             f'fill="#111">{escape(axis_label)}</text>'
         )
+    if flagged:
+        legend_y += 14
+        out.append(
+            f'<text class="legend flag" x="{x0}" y="{legend_y}" font-size="{_FONT_SIZE - 1}" '
+            f'fill="#111">{_FLAG} {escape(emphasis_legend)}</text>'
+        )
     if footnote:
         out.append(
             f'<text class="footnote" x="{x0}" y="{legend_y + 14}" font-size="{_FONT_SIZE - 1}" '
@@ -250,7 +278,7 @@ def horizontal_bar_chart(
         if bar.interval is not None and _finite(bar.interval):
             right = max(bar.value, bar.interval[1])
         end = x_of(right)
-        text = value_format(bar.value)
+        text = value_format(bar.value) + (f" {_FLAG}" if bar.emphasis else "")
         out.append(
             f'<rect x="{end + 2:.2f}" y="{y}" width="{len(text) * _CHAR_WIDTH + 4:.1f}" '
             f'height="{_BAR_HEIGHT}" fill="#fff" fill-opacity="0.85"/>'
@@ -271,8 +299,8 @@ def selection_rate_chart(
     selection rate = (TP + FP) / n, the share of the group that receives the positive decision.
     The dashed line sits at 0.8 x the reference group's selection rate: a group whose bar ends
     left of it has impact ratio = rate / reference rate < 0.8, the EEOC four-fifths rule of thumb
-    (29 CFR 1607.4(D)). Such bars are drawn in the accent colour and their impact ratio is
-    printed in the table next to the chart.
+    (29 CFR 1607.4(D)). Such bars are drawn in the accent colour with a \u25bc after their value
+    (explained under the axis), and their impact ratio is printed in the table next to the chart.
 
     A group excluded from comparisons (under the policy's share of the data) is never drawn as
     flagged; whiskers, when the report has intervals, mark each rate's confidence interval.
@@ -322,7 +350,8 @@ def selection_rate_chart(
             f"Horizontal bars give the selection rate of each {feature} group; "
             + (
                 f"the dashed line marks 0.8 times the selection rate of the reference group "
-                f"{reference} ({line_value:.3f})."
+                f"{reference} ({line_value:.3f}); bars below it are orange and their value is "
+                "marked with a down-pointing triangle."
                 if line_value is not None
                 else "no four-fifths line: the reference group's selection rate is undefined."
             )
@@ -330,6 +359,7 @@ def selection_rate_chart(
         axis_label="selection rate = (TP + FP) / n",
         reference_line=line,
         footnote=footnote,
+        emphasis_legend="below the dashed line (impact ratio under 0.8)",
     )
 
 
@@ -444,6 +474,7 @@ _NEGATIVE = "#c2410c"  # towards the adverse outcome
 _POSITIVE = "#2f5d8a"  # towards the favourable outcome
 _GROUP_COLOURS = ("#2f5d8a", "#c2410c", "#4d7c0f", "#7c3aed", "#0e7490", "#a16207")
 _MAX_GROUPS = 6
+_GROUP_TAG_CHARS = 16  # a group's name at its bars is clipped to this; the legend has it whole
 
 
 def _signed_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -603,18 +634,59 @@ def _mix(level: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
 
 
+_GREY = "#8a8f98"
+_MEDIAN_RANK = 0.5  # a bin whose rows' mean percentile rank is below this is drawn hollow
+
+
+#: Attributes shared by every dot of a kind, set once on the kind's ``<g>`` to keep the SVG small.
+_DOT_STYLE = {
+    "low": 'fill="#fff" stroke-width="0.9"',
+    "high": 'stroke="none"',
+    "categorical": f'fill="{_GREY}"',
+}
+
+
+def _dot(x: float, y: float, level: float | None) -> tuple[str, str]:
+    """One beeswarm dot as (kind, element); the kind's ``_DOT_STYLE`` goes on its group.
+
+    Numeric feature: a circle coloured by ``level`` (the bin's mean percentile rank of the
+    feature value), hollow ("low") below the median rank and filled ("high") at or above it, so
+    the low/high split does not rest on colour. Categorical feature: a grey square."""
+    if level is None:
+        return "categorical", f'<rect x="{x - 1.5:.2f}" y="{y - 1.5:.2f}" width="3" height="3"/>'
+    if level < _MEDIAN_RANK:
+        return "low", f'<circle cx="{x:.2f}" cy="{y:.2f}" r="1.4" stroke="{_mix(level)}"/>'
+    return "high", f'<circle cx="{x:.2f}" cy="{y:.2f}" r="1.8" fill="{_mix(level)}"/>'
+
+
+def _dots(cls: str, kind: str, elements: list[str]) -> str:
+    return f'<g class="{cls} {kind}" {_DOT_STYLE[kind]}>\n' + "\n".join(elements) + "\n</g>"
+
+
+def _key(kind: str, element: str) -> str:
+    """A sample dot in the legend (class "key", so it is never counted as data)."""
+    return _dots("key", kind, [element])
+
+
 def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
     """Beeswarm-style summary: for each input column (most important first), the per-row SHAP
-    values as stacked dots along a common axis, coloured by the column's value (blue = low,
-    red = high percentile rank; grey = categorical). Rows are binned (equal-width bins, counts
-    from the report), and one dot stands for ``per_dot`` rows so the densest bin fits its row."""
+    values as stacked dots along a common axis. Rows are binned (equal-width bins, counts from
+    the report), and one dot stands for ``per_dot`` rows so the densest bin fits its row.
+
+    A dot shows its bin's feature value twice: colour from blue (low) to red (high mean
+    percentile rank), and shape, a hollow circle when the rank is below 0.5 (the bin's rows are,
+    on average, below the column's median) and a filled one otherwise. Categorical columns (no
+    order) are grey squares. The legend under the axis explains all three in words."""
     rows = list(distribution)
     labels = [_clip(str(d.get("feature"))) for d in rows]
     canvas = _Canvas(
         "SHAP value distribution per feature",
         "Each row of dots shows how one feature's SHAP values are distributed over the explained "
-        "rows; dots right of zero push towards the positive outcome. Colour shows the feature's "
-        "value: blue low, red high, grey for categorical features.",
+        "rows; dots right of zero push towards the positive outcome. Each dot shows the "
+        "feature's value in its bin twice: by colour, blue for low to red for high, and by "
+        "shape, a hollow circle when the rows are on average below the feature's median value "
+        "and a filled circle when at or above it. Categorical features, whose values have no "
+        "order, are grey squares.",
         labels,
         12,
     )
@@ -628,6 +700,7 @@ def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
     stack = 7
     per_dot = max(1, math.ceil(densest / stack))
     low, high = float(rows[0]["low"]), float(rows[0]["high"])
+    dots_by_kind: dict[str, list[str]] = {"low": [], "high": [], "categorical": []}
     for i, (d, label) in enumerate(zip(rows, labels, strict=True)):
         y_mid = _TOP + i * row_height + row_height / 2
         canvas.text(canvas.x0 - 6, y_mid + 4, label, anchor="end", cls="label")
@@ -637,20 +710,51 @@ def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
             if not n:
                 continue
             dots = math.ceil(n / per_dot)
-            colour = "#8a8f98" if not levels or levels[b] is None else _mix(levels[b])
+            level = None if not levels else levels[b]
             x = canvas.x(low + (b + 0.5) * width)
             for k in range(dots):
-                offset = (k - (dots - 1) / 2) * 3.6
-                canvas.add(
-                    f'<circle class="dot" cx="{x:.2f}" cy="{y_mid + offset:.2f}" r="1.8" '
-                    f'fill="{colour}"/>'
-                )
+                kind, element = _dot(x, y_mid + (k - (dots - 1) / 2) * 3.6, level)
+                dots_by_kind[kind].append(element)
+    for kind, elements in dots_by_kind.items():
+        if elements:
+            canvas.add(_dots("dot", kind, elements))
     y = canvas.legend(
-        bottom + 25,
-        f"SHAP value; one dot \u2248 {per_dot} row{'s' if per_dot > 1 else ''}; colour: "
-        "feature value low (blue) to high (red), grey = categorical",
+        bottom + 25, f"SHAP value; one dot \u2248 {per_dot} row{'s' if per_dot > 1 else ''}"
     )
+    small = _FONT_SIZE - 1
+    if dots_by_kind["low"] or dots_by_kind["high"]:
+        y += 15
+        canvas.text(canvas.x0, y, "low feature value", size=small, cls="legend")
+        x = canvas.x0 + 17 * small * 0.6 + 8
+        for level in (0.0, 0.25, 0.5, 0.75, 1.0):
+            canvas.add(_key(*_dot(x, y - 3.5, level)))
+            x += 9
+        canvas.text(x + 2, y, "high feature value", size=small, cls="legend")
+        for level, words in (
+            (0.0, "hollow circle: below the feature's median (bin average)"),
+            (1.0, "filled circle: at or above the median"),
+        ):
+            y += 14
+            canvas.add(_key(*_dot(canvas.x0 + 3, y - 3.5, level)))
+            canvas.text(canvas.x0 + 10, y, words, size=small, cls="legend")
+    if dots_by_kind["categorical"]:
+        y += 14
+        canvas.add(_key(*_dot(canvas.x0 + 3, y - 3.5, None)))
+        canvas.text(
+            canvas.x0 + 10,
+            y,
+            "grey square: categorical feature (no order)",
+            size=small,
+            cls="legend",
+        )
     return canvas.svg(y + 8)
+
+
+def _group_tags(names: Sequence[str]) -> list[str]:
+    """Short names printed at each bar: the group's name clipped to ``_GROUP_TAG_CHARS``, or
+    G1, G2, ... (spelled out in the legend) when two clipped names would read the same."""
+    tags = [_clip(n, _GROUP_TAG_CHARS) for n in names]
+    return tags if len(set(tags)) == len(tags) else [f"G{k + 1}" for k in range(len(names))]
 
 
 def group_importance_chart(
@@ -658,30 +762,46 @@ def group_importance_chart(
 ) -> Markup:
     """Per-group importance for one sensitive column: for each feature (overall order), one bar
     per group of mean |SHAP| within the group. Different bar orders between groups mean the
-    model relies on different features for them. Small groups are left out (see the table)."""
-    shown = [(g, v) for g, v in groups.items() if not v.get("small")][:_MAX_GROUPS]
+    model relies on different features for them.
+
+    Each bar's value is printed at its end after its group's (short) name, so which group a bar
+    belongs to does not rest on its colour; the legend names each colour too. At most
+    ``_MAX_GROUPS`` groups are drawn, the largest by n, in the report's order; small groups and
+    any beyond those are counted in a note under the legend (the table lists them all)."""
+    eligible = [(str(g), v) for g, v in groups.items() if not v.get("small")]
+    largest = sorted(range(len(eligible)), key=lambda i: -(eligible[i][1].get("n") or 0))
+    keep = set(largest[:_MAX_GROUPS])
+    shown = [entry for i, entry in enumerate(eligible) if i in keep]
+    small = sum(1 for v in groups.values() if v.get("small"))
     means = {
         g: {r["feature"]: float(r["mean_abs_shap"]) for r in v.get("global", [])} for g, v in shown
     }
+    tags = _group_tags([g for g, _ in shown])
+    values = {(g, f): means[g].get(f, 0.0) for g, _ in shown for f in features}
+    value_size = _FONT_SIZE - 3
+    printed = [
+        f"{t} {_fmt(values[g, f])}" for (g, _), t in zip(shown, tags, strict=True) for f in features
+    ]
+    longest = max([len(t) for t in printed] + [5])
     labels = [_clip(f) for f in features]
+    names = ", ".join(g for g, _ in shown) or "none"
     canvas = _Canvas(
         f"Feature importance by {column} group",
-        f"For each feature, one bar per {column} group gives the mean absolute SHAP value "
-        "within the group.",
+        f"For each feature, one bar per {column} group ({names}) gives the mean absolute SHAP "
+        "value within the group; each bar's value is printed after the group's name.",
         labels,
-        _VALUE_COLUMN,
+        int(longest * value_size * 0.62) + 10,
     )
     bar = 8
     block = bar * max(len(shown), 1) + 8
-    top_value = max([0.0, *(m for g in means.values() for m in g.values())])
-    ticks = canvas.axis(0.0, top_value)
+    ticks = canvas.axis(0.0, max([0.0, *values.values()]))
     bottom = _TOP + block * max(len(features), 1)
     canvas.grid(ticks, _TOP - 2, bottom)
     for i, (feature, label) in enumerate(zip(features, labels, strict=True)):
         y = _TOP + i * block
         canvas.text(canvas.x0 - 6, y + block / 2 + 2, label, anchor="end", cls="label")
-        for k, (group, _v) in enumerate(shown):
-            value = means[group].get(feature, 0.0)
+        for k, ((group, _v), tag) in enumerate(zip(shown, tags, strict=True)):
+            value = values[group, feature]
             colour = _GROUP_COLOURS[k % len(_GROUP_COLOURS)]
             canvas.add(
                 f'<rect class="group-bar" x="{canvas.x(0):.2f}" y="{y + k * bar}" '
@@ -689,26 +809,34 @@ def group_importance_chart(
                 f"<title>{escape(group)}, {escape(feature)}: {escape(_fmt(value))}</title></rect>"
             )
             canvas.text(
-                _WIDTH - 4,
+                canvas.x(value) + 3,
                 y + k * bar + bar - 1,
-                _fmt(value),
-                anchor="end",
-                size=_FONT_SIZE - 3,
+                f"{tag} {_fmt(value)}",
+                size=value_size,
                 cls="value",
             )
     line_y = canvas.legend(bottom + 25.0, "mean |SHAP value| within the group")
-    for k, (group, v) in enumerate(shown):
+    for k, ((group, v), tag) in enumerate(zip(shown, tags, strict=True)):
         line_y += 14
         colour = _GROUP_COLOURS[k % len(_GROUP_COLOURS)]
         canvas.add(
             f'<rect x="{canvas.x0}" y="{line_y - 8}" width="10" height="8" fill="{colour}"/>'
         )
+        named = group if tag == group else f"{tag}: {group}"
         canvas.text(
             canvas.x0 + 14,
             line_y,
-            _clip(f"{group} (n = {v.get('n')})"),
+            _clip(f"{named} (n = {v.get('n')})", 60),
             size=_FONT_SIZE - 1,
             cls="legend",
+        )
+    extra = len(eligible) - len(shown)
+    left_out = [f"{small} small group{'s' if small > 1 else ''}"] if small else []
+    if extra:
+        left_out.append(f"{extra} more beyond the {_MAX_GROUPS} largest")
+    if left_out:
+        line_y = canvas.legend(
+            line_y + 14, "Not drawn, listed in the table: " + " and ".join(left_out) + "."
         )
     return canvas.svg(line_y + 10)
 
@@ -717,7 +845,8 @@ def waterfall_chart(example: Mapping[str, Any], *, limit: int = 8) -> Markup:
     """One decision as a waterfall: from the base value, each feature's SHAP value moves the
     output left (towards the adverse outcome, orange) or right (blue) until it reaches the
     model's output: output = base value + sum_j phi_j. The ``limit`` largest moves are drawn,
-    the rest summed in one step."""
+    the rest summed in one step. Each step's value is printed with its sign (- towards the
+    adverse outcome, + towards the favourable one), so the direction does not rest on colour."""
     contributions = list(example.get("contributions") or [])
     shown, rest = contributions[:limit], contributions[limit:]
     steps = [(f"{c['feature']} = {c.get('value')}", float(c["attribution"])) for c in shown]
@@ -729,7 +858,9 @@ def waterfall_chart(example: Mapping[str, Any], *, limit: int = 8) -> Markup:
     canvas = _Canvas(
         f"Decision for row {example.get('row_id')}",
         "Waterfall of SHAP values from the base value to the model output for one decision; "
-        "orange steps push towards the adverse outcome.",
+        "each step is labelled with its signed value: negative steps (orange, leftwards) push "
+        "towards the adverse outcome, positive ones (blue, rightwards) towards the favourable "
+        "one.",
         labels,
         _VALUE_COLUMN,
     )
@@ -766,7 +897,7 @@ def waterfall_chart(example: Mapping[str, Any], *, limit: int = 8) -> Markup:
         0.0 if canvas.low <= 0 <= canvas.high else canvas.low,
         base,
         "total",
-        "#8a8f98",
+        _GREY,
     )
     for i, ((label, value), start) in enumerate(zip(steps, points, strict=False), start=1):
         row(i, _clip(label), start, start + value, "step", _NEGATIVE if value < 0 else _POSITIVE)
@@ -780,7 +911,7 @@ def waterfall_chart(example: Mapping[str, Any], *, limit: int = 8) -> Markup:
     )
     y = canvas.legend(
         bottom + 25,
-        "model output (explained score); orange: towards the adverse outcome, blue: towards "
-        "the favourable one",
+        "model output (explained score); negative steps (orange): towards the adverse outcome; "
+        "positive steps (blue): towards the favourable one",
     )
     return canvas.svg(y + 8)
