@@ -2,7 +2,9 @@
 
 Prints the time to render report.html + report.pdf from report.json and the peak memory of the
 rendering process, against the targets of issue 6 (Adult under 5 s; 200 groups under 30 s and
-1 GiB). Each case runs in a fresh child process so its peak memory is its own.
+1 GiB). The 200-group case is run as the issue states it (one feature with 200 groups) and as a
+harder one (that feature, a second one and their 400-group intersection: three times the rows).
+Each case runs in a fresh child process so its peak memory is its own.
 
     python benchmarks/bench_report.py
 """
@@ -88,15 +90,24 @@ def main() -> None:
         f"policy: {ROOT / 'policies' / 'four-fifths.yaml'}\n"
     )
     many = audit(spec, tmp / "many", env)
+    # the issue's case: one sensitive feature with 200 groups
+    spec_one = tmp / "one.yaml"
+    spec_one.write_text(
+        spec.read_text()
+        .replace("name: many-groups", "name: one-feature")
+        .replace("[g, region]", "[g]")
+    )
+    one = audit(spec_one, tmp / "one", env)
 
     for name, path, target_s in (
         ("Adult bundle", adult, 5.0),
-        ("200 groups (+ intersection)", many, 30.0),
+        ("200 groups, one feature", one, 30.0),
+        ("200 x 2 groups + 400 intersections", many, 30.0),
     ):
         m = measure(path, env)
         total = m["html_s"] + m["pdf_s"]
         print(
-            f"{name:<28} html {m['html_s']:6.2f} s  pdf {m['pdf_s']:6.2f} s  total {total:6.2f} s "
+            f"{name:<36} html {m['html_s']:6.2f} s  pdf {m['pdf_s']:6.2f} s  total {total:6.2f} s "
             f"(target < {target_s:.0f} s: {total / target_s:.2f} of it)  {m['pages']} pages  "
             f"peak {m['peak_mib']:.0f} MiB (target < 1024 MiB)"
         )
