@@ -313,8 +313,11 @@ def test_provenance_has_full_digests(dom: Node, report: dict[str, Any]) -> None:
         squash(tr.find_all("th")[0].text()): squash(tr.find_all("td")[0].text())
         for tr in section.find_all("tr")
     }
-    for name, version in report["environment"]["libraries"].items():
-        assert rows[name] == version
+    libraries = [squash(n.text()) for n in section.find_all("span", "library")]
+    assert libraries == [
+        f"{name} {version}" for name, version in report["environment"]["libraries"].items()
+    ]
+    assert rows["Reference data"].endswith(f"sha256:{report['subject']['reference']['sha256']}")
 
 
 def test_html_is_self_contained(html: str) -> None:
