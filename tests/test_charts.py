@@ -376,3 +376,46 @@ def test_waterfall_steps_carry_their_sign() -> None:
         ) == math.copysign(1, c["attribution"])
     assert "negative steps (orange): towards the adverse outcome" in legend(root)
     assert "signed value" in desc(root)
+
+
+def test_beeswarm_bin_at_a_tied_median_is_not_drawn_below_it() -> None:
+    """A column that is mostly 0 (like capital gain): 0 is its median, and the zero rows' mean
+    percentile rank is under 0.5 because of the ties; their bin is still drawn filled ("at or
+    above the median"), and only the bin of values truly below the median is hollow."""
+    rng = np.random.default_rng(1)
+    n = 400
+    x = np.where(rng.random(n) < 0.9, 0.0, rng.uniform(1, 100, n))
+    x[:5] = -50.0  # a few values below the median
+    phi = (x / 100.0)[:, None]
+    ex = Explanation(
+        method="shap",
+        explainer="test",
+        output_space="raw",
+        positive_label=1,
+        population_rows=n,
+        seed=0,
+        background_size=None,
+        base_value=0.0,
+        attributions=phi,
+        feature_names=("gain",),
+        row_index=pd.RangeIndex(n),
+        row_positions=np.arange(n),
+        model_output=phi.sum(axis=1),
+        feature_values=pd.DataFrame({"gain": x}),
+    )
+    ranks = pd.Series(x).rank(pct=True).to_numpy()
+    assert ranks[x == 0].mean() < 0.5  # the ties pull the median's rank down
+    (dist,) = ex.distribution(bins=10)
+    assert dist["median_level"] == pytest.approx(ranks[x == 0].mean())
+    root = svg(beeswarm_chart([dist]))
+    xs: dict[str, set[float]] = {"low": set(), "high": set()}
+    for group in root.iter("g"):
+        classes = (group.get("class") or "").split()
+        for kind in xs:
+            if "dot" in classes and kind in classes:
+                xs[kind] |= {round(float(c.get("cx") or 0), 1) for c in group}
+    assert len(xs["low"]) == 1, xs  # only the bin of the -50 values is hollow
+    assert xs["high"] and not xs["low"] & xs["high"]
+    origin, per_unit = axis(root)
+    (hollow_x,) = xs["low"]
+    assert origin + hollow_x * per_unit == pytest.approx(-0.5, abs=0.1)  # -50 / 100

@@ -287,7 +287,10 @@ class Explanation:
         beeswarm-style summary: ``bins`` equal-width bins over the common range of values; each
         bin has its row count ``n`` and ``level``, the mean percentile rank (0 = lowest, 1 =
         highest) of the column's value among the explained rows for numeric columns (None for
-        categorical ones: their values have no order)."""
+        categorical ones: their values have no order). ``median_level`` is the percentile rank
+        of the column's median value: 0.5, unless many rows tie at the median (a column that is
+        mostly 0 has its zeros, the median, at a rank below 0.5); a bin is below the median when
+        its level is below that."""
         if self.sample_size == 0:
             return []
         order = np.argsort(-self.mean_abs_shap(), kind="stable")[:features]
@@ -302,12 +305,15 @@ class Explanation:
             index = np.minimum(((phi - low) / width).astype(int), bins - 1)
             counts = np.bincount(index, minlength=bins)
             level = None
+            median_level = None
             if self.feature_values is not None:
                 column = self.feature_values.iloc[:, j]
                 if pd.api.types.is_numeric_dtype(column):
                     ranks = column.rank(pct=True).to_numpy(float)
                     sums = np.bincount(index, weights=np.nan_to_num(ranks, nan=0.5), minlength=bins)
                     level = [float(sums[b] / counts[b]) if counts[b] else None for b in range(bins)]
+                    at_median = (column == column.median()).to_numpy()
+                    median_level = float(ranks[at_median].mean()) if at_median.any() else 0.5
             result.append(
                 {
                     "feature": self.feature_names[j],
@@ -315,6 +321,7 @@ class Explanation:
                     "high": high,
                     "counts": [int(c) for c in counts],
                     "levels": level,
+                    "median_level": median_level,
                 }
             )
         return result

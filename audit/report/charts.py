@@ -646,15 +646,19 @@ _DOT_STYLE = {
 }
 
 
-def _dot(x: float, y: float, level: float | None) -> tuple[str, str]:
+def _dot(
+    x: float, y: float, level: float | None, median_level: float = _MEDIAN_RANK
+) -> tuple[str, str]:
     """One beeswarm dot as (kind, element); the kind's ``_DOT_STYLE`` goes on its group.
 
     Numeric feature: a circle coloured by ``level`` (the bin's mean percentile rank of the
-    feature value), hollow ("low") below the median rank and filled ("high") at or above it, so
-    the low/high split does not rest on colour. Categorical feature: a grey square."""
+    feature value), hollow ("low") below ``median_level`` (the percentile rank of the column's
+    median value: 0.5 unless ties pile up at the median, as in a column that is mostly 0) and
+    filled ("high") at or above it, so the low/high split does not rest on colour. Categorical
+    feature: a grey square."""
     if level is None:
         return "categorical", f'<rect x="{x - 1.5:.2f}" y="{y - 1.5:.2f}" width="3" height="3"/>'
-    if level < _MEDIAN_RANK:
+    if level < median_level - 1e-9:
         return "low", f'<circle cx="{x:.2f}" cy="{y:.2f}" r="1.4" stroke="{_mix(level)}"/>'
     return "high", f'<circle cx="{x:.2f}" cy="{y:.2f}" r="1.8" fill="{_mix(level)}"/>'
 
@@ -713,7 +717,8 @@ def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
             level = None if not levels else levels[b]
             x = canvas.x(low + (b + 0.5) * width)
             for k in range(dots):
-                kind, element = _dot(x, y_mid + (k - (dots - 1) / 2) * 3.6, level)
+                y = y_mid + (k - (dots - 1) / 2) * 3.6
+                kind, element = _dot(x, y, level, d.get("median_level") or _MEDIAN_RANK)
                 dots_by_kind[kind].append(element)
     for kind, elements in dots_by_kind.items():
         if elements:
