@@ -122,8 +122,8 @@ def test_the_layout_check_can_fail(inject: str, problem: str) -> None:
 
 
 def test_tables_split_across_pages_repeat_their_header() -> None:
-    """A table longer than a page continues on the next with its header row repeated: on every
-    continuation page of the 60-group feature's tables, a header ("Group") comes before the
+    """A table longer than a page continues on the next with its header row repeated: on each
+    page the 60-group table of one feature continues onto, a header ("Group") comes before the
     first group row."""
     report = json.loads(FIXTURE.read_text())
     feature = copy.deepcopy(next(iter(report["fairness"].values())))
@@ -132,12 +132,13 @@ def test_tables_split_across_pages_repeat_their_header() -> None:
     report["fairness"]["region"] = feature
     pdf, _ = _render(report)
     doc = pdfium.PdfDocument(pdf)
-    continued = 0
-    for i in range(len(doc)):
-        text = doc[i].get_textpage().get_text_range()
-        first_row = text.find("region ")
-        if first_row < 0 or "Groups of region" in text[:first_row]:
-            continue  # no row of the feature, or the table starts on this page
-        continued += 1
-        assert "Group" in text[:first_row], f"page {i + 1}: the table goes on without its header"
-    assert continued >= 2, "the tables never split, so nothing was checked"
+    texts = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+    start = next(i for i, t in enumerate(texts) if "Groups of region" in t)
+    end = next(i for i, t in enumerate(texts) if "Between-group summary for region" in t)
+    assert end > start, "the table never split, so nothing was checked"
+    for i in range(start + 1, end + 1):
+        first_row = texts[i].find("region ")
+        assert first_row >= 0
+        assert "Group" in texts[i][:first_row], (
+            f"page {i + 1}: the table goes on without its header"
+        )

@@ -160,6 +160,17 @@ def expected_rates(g: dict[str, int]) -> dict[str, float | None]:
     }
 
 
+def value_of(td: Node) -> str:
+    """A group-table rate cell's value (its first line; the interval is a second span)."""
+    spans = td.find_all("span", "value")
+    return squash(spans[0].text()) if spans else squash(td.text())
+
+
+def interval_of(td: Node) -> str | None:
+    spans = td.find_all("span", "ci")
+    return squash(spans[0].text()) if spans else None
+
+
 def shown(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -232,14 +243,16 @@ def test_group_tables_match_counts(dom: Node, report: dict[str, Any]) -> None:
         for row, (group, counts) in zip(rows, evidence["groups"].items(), strict=True):
             label = squash(row.find_all("th")[0].text())
             want = expected_rates(counts)
-            cells = [squash(td.text()) for td in row.find_all("td")]
+            cells = [value_of(td) for td in row.find_all("td")]
             assert label == (f"{group} (reference)" if group == ref else group), feature
             assert cells[0] == f"{want['n']:,}"
-            keys = ["selection_rate", "base_rate", "tpr", "fpr", "fnr", "ppv"]
-            assert cells[1:7] == [shown(want[k]) for k in keys], (feature, group)
+            total = sum(g["n"] for g in evidence["groups"].values())
+            assert cells[1] == f"{100 * want['n'] / total:.1f} %"
+            keys = ["selection_rate", "tpr", "fpr", "ppv"]
+            assert cells[2:6] == [shown(want[k]) for k in keys], (feature, group)
             impact = want["selection_rate"] / ref_rate
-            assert cells[7].endswith(f"{impact:.3f}")
-            assert cells[7].startswith("\u25bc") == (impact < 0.8)
+            assert cells[6].endswith(f"{impact:.3f}")
+            assert cells[6].startswith("\u25bc") == (impact < 0.8)
 
 
 def test_null_rates_render_as_na(report: dict[str, Any]) -> None:
@@ -389,8 +402,8 @@ def test_sparse_report_renders(sparse_report: dict[str, Any]) -> None:
     assert not dom.find_all("table", "rules")
     race_table = dom.find_all("table", "groups")[1]
     other = next(r for r in race_table.find_all("tr") if "Other" in r.text())
-    cells = [squash(td.text()) for td in other.find_all("td")]
-    assert [cells[i] for i in (3, 4, 6, 7)] == ["n/a"] * 4  # tpr, fpr, ppv, impact ratio
+    cells = [value_of(td) for td in other.find_all("td")]
+    assert [cells[i] for i in (3, 4, 5, 6)] == ["n/a"] * 4  # tpr, fpr, ppv, impact ratio
 
 
 def test_sparse_report_pdf(sparse_report: dict[str, Any]) -> None:
@@ -693,18 +706,24 @@ def evidence_dom(evidence_report: dict[str, Any]) -> Node:
 def test_interval_tables_show_each_group_interval_test_and_status(
     evidence_dom: Node, evidence_report: dict[str, Any]
 ) -> None:
-    tables = evidence_dom.find_all("table", "intervals")
+    tables = evidence_dom.find_all("table", "groups")
     assert len(tables) == len(evidence_report["fairness"])
     for table, ev in zip(tables, evidence_report["fairness"].values(), strict=True):
         assert f"{ev['n_bootstrap']} bootstrap resamples" in squash(table.text())
         rows = table.find_all("tbody")[0].find_all("tr")
-        assert [squash(r.find_all("th")[0].text()) for r in rows] == list(ev["groups"])
-        for row, g in zip(rows, ev["groups"].values(), strict=True):
-            cells = [squash(td.text()) for td in row.find_all("td")]
+        reference = ev["reference_group"]
+        labels = [squash(r.find_all("th")[0].text()).removesuffix(" (reference)") for r in rows]
+        assert labels == list(ev["groups"])
+        assert len(table.find_all("span", "ci")) == 5 * len(rows)  # an interval under each rate
+        for row, (name, g) in zip(rows, ev["groups"].items(), strict=True):
+            tds = row.find_all("td")
+            cells = [squash(td.text()) for td in tds]
+            assert ("reference" in row.classes) == (name == reference)
             metrics = ["selection_rate", "tpr", "fpr", "ppv", "impact_ratio"]
-            for cell, metric in zip(cells[1:6], metrics, strict=True):
+            for td, metric in zip(tds[2:7], metrics, strict=True):
                 ci = g["ci"][metric]
-                assert cell == ("n/a" if ci is None else f"{ci[0]:.3f}\u2013{ci[1]:.3f}"), metric
+                want = "n/a" if ci is None else f"{ci[0]:.3f}\u2013{ci[1]:.3f}"
+                assert interval_of(td) == want, metric
             test = g["tests"]["selection_rate"]
             p_cell = cells[-2]
             if test is None:
@@ -721,7 +740,9 @@ def test_interval_tables_show_each_group_interval_test_and_status(
             else:
                 assert status.startswith("ok")
     race_rows = tables[1].find_all("tbody")[0].find_all("tr")
-    by_group = {squash(r.find_all("th")[0].text()): r for r in race_rows}
+    by_group = {
+        squash(r.find_all("th")[0].text()).removesuffix(" (reference)"): r for r in race_rows
+    }
     assert "breach" in by_group["Black"].classes
     assert "breaches four-fifths-race" in squash(by_group["Black"].text())
     assert "insufficient" in by_group["Tiny"].classes
@@ -736,8 +757,11 @@ def test_insufficient_group_shows_no_rate(evidence_dom: Node) -> None:
         for r in table.find_all("tbody")[0].find_all("tr")
         if squash(r.find_all("th")[0].text()) == "Tiny"
     )
-    cells = [squash(td.text()) for td in row.find_all("td")]
-    assert cells[0] == "3" and set(cells[1:]) == {"n/a"}
+    tds = row.find_all("td")
+    assert squash(tds[0].text()) == "3"
+    assert {value_of(td) for td in tds[2:7]} == {"n/a"}  # no rate and
+    assert {interval_of(td) for td in tds[2:7]} == {"n/a"}  # no interval for 3 rows
+    assert squash(tds[-1].text()).startswith("insufficient data (n = 3)")
 
 
 def test_between_group_summary_has_intervals(
