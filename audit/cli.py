@@ -299,13 +299,21 @@ def _guard(command: str, resource: str = "") -> Any:
                 signing_key=signing_key,
                 environ=dict(os.environ),
             )
-            click.echo(
-                f"first use of {_relative(home)}: bound OS account {ctx.os_actor.user!r} as admin "
-                f"in {_relative(home / 'rbac.yaml')} (edit it to grant others roles)",
-                err=True,
-            )
+            if not _quiet_requested():  # the binding is in the access log either way
+                click.echo(
+                    f"first use of {_relative(home)}: bound OS account {ctx.os_actor.user!r} "
+                    f"as admin in {_relative(home / 'rbac.yaml')} (edit it to grant others roles)",
+                    err=True,
+                )
         _Access.ctx = ctx
     return authorize(_Access.ctx, COMMAND_ACTIONS[command], resource)
+
+
+def _quiet_requested() -> bool:
+    """Whether the running command was given ``--quiet`` or ``--json`` (stderr notices off)."""
+    ctx = click.get_current_context(silent=True)
+    params = ctx.params if ctx is not None else {}
+    return bool(params.get("quiet") or params.get("as_json"))
 
 
 def _checkpoint_key(home: Path) -> Any:

@@ -474,3 +474,22 @@ def test_second_version_says_what_changed_since_the_first(two_runs: dict) -> Non
     assert "Since the last audit (v1)" in section.group(0)
     assert '<a href="#changes">' in html  # listed in the contents
     assert "changes" not in load(two_runs["v1"]) or load(two_runs["v1"])["changes"] is None
+
+
+def test_quiet_first_run_prints_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--quiet on a fresh home: no "first use" or "created a signing identity" notice (CI logs
+    stay clean); the admin binding is still recorded in the access log."""
+    from audit.access import AccessLog
+
+    home = tmp_path / "fresh-home"
+    monkeypatch.setenv("AUDIT_HOME", str(home))
+    spec = SAMPLES / "german" / "audit.yaml"
+    args = ["run", str(spec), "--output", str(tmp_path / "out"), "--no-pdf", "-q"]
+    assert main([*args, "--explain-sample-size", "20"]) in (0, 1)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert (home / "rbac.yaml").is_file() and (home / "keys" / "identity.json").is_file()
+    actions = [e.action for e in AccessLog(home / "access.db").entries()]
+    assert actions[0] == "rbac:admin", actions  # the first-use binding, logged
