@@ -677,10 +677,14 @@ def report_show(bundle: Path) -> None:
     click.echo(
         f"  report id {r['report_id']}, created {r['created_at']} by {r['actor'].get('user')}"
     )
-    for key in ("model", "dataset", "policy"):
+    from .report.render import artifact_ref
+
+    for key, label in (("model", "model"), ("dataset", "dataset"), ("reference", "reference")):
         a = subject.get(key)
         if a:
-            click.echo(f"  {key:<8} {a.get('name')}@{a.get('version')}  sha256:{a['sha256'][:12]}")
+            click.echo(f"  {label:<9} {artifact_ref(a)}  sha256:{a['sha256'][:12]}")
+    policy = subject["policy"]
+    click.echo(f"  policy    {policy['name']}@{policy['version']}  sha256:{policy['sha256'][:12]}")
     for rule in r["rules"]:
         word, col = _STATUS_STYLE.get(rule["status"], (rule["status"].upper(), None))
         click.echo(f"  {click.style(word, fg=col)}  {rule['id']}: {rule['message']}")

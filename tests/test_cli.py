@@ -382,6 +382,12 @@ def test_report_commands(
     assert main(["report", "show", str(v2 / "report.json")]) == 0
     shown = capsys.readouterr().out
     assert load(v2)["report_id"] in shown and "four-fifths-sex" in shown
+    subject = load(v2)["subject"]
+    assert f"model     adult-gbm.skops (file)  sha256:{subject['model']['sha256'][:12]}" in shown
+    assert f"reference adult_train.csv (file)  sha256:{subject['reference']['sha256'][:12]}" in (
+        shown
+    )
+    assert "None" not in shown
     assert main(["report", "diff", str(v1), str(v2)]) == 0
     assert capsys.readouterr().out.strip() == "no changes since v1"
     assert load(v2)["changes"]["lines"] == []
