@@ -197,3 +197,40 @@ def test_damaged_dataset_exits_2(
     assert "Traceback" not in captured.err + captured.out
     assert "error: " in captured.err
     assert not out.exists()
+
+
+# --- a parser that crashes or hangs takes down a child, never the audit ------------------------
+
+_CRASH = "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+_HANG = "import time\ntime.sleep(60)\n"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "parser"),
+    [("xgboost-ubj", "XGBoost UBJSON"), ("lightgbm", "LightGBM"), ("onnx", "onnxruntime")],
+)
+def test_a_parser_crash_is_caught_in_the_child(
+    good_models: dict[str, Path], fmt: str, parser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The native parsers run first in a child process: when it dies of a signal (as XGBoost's
+    UBJSON parser did on a corrupted file), loading stops with a clear InputError naming the
+    file, before the library parses the file in the audit's own process. The child here is
+    made to crash on a good file, so only the isolation can explain the error."""
+    from audit.loaders import isolate
+
+    load_model(good_models[fmt])  # loads when the child parses it
+    monkeypatch.setitem(isolate.PROBES, parser, _CRASH)
+    with pytest.raises(InputError, match=rf"{parser} parser crashed") as caught:
+        load_model(good_models[fmt])
+    assert str(good_models[fmt]) in str(caught.value)
+
+
+def test_a_parser_that_hangs_is_stopped(
+    good_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit.loaders import isolate
+
+    monkeypatch.setitem(isolate.PROBES, "LightGBM", _HANG)
+    monkeypatch.setattr(isolate, "TIMEOUT", 1)
+    with pytest.raises(InputError, match="did not finish reading the file in 1 s"):
+        load_model(good_models["lightgbm"])

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .interface import LoadedModel
+from .isolate import probe
 
 _HEAD = re.compile(rb"^tree\r?\nversion=v\d+\r?\n")
 
@@ -118,6 +119,11 @@ class LightGBMLoader:
                 f"{path}: the LightGBM model has no 'end of trees' line; it is truncated",
                 hint="copy or save the model again with booster.save_model('model.txt')",
             )
+        probe(
+            "LightGBM",
+            path,
+            hint="the file may be corrupted; save it again with booster.save_model('model.txt')",
+        )
         try:
             booster = lightgbm.Booster(model_str=text)
         except (lightgbm.basic.LightGBMError, ValueError) as exc:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .interface import LoadedModel
+from .isolate import probe
 
 #: ONNX element types the adapter feeds, mapped to numpy dtypes.
 _NUMPY = {
@@ -211,6 +212,11 @@ class ONNXLoader:
                 hint="external data files must sit in the model's folder, named by a relative "
                 "path without '..'; re-export the model with its tensors embedded",
             )
+        probe(
+            "onnxruntime",
+            path,
+            hint="check that the model uses standard ONNX operators and is complete",
+        )
         try:
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .interface import LoadedModel
+from .isolate import probe
 
 #: Objectives with one logistic output: a binary classifier with classes [0, 1].
 BINARY_OBJECTIVES = frozenset({"binary:logistic", "binary:logitraw", "binary:hinge"})
@@ -116,7 +117,12 @@ class XGBoostLoader:
         if second not in _UBJ_LENGTH_TYPES:
             _check_json(path)
         else:
-            _probe_ubj(path)
+            probe(
+                "XGBoost UBJSON",
+                path,
+                hint="the file may be truncated or corrupted; save it again with "
+                "booster.save_model('model.ubj')",
+            )
         try:
             booster = xgboost.Booster()
             # From bytes, not the path: XGBoost would pick the parser by the file's extension.
@@ -132,37 +138,6 @@ class XGBoostLoader:
         objective = learner.get("objective", {}).get("name", "")
         num_class = int(learner.get("learner_model_param", {}).get("num_class", "0") or 0)
         return LoadedModel(XGBoostModel(booster, objective, num_class), self.format, sha256, path)
-
-
-_PROBE = (
-    "import sys, xgboost\n"
-    "b = xgboost.Booster()\n"
-    "b.load_model(bytearray(open(sys.argv[1], 'rb').read()))\n"
-)
-
-
-def _probe_ubj(path: Path) -> None:
-    """Parse a UBJSON model in a child process first.
-
-    XGBoost's UBJSON parser can crash the process (segmentation fault) on a corrupted file,
-    which no exception handler catches; a crash in the child becomes a clear InputError here.
-    """
-    import subprocess
-    import sys
-
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(path)], capture_output=True, timeout=120, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise InputError(f"{path}: the XGBoost parser did not finish reading the file") from None
-    if done.returncode != 0:
-        how = "crashed" if done.returncode < 0 else "failed"
-        raise InputError(
-            f"{path}: not a loadable XGBoost model (the XGBoost UBJSON parser {how} on it)",
-            hint="the file may be truncated or corrupted; save it again with "
-            "booster.save_model('model.ubj')",
-        )
 
 
 def _check_json(path: Path) -> None:
