@@ -2,7 +2,21 @@
 
 XGBoost and LightGBM models are explained by the library's own TreeSHAP (``pred_contribs`` /
 ``pred_contrib``): the same algorithm and values as ``shap.TreeExplainer``, without building a
-shap model object, so never slower. scikit-learn trees go through ``shap.TreeExplainer``.
+shap model object, so never slower. That holds for their scikit-learn wrappers (``XGBClassifier``,
+``LGBMClassifier``...) and for native model files loaded by audit (``XGBoostModel``,
+``LightGBMModel``), whose contributions are computed through the wrapper's own input path (the
+same DMatrix / pandas frame its predictions use). scikit-learn trees go through
+``shap.TreeExplainer``.
+
+Native files are explained here only when the values can be exact and the stability check
+(interventional TreeSHAP with ``shap.TreeExplainer`` on the raw booster, see ``replicate``) gives
+right numbers too: binary logistic classifiers and single-output regressors with tree boosters
+(XGBoost ``gbtree``, LightGBM without ``linear_tree``) and *no categorical features*. shap cannot
+run interventional TreeSHAP on categorical splits (XGBoost: NotImplementedError; LightGBM: it
+runs but the values do not add up, off by whole log-odds), so categorical boosters, XGBoost
+``dart``/``gblinear``/``binary:hinge`` and LightGBM linear trees stay on the model-agnostic
+permutation explainer, as before. Multi-class boosters are not TreeSHAP's either; as before, the
+engine explains none (binary classifiers and regressors only).
 
 Uses the trees' own node counts as the background ("tree_path_dependent"), so no background
 sample is needed and the values are exact for the model. The output space is the one the trees
@@ -56,7 +70,8 @@ def _sklearn_trees() -> tuple[type, ...]:
 
 
 class TreeSHAP(Explainer):
-    """scikit-learn tree ensembles and the XGBoost / LightGBM scikit-learn wrappers."""
+    """scikit-learn tree ensembles, the XGBoost / LightGBM scikit-learn wrappers, and native
+    XGBoost / LightGBM model files without categorical features (see the module docstring)."""
 
     method = "tree"
     explainer_name = "shap.TreeExplainer"
@@ -70,6 +85,9 @@ class TreeSHAP(Explainer):
         library = type(estimator).__module__.split(".", 1)[0]
         if library in _THIRD_PARTY:
             return type(estimator).__name__ in _THIRD_PARTY[library]
+        wrapped = _native_file(estimator)
+        if wrapped is not None:
+            return _native_file_supported(estimator, wrapped)
         return isinstance(estimator, _sklearn_trees())
 
     def explain(
@@ -83,8 +101,10 @@ class TreeSHAP(Explainer):
         seed: int,
     ) -> Attribution:
         library = type(estimator).__module__.split(".", 1)[0]
-        if library in _THIRD_PARTY:
-            values, expected = _native_contributions(estimator, library, rows.dense)
+        wrapped = _native_file(estimator)
+        if library in _THIRD_PARTY or wrapped is not None:
+            library = wrapped or library
+            values, expected = _native_contributions(estimator, library, rows)
             attribution = _attribution(estimator, rows, target, values, expected, NATIVE[library])
             if library == "xgboost":
                 # XGBoost sums float32 leaf values: agreement to ~1e-7 relative, not 1e-12.
@@ -115,11 +135,16 @@ class TreeSHAP(Explainer):
         Path-dependent values are relative to the training distribution recorded in the trees;
         comparing their top reasons with interventional ones on random background samples of the
         audited data shows how much the reasons depend on that choice.
+
+        Native files (``XGBoostModel``, ``LightGBMModel``) are explained by shap through their
+        raw ``booster``, on the dense float rows; ``supports`` admits only boosters without
+        categorical features, for which those floats are exactly what the booster sees.
         """
         import shap
 
+        model = estimator.booster if _native_file(estimator) is not None else estimator
         explainer = shap.TreeExplainer(
-            estimator, data=background, feature_perturbation="interventional"
+            model, data=background, feature_perturbation="interventional"
         )
         result = explainer(rows.dense, check_additivity=False)
         expected = np.atleast_1d(np.asarray(result.base_values, dtype=float)[0])
@@ -136,11 +161,61 @@ NATIVE = {
 }
 
 
-def _native_contributions(
-    estimator: Any, library: str, dense: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(values, expected) from the library's own path-dependent TreeSHAP; last column is bias."""
+#: Objectives of native files whose single output is the log-odds of class 1.
+_LOGISTIC = {
+    "xgboost": frozenset({"binary:logistic", "binary:logitraw"}),
+    "lightgbm": frozenset({"binary", "cross_entropy"}),
+}
+
+
+def _native_file(estimator: Any) -> str | None:
+    """The library ("xgboost" / "lightgbm") of audit's wrappers of native model files, else None."""
+    module = type(estimator).__module__
+    if not module.startswith("audit.loaders."):
+        return None  # not one of ours: no need to import the loaders
+    from audit.loaders.lightgbm_loader import LightGBMModel
+    from audit.loaders.xgboost_loader import XGBoostModel
+
+    if isinstance(estimator, XGBoostModel):
+        return "xgboost"
+    if isinstance(estimator, LightGBMModel):
+        return "lightgbm"
+    return None
+
+
+def _native_file_supported(estimator: Any, library: str) -> bool:
+    """Whether native TreeSHAP (explain) and shap's interventional TreeSHAP (replicate) are both
+    exact for this booster: see the module docstring for what is left to permutation SHAP."""
+    booster = estimator.booster
+    kind = estimator.objective.split(" ", 1)[0]
+    if estimator.is_classifier and kind not in _LOGISTIC[library]:
+        return False  # multi-class, or a margin that is not log-odds (binary:hinge)
     if library == "xgboost":
+        import json
+
+        config = json.loads(booster.save_config())
+        if config["learner"]["gradient_booster"]["name"] != "gbtree":
+            return False  # dart: shap's values do not add up; gblinear: no trees
+        return "c" not in (booster.feature_types or [])
+    if str(booster.params.get("linear_tree", "")).lower() in ("true", "1"):
+        return False  # LightGBM has no TreeSHAP for linear trees
+    return not estimator.categories_ and not booster.params.get("categorical_feature")
+
+
+def _native_contributions(
+    estimator: Any, library: str, rows: ModelRows
+) -> tuple[np.ndarray, np.ndarray]:
+    """(values, expected) from the library's own path-dependent TreeSHAP; last column is bias.
+
+    Native files go through their wrapper's ``_raw`` on the rows as the model receives them
+    (columns selected and typed as for its predictions); scikit-learn wrappers get the dense
+    floats, as the pipeline's preprocessing produced them.
+    """
+    dense = rows.dense
+    if _native_file(estimator) is not None:
+        option = "pred_contribs" if library == "xgboost" else "pred_contrib"
+        contribs = estimator._raw(rows.native, **{option: True})
+    elif library == "xgboost":
         import xgboost
 
         booster = estimator.get_booster()
@@ -198,7 +273,7 @@ def _regression_output(estimator: Any, native_rows: Any) -> tuple[str, np.ndarra
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     library = type(estimator).__module__.split(".", 1)[0]
-    if library in _THIRD_PARTY:
+    if library in _THIRD_PARTY or _native_file(estimator) is not None:
         return "raw score (margin) of the prediction", margin_output(estimator, native_rows)
     with few_threads():
         prediction = np.asarray(estimator.predict(native_rows), dtype=float)
