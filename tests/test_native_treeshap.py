@@ -228,3 +228,13 @@ def test_other_native_variants_stay_on_permutation_shap(tmp_path, adult):
     params = {"objective": "binary", "linear_tree": True, "verbose": -1}
     booster = lightgbm.train(params, lightgbm.Dataset(X, y), num_boost_round=3)
     assert not TreeSHAP.supports(_saved(tmp_path, "lightgbm", booster, "linear.txt"))
+
+
+def test_sklearn_wrapper_with_dart_or_gblinear_is_not_tree_explained(adult):
+    """The same limits hold for XGBClassifier (as found inside a skops pipeline): dart and
+    gblinear are explained model-agnostically, gbtree by native TreeSHAP."""
+    X, y = _task(adult, "classify")
+    for booster, tree in (("gbtree", True), ("dart", False), ("gblinear", False)):
+        model = xgboost.XGBClassifier(n_estimators=3, booster=booster).fit(X, y)
+        assert TreeSHAP.supports(model) is tree, booster
+    assert TreeSHAP.supports(xgboost.XGBClassifier(n_estimators=3).fit(X, y))  # default gbtree

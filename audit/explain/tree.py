@@ -84,7 +84,14 @@ class TreeSHAP(Explainer):
     def supports(cls, estimator: Any) -> bool:
         library = type(estimator).__module__.split(".", 1)[0]
         if library in _THIRD_PARTY:
-            return type(estimator).__name__ in _THIRD_PARTY[library]
+            if type(estimator).__name__ not in _THIRD_PARTY[library]:
+                return False
+            # XGBoost's dart and gblinear boosters: shap cannot replicate them (wrong values for
+            # dart, a KeyError for gblinear), so they are explained model-agnostically.
+            return library != "xgboost" or estimator.get_params().get("booster") in (
+                None,
+                "gbtree",
+            )
         wrapped = _native_file(estimator)
         if wrapped is not None:
             return _native_file_supported(estimator, wrapped)
