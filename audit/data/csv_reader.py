@@ -8,7 +8,7 @@ codes and ids lose their leading zeros, ``"NA"`` - Namibia - becomes missing). H
    decode as UTF-8, else it is read as latin-1 (which decodes any byte, so nothing is lost);
 2. delimiter: :class:`csv.Sniffer` on the first 64 KiB, restricted to ``, ; TAB |``;
 3. every column is read as text; only an empty field is missing (``"NA"``, ``"null"`` stay text);
-   surrounding spaces after a delimiter are skipped;
+   spaces after a delimiter are skipped, so a field of spaces only is empty, hence missing;
 4. conversion: a column declared in ``dtypes`` (``string | integer | float | category``) is
    converted as declared, and values that do not fit are reported together; an undeclared column
    becomes a number only when *every* non-empty value is a plain decimal number without a leading
@@ -127,7 +127,12 @@ def convert(frame: pd.DataFrame, dtypes: Mapping[str, str], *, source: str) -> p
         if declared is None:
             out[col] = _infer(values)
         elif declared == "string":
-            out[col] = values.astype("str")
+            # as text (a Parquet column may be numbers; an integer column with gaps arrives as
+            # floats, 1234.0, and is written 1234); a missing value stays missing, not "nan"
+            text = values
+            if pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
+                text = values.astype("Int64")
+            out[col] = text.astype("str").mask(values.isna())
         elif declared == "category":
             out[col] = values.astype("category")
         else:
