@@ -5,6 +5,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw new examples on every developer run (that is how they find bugs); the CI
+# gate (.ci/run sets HYPOTHESIS_PROFILE=ci) replays a fixed, derandomized set, so a merge is never
+# blocked by an example no one has seen locally. A failure found locally prints its example:
+# fix the bug and add that example as a plain test.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
