@@ -252,3 +252,24 @@ def test_pickle_bytes_that_warn_while_parsed_still_get_a_clear_refusal(
     err = capsys.readouterr().err
     assert code == 2, err
     assert "references os.system" in err
+
+
+def test_a_file_the_child_cannot_parse_is_never_parsed_here(
+    good_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child that fails with an exception (not a crash) also stops the load, quoting the
+    error: the same bytes may crash the audit's own process (XGBoost's UBJSON parser raised in
+    one process and segfaulted in another on the same corrupted file). The in-process parser is
+    replaced by one that fails the test if it is ever reached."""
+    import xgboost
+
+    from audit.loaders import isolate
+
+    monkeypatch.setitem(isolate.PROBES, "XGBoost UBJSON", "raise SystemExit('bad bytes here')")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed in the audit's own process")
+
+    monkeypatch.setattr(xgboost.Booster, "load_model", never)
+    with pytest.raises(InputError, match=r"XGBoost UBJSON: bad bytes here"):
+        load_model(good_models["xgboost-ubj"])

@@ -45,8 +45,11 @@ def probe(parser: str, path: Path, *, hint: str) -> None:
     """Parse ``path`` with ``parser`` (a key of :data:`PROBES`) in a child process.
 
     Returns when the child parsed the file; raises InputError when it crashed (killed by a
-    signal), failed (an exception: the caller's own parse then gives the detailed message, so a
-    plain failure is left to it) or did not finish within :data:`TIMEOUT` seconds.
+    signal), failed (an exception, whose last line is quoted) or did not finish within
+    :data:`TIMEOUT` seconds. A file the child could not parse is never parsed in this process:
+    the same bytes that raise an error in one process can crash another (seen with XGBoost's
+    UBJSON parser, whose out-of-bounds reads end in an exception or a segmentation fault
+    depending on what lies in memory).
     """
     try:
         done = subprocess.run(
@@ -65,3 +68,7 @@ def probe(parser: str, path: Path, *, hint: str) -> None:
         raise InputError(
             f"{path}: not a loadable model (the {parser} parser crashed on it)", hint=hint
         )
+    if done.returncode == 1:
+        lines = [ln for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        detail = " ".join((lines[-1] if lines else "no message").split())[:300]
+        raise InputError(f"{path}: not a loadable model ({parser}: {detail})", hint=hint)
