@@ -246,14 +246,10 @@ def test_more_than_six_groups_keeps_the_six_largest() -> None:
 # -- beeswarm: feature value as colour and shape -----------------------------------------------
 
 
-def explanation(n: int = 400) -> tuple[Explanation, np.ndarray]:
-    """A numeric column whose SHAP value rises with its value (so every bin but the median's is
-    wholly below or wholly above the median) and a categorical column."""
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=n)
-    kind = rng.choice(["a", "b", "c"], size=n)
-    phi = np.column_stack([2 * x, rng.normal(scale=0.3, size=n)])
-    ex = Explanation(
+def explained(phi: np.ndarray, values: pd.DataFrame) -> Explanation:
+    """An Explanation of ``values``' columns with SHAP values ``phi`` (one column each)."""
+    n = len(values)
+    return Explanation(
         method="shap",
         explainer="test",
         output_space="raw",
@@ -263,13 +259,22 @@ def explanation(n: int = 400) -> tuple[Explanation, np.ndarray]:
         background_size=None,
         base_value=0.0,
         attributions=phi,
-        feature_names=("x", "kind"),
+        feature_names=tuple(values.columns),
         row_index=pd.RangeIndex(n),
         row_positions=np.arange(n),
         model_output=phi.sum(axis=1),
-        feature_values=pd.DataFrame({"x": x, "kind": kind}),
+        feature_values=values,
     )
-    return ex, x
+
+
+def explanation(n: int = 400) -> tuple[Explanation, np.ndarray]:
+    """A numeric column whose SHAP value rises with its value (so every bin but the median's is
+    wholly below or wholly above the median) and a categorical column."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=n)
+    kind = rng.choice(["a", "b", "c"], size=n)
+    phi = np.column_stack([2 * x, rng.normal(scale=0.3, size=n)])
+    return explained(phi, pd.DataFrame({"x": x, "kind": kind})), x
 
 
 def test_beeswarm_dots_are_hollow_below_the_median_and_filled_above() -> None:
@@ -386,23 +391,7 @@ def test_beeswarm_bin_at_a_tied_median_is_not_drawn_below_it() -> None:
     n = 400
     x = np.where(rng.random(n) < 0.9, 0.0, rng.uniform(1, 100, n))
     x[:5] = -50.0  # a few values below the median
-    phi = (x / 100.0)[:, None]
-    ex = Explanation(
-        method="shap",
-        explainer="test",
-        output_space="raw",
-        positive_label=1,
-        population_rows=n,
-        seed=0,
-        background_size=None,
-        base_value=0.0,
-        attributions=phi,
-        feature_names=("gain",),
-        row_index=pd.RangeIndex(n),
-        row_positions=np.arange(n),
-        model_output=phi.sum(axis=1),
-        feature_values=pd.DataFrame({"gain": x}),
-    )
+    ex = explained((x / 100.0)[:, None], pd.DataFrame({"gain": x}))
     ranks = pd.Series(x).rank(pct=True).to_numpy()
     assert ranks[x == 0].mean() < 0.5  # the ties pull the median's rank down
     (dist,) = ex.distribution(bins=10)

@@ -17,21 +17,9 @@ from audit.drift import EPSILON, compute_drift, psi
 from audit.errors import InputError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+# every input column of the shipped Adult sample (its header, less the label)
 ADULT_COLUMNS = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
+    c for c in pd.read_csv(SAMPLES / "adult" / "adult_train.csv", nrows=0).columns if c != "income"
 ]
 
 
