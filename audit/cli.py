@@ -172,8 +172,8 @@ def run(
             on_stage=progress.step,
             allow_pickle_digest=allow_pickle,
         )
-        model_info = result.subject.get("model") or {}
-        if model_info.get("unsafe_format"):
+        model_info = result.subject.model
+        if model_info is not None and model_info.unsafe_format:
             _log_unsafe_load(actor, model_info)
         progress.step("report bundle")
         # only now, with an audit to sign: a failed run leaves no keys behind
@@ -346,16 +346,16 @@ def _trusted_token_keys(home: Path) -> dict[str, Any]:
     return keys
 
 
-def _log_unsafe_load(actor: Any, model_info: dict[str, Any]) -> None:
+def _log_unsafe_load(actor: Any, model_info: Any) -> None:
     """Record in the access log that a pickle-based model was loaded on the user's explicit opt-in."""
     ctx = _Access.ctx
     ctx.log.append(
         actor=actor,
         action="audit:run",
-        resource=f"model:{model_info['name']}@{model_info['version']}",
+        resource=f"model:{model_info.name}@{model_info.version}",
         decision="allow",
         reason=f"UNSAFE: pickle/joblib model loaded on --allow-pickle for pinned sha256 "
-        f"{model_info['sha256']}",
+        f"{model_info.sha256}",
         rbac_sha256=ctx.rbac.sha256,
     )
 
@@ -536,6 +536,7 @@ def explain(
     in words (ECOA / Regulation B adverse-action notices). Writes no bundle."""
     import dataclasses
 
+    from .contract import Skipped
     from .errors import InputError
     from .runner import run_audit
     from .spec import load_spec
@@ -559,8 +560,8 @@ def explain(
     result = run_audit(
         resolved, actor=actor, registry=_registry() if model_ref.is_registered else None
     )
-    if result.explanations.get("status") != "computed":
-        raise InputError(f"the model cannot be explained: {result.explanations.get('reason')}")
+    if isinstance(result.explanations, Skipped):
+        raise InputError(f"the model cannot be explained: {result.explanations.reason}")
     decisions = {str(d.row_id): d for d in (result.decisions or [])}
     if fmt == "json":
         out = [

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import contract
 from .access import Actor
 from .data import data_profile, is_positive, read_table
 from .digest import sha256_file
@@ -52,20 +53,20 @@ LIBRARIES = (
 
 @dataclass
 class AuditResult:
-    """Everything an audit found, as plain data; the report is rendered from this."""
+    """Everything an audit found, as typed report sections; the report is built from this."""
 
     name: str
-    subject: dict[str, Any]
+    subject: contract.Subject
     outcome: str
     findings: list[Finding]
-    fairness: dict[str, Any]
-    performance: dict[str, Any]
-    explanations: dict[str, Any]
-    data: dict[str, Any]
-    baseline: dict[str, Any] | None
-    drift: dict[str, Any] | None
-    settings: dict[str, Any]
-    environment: dict[str, Any]
+    fairness: dict[str, contract.FeatureFairness]
+    performance: contract.Performance
+    explanations: contract.Explanations
+    data: contract.DataProfile
+    baseline: contract.BaselineRef | None
+    drift: contract.Drift | None
+    settings: contract.Settings
+    environment: contract.Environment
     actor: Actor
     timings: dict[str, float] = field(default_factory=dict)
     #: per-decision reasons (explain.DecisionReasons) for reasons.csv; not part of report.json
@@ -76,14 +77,16 @@ class AuditResult:
         return summarise(self.findings)
 
 
-def environment() -> dict[str, Any]:
+def environment() -> contract.Environment:
     libs = {}
     for name in LIBRARIES:
         try:
             libs[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return {"python": platform.python_version(), "platform": platform.platform(), "libraries": libs}
+    return contract.Environment(
+        python=platform.python_version(), platform=platform.platform(), libraries=libs
+    )
 
 
 #: The stages of an audit, in order (progress reporting counts them).
@@ -195,7 +198,7 @@ def _drift(
     frame: pd.DataFrame,
     scores: np.ndarray | None,
     y_pred: np.ndarray,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[contract.Drift, dict[str, Any]]:
     """Drift of the audit data (and the model's scores) against the reference data."""
     from .drift import compute_drift
 
@@ -228,7 +231,7 @@ def _drift(
         label=spec.label,
         reference_predictions=ref_pred,
         current_predictions=cur_pred,
-    ).to_dict()
+    ).to_report()
     info["rows"] = int(len(reference))
     return report, info
 
@@ -389,18 +392,18 @@ def run_audit(
             n_bootstrap=spec.fairness.n_bootstrap,
             confidence=spec.fairness.confidence,
             seed=spec.seed,
-        ).to_dict()
-        performance = compute_performance(y_true, y_pred, scores).to_dict()
+        ).to_report()
+        performance = compute_performance(y_true, y_pred, scores).to_report()
         used = [c for c in (features or []) if c in frame.columns]
         profile = data_profile(frame, y_true, spec.sensitive_features, used)
 
     with st.stage("explanations"):
         decisions: list[Any] | None = None
         if model is None:
-            explanations: dict[str, Any] = {
-                "status": "skipped",
-                "reason": "the audit judges recorded decisions; there is no model to explain",
-            }
+            explanations: contract.Explanations = contract.Skipped(
+                status="skipped",
+                reason="the audit judges recorded decisions; there is no model to explain",
+            )
         else:
             try:
                 ex = spec.explain
@@ -425,11 +428,11 @@ def run_audit(
                     stability_background=ex.stability_background,
                     proxy_threshold=ex.proxy_threshold,
                 )
-                explanations = explanation.to_dict()
+                explanations = explanation.to_report()
                 if reason_codes is not None:
                     decisions = list(explanation.decision_reasons())
             except ExplanationUnavailable as exc:
-                explanations = {"status": "skipped", "reason": exc.reason}
+                explanations = contract.Skipped(status="skipped", reason=exc.reason)
 
     with st.stage("drift"):
         drift = None
@@ -441,45 +444,51 @@ def run_audit(
 
     with st.stage("policy evaluation"):
         evidence = Evidence(
-            fairness=fairness,
-            performance=performance,
-            explanations=explanations,
-            data=profile,
+            fairness={k: v.to_json() for k, v in fairness.items()},
+            performance=performance.to_json(),
+            explanations=explanations.to_json(),
+            data=profile.to_json(),
             model_metadata=(model_info or {}).get("metadata"),
             model_registered=bool(model_info and model_info["source"] == "registry"),
             baseline=baseline,
-            drift=drift,
+            drift=None if drift is None else drift.to_json(),
         )
         findings = evaluate(policy, evidence, today or date.today())
 
     name = spec.name or (model_info["name"] if model_info else resolved.dataset.name or "audit")
     doc = policy.document
-    subject: dict[str, Any] = {
-        "name": name,
-        "model": model_info,
-        "dataset": data_info,
-        "reference": reference_info,
-        "policy": {
-            "name": doc.name,
-            "version": doc.version,
-            "sha256": policy.sha256,
-            "path": policy.path.name,
-            "description": doc.description,
-            "references": list(doc.references),
-            "not_covered": list(doc.not_covered),
-            "checklist": [item.model_dump() for item in policy.checklist],
-            "report_sections": list(policy.report_sections),
-            "sources": [p.name for p, _ in policy.sources],
-        },
-    }
-    settings = {
-        "seed": spec.seed,
-        "explain_sample_size": spec.explain.sample_size,
-        "explain_background_size": spec.explain.background_size,
-        "min_group_size": policy.min_group_size,
-        "distribution_date": spec.distribution_date,
-        "score_threshold": spec.score_threshold if model is None and not spec.predictions else None,
-    }
+    subject = contract.Subject.model_validate(
+        {
+            "name": name,
+            "model": model_info,
+            "dataset": data_info,
+            "reference": reference_info,
+            "policy": {
+                "name": doc.name,
+                "version": doc.version,
+                "sha256": policy.sha256,
+                "path": policy.path.name,
+                "description": doc.description,
+                "references": list(doc.references),
+                "not_covered": list(doc.not_covered),
+                "checklist": [item.model_dump() for item in policy.checklist],
+                "report_sections": list(policy.report_sections),
+                "sources": [p.name for p, _ in policy.sources],
+            },
+        }
+    )
+    settings = contract.Settings(
+        **{
+            "seed": spec.seed,
+            "explain_sample_size": spec.explain.sample_size,
+            "explain_background_size": spec.explain.background_size,
+            "min_group_size": policy.min_group_size,
+            "distribution_date": spec.distribution_date,
+            "score_threshold": spec.score_threshold
+            if model is None and not spec.predictions
+            else None,
+        }
+    )
     return AuditResult(
         name=name,
         subject=subject,
@@ -489,7 +498,7 @@ def run_audit(
         performance=performance,
         explanations=explanations,
         data=profile,
-        baseline=baseline_info,
+        baseline=None if baseline_info is None else contract.BaselineRef(**baseline_info),
         drift=drift,
         settings=settings,
         environment=environment(),

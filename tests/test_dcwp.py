@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import chi2_contingency
 
 from audit.fairness import compute_fairness
+from tests.helpers import as_json
 
 HISP, WHITE, BLACK = "Hispanic or Latino", "White", "Black or African American"
 NHPI, ASIAN = "Native Hawaiian or Pacific Islander", "Asian"
@@ -160,9 +161,9 @@ def test_dcwp_two_percent_exclusion_is_reported_with_count_and_rate():
     assert aian_f.impact_ratio is None  # excluded from the impact-ratio calculation ...
     assert aian_f.excluded == "0.66% of the data (17 of 2,571 rows) is under the 2% threshold"
     assert aian_f.ci["selection_rate"] is not None  # ... but its own rate keeps its interval
-    as_json = feature.to_dict()
-    assert as_json["excluded_groups"] == expected
-    assert as_json["groups"][f"Female&{AIAN}"]["excluded"] == aian_f.excluded
+    report_json = as_json(feature.to_report())
+    assert report_json["excluded_groups"] == expected
+    assert report_json["groups"][f"Female&{AIAN}"]["excluded"] == aian_f.excluded
     # Without the excluded cells nothing is under 0.8, and they play no part in disparities.
     ratios = {k: g.impact_ratio for k, g in feature.groups.items() if g.impact_ratio is not None}
     assert len(ratios) == len(INTERSECTIONAL) - 3 and min(ratios.values()) >= 0.8
@@ -185,7 +186,7 @@ def test_dcwp_scoring_rates_and_impact_ratios(table):
         assert group.ci["scoring_rate"] is not None
     top = max(table, key=lambda c: float(table[c][1].rstrip("%")))
     assert feature.scoring_reference_group == top
-    assert feature.to_dict()["reference"]["scoring_group"] == top
+    assert as_json(feature.to_report())["reference"]["scoring_group"] == top
 
 
 def test_eeoc_four_fifths_example_flags_075_not_080():

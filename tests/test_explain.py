@@ -27,6 +27,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from audit.errors import InputError
 from audit.explain import ExplanationUnavailable, explain_model
+from tests.helpers import as_json
 
 ADULT = Path(__file__).resolve().parents[1] / "samples" / "adult" / "adult_train.csv"
 CATEGORICAL = [
@@ -112,7 +113,7 @@ def test_tree_attributions_equal_shap_summed_by_hand(adult, hgb):
     # Additivity against the model's own log-odds, computed here independently.
     log_odds = hgb[-1].decision_function(Xt)
     np.testing.assert_allclose(ex.base_value + ex.attributions.sum(1), log_odds, atol=TOL)
-    report = ex.to_dict()
+    report = as_json(ex.to_report())
     assert report["additivity"]["max_abs_error"] < TOL
     assert (report["method"], report["explainer"]) == ("tree", "shap.TreeExplainer")
     assert report["output_space"] == "log-odds of the positive class"
@@ -163,7 +164,7 @@ def test_linear_attributions_equal_shap_and_closed_form(adult, logreg):
     np.testing.assert_allclose(
         ex.base_value + ex.attributions.sum(1), np.log(proba[:, 1] / proba[:, 0]), atol=TOL
     )
-    assert ex.to_dict()["additivity"]["max_abs_error"] < TOL
+    assert as_json(ex.to_report())["additivity"]["max_abs_error"] < TOL
 
 
 # --- sign of the positive class --------------------------------------------------------------
@@ -278,7 +279,7 @@ def test_bare_tree_equals_shap_and_ignores_extra_columns(adult):
     np.testing.assert_allclose(ex.attributions, expected, atol=TOL, rtol=0)
     assert ex.feature_names == tuple(NUMERIC)
     # "sex" is not a model input: none of the attribution is on it.
-    assert ex.to_dict()["sensitive_share"] == 0.0
+    assert as_json(ex.to_report())["sensitive_share"] == 0.0
 
 
 # --- mapping derived columns back --------------------------------------------------------------
@@ -351,9 +352,9 @@ def test_sampling_is_seeded_without_replacement_and_reported(adult, hgb):
     assert list(first.row_index) == list(X.index[expected])
     np.testing.assert_array_equal(first.row_positions, again.row_positions)
     np.testing.assert_array_equal(first.attributions, again.attributions)
-    assert first.to_dict() == again.to_dict()
+    assert as_json(first.to_report()) == as_json(again.to_report())
     assert not np.array_equal(first.row_positions, other.row_positions)
-    report = first.to_dict()
+    report = as_json(first.to_report())
     assert (report["sample_size"], report["population_rows"], report["seed"]) == (250, 3000, 11)
 
 
@@ -362,7 +363,7 @@ def test_sample_larger_than_data_explains_every_row(adult, logreg):
     small = X.iloc[:40]
     ex = explain_model(logreg, small, positive_label=">50K", sample_size=1000, background_size=500)
     np.testing.assert_array_equal(ex.row_positions, np.arange(40))
-    report = ex.to_dict()
+    report = as_json(ex.to_report())
     assert (report["sample_size"], report["population_rows"]) == (40, 40)
     assert report["background_size"] == 40
 
@@ -375,7 +376,7 @@ def test_global_importance_and_sensitive_share_by_hand(adult, hgb):
     ex = explain_model(
         hgb, X, positive_label=">50K", sensitive_features=["sex", "race"], sample_size=300
     )
-    report = json.loads(json.dumps(ex.to_dict()))  # must be plain JSON
+    report = json.loads(json.dumps(as_json(ex.to_report())))  # must be plain JSON
 
     means = {
         name: float(np.mean(np.abs(ex.attributions[:, j])))

@@ -33,6 +33,7 @@ from audit.explain import (
     write_reasons_csv,
 )
 from audit.loaders import load_model
+from tests.helpers import as_json
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT = ROOT / "samples" / "adult"
@@ -108,7 +109,7 @@ def test_native_treeshap_equals_shap_tree_explainer(frame, library):
     # XGBoost adds float32 leaf values: its own margin and contributions agree to ~1e-6.
     tolerance = 1e-5 if library == "xgboost" else TOL
     assert ex.additivity.max_abs_error < tolerance
-    report = ex.to_dict()["additivity"]
+    report = as_json(ex.to_report())["additivity"]
     assert report["tolerance"] == tolerance and report["rows_above_tolerance"] == 0
     assert "training data" in ex.background
 
@@ -180,7 +181,7 @@ def test_permutation_on_a_linear_model_equals_linear_shap(frame):
     np.testing.assert_array_equal(agnostic.background_rows, linear.background_rows)
     np.testing.assert_allclose(agnostic.attributions, linear.attributions, atol=1e-9)
     assert agnostic.base_value == pytest.approx(linear.base_value, abs=1e-9)
-    assert agnostic.to_dict()["sampling_error"]["max"] < 1e-9
+    assert as_json(agnostic.to_report())["sampling_error"]["max"] < 1e-9
     assert agnostic.additivity.max_abs_error < 1e-9
 
 
@@ -198,7 +199,7 @@ def test_permutation_is_seeded_and_reports_its_sampling_error(frame):
     assert first.method == "permutation"
     np.testing.assert_array_equal(first.attributions, again.attributions)
     assert not np.array_equal(first.attributions, other.attributions)
-    report = first.to_dict()
+    report = as_json(first.to_report())
     assert report["sampling_error"]["max"] > 0
     # Additivity is exact by construction, whatever the sample.
     assert report["additivity"]["max_abs_error"] < 1e-12
@@ -257,7 +258,7 @@ def test_reasons_csv_has_at_most_four_reasons_in_words(sample_explanation, gbm, 
 
 
 def test_reasons_summary_and_examples_in_the_report(sample_explanation):
-    report = json.loads(json.dumps(sample_explanation.to_dict(), allow_nan=False))
+    report = json.loads(json.dumps(as_json(sample_explanation.to_report()), allow_nan=False))
     reasons = report["reasons"]
     decisions = sample_explanation.decision_reasons()
     assert reasons["status"] == "computed" and reasons["max_reasons"] == 4
@@ -371,7 +372,7 @@ def test_reason_stability_recomputed_by_hand_for_a_linear_model(frame):
         ]
         assert ex.stability[i] == pytest.approx(np.mean(kept), abs=1e-12)
     assert np.isnan(ex.stability[~ex.adverse]).all()
-    stability = ex.to_dict()["reasons"]
+    stability = as_json(ex.to_report())["reasons"]
     assert stability["status"] == "skipped"  # no reason codes: no words, no reasons
     assert ex.stability_replicas == replicas
 
@@ -381,7 +382,7 @@ def test_reason_stability_recomputed_by_hand_for_a_linear_model(frame):
 
 def test_intervals_groups_and_ranks_by_hand(sample_explanation):
     ex = sample_explanation
-    report = ex.to_dict()
+    report = as_json(ex.to_report())
     phi = np.abs(ex.attributions)
     n = len(phi)
     for g in report["global"]:
@@ -411,7 +412,7 @@ def test_intervals_groups_and_ranks_by_hand(sample_explanation):
 
 
 def test_proxies_use_cramers_v(sample_explanation, frame):
-    report = sample_explanation.to_dict()
+    report = as_json(sample_explanation.to_report())
     for entry in report["proxies"]:
         if entry["feature"] in ("relationship", "marital_status", "workclass"):
             table = crosstab(frame[entry["feature"]], frame[entry["sensitive_feature"]]).count
@@ -443,7 +444,7 @@ def test_sensitive_attribute_outside_the_model_inputs(frame):
         sample_size=100,
         stability_replicas=0,
     )
-    report = ex.to_dict()
+    report = as_json(ex.to_report())
     assert set(report["groups"]["age_group"]) == {"under 25", "25 and over"}
     assert any(
         p["feature"] == "age" and p["sensitive_feature"] == "age_group" and p["proxy"]

@@ -28,6 +28,7 @@ from sklearn.metrics import accuracy_score, precision_score
 
 from audit.errors import InputError
 from audit.fairness import FeatureFairness, GroupCounts, compute_fairness
+from tests.helpers import as_json
 
 TOL = 1e-12
 
@@ -287,7 +288,7 @@ def test_single_feature_matches_fairlearn(case):
     report = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0)
     assert list(report.features) == ["sex"]
     _check_against_fairlearn(report["sex"], y_true, y_pred, sensitive["sex"])
-    _assert_json_ready(report.to_dict())
+    _assert_json_ready(as_json(report.to_report()))
 
 
 @settings(max_examples=200, deadline=None)
@@ -303,7 +304,7 @@ def test_intersection_matches_fairlearn(case):
         report["sex&race"], y_true, y_pred, sensitive[["sex", "race"]], INTERSECTION_METRICS
     )
     assert report["sex&race"].columns == ("sex", "race")
-    _assert_json_ready(report.to_dict())
+    _assert_json_ready(as_json(report.to_report()))
 
 
 @settings(max_examples=200, deadline=None)
@@ -337,7 +338,7 @@ def test_hand_counted_example():
     y_true = np.array([1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1], dtype=bool)
     y_pred = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1], dtype=bool)
     sensitive = pd.DataFrame({"group": ["A"] * 6 + ["B"] * 4 + [None]})
-    result = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0).to_dict()
+    result = as_json(compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0).to_report())
     old_keys = [
         "n",
         "tp",
@@ -521,9 +522,8 @@ def test_row_order_and_index_do_not_matter():
     sensitive = pd.DataFrame({"a": rng.choice(["p", "q", "r"], 200), "b": rng.integers(0, 3, 200)})
     perm = rng.permutation(200)
     shuffled = sensitive.iloc[perm].reset_index(drop=True).set_index(np.arange(200) * 7)
-    assert (
-        compute_fairness(y_true, y_pred, sensitive).to_dict()
-        == compute_fairness(pd.Series(y_true[perm]), y_pred[perm], shuffled).to_dict()
+    assert as_json(compute_fairness(y_true, y_pred, sensitive).to_report()) == as_json(
+        compute_fairness(pd.Series(y_true[perm]), y_pred[perm], shuffled).to_report()
     )
 
 
@@ -536,7 +536,7 @@ def test_intersections_can_be_turned_off():
 def test_feature_with_every_value_missing():
     y = np.array([1, 0], dtype=bool)
     feature = compute_fairness(y, y, pd.DataFrame({"a": [None, np.nan]}))["a"]
-    as_dict = feature.to_dict()
+    as_dict = as_json(feature.to_report())
     assert {k: as_dict[k] for k in list(as_dict)[:7]} == {
         "reference_group": None,
         "unknown": 2,
@@ -595,7 +595,7 @@ def test_zero_one_numbers_are_accepted_as_booleans():
     sensitive = pd.DataFrame({"s": ["a", "a", "b"]})
     as_numbers = compute_fairness([1, 0, 1], np.array([1.0, 1.0, 0.0]), sensitive)
     as_bools = compute_fairness([True, False, True], [True, True, False], sensitive)
-    assert as_numbers.to_dict() == as_bools.to_dict()
+    assert as_json(as_numbers.to_report()) == as_json(as_bools.to_report())
 
 
 def test_duplicate_names_and_ambiguous_labels_are_refused():

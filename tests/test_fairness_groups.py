@@ -16,6 +16,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score
 
 from audit.fairness import compute_fairness
+from tests.helpers import as_json
 
 TOL = 1e-12
 
@@ -66,7 +67,7 @@ def test_score_statistics_match_sklearn(case):
         weights = np.array([b.n for b in bins]) / rows.sum()
         ece = float(np.sum(weights * np.abs(observed - predicted)))
         assert group.ece == pytest.approx(ece, abs=TOL)
-    as_dict = report.to_dict()
+    as_dict = as_json(report.to_report())
     assert json.loads(json.dumps(as_dict, allow_nan=False)) == as_dict
 
 
@@ -171,7 +172,7 @@ def test_group_rules_match_fairlearn_on_the_compared_groups(case):
 def test_insufficient_group_keeps_counts_and_reads_null_in_json():
     y = np.array([True, False, True, True, False, True])
     sensitive = pd.DataFrame({"g": ["big", "big", "big", "big", "big", "tiny"]})
-    result = compute_fairness(y, y, sensitive, min_group_size=3).to_dict()["g"]
+    result = as_json(compute_fairness(y, y, sensitive, min_group_size=3).to_report())["g"]
     tiny = result["groups"]["tiny"]
     assert tiny["status"] == "insufficient_data"
     assert (tiny["n"], tiny["tp"], tiny["fp"], tiny["fn"], tiny["tn"]) == (1, 1, 0, 0, 0)
@@ -192,5 +193,5 @@ def test_largest_reference_and_named_intersection_reference():
     assert report["sex"].groups["F"].impact_ratio == pytest.approx(1.0 / (1 / 8), abs=TOL)
     named = compute_fairness(y_pred, y_pred, sensitive, reference={"sex&race": "M&a"})
     assert named["sex&race"].reference_group == "M&a"
-    assert named["sex&race"].to_dict()["reference"] == {"rule": "named", "group": "M&a"}
+    assert as_json(named["sex&race"].to_report())["reference"] == {"rule": "named", "group": "M&a"}
     assert named["sex"].reference_rule == "most_favoured"

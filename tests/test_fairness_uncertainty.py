@@ -14,6 +14,7 @@ from audit.errors import InputError
 from audit.fairness import compute_fairness
 from audit.fairness.rates import quantile_interval
 from audit.fairness.uncertainty import compare_proportions, feature_rng, resample_cells
+from tests.helpers import as_json
 
 
 def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -84,16 +85,16 @@ def test_intervals_cover_the_true_rate():
 
 def test_same_seed_same_numbers_other_seed_other_intervals():
     y_true, y_pred, sensitive = _data(300, seed=6)
-    first = compute_fairness(y_true, y_pred, sensitive, seed=11).to_dict()
-    assert compute_fairness(y_true, y_pred, sensitive, seed=11).to_dict() == first
-    other = compute_fairness(y_true, y_pred, sensitive, seed=12).to_dict()
+    first = as_json(compute_fairness(y_true, y_pred, sensitive, seed=11).to_report())
+    assert as_json(compute_fairness(y_true, y_pred, sensitive, seed=11).to_report()) == first
+    other = as_json(compute_fairness(y_true, y_pred, sensitive, seed=12).to_report())
     assert other["g"]["groups"]["a"]["ci"] != first["g"]["groups"]["a"]["ci"]
     assert (
         other["g"]["groups"]["a"]["selection_rate"] == first["g"]["groups"]["a"]["selection_rate"]
     )
     # A feature's intervals do not depend on which other features are audited.
     both = sensitive.assign(h=np.arange(len(sensitive)) % 2)
-    assert compute_fairness(y_true, y_pred, both, seed=11).to_dict()["g"] == first["g"]
+    assert as_json(compute_fairness(y_true, y_pred, both, seed=11).to_report())["g"] == first["g"]
 
 
 @settings(max_examples=200, deadline=None)
@@ -173,7 +174,7 @@ def test_without_resamples_every_interval_is_none():
     feature = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0)["g"]
     for group in feature.groups.values():
         assert set(group.ci.values()) == {None}
-    assert feature.to_dict()["n_bootstrap"] == 0
+    assert as_json(feature.to_report())["n_bootstrap"] == 0
 
 
 @pytest.mark.parametrize(

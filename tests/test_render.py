@@ -27,6 +27,7 @@ import pytest
 from audit.errors import InputError
 from audit.report.pdf import ResourceRefused, render_pdf, template_folder_fetcher
 from audit.report.render import default_template_dir, render_html
+from tests.helpers import as_json
 
 # WeasyPrint warns at import when the system lacks libharfbuzz-subset (an optional library
 # today); that is about the machine, not about this code.
@@ -666,15 +667,17 @@ def evidence_report(report: dict[str, Any]) -> dict[str, Any]:
     scores = rng.random(len(race)) * np.where(race == "White", 1.0, 0.8)
     y_true = rng.random(len(race)) < scores
     y_pred = scores > 0.5
-    fairness = compute_fairness(
-        y_true,
-        y_pred,
-        pd.DataFrame({"sex": sex, "race": race}),
-        scores=scores,
-        min_group_size=5,
-        exclude_below_share=0.02,
-        n_bootstrap=200,
-    ).to_dict()
+    fairness = as_json(
+        compute_fairness(
+            y_true,
+            y_pred,
+            pd.DataFrame({"sex": sex, "race": race}),
+            scores=scores,
+            min_group_size=5,
+            exclude_below_share=0.02,
+            n_bootstrap=200,
+        ).to_report()
+    )
     out = copy.deepcopy(report)
     out["fairness"] = fairness
     ir = fairness["race"]["groups"]["Black"]["impact_ratio"]
@@ -856,7 +859,7 @@ def explained_report(report: dict[str, Any]) -> dict[str, Any]:
         stability_rows=20,
     )
     full = copy.deepcopy(report)
-    full["explanations"] = json.loads(json.dumps(ex.to_dict(), allow_nan=False))
+    full["explanations"] = json.loads(json.dumps(as_json(ex.to_report()), allow_nan=False))
     return full
 
 

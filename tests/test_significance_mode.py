@@ -10,6 +10,7 @@ import pandas as pd
 
 from audit.fairness import compute_fairness
 from audit.policy import Evidence, evaluate, load_policy
+from tests.helpers import as_json
 
 POLICY = """\
 apiVersion: audit/v1
@@ -42,7 +43,9 @@ def _judge(tmp_path: Path, groups: dict[str, tuple[int, int]]) -> dict:
         selected += [True] * s + [False] * (n - s)
     y_pred = np.array(selected)
     y_true = y_pred.copy()
-    fairness = compute_fairness(y_true, y_pred, pd.DataFrame({"group": labels}), seed=0).to_dict()
+    fairness = as_json(
+        compute_fairness(y_true, y_pred, pd.DataFrame({"group": labels}), seed=0).to_report()
+    )
     path = tmp_path / "p.yaml"
     path.write_text(POLICY.format(feature="group"))
     findings = evaluate(

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit import contract
+
 
 def _labels(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     parts = [frame[c].astype("string") for c in columns]
@@ -27,8 +29,8 @@ def data_profile(
     y_true: np.ndarray,
     sensitive: Sequence[str],
     used_columns: Sequence[str],
-) -> dict[str, Any]:
-    """The profile as JSON-ready data (see module docstring)."""
+) -> contract.DataProfile:
+    """The report's data profile section (see module docstring)."""
     total = len(frame)
     missing = (
         frame[list(used_columns)].isna().any(axis=1).to_numpy()
@@ -61,9 +63,11 @@ def data_profile(
             "unknown_share": float(unknown / total) if total else None,
         }
     positive = float(y_true.mean()) if total else None
-    return {
-        "rows": total,
-        "rows_with_missing_values": int(missing.sum()),
-        "label_balance": min(positive, 1 - positive) if positive is not None else None,
-        "features": features,
-    }
+    return contract.DataProfile.model_validate(
+        {
+            "rows": total,
+            "rows_with_missing_values": int(missing.sum()),
+            "label_balance": min(positive, 1 - positive) if positive is not None else None,
+            "features": features,
+        }
+    )

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit import contract
 from audit.drift.psi import EPSILON, bin_counts, psi, quantile_edges
 from audit.drift.tests import TestResult, chi2_test, ks_test
 from audit.errors import InputError
@@ -85,7 +86,10 @@ class GroupDrift:
     def status(self) -> str:
         return INSUFFICIENT_DATA if self.psi is None else "ok"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_report(self) -> contract.GroupDrift:
+        return contract.GroupDrift.model_validate(self._json())
+
+    def _json(self) -> dict[str, Any]:
         if self.psi is None:
             return {
                 "status": INSUFFICIENT_DATA,
@@ -148,7 +152,7 @@ class ColumnDrift:
                 return entry
         raise KeyError(sensitive)
 
-    def to_dict(self, *, with_groups: bool = True) -> dict[str, Any]:
+    def _json(self, *, with_groups: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": self.kind,
             "psi": self.psi,
@@ -163,8 +167,7 @@ class ColumnDrift:
         }
         if with_groups:
             out["groups"] = {
-                entry.sensitive: {g.group: g.to_dict() for g in entry.groups}
-                for entry in self.groups
+                entry.sensitive: {g.group: g._json() for g in entry.groups} for entry in self.groups
             }
         return out
 
@@ -194,8 +197,11 @@ class DriftReport:
         """The largest overall PSI over the features (label and predictions not included)."""
         return max(f.psi for f in self.features)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data (finite floats, str keys) for ``report.json``."""
+    def to_report(self) -> contract.Drift:
+        """The report's drift section."""
+        return contract.Drift.model_validate(self._json())
+
+    def _json(self) -> dict[str, Any]:
         return {
             "method": {
                 "psi_bins": self.method.psi_bins,
@@ -205,10 +211,10 @@ class DriftReport:
                 "epsilon": self.method.epsilon,
                 "min_group_size": self.method.min_group_size,
             },
-            "features": {f.name: f.to_dict() for f in self.features},
-            "label": None if self.label is None else self.label.to_dict(with_groups=False),
+            "features": {f.name: f._json() for f in self.features},
+            "label": None if self.label is None else self.label._json(with_groups=False),
             "predictions": (
-                None if self.predictions is None else self.predictions.to_dict(with_groups=False)
+                None if self.predictions is None else self.predictions._json(with_groups=False)
             ),
             "max_psi": self.max_psi,
             "max_psi_feature": self.max_psi_feature,

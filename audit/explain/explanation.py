@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit import contract
 from audit.errors import InputError
 from audit.explain.importance import (
     LEVEL,
@@ -394,8 +395,11 @@ class Explanation:
             "examples": examples,
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``explanations`` section of report.json (plain Python types)."""
+    def to_report(self) -> contract.ExplanationsComputed:
+        """The report's explanations section."""
+        return contract.ExplanationsComputed.model_validate(self._json())
+
+    def _json(self) -> dict[str, Any]:
         additivity = self.additivity
         sensitive_columns = self._sensitive_columns()
         imp = importance(self.attributions, sensitive_columns, seed=self.seed)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit import contract
 from audit.errors import InputError
 from audit.fairness.counts import (
     INTERSECTION_SEP,
@@ -36,9 +37,9 @@ class FairnessReport:
     def __getitem__(self, key: str) -> FeatureFairness:
         return self.features[key]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict keyed by feature (or intersection) name; see ``FeatureFairness``."""
-        return {key: feature.to_dict() for key, feature in self.features.items()}
+    def to_report(self) -> dict[str, contract.FeatureFairness]:
+        """The report's fairness section, keyed by feature (or intersection) name."""
+        return {key: feature.to_report() for key, feature in self.features.items()}
 
 
 def compute_fairness(

@@ -48,6 +48,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from audit import contract
+from audit.contract.fairness import field_name
+from audit.contract.metrics import CATALOGUE, GROUP_METRICS
 from audit.fairness.counts import GroupCounts
 from audit.fairness.rates import (
     DISPARITY_METRICS,
@@ -83,13 +86,13 @@ class Comparison:
     ci_difference: Interval | None
     ci_ratio: Interval | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "difference": self.difference,
-            "ratio": self.ratio,
-            "ci_difference": _interval(self.ci_difference),
-            "ci_ratio": _interval(self.ci_ratio),
-        }
+    def to_report(self) -> contract.Comparison:
+        return contract.Comparison(
+            difference=self.difference,
+            ratio=self.ratio,
+            ci_difference=_interval(self.ci_difference),
+            ci_ratio=_interval(self.ci_ratio),
+        )
 
 
 @dataclass(frozen=True)
@@ -102,22 +105,25 @@ class Disparity:
     ci_difference: Interval | None
     ci_ratio: Interval | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "difference": self.difference,
-            "ratio": self.ratio,
-            "worst_pair": None if self.worst_pair is None else list(self.worst_pair),
-            "ci_difference": _interval(self.ci_difference),
-            "ci_ratio": _interval(self.ci_ratio),
-        }
+    def to_report(self) -> contract.Disparity:
+        return contract.Disparity(
+            difference=self.difference,
+            ratio=self.ratio,
+            worst_pair=None if self.worst_pair is None else list(self.worst_pair),
+            ci_difference=_interval(self.ci_difference),
+            ci_ratio=_interval(self.ci_ratio),
+        )
 
 
 @dataclass(frozen=True)
 class GroupMetrics:
-    """Counts, rates, intervals and tests of one group; formulas in the module docstrings.
+    """Counts, rates, intervals and tests of one group; formulas in the metric catalogue.
 
-    ``for_`` is the false omission rate (``"for"`` in JSON; ``for`` is a Python keyword).
-    With ``status == "insufficient_data"`` every rate, interval and test is None.
+    ``values`` holds every catalogued metric computed for the group (``share``, each rate,
+    ``impact_ratio``, and with scores ``scoring_rate``, ``scoring_impact_ratio``, ``mean_score``,
+    ``auc``, ``ece``); each is also an attribute (``for_`` for the false omission rate, ``for``
+    being a Python keyword). With ``status == "insufficient_data"`` every rate, interval and test
+    is None.
     """
 
     label: str
@@ -126,74 +132,56 @@ class GroupMetrics:
     fp: int
     fn: int
     tn: int
-    selection_rate: float | None
-    base_rate: float | None
-    tpr: float | None
-    fpr: float | None
-    fnr: float | None
-    ppv: float | None
-    accuracy: float | None
-    impact_ratio: float | None
-    share: float | None = None
-    tnr: float | None = None
-    npv: float | None = None
-    fdr: float | None = None
-    for_: float | None = None
+    values: Mapping[str, float | None]
     status: Status = "ok"
     excluded: str | None = None
-    scoring_rate: float | None = None
-    mean_score: float | None = None
-    auc: float | None = None
-    ece: float | None = None
     calibration: tuple[CalibrationBin, ...] | None = None
-    scoring_impact_ratio: float | None = None
     ci: Mapping[str, Interval | None] = field(default_factory=lambda: _EMPTY)
     tests: Mapping[str, ProportionTest | None] = field(default_factory=lambda: _EMPTY)
     vs_reference: Mapping[str, Comparison] = field(default_factory=lambda: _EMPTY)
 
     def rate(self, name: str) -> float | None:
-        """A rate by its report name (``"for"`` included)."""
-        return getattr(self, "for_" if name == "for" else name)
+        """A metric by its report name (``"for"`` included); None if undefined or absent."""
+        return self.values.get(name)
 
-    def to_dict(self, scored: bool = False) -> dict[str, Any]:
-        """JSON-ready dict of everything but the label (which is the key it is stored under)."""
-        out: dict[str, Any] = {
-            "n": self.n,
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "tn": self.tn,
-            "selection_rate": self.selection_rate,
-            "base_rate": self.base_rate,
-            "tpr": self.tpr,
-            "fpr": self.fpr,
-            "fnr": self.fnr,
-            "ppv": self.ppv,
-            "accuracy": self.accuracy,
-            "impact_ratio": self.impact_ratio,
-            "share": self.share,
-            "tnr": self.tnr,
-            "npv": self.npv,
-            "fdr": self.fdr,
-            "for": self.for_,
-            "status": self.status,
-            "excluded": self.excluded,
+    def __getattr__(self, name: str) -> float | None:
+        metric = name[:-1] if name.endswith("_") else name
+        if metric in CATALOGUE:
+            return self.values.get(metric)
+        raise AttributeError(name)
+
+    def to_report(self, scored: bool = False) -> contract.GroupFairness:
+        """The group's entry in the typed report (metrics of scores only when ``scored``)."""
+        metrics = {
+            field_name(m.name): self.values.get(m.name)
+            for m in GROUP_METRICS
+            if scored or not m.scored_only
         }
-        if scored:
-            out.update(
-                scoring_rate=self.scoring_rate,
-                scoring_impact_ratio=self.scoring_impact_ratio,
-                mean_score=self.mean_score,
-                auc=self.auc,
-                ece=self.ece,
-                calibration=(
-                    None if self.calibration is None else [b.to_dict() for b in self.calibration]
-                ),
-            )
-        out["ci"] = {metric: _interval(ci) for metric, ci in self.ci.items()}
-        out["tests"] = {m: None if t is None else t.to_dict() for m, t in self.tests.items()}
-        out["vs_reference"] = {m: c.to_dict() for m, c in self.vs_reference.items()}
-        return out
+        return contract.GroupFairness(
+            n=self.n,
+            tp=self.tp,
+            fp=self.fp,
+            fn=self.fn,
+            tn=self.tn,
+            status=self.status,
+            excluded=self.excluded,
+            **metrics,
+            **(
+                {
+                    "calibration": None
+                    if self.calibration is None
+                    else [contract.CalibrationBin(**vars(b)) for b in self.calibration]
+                }
+                if scored
+                else {}
+            ),
+            ci={m: None if c is None else c.to_list() for m, c in self.ci.items()},
+            tests={
+                m: None if t is None else contract.ProportionTest(**vars(t))
+                for m, t in self.tests.items()
+            },
+            vs_reference={m: c.to_report() for m, c in self.vs_reference.items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -308,7 +296,18 @@ class FeatureFairness:
                 )
             cells = counts.cells[g]
             is_compared = bool(compared[g]) and ref is not None
-            stats = _score_fields(scores, g, ok) if scored else {}
+            stats, calibration = _score_fields(scores, g, ok)
+            values: dict[str, float | None] = {
+                **rates,
+                "impact_ratio": value("impact_ratio", g) if is_compared else None,
+                "share": _optional(point["share"][g]),
+            }
+            if scored:
+                values["scoring_rate"] = value("scoring_rate", g) if ok else None
+                values["scoring_impact_ratio"] = (
+                    value("scoring_impact_ratio", g) if is_compared else None
+                )
+                values.update(stats)
             groups[label] = GroupMetrics(
                 label=label,
                 n=int(n[g]),
@@ -316,25 +315,10 @@ class FeatureFairness:
                 fp=int(cells[1]),
                 fn=int(cells[2]),
                 tp=int(cells[3]),
-                selection_rate=rates["selection_rate"],
-                base_rate=rates["base_rate"],
-                tpr=rates["tpr"],
-                fpr=rates["fpr"],
-                fnr=rates["fnr"],
-                ppv=rates["ppv"],
-                accuracy=rates["accuracy"],
-                impact_ratio=value("impact_ratio", g) if is_compared else None,
-                share=_optional(point["share"][g]),
-                tnr=rates["tnr"],
-                npv=rates["npv"],
-                fdr=rates["fdr"],
-                for_=rates["for"],
+                values=MappingProxyType(values),
+                calibration=calibration,
                 status="ok" if ok else "insufficient_data",
                 excluded=reason,
-                scoring_rate=value("scoring_rate", g) if scored and ok else None,
-                scoring_impact_ratio=(
-                    value("scoring_impact_ratio", g) if scored and is_compared else None
-                ),
                 ci=MappingProxyType(
                     {
                         k: interval(k, g) if ok and (is_compared or "impact" not in k) else None
@@ -355,7 +339,6 @@ class FeatureFairness:
                         for m in compared_metrics
                     }
                 ),
-                **stats,
             )
 
         disparities: dict[str, Disparity] = {}
@@ -399,37 +382,39 @@ class FeatureFairness:
             disparities=MappingProxyType(disparities),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: reference group, unknown count, groups (sorted), disparities."""
-        reference: dict[str, Any] = {"rule": self.reference_rule, "group": self.reference_group}
-        if self.scored:
-            reference["scoring_group"] = self.scoring_reference_group
-        return {
-            "reference_group": self.reference_group,
-            "unknown": self.unknown,
-            "groups": {label: m.to_dict(self.scored) for label, m in self.groups.items()},
-            "demographic_parity_difference": self.demographic_parity_difference,
-            "demographic_parity_ratio": self.demographic_parity_ratio,
-            "equalized_odds_difference": self.equalized_odds_difference,
-            "equal_opportunity_difference": self.equal_opportunity_difference,
-            "predictive_parity_difference": self.predictive_parity_difference,
-            "n": int(self.counts.n.sum()),
-            "reference": reference,
-            "excluded_groups": list(self.excluded_groups),
-            "exclude_below_share": self.exclude_below_share,
-            "min_group_size": self.min_group_size,
-            "confidence": self.confidence,
-            "n_bootstrap": self.n_bootstrap,
-            "seed": self.seed,
-            "disparities": {
+    def to_report(self) -> contract.FeatureFairness:
+        """The feature's entry in the typed report: reference, unknown count, groups, disparities."""
+        reference = contract.ReferenceChoice(
+            rule=self.reference_rule,
+            group=self.reference_group,
+            **({"scoring_group": self.scoring_reference_group} if self.scored else {}),
+        )
+        return contract.FeatureFairness(
+            reference_group=self.reference_group,
+            unknown=self.unknown,
+            groups={label: m.to_report(self.scored) for label, m in self.groups.items()},
+            demographic_parity_difference=self.demographic_parity_difference,
+            demographic_parity_ratio=self.demographic_parity_ratio,
+            equalized_odds_difference=self.equalized_odds_difference,
+            equal_opportunity_difference=self.equal_opportunity_difference,
+            predictive_parity_difference=self.predictive_parity_difference,
+            n=int(self.counts.n.sum()),
+            reference=reference,
+            excluded_groups=list(self.excluded_groups),
+            exclude_below_share=self.exclude_below_share,
+            min_group_size=self.min_group_size,
+            confidence=self.confidence,
+            n_bootstrap=self.n_bootstrap,
+            seed=self.seed,
+            disparities={
                 m: (
-                    {"difference": d.difference, "ci": _interval(d.ci_difference)}
+                    contract.Disparity(difference=d.difference, ci=_interval(d.ci_difference))
                     if m == "equalized_odds_difference"
-                    else d.to_dict()
+                    else d.to_report()
                 )
                 for m, d in self.disparities.items()
             },
-        }
+        )
 
 
 def _derive(
@@ -543,15 +528,18 @@ def _tests(
     return out
 
 
-def _score_fields(scores: ScoreStats | None, g: int, ok: bool) -> dict[str, Any]:
+def _score_fields(
+    scores: ScoreStats | None, g: int, ok: bool
+) -> tuple[dict[str, float | None], tuple[CalibrationBin, ...] | None]:
+    """Score statistics of group ``g`` (mean score, AUC, ECE) and its calibration bins."""
     if scores is None or not ok:
-        return {}
-    return {
+        return {"mean_score": None, "auc": None, "ece": None}, None
+    values = {
         "mean_score": _optional(scores.mean_score[g]),
         "auc": _optional(scores.auc[g]),
         "ece": None if scores.ece is None else _optional(scores.ece[g]),
-        "calibration": None if scores.calibration is None else scores.calibration[g],
     }
+    return values, None if scores.calibration is None else scores.calibration[g]
 
 
 def _optional(value: float) -> float | None:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from audit import contract
 from audit.fairness.counts import as_outcome, check_lengths, count_cells
 from audit.fairness.scores import as_scores
 
@@ -41,22 +42,9 @@ class PerformanceReport:
     f1: float | None
     roc_auc: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (floats, ints and None only)."""
-        return {
-            "n": self.n,
-            "base_rate": self.base_rate,
-            "selection_rate": self.selection_rate,
-            "accuracy": self.accuracy,
-            "precision": self.precision,
-            "recall": self.recall,
-            "f1": self.f1,
-            "roc_auc": self.roc_auc,
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "tn": self.tn,
-        }
+    def to_report(self) -> contract.Performance:
+        """The report's performance section."""
+        return contract.Performance(**vars(self))
 
 
 def compute_performance(y_true: Any, y_pred: Any, scores: Any = None) -> PerformanceReport:

@@ -33,40 +33,19 @@ from __future__ import annotations
 
 import numpy as np
 
-TN, FP, FN, TP = 0, 1, 2, 3
+from audit.contract.metrics import FN, FP, TN, TP, compared_metrics, rates
 
-#: Per-group rates in report order (``scoring_rate`` only exists when the audit has scores).
-RATES = (
-    "base_rate",
-    "selection_rate",
-    "tpr",
-    "fpr",
-    "tnr",
-    "fnr",
-    "ppv",
-    "npv",
-    "fdr",
-    "for",
-    "accuracy",
-)
+#: Per-group rates in report order, from the metric catalogue (``scoring_rate`` only exists
+#: when the audit has scores).
+RATES = tuple(m.name for m in rates())
 
 #: (numerator cells, denominator cells) of each rate; ``None`` means all four cells (= n).
 _FORMULAS: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {
-    "base_rate": ((TP, FN), None),
-    "selection_rate": ((TP, FP), None),
-    "tpr": ((TP,), (TP, FN)),
-    "fpr": ((FP,), (FP, TN)),
-    "tnr": ((TN,), (TN, FP)),
-    "fnr": ((FN,), (FN, TP)),
-    "ppv": ((TP,), (TP, FP)),
-    "npv": ((TN,), (TN, FN)),
-    "fdr": ((FP,), (FP, TP)),
-    "for": ((FN,), (FN, TN)),
-    "accuracy": ((TP, TN), None),
+    m.name: m.cells for m in rates() if m.cells is not None
 }
 
 #: Rates compared between groups (difference max - min, ratio min / max).
-DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "fnr", "ppv", "npv", "accuracy")
+DISPARITY_METRICS = compared_metrics(scored=False)
 
 #: Rates with a two-sample test against the reference group: (successes, trials) cells.
 #: Every rate is tested (the policy may judge any of them on significance); tests of

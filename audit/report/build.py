@@ -1,7 +1,7 @@
-"""Turn an AuditResult into the canonical report.json document.
+"""Turn an AuditResult into the typed report, and the report into canonical report.json bytes.
 
-Key order is fixed by construction, so the same inputs and seed give byte-identical JSON apart
-from ``report_id``, ``version``, ``previous`` and ``created_at``.
+Key order is fixed by the typed model, so the same inputs and seed give byte-identical JSON apart
+from ``report_id``, ``version``, ``previous``, ``changes`` and ``created_at``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .. import __version__
+from .. import __version__, contract
+from ..contract import SCHEMA_VERSION, Report
 from ..runner import AuditResult
-
-SCHEMA_VERSION = "1.0"
 
 
 def build_report(
@@ -24,36 +23,37 @@ def build_report(
     version: int,
     previous: str | None,
     created_at: str,
-    changes: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The report.json document; its contract is audit/schemas/report.schema.json."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "report_id": report_id,
-        "version": version,
-        "previous": previous,
-        "changes": changes,
-        "created_at": created_at,
-        "tool": {"name": "audit", "version": __version__},
-        "actor": result.actor.to_dict(),
-        "subject": result.subject,
-        "outcome": result.outcome,
-        "summary": result.summary,
-        "rules": [f.to_dict() for f in result.findings],
-        "fairness": result.fairness,
-        "performance": result.performance,
-        "explanations": result.explanations,
-        "data": result.data,
-        "baseline": result.baseline,
-        "drift": result.drift,
-        "settings": result.settings,
-        "environment": result.environment,
-    }
+    changes: contract.Changes | None = None,
+) -> Report:
+    """The typed report; its contract is audit/schemas/report.schema.json."""
+    actor = result.actor
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        report_id=report_id,
+        version=version,
+        previous=previous,
+        changes=changes,
+        created_at=created_at,
+        tool=contract.Tool(name="audit", version=__version__),
+        actor=contract.Actor(user=actor.user, uid=actor.uid, source=actor.source),
+        subject=result.subject,
+        outcome=result.outcome,
+        summary=contract.Summary(**result.summary),
+        rules=[contract.Finding.model_validate(f.to_dict()) for f in result.findings],
+        fairness=result.fairness,
+        performance=result.performance,
+        explanations=result.explanations,
+        data=result.data,
+        baseline=result.baseline,
+        drift=result.drift,
+        settings=result.settings,
+        environment=result.environment,
+    )
 
 
-def dumps(report: dict[str, Any]) -> bytes:
+def dumps(report: Report) -> bytes:
     """Canonical bytes of report.json: UTF-8, 2-space indent, no NaN, trailing newline."""
-    return (json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    return report.to_bytes()
 
 
 @cache

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..contract import Changes
 from ..digest import sha256_file
 from ..errors import InputError
 from ..runner import AuditResult
@@ -103,15 +104,16 @@ def write_bundle(
         )
         change_lines: list[str] | None = None
         if prev_report is not None:
-            diff = diff_reports(prev_report, report)
-            report["changes"] = diff.to_dict()
+            diff = diff_reports(prev_report, report.to_json())
+            report = report.model_copy(update={"changes": Changes.model_validate(diff.to_dict())})
             change_lines = diff.lines()
-        validate_report(report)
+        document = report.to_json()
+        validate_report(document)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
         try:
             (tmp / "report.json").write_bytes(dumps(report))
             for render in renderers:
-                render(report, tmp)
+                render(document, tmp)
             for f in tmp.iterdir():
                 with f.open("rb") as fh:
                     os.fsync(fh.fileno())
@@ -123,5 +125,5 @@ def write_bundle(
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return Bundle(
-        path=target, version=version, report_id=report_id, report=report, changes=change_lines
+        path=target, version=version, report_id=report_id, report=document, changes=change_lines
     )

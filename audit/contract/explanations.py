@@ -1,0 +1,166 @@
+"""The explanations section: SHAP importance, proxies, per-group importance, reasons."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .base import Interval, Num, Scalar, Section
+
+
+class Importance(Section):
+    """Mean |SHAP| of one feature, its share of the total, and its bootstrap interval."""
+
+    feature: str
+    mean_abs_shap: float
+    share: float
+    ci: Interval | None = None
+
+
+class ProxyAssociation(Section):
+    feature: str
+    sensitive_feature: str
+    measure: str
+    value: float
+    proxy: bool
+
+
+class GroupImportance(Section):
+    n: int
+    small: bool
+    global_: list[Importance] = Field(alias="global")
+    top_features: list[str]
+    sensitive_share: float | None
+    rank_correlation_with_overall: float | None
+
+
+class Distribution(Section):
+    """Per-row SHAP values of one feature, binned, with the feature's level per bin."""
+
+    feature: str
+    low: float
+    high: float
+    counts: list[int]
+    levels: list[float | None] | None
+    median_level: float | None
+
+
+class Additivity(Section):
+    max_abs_error: float
+    mean_abs_error: float
+    rows: int | None = None
+    tolerance: Num | None = None
+    rows_above_tolerance: int | None = None
+
+
+class SamplingError(Section):
+    max: float
+    mean: float
+
+
+class ReasonCodesInfo(Section):
+    name: str
+    version: str | None
+    sha256: str
+
+
+class ReasonSummary(Section):
+    feature: str
+    code: str
+    text: str
+    decisions: int
+    share: float
+    first_reason: int
+
+
+class Stability(Section):
+    replicas: int
+    rows_checked: int
+    background_size: int | None
+    top_k: int
+    mean: float | None
+    min: float | None
+    share_fully_stable: float | None
+
+
+class Reason(Section):
+    rank: int
+    feature: str
+    code: str
+    text: str
+    attribution: float
+    value: Scalar
+
+
+class Contribution(Section):
+    feature: str
+    value: Scalar
+    attribution: float
+
+
+class DecisionExample(Section):
+    row_id: Scalar
+    decision: Scalar
+    reasons: list[Reason]
+    additivity_error: float
+    stability: float | None
+    base_value: float
+    model_output: float
+    contributions: list[Contribution]
+
+
+class ReasonsComputed(Section):
+    status: Literal["computed"]
+    max_reasons: int
+    relative_to: str
+    reason_codes: ReasonCodesInfo
+    explained_decisions: int
+    adverse_decisions: int
+    decisions_with_sensitive_reason: int
+    sensitive_reason_share: float
+    summary: list[ReasonSummary]
+    stability: Stability
+    examples: list[DecisionExample]
+
+
+class Skipped(Section):
+    """A stage that did not run, and why."""
+
+    status: Literal["skipped"]
+    reason: str
+
+
+Reasons = Annotated[ReasonsComputed | Skipped, Field(discriminator="status")]
+
+
+class ExplanationsComputed(Section):
+    status: Literal["computed"]
+    method: str
+    explainer: str
+    output_space: str | None = None
+    background: str | None = None
+    rows: str | None = None
+    sample_size: int
+    population_rows: int | None = None
+    seed: int
+    background_size: int | None = None
+    base_value: float | None = None
+    confidence_level: float | None = None
+    global_: list[Importance] = Field(alias="global")
+    sensitive_features: list[str] = Field(default_factory=list)
+    sensitive_share: float | None = None
+    sensitive_share_ci: Interval | None = None
+    sensitive_rank: int | None = None
+    proxies: list[ProxyAssociation] = Field(default_factory=list)
+    proxy_threshold: Num | None = None
+    proxy_features: list[str] = Field(default_factory=list)
+    proxy_share: float | None = None
+    groups: dict[str, dict[str, GroupImportance]] = Field(default_factory=dict)
+    distribution: list[Distribution] = Field(default_factory=list)
+    additivity: Additivity
+    sampling_error: SamplingError | None = None
+    reasons: Reasons | None = None
+
+
+Explanations = Annotated[ExplanationsComputed | Skipped, Field(discriminator="status")]
