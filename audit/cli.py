@@ -760,8 +760,14 @@ def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
     if tolerance < 0:
         raise InputError("--tolerance must be zero or more")
     _guard("report diff", f"{_report_resource(old)},{_report_resource(new)}")
-    d = diff_reports(_load_report(old), _load_report(new), tolerance=tolerance)
-    click.echo(json.dumps(d.to_dict(), indent=2) if as_json else d.to_text())
+    from .contract import Report
+
+    d = diff_reports(
+        Report.model_validate(_load_report(old)),
+        Report.model_validate(_load_report(new)),
+        tolerance=tolerance,
+    )
+    click.echo(json.dumps(d.to_changes().to_json(), indent=2) if as_json else d.to_text())
 
 
 @cli.group()

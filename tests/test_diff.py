@@ -11,16 +11,25 @@ import pytest
 import yaml
 
 from audit.cli import main
+from audit.contract import Changes, Report
 from audit.report import report_schema
 from audit.report.diff import (
-    CHANGES_SCHEMA,
     Change,
     DataChange,
     DriftChange,
     InputChange,
-    diff_reports,
 )
+from audit.report.diff import diff_reports as diff_typed
 from tests.conftest import POLICIES, ROOT, SAMPLES
+
+#: The schema of the ``changes`` section, as generated from the typed model.
+CHANGES_SCHEMA = {**report_schema(), **Changes.model_json_schema()}
+
+
+def diff_reports(old: dict[str, Any], new: dict[str, Any], **kw: Any) -> Any:
+    """The tests edit report.json documents; the diff compares the typed reports they parse to."""
+    return diff_typed(Report.model_validate(old), Report.model_validate(new), **kw)
+
 
 ADULT_SPEC = SAMPLES / "adult" / "audit.yaml"
 FIXTURE = ROOT / "tests" / "fixtures" / "report_example.json"
@@ -91,7 +100,7 @@ def test_identical_runs_give_an_empty_diff(runs: dict[str, dict[str, Any]]) -> N
     diff = diff_reports(old, new, tolerance=0.0)
     assert diff.is_empty, diff.to_text()
     assert diff.to_text() == "no changes since v1"
-    assert diff.to_dict()["since"] == {
+    assert diff.to_changes().to_json()["since"] == {
         "report_id": old["report_id"],
         "version": 1,
         "created_at": old["created_at"],
@@ -99,15 +108,13 @@ def test_identical_runs_give_an_empty_diff(runs: dict[str, dict[str, Any]]) -> N
 
 
 def test_changes_fit_report_json(runs: dict[str, dict[str, Any]]) -> None:
-    """``to_dict`` is strict JSON, matches CHANGES_SCHEMA, and a report carrying it as
-    ``changes`` validates once the report schema lists that property."""
+    """The changes section is strict JSON, matches its schema, and a report carrying it as
+    ``changes`` validates against the report schema."""
     new = runs["changed"]
-    changes = diff_reports(runs["baseline"], new).to_dict()
+    changes = diff_reports(runs["baseline"], new).to_changes().to_json()
     json.dumps(changes, allow_nan=False)
     jsonschema.validate(changes, CHANGES_SCHEMA)
-    schema = copy.deepcopy(report_schema())
-    schema["properties"]["changes"] = CHANGES_SCHEMA
-    jsonschema.validate({**new, "changes": changes}, schema)
+    jsonschema.validate({**new, "changes": changes}, report_schema())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**changes, "rules": [{"id": 1}]}, CHANGES_SCHEMA)
 
@@ -184,8 +191,12 @@ def test_inputs_performance_and_explanations(report: dict[str, Any]) -> None:
 
 
 def test_report_schema_embeds_changes_schema() -> None:
-    """audit/schemas/report.schema.json carries CHANGES_SCHEMA as ``changes``, exactly."""
-    assert report_schema()["properties"]["changes"] == CHANGES_SCHEMA
+    """audit/schemas/report.schema.json carries the typed ``changes`` section's schema."""
+    schema = report_schema()
+    assert schema["$defs"]["Changes"] == {
+        k: v for k, v in Changes.model_json_schema().items() if k != "$defs"
+    }
+    assert {"$ref": "#/$defs/Changes"} in schema["properties"]["changes"]["anyOf"]
 
 
 # -- synthetic edits of a real report: reference dataset, baseline, drift, data ----------------
@@ -369,7 +380,7 @@ def test_new_change_kinds_fit_report_json(real: dict[str, Any]) -> None:
     new["drift"]["label"]["psi"] += 0.5
     new["data"]["rows"] += 1
     new["data"]["features"]["sex"]["groups"]["Male"]["n"] += 1
-    changes = diff_reports(real, new).to_dict()
+    changes = diff_reports(real, new).to_changes().to_json()
     assert [len(changes[k]) for k in ("inputs", "drift", "data")] == [4, 2, 2]
     json.dumps(changes, allow_nan=False)
     jsonschema.validate(changes, CHANGES_SCHEMA)

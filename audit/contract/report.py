@@ -53,7 +53,7 @@ class Report(Section):
     fairness: dict[str, FeatureFairness]
     performance: Performance
     explanations: Explanations
-    data: DataProfile
+    data: DataProfile | None  # absent only in reports written before the data profile existed
     baseline: BaselineRef | None = None
     drift: Drift | None = None
     settings: Settings

@@ -8,7 +8,6 @@ version numbers instead of overwriting each other. Files are made read-only once
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -21,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..contract import Changes
+from ..contract import Report
 from ..digest import sha256_file
 from ..errors import InputError
 from ..runner import AuditResult
@@ -62,13 +61,12 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _read_previous(path: Path) -> dict[str, Any] | None:
+def _read_previous(path: Path) -> Report | None:
     """The previous version's report, or None if it cannot be read (the diff is then omitted)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return Report.from_bytes(path.read_bytes())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
 
 
 def write_bundle(
@@ -104,8 +102,8 @@ def write_bundle(
         )
         change_lines: list[str] | None = None
         if prev_report is not None:
-            diff = diff_reports(prev_report, report.to_json())
-            report = report.model_copy(update={"changes": Changes.model_validate(diff.to_dict())})
+            diff = diff_reports(prev_report, report)
+            report = report.model_copy(update={"changes": diff.to_changes()})
             change_lines = diff.lines()
         document = report.to_json()
         validate_report(document)

@@ -12,8 +12,8 @@ verdicts (rule status, threshold, operator, severity and judging mode; input nam
 digests, including the drift reference dataset and the regression baseline report; run settings
 such as the seed) are compared exactly: a threshold moved by any amount is a different policy.
 
-The result is plain data (frozen dataclasses): ``to_dict()`` for the ``changes`` section of
-report.json (shape published as :data:`CHANGES_SCHEMA`), ``to_text()`` for a terminal.
+The result is plain data (frozen dataclasses): ``to_changes()`` for the typed ``changes`` section
+of the report (:class:`audit.contract.Changes`), ``to_text()`` for a terminal.
 """
 
 from __future__ import annotations
@@ -23,18 +23,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
-#: Per-group fairness quantities compared between reports (report.json ``fairness`` groups).
-FAIRNESS_METRICS = (
-    "n",
-    "selection_rate",
-    "base_rate",
-    "tpr",
-    "fpr",
-    "fnr",
-    "ppv",
-    "accuracy",
-    "impact_ratio",
-)
+from ..contract import Changes, Report
+from ..contract.metrics import GROUP_METRICS
+
+#: Per-group fairness quantities compared between reports: the group's size and every metric
+#: of the catalogue (a metric added there is compared without editing this module).
+FAIRNESS_METRICS = ("n", *(m.name for m in GROUP_METRICS))
 #: Fields of a rule finding that are policy configuration (compared exactly).
 RULE_SETTINGS = ("operator", "threshold", "severity", "mode")
 #: Audited inputs and the identifying fields compared for each (see :data:`INPUT_PATHS`).
@@ -224,21 +218,23 @@ class ReportDiff:
             or self.data
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, for the ``changes`` section of report.json (see CHANGES_SCHEMA)."""
-        return {
-            "since": dict(self.since),
-            "outcome": None if self.outcome is None else self.outcome.to_dict(),
-            "inputs": [c.to_dict() for c in self.inputs],
-            "settings": [c.to_dict() for c in self.settings],
-            "rules": [c.to_dict() for c in self.rules],
-            "fairness": [c.to_dict() for c in self.fairness],
-            "performance": [c.to_dict() for c in self.performance],
-            "explanations": [c.to_dict() for c in self.explanations],
-            "drift": [c.to_dict() for c in self.drift],
-            "data": [c.to_dict() for c in self.data],
-            "lines": self.lines(),
-        }
+    def to_changes(self) -> Changes:
+        """The ``changes`` section of the typed report."""
+        return Changes.model_validate(
+            {
+                "since": dict(self.since),
+                "outcome": None if self.outcome is None else self.outcome.to_dict(),
+                "inputs": [c.to_dict() for c in self.inputs],
+                "settings": [c.to_dict() for c in self.settings],
+                "rules": [c.to_dict() for c in self.rules],
+                "fairness": [c.to_dict() for c in self.fairness],
+                "performance": [c.to_dict() for c in self.performance],
+                "explanations": [c.to_dict() for c in self.explanations],
+                "drift": [c.to_dict() for c in self.drift],
+                "data": [c.to_dict() for c in self.data],
+                "lines": self.lines(),
+            }
+        )
 
     def lines(self) -> list[str]:
         """One line per change, for a terminal, in the order of the report's sections."""
@@ -261,13 +257,13 @@ class ReportDiff:
         return "\n".join(self.lines())
 
 
-def diff_reports(
-    old: Mapping[str, Any], new: Mapping[str, Any], *, tolerance: float = 1e-9
-) -> ReportDiff:
-    """Compare two report.json documents of one audited system (``old`` earlier).
+def diff_reports(old_report: Report, new_report: Report, *, tolerance: float = 1e-9) -> ReportDiff:
+    """Compare two reports of one audited system (``old_report`` earlier).
 
     A measured number changed when ``|new - old| > tolerance`` (absolute); see the module doc.
+    The comparison walks the reports' JSON form, so it sees exactly what report.json holds.
     """
+    old, new = old_report.to_json(), new_report.to_json()
     if not (tolerance >= 0 and math.isfinite(tolerance)):
         raise ValueError(f"tolerance must be a finite number >= 0, not {tolerance!r}")
     outcome = None
@@ -472,93 +468,3 @@ def _data(old: Any, new: Any, tolerance: float) -> Iterator[DataChange]:
         yield DataChange(None, None, "changed", tuple(whole))
     features = (old.get("features") or {}, new.get("features") or {})
     yield from _by_group(DataChange, *features, DATA_FEATURE_FIELDS, DATA_GROUP_FIELDS, tolerance)
-
-
-#: JSON Schema of :meth:`ReportDiff.to_dict`, for the ``changes`` property of report.json.
-_CHANGE: dict[str, Any] = {
-    "type": "object",
-    "required": ["field", "old", "new"],
-    "additionalProperties": False,
-    "properties": {
-        "field": {"type": "string"},
-        "old": {"type": ["number", "string", "boolean", "null"]},
-        "new": {"type": ["number", "string", "boolean", "null"]},
-    },
-}
-_PRESENCE: dict[str, Any] = {"enum": ["added", "removed", "changed"]}
-
-
-def _grouped(feature: dict[str, Any], *, group: bool = True) -> dict[str, Any]:
-    """Schema of a :class:`GroupChange` (``feature`` null: the whole section; no ``group``
-    for drift, where it is always null)."""
-    return {
-        "type": "object",
-        "required": ["feature", "group", "change", "fields"],
-        "additionalProperties": False,
-        "properties": {
-            "feature": feature,
-            "group": {"type": ["string", "null"]} if group else {"type": "null"},
-            "change": _PRESENCE,
-            "fields": {"type": "array", "items": _CHANGE},
-        },
-    }
-
-
-CHANGES_SCHEMA: dict[str, Any] = {
-    "type": ["object", "null"],
-    "required": [
-        "since",
-        "outcome",
-        "inputs",
-        "settings",
-        "rules",
-        "fairness",
-        "performance",
-        "explanations",
-        "drift",
-        "data",
-        "lines",
-    ],
-    "additionalProperties": False,
-    "properties": {
-        "lines": {"type": "array", "items": {"type": "string"}},
-        "since": {
-            "type": "object",
-            "required": ["report_id", "version", "created_at"],
-            "properties": {
-                "report_id": {"type": ["string", "null"]},
-                "version": {"type": ["integer", "null"]},
-                "created_at": {"type": ["string", "null"]},
-            },
-        },
-        "outcome": {"oneOf": [{"type": "null"}, _CHANGE]},
-        "inputs": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["input", "field", "old", "new"],
-                "additionalProperties": False,
-                "properties": {"input": {"enum": list(INPUT_FIELDS)}, **_CHANGE["properties"]},
-            },
-        },
-        "settings": {"type": "array", "items": _CHANGE},
-        "rules": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "change", "fields"],
-                "additionalProperties": False,
-                "properties": {
-                    "id": {"type": "string"},
-                    "change": _PRESENCE,
-                    "fields": {"type": "array", "items": _CHANGE},
-                },
-            },
-        },
-        "fairness": {"type": "array", "items": _grouped({"type": "string"})},
-        "performance": {"type": "array", "items": _CHANGE},
-        "explanations": {"type": "array", "items": _CHANGE},
-        "drift": {"type": "array", "items": _grouped({"type": ["string", "null"]}, group=False)},
-        "data": {"type": "array", "items": _grouped({"type": ["string", "null"]})},
-    },
-}
