@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import field_validator
-
 from ..evidence import Evidence
 from ..findings import Breach, Finding
 from ..metrics import DATA_METRICS
-from .interface import Comparison, PolicyContext, check_metric
+from .interface import Comparison, PolicyContext
 from .judging import (
     OPS,
     finding,
@@ -32,13 +30,10 @@ class DataRule(Comparison):
     """Data governance: group sizes and shares, missing values per group, unknown sensitive
     values, label balance (share of the minority class)."""
 
+    metrics = DATA_METRICS
+
     kind: Literal["data"]
     feature: str | None = None
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        return check_metric(v, DATA_METRICS, "data")
 
     def judge(self, policy: PolicyContext, evidence: Evidence) -> Finding:
         data = evidence.data

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..evidence import Evidence
 from ..findings import Finding
 from ..metrics import EXPLANATION_METRICS
-from .interface import Comparison, PolicyContext, check_metric
+from .interface import Comparison, PolicyContext
 from .judging import OPS, finding, scalar, skip, status, verdict
 
 
@@ -17,13 +17,10 @@ class ExplanationRule(Comparison):
     """Compare an explanation metric: share of attribution on sensitive features (or proxies),
     additivity error, sensitive features among the top ``k``, stability of the top reasons."""
 
+    metrics = EXPLANATION_METRICS
+
     kind: Literal["explanation"]
     k: int | None = Field(None, ge=1, description="for sensitive_in_top_k: how many top features")
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        return check_metric(v, EXPLANATION_METRICS, "explanation")
 
     def judge(self, policy: PolicyContext, evidence: Evidence) -> Finding:
         ex = evidence.explanations

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from ..evidence import Evidence
 from ..findings import Breach, Finding
 from ..metrics import BETWEEN_METRICS, FAIRNESS_METRICS
-from .interface import Comparison, PolicyContext, check_metric
+from .interface import Comparison, PolicyContext
 from .judging import (
     OPS,
     finding,
@@ -52,17 +52,14 @@ class FairnessRule(Comparison):
     and the difference from the reference group is statistically significant (p < ``alpha``).
     """
 
+    metrics = FAIRNESS_METRICS
+
     kind: Literal["fairness"]
     feature: str | None = None
     group: str | None = None
     min_group_size: int | None = Field(None, ge=1)
     mode: Literal["point", "bound", "significance"] = "point"
     alpha: float = Field(0.05, gt=0, lt=1)
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        return check_metric(v, FAIRNESS_METRICS, "fairness")
 
     @model_validator(mode="after")
     def _mode(self) -> FairnessRule:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import difflib
 from abc import abstractmethod
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..evidence import Evidence
 from ..findings import Finding
@@ -55,7 +55,10 @@ class RuleModel(Strict):
 
 
 class Comparison(RuleModel):
-    """A rule that compares a metric with a threshold."""
+    """A rule that compares one of its kind's ``metrics`` with a threshold."""
+
+    #: The metrics a rule of this kind may name (each kind sets its own).
+    metrics: ClassVar[tuple[str, ...]] = ()
 
     id: str = Field(pattern=ID_PATTERN, description="unique rule id")
     metric: str
@@ -65,3 +68,9 @@ class Comparison(RuleModel):
         "error", description="error blocks; warning informs"
     )
     description: str | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        (kind,) = get_args(cls.model_fields["kind"].annotation)
+        return check_metric(v, cls.metrics, kind)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from ..evidence import Evidence
 from ..findings import Breach, Finding
 from ..metrics import PER_GROUP_PERFORMANCE, PERFORMANCE_METRICS
-from .interface import Comparison, PolicyContext, check_metric
+from .interface import Comparison, PolicyContext
 from .judging import (
     OPS,
     finding,
@@ -28,15 +28,12 @@ class PerformanceRule(Comparison):
     """Performance: overall (``scope: overall``), a floor for every group (``per_group``), or the
     largest gap between groups (``gap``, max - min over the groups of ``feature`` or of all)."""
 
+    metrics = PERFORMANCE_METRICS
+
     kind: Literal["performance"]
     scope: Literal["overall", "per_group", "gap"] = "overall"
     feature: str | None = None
     min_group_size: int | None = Field(None, ge=1)
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        return check_metric(v, PERFORMANCE_METRICS, "performance")
 
     @model_validator(mode="after")
     def _scope(self) -> PerformanceRule:
