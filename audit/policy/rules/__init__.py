@@ -8,9 +8,10 @@ of an unknown kind is refused when the policy is loaded and never reaches evalua
 
 To add a rule kind:
 
-1. write ``rules/<kind>.py`` with ``class <Kind>Rule(Comparison)`` (a metric against a threshold)
-   or ``(RuleModel)``, declaring ``kind: Literal["<kind>"]`` and ``judge``, built from the helpers
-   in :mod:`.judging`; the metric names it accepts go in :mod:`audit.policy.metrics`;
+1. write ``rules/<kind>.py`` with ``class <Kind>Rule(Comparison)`` (a metric against a threshold;
+   set ``metrics`` to the names it accepts, kept in :mod:`audit.policy.metrics`) or
+   ``(RuleModel)``, declaring ``kind: Literal["<kind>"]`` and ``judge``, built from the helpers
+   in :mod:`.judging`;
 2. add ``<Kind>Rule`` to :data:`AnyRule` below (then regenerate
    ``policies/policy.schema.json`` with ``audit policy schema``).
 """
