@@ -1,12 +1,24 @@
-"""Policies: rules that judge an audit's evidence, loaded from strictly validated YAML."""
+"""Policies: rules that judge an audit's evidence, loaded from strictly validated YAML.
 
-from .evaluate import Breach, Evidence, Finding, evaluate, outcome, summarise
-from .schema import (
+Layout: :mod:`.schema` reads a policy file (and what it extends) into a :class:`Policy`;
+:mod:`.rules` holds one module per rule kind, each its part of the schema and its ``judge``;
+:mod:`.metrics` the metric names rules may compare; :mod:`.evidence` what rules read;
+:mod:`.findings` what they produce; :mod:`.evaluate` judges every rule and applies waivers.
+"""
+
+from .evaluate import evaluate, outcome, summarise
+from .evidence import Evidence
+from .findings import Breach, Finding
+from .rules import (
     DataRule,
     DocumentationRule,
+    DriftRule,
     ExplanationRule,
     FairnessRule,
     PerformanceRule,
+    RegressionRule,
+)
+from .schema import (
     Policy,
     PolicyDocument,
     Waiver,
@@ -19,6 +31,7 @@ __all__ = [
     "Breach",
     "DataRule",
     "DocumentationRule",
+    "DriftRule",
     "Evidence",
     "ExplanationRule",
     "FairnessRule",
@@ -26,6 +39,7 @@ __all__ = [
     "PerformanceRule",
     "Policy",
     "PolicyDocument",
+    "RegressionRule",
     "Waiver",
     "evaluate",
     "load_policy",

@@ -2,9 +2,10 @@
 
 A policy is YAML (``apiVersion: audit/v1``, ``kind: Policy``), validated strictly: unknown keys,
 wrong types and unknown metrics are errors that name the file, line and column and suggest the
-nearest valid name. Rule kinds are a discriminated union on ``kind``; each kind knows which metrics
-it may compare. A policy may ``extends`` others (shipped packs by name, or paths); a rule with the
-same id overrides the inherited one, and cycles are errors.
+nearest valid name. Rule kinds are a discriminated union on ``kind`` (one module each in
+:mod:`.rules`); each kind knows which metrics it may compare. A policy may ``extends`` others
+(shipped packs by name, or paths); a rule with the same id overrides the inherited one, and cycles
+are errors.
 """
 
 from __future__ import annotations
@@ -14,308 +15,17 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field
 
 from ..errors import InputError
 from ..yamlio import load_model, locate, read_yaml
-
-#: Per-group metrics of the fairness engine (judged for every group of a feature).
-GROUP_METRICS = (
-    "selection_rate",
-    "impact_ratio",
-    "scoring_rate",
-    "scoring_impact_ratio",
-    "tpr",
-    "fpr",
-    "tnr",
-    "fnr",
-    "ppv",
-    "npv",
-    "fdr",
-    "for",
-    "base_rate",
-    "accuracy",
-    "auc",
-    "ece",
-)
-#: Between-group summaries of the fairness engine (one value per feature).
-BETWEEN_METRICS = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-    "equal_opportunity_difference",
-)
-PERFORMANCE_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "selection_rate",
-    "base_rate",
-)
-#: Performance metrics that also exist per group, and the fairness-engine name they have there.
-PER_GROUP_PERFORMANCE = {
-    "accuracy": "accuracy",
-    "precision": "ppv",
-    "recall": "tpr",
-    "roc_auc": "auc",
-    "selection_rate": "selection_rate",
-    "base_rate": "base_rate",
-}
-EXPLANATION_METRICS = (
-    "sensitive_share",
-    "proxy_share",
-    "additivity_max_abs_error",
-    "sensitive_in_top_k",
-    "reason_stability",
-)
-DATA_METRICS = ("group_size", "group_share", "missing_share", "unknown_share", "label_balance")
-#: Registry metadata a documentation rule can require of the model.
-DOCUMENTATION_FIELDS = ("owner", "intended_use", "training_data", "limitations")
-
-Operator = Literal[">=", ">", "<=", "<"]
+from .rules import AnyRule, Rule
+from .rules.interface import ID_PATTERN, Strict
 
 
-def check_metric(value: str, allowed: tuple[str, ...], kind: str) -> str:
-    """Refuse an unknown metric, suggesting the nearest valid one."""
-    if value not in allowed:
-        close = difflib.get_close_matches(value, allowed, n=1)
-        suggestion = f"did you mean '{close[0]}'? " if close else ""
-        raise ValueError(
-            f"unknown {kind} metric {value!r}; {suggestion}valid: {', '.join(allowed)}"
-        )
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Comparison(_Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="unique rule id")
-    metric: str
-    operator: Operator
-    threshold: float
-    severity: Literal["error", "warning"] = Field(
-        "error", description="error blocks; warning informs"
-    )
-    description: str | None = None
-
-
-class FairnessRule(_Comparison):
-    """Compare a fairness metric per group (or a between-group summary) with a threshold.
-
-    ``feature`` limits the rule to one sensitive feature or intersection (``sex&race``); without
-    it every feature and intersection is judged. ``group`` limits a per-group metric to one group.
-    ``mode`` says how a breach is judged: ``point`` on the estimate; ``bound`` only when the whole
-    confidence interval is on the failing side; ``significance`` only when the estimate breaches
-    and the difference from the reference group is statistically significant (p < ``alpha``).
-    """
-
-    kind: Literal["fairness"]
-    feature: str | None = None
-    group: str | None = None
-    min_group_size: int | None = Field(None, ge=1)
-    mode: Literal["point", "bound", "significance"] = "point"
-    alpha: float = Field(0.05, gt=0, lt=1)
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        return check_metric(v, GROUP_METRICS + BETWEEN_METRICS, "fairness")
-
-    @model_validator(mode="after")
-    def _mode(self) -> FairnessRule:
-        if self.mode == "significance" and self.metric in BETWEEN_METRICS:
-            raise ValueError(
-                "mode 'significance' tests each group against the reference group; "
-                f"use a per-group metric, or mode 'bound' for {self.metric}"
-            )
-        if self.group is not None and self.metric in BETWEEN_METRICS:
-            raise ValueError(f"`group` does not apply to the between-group metric {self.metric}")
-        return self
-
-
-class PerformanceRule(_Comparison):
-    """Performance: overall (``scope: overall``), a floor for every group (``per_group``), or the
-    largest gap between groups (``gap``, max - min over the groups of ``feature`` or of all)."""
-
-    kind: Literal["performance"]
-    scope: Literal["overall", "per_group", "gap"] = "overall"
-    feature: str | None = None
-    min_group_size: int | None = Field(None, ge=1)
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        return check_metric(v, PERFORMANCE_METRICS, "performance")
-
-    @model_validator(mode="after")
-    def _scope(self) -> PerformanceRule:
-        if self.scope != "overall" and self.metric not in PER_GROUP_PERFORMANCE:
-            raise ValueError(
-                f"{self.metric} is not computed per group; per-group metrics: "
-                f"{', '.join(PER_GROUP_PERFORMANCE)}"
-            )
-        if self.scope == "overall" and self.feature is not None:
-            raise ValueError("`feature` applies to scope per_group or gap")
-        return self
-
-
-class ExplanationRule(_Comparison):
-    """Compare an explanation metric: share of attribution on sensitive features (or proxies),
-    additivity error, sensitive features among the top ``k``, stability of the top reasons."""
-
-    kind: Literal["explanation"]
-    k: int | None = Field(None, ge=1, description="for sensitive_in_top_k: how many top features")
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        return check_metric(v, EXPLANATION_METRICS, "explanation")
-
-
-class DataRule(_Comparison):
-    """Data governance: group sizes and shares, missing values per group, unknown sensitive
-    values, label balance (share of the minority class)."""
-
-    kind: Literal["data"]
-    feature: str | None = None
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        return check_metric(v, DATA_METRICS, "data")
-
-
-#: Which way is better, for metrics a regression rule can watch without an explicit direction.
-HIGHER_IS_BETTER = {
-    "impact_ratio",
-    "scoring_impact_ratio",
-    "tpr",
-    "tnr",
-    "ppv",
-    "npv",
-    "accuracy",
-    "auc",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "demographic_parity_ratio",
-}
-LOWER_IS_BETTER = {
-    "fpr",
-    "fnr",
-    "fdr",
-    "for",
-    "ece",
-    "demographic_parity_difference",
-    "equalized_odds_difference",
-    "equal_opportunity_difference",
-}
-
-
-class RegressionRule(_Strict):
-    """No metric may worsen beyond ``tolerance`` against a baseline report (``--baseline``), even
-    when it still meets its threshold. Fairness metrics are compared group by group."""
-
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    kind: Literal["regression"]
-    metric: str
-    section: Literal["fairness", "performance"] = "fairness"
-    feature: str | None = None
-    tolerance: float = Field(0.0, ge=0, description="allowed worsening")
-    direction: Literal["higher_is_better", "lower_is_better"] | None = None
-    severity: Literal["error", "warning"] = "error"
-    description: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> RegressionRule:
-        allowed = (
-            PERFORMANCE_METRICS
-            if self.section == "performance"
-            else GROUP_METRICS + BETWEEN_METRICS
-        )
-        check_metric(self.metric, allowed, self.section)
-        if self.direction is None and self.metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
-            raise ValueError(
-                f"say which way is better for {self.metric}: direction: higher_is_better or lower_is_better"
-            )
-        if self.section == "performance" and self.feature is not None:
-            raise ValueError("`feature` applies to fairness regressions")
-        return self
-
-    @property
-    def higher_is_better(self) -> bool:
-        if self.direction is not None:
-            return self.direction == "higher_is_better"
-        return self.metric in HIGHER_IS_BETTER
-
-
-class DriftRule(_Strict):
-    """Population drift of the audit data against the reference data (``reference_dataset``).
-
-    A column has drifted when its population stability index exceeds ``threshold`` AND its
-    two-sample test (KS for numbers, chi-squared for categories) gives p < ``alpha``: PSI alone
-    reads high on small samples with no drift at all. ``per_group`` also judges each group of
-    each sensitive feature (groups too small to compare are skipped).
-    """
-
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    kind: Literal["drift"]
-    target: Literal["features", "label", "predictions"] = "features"
-    feature: str | None = None
-    per_group: bool = False
-    threshold: float = Field(0.25, gt=0, description="PSI above this (and significant) is drift")
-    alpha: float = Field(0.001, gt=0, lt=1)
-    severity: Literal["error", "warning"] = "error"
-    description: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> DriftRule:
-        if self.target != "features" and (self.feature is not None or self.per_group):
-            raise ValueError("`feature` and `per_group` apply to target: features")
-        return self
-
-
-class DocumentationRule(_Strict):
-    """The model's registry entry carries the named metadata (owner, intended use, ...)."""
-
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    kind: Literal["documentation"]
-    require: list[Literal["owner", "intended_use", "training_data", "limitations"]] = Field(
-        min_length=1
-    )
-    severity: Literal["error", "warning"] = "error"
-    description: str | None = None
-
-
-Rule = Annotated[
-    FairnessRule
-    | PerformanceRule
-    | ExplanationRule
-    | DataRule
-    | DocumentationRule
-    | RegressionRule
-    | DriftRule,
-    Field(discriminator="kind"),
-]
-AnyRule = (
-    FairnessRule
-    | PerformanceRule
-    | ExplanationRule
-    | DataRule
-    | DocumentationRule
-    | RegressionRule
-    | DriftRule
-)
-
-
-class Waiver(_Strict):
+class Waiver(Strict):
     """An accepted failure of one rule: who approved it, why, and until when."""
 
     rule: str
@@ -324,7 +34,7 @@ class Waiver(_Strict):
     expires: date
 
 
-class ChecklistItem(_Strict):
+class ChecklistItem(Strict):
     """An obligation the policy tracks: evidenced by a section of the report, or left to the provider.
 
     ``evidence`` names the report section that evidences the item (``fairness``, ``performance``,
@@ -340,14 +50,14 @@ class ChecklistItem(_Strict):
     ]
 
 
-class PolicyDocument(_Strict):
+class PolicyDocument(Strict):
     """One policy file as written."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     api_version: Literal["audit/v1"] = Field(alias="apiVersion")
     kind: Literal["Policy"]
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=ID_PATTERN)
     version: str
     description: str | None = None
     references: list[str] = Field(default_factory=list)
