@@ -15,12 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from cryptography.exceptions import InvalidSignature
-
 from .digest import sha256_file
 from .errors import InputError, IntegrityError
 from .signing import Keyring, SigningIdentity, load_keyring, verify_bundle
-from .signing.attestation import open_envelope, pae, sign_envelope
+from .signing.dsse import sign_envelope, verify_envelope
 
 APPROVAL_TYPE = "application/vnd.audit.approval+json"
 
@@ -106,18 +104,12 @@ def read_approval(path: Path, keyring: Keyring) -> Approval:
         envelope = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IntegrityError(f"approval {path} is unreadable: {exc}") from None
-    payload_type, payload, sigs = open_envelope(envelope)
-    if payload_type != APPROVAL_TYPE:
-        raise IntegrityError(f"approval {path} has payload type {payload_type!r}")
-    for keyid, sig in sigs:
-        record = keyring.keys.get(keyid)
-        if record is None or record.status == "revoked":
-            continue
-        try:
-            record.public_key.verify(sig, pae(payload_type, payload))
-        except InvalidSignature:
-            continue
-        return Approval(**json.loads(payload))
+    trusted = {k: r.public_key for k, r in keyring.keys.items() if r.status != "revoked"}
+    opened, checks = verify_envelope(envelope, trusted)
+    if opened.payload_type != APPROVAL_TYPE:
+        raise IntegrityError(f"approval {path} has payload type {opened.payload_type!r}")
+    if any(check.outcome == "valid" for check in checks):
+        return Approval(**json.loads(opened.payload))
     raise IntegrityError(f"approval {path} is not signed by a key in the keyring")
 
 

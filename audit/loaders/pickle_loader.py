@@ -15,12 +15,16 @@ page shows the choice.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import pickletools
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import InputError
 from .interface import LoadedModel
@@ -71,16 +75,37 @@ _DENIED_PARTS = ("testing", "f2py", "distutils", "_pytest", "eval", "exec", "sys
 _DENIED_PREFIXES = ("load", "read_", "import", "__import__", "getattr", "setattr", "open")
 
 
+#: Errors reading a compressed or archived stream that is corrupt or truncated.
+_STREAM_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    zlib.error,
+    lzma.LZMAError,
+    zipfile.BadZipFile,
+)
+
+
+def compression(head: bytes) -> str | None:
+    """Which of joblib's compression formats the first bytes of a file show, or None."""
+    # zlib: CMF 0x78 (deflate, 32K window) and a header checksum divisible by 31
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return "zlib"
+    for magic, name in COMPRESSED:
+        if head.startswith(magic):
+            return name
+    return None
+
+
 def pickle_kind(head: bytes, path: Path) -> str | None:
     """What pickle-based format ``path`` is (e.g. "a Python pickle"), or None; loads nothing."""
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return f"a Python pickle (protocol {head[1]}) or joblib file"
-    # zlib: CMF 0x78 (deflate, 32K window) and a header checksum divisible by 31
-    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
-        return "a zlib-compressed file (joblib's compressed pickle format)"
-    for magic, name in COMPRESSED:
-        if head.startswith(magic):
-            return f"a {name}-compressed file (joblib's compressed pickle format)"
+    compressed = compression(head)
+    if compressed is not None:
+        return f"a {compressed}-compressed file (joblib's compressed pickle format)"
     if head.startswith(b"PK"):
         inner = zip_pickle_member(path)
         if inner:
@@ -103,7 +128,7 @@ def zip_pickle_member(path: Path) -> str | None:
                         first = fh.read(2)
                     if len(first) == 2 and first[0] == 0x80 and 2 <= first[1] <= 5:
                         return name
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError):
+    except _STREAM_ERRORS:
         return None
     return None
 
@@ -123,15 +148,71 @@ def _looks_like_text_pickle(head: bytes, path: Path) -> bool:
 
 
 def _pickle_bytes(path: Path, limit: int) -> bytes:
-    """The first ``limit`` bytes of the pickle stream: the file, or its pickle member if it is a
-    zip archive (PyTorch style); a zip's own bytes are not a pickle and must not be parsed as one."""
+    """The first ``limit`` bytes of the pickle stream: the file, its pickle member if it is a
+    zip archive (PyTorch style), or its decompressed content if joblib compressed it; a zip's or
+    a compressed file's own bytes are not a pickle and must not be parsed as one."""
     if zipfile.is_zipfile(path):
         member = zip_pickle_member(path)
         if member is None:
             return b""
         with zipfile.ZipFile(path) as zf, zf.open(member) as fh:
             return fh.read(limit)
-    return path.read_bytes()[:limit]
+    with path.open("rb") as raw, decompressed(raw) as fh:
+        return fh.read(limit)
+
+
+class _ZlibReader(io.RawIOBase):
+    """The decompressed bytes of a zlib stream (``joblib.dump(..., compress=N)``), read lazily.
+
+    At most 1 MiB is inflated per read, so a small hostile file cannot expand all at once.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._inflate = zlib.decompressobj()
+        self._buf = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf and not self._inflate.eof:
+            data = self._inflate.unconsumed_tail or self._raw.read(1 << 16)
+            if not data:
+                raise EOFError("the zlib stream ends before its end marker (truncated)")
+            self._buf = memoryview(self._inflate.decompress(data, 1 << 20))
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+def decompressed(fh: IO[bytes]) -> IO[bytes] | io.BufferedIOBase:
+    """``fh`` itself, or a reader of its decompressed bytes if it starts with the magic bytes of
+    one of joblib's compression formats (zlib, gzip, bz2, xz, lzma; lz4 if ``lz4`` is installed).
+
+    Reads the head and seeks back, so ``fh`` must be seekable; the caller closes ``fh``.
+    """
+    head = fh.read(8)
+    fh.seek(0)
+    kind = compression(head)
+    if kind is None:
+        return fh
+    if kind == "zlib":
+        return io.BufferedReader(_ZlibReader(fh))
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=fh, mode="rb")
+    if kind == "bz2":
+        return bz2.BZ2File(fh, "rb")
+    if kind in ("xz", "lzma"):
+        return lzma.LZMAFile(fh, "rb")
+    try:
+        import lz4.frame  # optional, as it is for joblib
+    except ImportError:
+        raise ValueError(
+            "the file is lz4-compressed and the lz4 package is not installed"
+        ) from None
+    return lz4.frame.LZ4FrameFile(fh, "rb")
 
 
 def _genops(data: bytes) -> Any:
@@ -147,7 +228,7 @@ def referenced_globals(path: Path, limit: int = 8) -> list[str]:
     """Best effort, for messages: ``module.name`` the pickle would import (not executed)."""
     try:
         data = _pickle_bytes(path, 4 * 1024 * 1024)
-    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError):
+    except _STREAM_ERRORS:
         return []
     found: list[str] = []
     strings: list[str] = []
@@ -210,16 +291,8 @@ def load_pickle(path: Path, sha256: str) -> LoadedModel:
     Only call this after the caller has checked that ``sha256`` is the pinned digest of a
     registered model and that the file's digest equals it.
     """
-    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
-
     try:
-        with (
-            path.open("rb") as fh,
-            _validate_fileobject_and_memmap(fh, str(path), None) as (
-                fobj,
-                _mmap,
-            ),
-        ):
+        with path.open("rb") as raw, decompressed(raw) as fobj:
             estimator = _guarded_unpickler(fobj, str(path)).load()
     except InputError:
         raise

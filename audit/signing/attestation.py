@@ -1,15 +1,7 @@
 """``attestation.json``: a DSSE envelope over an in-toto Statement v1 naming every bundle file.
 
-Envelope (DSSE v1, https://github.com/secure-systems-lab/dsse/blob/master/envelope.md)::
-
-    {"payload": base64(statement), "payloadType": "application/vnd.in-toto+json",
-     "signatures": [{"keyid": sha256-hex of the raw Ed25519 public key, "sig": base64(sig)}]}
-
-The signature is Ed25519 over the pre-authentication encoding (PAE) of type and payload::
-
-    PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body
-
-(LEN = decimal byte length), so the payload type is signed too and cannot be swapped.
+The envelope format, PAE and Ed25519 signing are in :mod:`audit.signing.dsse`; the payload type
+is ``application/vnd.in-toto+json``.
 
 Statement (https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md)::
 
@@ -26,21 +18,21 @@ until the access log provides one).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from audit.digest import sha256_file
-from audit.errors import InputError, IntegrityError
+from audit.digest import canonical_json, sha256_file
+from audit.errors import InputError
 
+from .dsse import sign_envelope
 from .keys import SigningIdentity
+from .pdf import sign_pdf
+from .times import parse_utc, utc_text
 
 __all__ = [
     "ATTESTATION_FILE",
@@ -50,67 +42,14 @@ __all__ = [
     "ReportPredicate",
     "bundle_files",
     "bundle_signer",
-    "open_envelope",
-    "pae",
     "predicate_from_report",
     "sign_bundle",
-    "sign_envelope",
 ]
 
 ATTESTATION_FILE = "attestation.json"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://audit.dev/attestation/report/v1"
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE v1 pre-authentication encoding of ``payload_type`` and ``payload``."""
-    kind = payload_type.encode("utf-8")
-    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
-
-
-def sign_envelope(
-    payload: bytes, payload_type: str, signers: Sequence[tuple[Ed25519PrivateKey, str]]
-) -> dict[str, Any]:
-    """A DSSE envelope over ``payload``, one signature per ``(key, keyid)``."""
-    message = pae(payload_type, payload)
-    return {
-        "payload": base64.b64encode(payload).decode("ascii"),
-        "payloadType": payload_type,
-        "signatures": [
-            {"keyid": keyid, "sig": base64.b64encode(key.sign(message)).decode("ascii")}
-            for key, keyid in signers
-        ],
-    }
-
-
-def open_envelope(envelope: Any) -> tuple[str, bytes, list[tuple[str, bytes]]]:
-    """Parse (not verify) a DSSE envelope: payload type, payload bytes, ``(keyid, sig)`` pairs.
-
-    Raises ``IntegrityError`` naming the malformed part.
-    """
-    if not isinstance(envelope, Mapping):
-        raise IntegrityError("the envelope is not a JSON object")
-    extra = set(envelope) - {"payload", "payloadType", "signatures"}
-    if extra:
-        raise IntegrityError(f"the envelope has unexpected fields {sorted(extra)}")
-    payload_type = envelope.get("payloadType")
-    if not isinstance(payload_type, str):
-        raise IntegrityError("the envelope has no payloadType")
-    try:
-        payload = base64.b64decode(envelope.get("payload", ""), validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise IntegrityError("the envelope payload is not valid base64") from None
-    raw_sigs = envelope.get("signatures")
-    if not isinstance(raw_sigs, list) or not raw_sigs:
-        raise IntegrityError("the envelope carries no signatures")
-    sigs = []
-    for i, entry in enumerate(raw_sigs):
-        try:
-            sigs.append((str(entry["keyid"]), base64.b64decode(entry["sig"], validate=True)))
-        except (KeyError, TypeError, ValueError, binascii.Error):
-            raise IntegrityError(f"signature {i} of the envelope is malformed") from None
-    return payload_type, payload, sigs
 
 
 class _Artifact(BaseModel):
@@ -138,8 +77,7 @@ class ReportPredicate(BaseModel):
     signed_at: str
 
     def signed_at_time(self) -> datetime:
-        moment = datetime.fromisoformat(self.signed_at.replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_utc(self.signed_at)
 
 
 def _artifact(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -205,7 +143,7 @@ def sign_bundle(
     folder = Path(folder)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     fields = dict(predicate)
-    fields["signed_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    fields["signed_at"] = utc_text(moment)
     try:
         checked = ReportPredicate.model_validate(fields)
     except ValidationError as exc:
@@ -223,8 +161,6 @@ def sign_bundle(
         raise InputError(f"{folder} is already signed ({ATTESTATION_FILE} exists)")
     pdf = folder / "report.pdf"
     if pdf.is_file():
-        from .pdf import sign_pdf  # pyHanko is imported only when there is a PDF to sign
-
         sign_pdf(pdf, identity)
     statement = {
         "_type": STATEMENT_TYPE,
@@ -235,7 +171,7 @@ def sign_bundle(
         "predicateType": PREDICATE_TYPE,
         "predicate": checked.model_dump(mode="json"),
     }
-    payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    payload = canonical_json(statement)
     envelope = sign_envelope(payload, PAYLOAD_TYPE, [(identity.attestation_key, identity.keyid)])
     (folder / ATTESTATION_FILE).write_text(json.dumps(envelope, indent=2) + "\n")
 

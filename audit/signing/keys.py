@@ -23,17 +23,12 @@ the PDF signer certificates the verifier expects. Key id = sha256 hex of the raw
 public key, so the id is a commitment to the key; a verifier still recomputes it and refuses a
 keyring entry whose id does not match its key.
 
-Rotation replaces the attestation key and the PDF signer certificate (the CA stays the trust
-root). The old key signs a statement announcing the new one, so someone who trusts only the old
-keyring can accept the new key (``accept_rotation``); the old key stays in the exported keyring
-as ``retired`` with ``not_after`` set to the rotation time, so bundles signed before the
-rotation still verify and nothing it signs afterwards does.
+Key rotation (a new key announced by the old one) lives in :mod:`audit.signing.rotation`; the
+X.509 certificates in :mod:`audit.signing.certs`; key ids and envelopes in :mod:`audit.signing.dsse`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -43,57 +38,35 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from audit.errors import InputError, IntegrityError
+from audit.errors import InputError
+
+from .certs import cert_fingerprint, cert_pem, make_ca, make_signer
+from .dsse import b64decode, b64encode, keyid_of, raw_public_key
+from .times import parse_utc, utc_text
 
 __all__ = [
-    "ROTATION_PAYLOAD_TYPE",
     "KeyRecord",
     "Keyring",
-    "Rotation",
     "SigningIdentity",
-    "accept_rotation",
-    "cert_fingerprint",
     "export_keyring",
+    "identity_key_records",
     "init_identity",
-    "keyid_of",
     "load_identity",
     "load_keyring",
-    "rotate_identity",
+    "read_private_key",
+    "record_from_json",
+    "save_identity",
+    "write_public",
 ]
 
-ROTATION_PAYLOAD_TYPE = "application/vnd.audit.key-rotation+json"
-_ROTATION_TYPE = "https://audit.dev/key-rotation/v1"
 _IDENTITY_FORMAT = "audit-signing-identity/v1"
-_CA_YEARS = 10
 
 Status = Literal["active", "retired", "revoked"]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def keyid_of(public_key: Ed25519PublicKey) -> str:
-    """Key id: sha256 hex of the raw 32-byte Ed25519 public key."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
-
-
-def cert_fingerprint(cert: x509.Certificate) -> str:
-    """``sha256:<hex>`` of the certificate's DER encoding, as listed in ``pdf_signers``."""
-    return "sha256:" + cert.fingerprint(hashes.SHA256()).hex()
 
 
 @dataclass(frozen=True)
@@ -114,15 +87,12 @@ class KeyRecord:
         return self.status != "revoked" and self.not_before <= moment <= self.not_after
 
     def to_json(self) -> dict[str, str]:
-        raw = self.public_key.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
         return {
             "keyid": self.keyid,
             "algorithm": "ed25519",
-            "public_key": base64.b64encode(raw).decode("ascii"),
-            "not_before": _iso(self.not_before),
-            "not_after": _iso(self.not_after),
+            "public_key": b64encode(raw_public_key(self.public_key)),
+            "not_before": utc_text(self.not_before),
+            "not_after": utc_text(self.not_after),
             "status": self.status,
         }
 
@@ -156,16 +126,6 @@ class Keyring:
     source: str = "<keyring>"
 
 
-@dataclass(frozen=True)
-class Rotation:
-    """Result of ``rotate_identity``: the new identity and the statement announcing it."""
-
-    identity: SigningIdentity
-    old_keyid: str
-    new_keyid: str
-    statement: Path
-
-
 # --------------------------------------------------------------------------- writing files
 
 
@@ -181,7 +141,7 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _write_public(path: Path, data: bytes) -> None:
+def write_public(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     tmp.chmod(0o644)
@@ -199,99 +159,6 @@ def _key_pem(key: Any, passphrase: str | None) -> bytes:
     )
 
 
-def _cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _name(common_name: str, role: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
-        ]
-    )
-
-
-def _make_ca(
-    common_name: str, now: datetime
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(common_name, "audit signing CA")
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=365 * _CA_YEARS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _make_signer(
-    common_name: str,
-    ca_key: ec.EllipticCurvePrivateKey,
-    ca_cert: x509.Certificate,
-    now: datetime,
-    not_after: datetime,
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name, "audit report signing"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(min(not_after, ca_cert.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,  # a.k.a. nonRepudiation, which pyHanko requires
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.ObjectIdentifier("1.3.6.1.5.5.7.3.4")]),  # emailProtection
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return key, cert
-
-
 def _record_json(identity: SigningIdentity) -> dict[str, Any]:
     return {
         "format": _IDENTITY_FORMAT,
@@ -301,7 +168,7 @@ def _record_json(identity: SigningIdentity) -> dict[str, Any]:
         "pdf_signer": {
             "sha256": cert_fingerprint(identity.signer_cert),
             "subject": identity.signer_cert.subject.rfc4514_string(),
-            "not_after": _iso(identity.signer_cert.not_valid_after_utc),
+            "not_after": utc_text(identity.signer_cert.not_valid_after_utc),
         },
         "retired_signers": list(identity.retired_signers),
         "ca": {
@@ -311,17 +178,17 @@ def _record_json(identity: SigningIdentity) -> dict[str, Any]:
     }
 
 
-def _save(identity: SigningIdentity, passphrase: str | None, ca_key: Any | None) -> None:
+def save_identity(identity: SigningIdentity, passphrase: str | None, ca_key: Any | None) -> None:
     folder = identity.folder
     _write_private(folder / "attestation.key.pem", _key_pem(identity.attestation_key, passphrase))
     _write_private(folder / "signer.key.pem", _key_pem(identity.signer_key, passphrase))
-    _write_public(folder / "signer.cert.pem", _cert_pem(identity.signer_cert))
+    write_public(folder / "signer.cert.pem", cert_pem(identity.signer_cert))
     if ca_key is not None:
         _write_private(folder / "ca.key.pem", _key_pem(ca_key, passphrase))
-        _write_public(folder / "ca.cert.pem", _cert_pem(identity.ca_cert))
+        write_public(folder / "ca.cert.pem", cert_pem(identity.ca_cert))
     # identity.json last: a crash before it leaves the previous identity.json describing keys
     # that no longer match, which load_identity detects instead of signing with a mismatch.
-    _write_public(
+    write_public(
         folder / "identity.json", json.dumps(_record_json(identity), indent=2).encode() + b"\n"
     )
 
@@ -358,8 +225,8 @@ def init_identity(
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     not_after = moment + timedelta(days=valid_days)
     att = Ed25519PrivateKey.generate()
-    ca_key, ca_cert = _make_ca(common_name, moment)
-    signer_key, signer_cert = _make_signer(common_name, ca_key, ca_cert, moment, not_after)
+    ca_key, ca_cert = make_ca(common_name, moment)
+    signer_key, signer_cert = make_signer(common_name, ca_key, ca_cert, moment, not_after)
     identity = SigningIdentity(
         folder=folder,
         common_name=common_name,
@@ -369,7 +236,7 @@ def init_identity(
         signer_cert=signer_cert,
         ca_cert=ca_cert,
     )
-    _save(identity, passphrase, ca_key)
+    save_identity(identity, passphrase, ca_key)
     return identity
 
 
@@ -388,7 +255,7 @@ def _read(path: Path) -> bytes:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _load_private(path: Path, passphrase: str | None) -> Any:
+def read_private_key(path: Path, passphrase: str | None) -> Any:
     data = _read(path)
     password = passphrase.encode("utf-8") if passphrase else None
     try:
@@ -413,15 +280,15 @@ def _load_cert(path: Path) -> x509.Certificate:
         raise InputError(f"{path} is not a PEM certificate") from None
 
 
-def _record_from_json(entry: Mapping[str, Any], where: str) -> KeyRecord:
+def record_from_json(entry: Mapping[str, Any], where: str) -> KeyRecord:
     try:
-        raw = base64.b64decode(entry["public_key"], validate=True)
+        raw = b64decode(entry["public_key"])
         public = Ed25519PublicKey.from_public_bytes(raw)
         record = KeyRecord(
             keyid=entry["keyid"],
             public_key=public,
-            not_before=_parse_time(entry["not_before"]),
-            not_after=_parse_time(entry["not_after"]),
+            not_before=parse_utc(entry["not_before"]),
+            not_after=parse_utc(entry["not_after"]),
             status=entry.get("status", "active"),
         )
     except (KeyError, ValueError, TypeError) as exc:
@@ -445,13 +312,13 @@ def load_identity(path: Path, passphrase: str | None = None) -> SigningIdentity:
         retired_signers = tuple(meta.get("retired_signers", []))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{folder / 'identity.json'} is malformed ({exc})") from None
-    att = _load_private(folder / "attestation.key.pem", passphrase)
-    signer_key = _load_private(folder / "signer.key.pem", passphrase)
+    att = read_private_key(folder / "attestation.key.pem", passphrase)
+    signer_key = read_private_key(folder / "signer.key.pem", passphrase)
     if not isinstance(att, Ed25519PrivateKey):
         raise InputError(f"{folder / 'attestation.key.pem'} is not an Ed25519 key")
     if not isinstance(signer_key, ec.EllipticCurvePrivateKey):
         raise InputError(f"{folder / 'signer.key.pem'} is not an elliptic-curve key")
-    record = _record_from_json(att_meta, str(folder / "identity.json"))
+    record = record_from_json(att_meta, str(folder / "identity.json"))
     signer_cert = _load_cert(folder / "signer.cert.pem")
     ca_cert = _load_cert(folder / "ca.cert.pem")
     if keyid_of(att.public_key()) != record.keyid:
@@ -469,7 +336,7 @@ def load_identity(path: Path, passphrase: str | None = None) -> SigningIdentity:
         signer_key=signer_key,
         signer_cert=signer_cert,
         ca_cert=ca_cert,
-        retired=tuple(_record_from_json(r, str(folder / "identity.json")) for r in retired_meta),
+        retired=tuple(record_from_json(r, str(folder / "identity.json")) for r in retired_meta),
         retired_signers=retired_signers,
     )
 
@@ -500,8 +367,8 @@ def identity_key_records(folder: Path) -> list[KeyRecord]:
     where = str(folder / "identity.json")
     try:
         meta = json.loads(_read(folder / "identity.json"))
-        keys = [_record_from_json(meta["attestation"], where)]
-        keys += [_record_from_json(r, where) for r in meta.get("retired", [])]
+        keys = [record_from_json(meta["attestation"], where)]
+        keys += [record_from_json(r, where) for r in meta.get("retired", [])]
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{where} is malformed ({exc})") from None
     return keys
@@ -538,14 +405,14 @@ def export_keyring(source: SigningIdentity | Path, out: Path) -> Keyring:
     )
     document = {
         "keys": [k.to_json() for k in keys],
-        "pdf_roots": [_cert_pem(ca_cert).decode("ascii")],
+        "pdf_roots": [cert_pem(ca_cert).decode("ascii")],
         "pdf_signers": signers,
         "rotations": rotations,
     }
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        _write_public(out, json.dumps(document, indent=2).encode() + b"\n")
+        write_public(out, json.dumps(document, indent=2).encode() + b"\n")
     except OSError as exc:
         raise InputError(f"cannot write the keyring {out}: {exc.strerror}") from None
     return _keyring_from_model(_KeyringModel.model_validate(document), str(out))
@@ -554,7 +421,7 @@ def export_keyring(source: SigningIdentity | Path, out: Path) -> Keyring:
 def _keyring_from_model(model: _KeyringModel, source: str) -> Keyring:
     keys: dict[str, KeyRecord] = {}
     for i, entry in enumerate(model.keys):
-        record = _record_from_json(entry.model_dump(), f"{source}: keys[{i}]")
+        record = record_from_json(entry.model_dump(), f"{source}: keys[{i}]")
         keys[record.keyid] = record
     roots = []
     for i, pem in enumerate(model.pdf_roots):
@@ -593,127 +460,3 @@ def load_keyring(path: Path) -> Keyring:
     if not model.keys:
         raise InputError(f"keyring {path} lists no keys", hint="an empty keyring trusts nothing")
     return _keyring_from_model(model, str(path))
-
-
-# --------------------------------------------------------------------------- rotation
-
-
-def rotate_identity(
-    path: Path,
-    *,
-    passphrase: str | None = None,
-    valid_days: int = 365,
-    now: datetime | None = None,
-) -> Rotation:
-    """Replace the attestation key and PDF signer certificate, announced by the old key.
-
-    The statement (a DSSE envelope, payload type ``ROTATION_PAYLOAD_TYPE``) says: key
-    ``old_keyid`` hands over to ``new_keyid`` (public key, window) at ``rotated_at``; it is signed
-    by the old key and countersigned by the new one (proof of possession). The old key is kept in
-    ``identity.json`` as ``retired`` with ``not_after = rotated_at``; its private key file is
-    replaced, so it can sign nothing more.
-    """
-    from .attestation import sign_envelope  # local import: attestation imports this module
-
-    old = load_identity(path, passphrase)
-    moment = (now or datetime.now(UTC)).replace(microsecond=0)
-    not_after = moment + timedelta(days=valid_days)
-    ca_key = _load_private(old.folder / "ca.key.pem", passphrase)
-    new_att = Ed25519PrivateKey.generate()
-    new_record = KeyRecord(keyid_of(new_att.public_key()), new_att.public_key(), moment, not_after)
-    signer_key, signer_cert = _make_signer(old.common_name, ca_key, old.ca_cert, moment, not_after)
-    retired_old = KeyRecord(
-        old.attestation.keyid,
-        old.attestation.public_key,
-        old.attestation.not_before,
-        min(moment, old.attestation.not_after),
-        "retired",
-    )
-    payload = json.dumps(
-        {
-            "_type": _ROTATION_TYPE,
-            "old_keyid": old.keyid,
-            "new_key": new_record.to_json(),
-            "new_pdf_signer": cert_fingerprint(signer_cert),
-            "rotated_at": _iso(moment),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
-    envelope = sign_envelope(
-        payload,
-        ROTATION_PAYLOAD_TYPE,
-        [(old.attestation_key, old.keyid), (new_att, new_record.keyid)],
-    )
-    new = SigningIdentity(
-        folder=old.folder,
-        common_name=old.common_name,
-        attestation_key=new_att,
-        attestation=new_record,
-        signer_key=signer_key,
-        signer_cert=signer_cert,
-        ca_cert=old.ca_cert,
-        retired=(retired_old, *old.retired),
-        retired_signers=(cert_fingerprint(old.signer_cert), *old.retired_signers),
-    )
-    rot_dir = old.folder / "rotations"
-    rot_dir.mkdir(exist_ok=True)
-    seq = len(list(rot_dir.glob("*.json"))) + 1
-    statement = rot_dir / f"{seq:04d}-{new_record.keyid[:16]}.json"
-    _write_public(statement, json.dumps(envelope, indent=2).encode() + b"\n")
-    _save(new, passphrase, None)
-    return Rotation(identity=new, old_keyid=old.keyid, new_keyid=new.keyid, statement=statement)
-
-
-def accept_rotation(keyring: Keyring, statement: Mapping[str, Any]) -> Keyring:
-    """A keyring that also trusts the key a rotation statement announces.
-
-    The statement must be signed by a key ``keyring`` already trusts at ``rotated_at`` and
-    countersigned by the new key; otherwise ``IntegrityError``. The old key's window is cut at
-    ``rotated_at`` and it is marked retired. The new key is never trusted because the statement
-    says so alone: only because a trusted key signed it.
-    """
-    from .attestation import open_envelope
-
-    payload_type, payload, sigs = open_envelope(statement)
-    if payload_type != ROTATION_PAYLOAD_TYPE:
-        raise IntegrityError(f"not a key-rotation statement (payload type {payload_type!r})")
-    try:
-        body = json.loads(payload)
-        old_id = body["old_keyid"]
-        new_record = _record_from_json(body["new_key"], "rotation statement: new_key")
-        rotated_at = _parse_time(body["rotated_at"])
-        new_signer = str(body["new_pdf_signer"]).lower()
-    except (ValueError, KeyError, TypeError, InputError) as exc:
-        raise IntegrityError(f"malformed key-rotation statement: {exc}") from None
-    old = keyring.keys.get(old_id)
-    if old is None or not old.accepts(rotated_at):
-        raise IntegrityError(
-            f"the rotation is announced by key {old_id[:16]}…, which this keyring does not trust "
-            f"at {_iso(rotated_at)}"
-        )
-    from .attestation import pae
-
-    message = pae(payload_type, payload)
-    signed_by = set()
-    for keyid, sig in sigs:
-        for record in (old, new_record):
-            if keyid == record.keyid:
-                try:
-                    record.public_key.verify(sig, message)
-                    signed_by.add(keyid)
-                except InvalidSignature:
-                    pass
-    if old.keyid not in signed_by or new_record.keyid not in signed_by:
-        raise IntegrityError("the rotation statement is not signed by both the old and new key")
-    keys = dict(keyring.keys)
-    keys[old.keyid] = KeyRecord(
-        old.keyid, old.public_key, old.not_before, min(old.not_after, rotated_at), "retired"
-    )
-    keys[new_record.keyid] = new_record
-    return Keyring(
-        keys=keys,
-        pdf_roots=keyring.pdf_roots,
-        pdf_signers=keyring.pdf_signers | {new_signer},
-        source=keyring.source,
-    )

@@ -22,11 +22,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from pydantic import ValidationError
 
 from audit.digest import sha256_file
@@ -39,10 +37,11 @@ from .attestation import (
     STATEMENT_TYPE,
     ReportPredicate,
     bundle_files,
-    open_envelope,
-    pae,
 )
+from .dsse import verify_envelope
 from .keys import KeyRecord, Keyring, load_keyring
+from .pdf import verify_pdf
+from .times import utc_text
 
 __all__ = ["VerificationResult", "latest_version_beside", "verify_bundle"]
 
@@ -80,42 +79,34 @@ def latest_version_beside(folder: Path) -> int | None:
     return max(int(m[1]) for m in found if m)
 
 
-def _fmt(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _authenticate(
     envelope: Any, keyring: Keyring
 ) -> tuple[bytes | None, KeyRecord | None, list[str]]:
     """Payload and the keyring key that signed it, or the problems preventing that."""
+    trusted = {keyid: record.public_key for keyid, record in keyring.keys.items()}
     try:
-        payload_type, payload, sigs = open_envelope(envelope)
+        opened, checks = verify_envelope(envelope, trusted)
     except IntegrityError as exc:
         return None, None, [f"{ATTESTATION_FILE}: {exc.message}"]
     problems = []
-    if payload_type != PAYLOAD_TYPE:
+    if opened.payload_type != PAYLOAD_TYPE:
         problems.append(
-            f"{ATTESTATION_FILE}: payload type is {payload_type!r}, expected {PAYLOAD_TYPE!r}"
+            f"{ATTESTATION_FILE}: payload type is {opened.payload_type!r}, expected {PAYLOAD_TYPE!r}"
         )
-    message = pae(payload_type, payload)
-    for keyid, sig in sigs:
-        record = keyring.keys.get(keyid)
-        if record is None:
+    for check in checks:
+        keyid = check.keyid
+        if check.outcome == "untrusted":
             problems.append(
                 f"{ATTESTATION_FILE}: signed by key {keyid[:16]}…, which is not in the keyring "
                 f"{keyring.source}"
             )
-            continue
-        try:
-            record.public_key.verify(sig, message)
-        except InvalidSignature:
+        elif check.outcome == "invalid":
             problems.append(
                 f"{ATTESTATION_FILE}: the signature by key {keyid[:16]}… does not verify: the "
                 "payload or its type was changed"
             )
-            continue
-        if payload_type == PAYLOAD_TYPE:
-            return payload, record, []
+        elif opened.payload_type == PAYLOAD_TYPE:
+            return opened.payload, keyring.keys[keyid], []
     if not problems:  # pragma: no cover - open_envelope guarantees at least one signature
         problems.append(f"{ATTESTATION_FILE}: no signature")
     return None, None, problems
@@ -234,14 +225,12 @@ def verify_bundle(
         problems.append(f"{ATTESTATION_FILE}: the signing key {record.keyid[:16]}… is revoked")
     elif not record.accepts(signed_at):
         problems.append(
-            f"{ATTESTATION_FILE}: signed at {_fmt(signed_at)}, outside the validity window of key "
-            f"{record.keyid[:16]}… ({_fmt(record.not_before)} to {_fmt(record.not_after)})"
+            f"{ATTESTATION_FILE}: signed at {utc_text(signed_at)}, outside the validity window of key "
+            f"{record.keyid[:16]}… ({utc_text(record.not_before)} to {utc_text(record.not_after)})"
         )
     problems += _subjects(folder, statement)
     problems += _consistency(folder, predicate)
     if (folder / "report.pdf").is_file():
-        from .pdf import verify_pdf
-
         problems += verify_pdf(folder / "report.pdf", ring, moment=signed_at)
     if latest_version is not None and predicate.version != latest_version:
         problems.append(
