@@ -236,7 +236,7 @@ def _drift(
     return report, info
 
 
-def _load_baseline(path: Path | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def _load_baseline(path: Path | None) -> tuple[contract.Report | None, dict[str, Any] | None]:
     """The baseline report and its identity, or (None, None) when no baseline was given."""
     if path is None:
         return None, None
@@ -251,14 +251,21 @@ def _load_baseline(path: Path | None) -> tuple[dict[str, Any] | None, dict[str, 
         raise InputError(f"baseline report {path} cannot be read as JSON: {exc}") from None
     if not isinstance(report, dict) or not {"report_id", "version", "fairness"} <= set(report):
         raise InputError(f"baseline {path} is not an audit report.json")
+    try:
+        typed = contract.Report.from_bytes(path.read_bytes())
+    except contract.ReportFormatError as exc:
+        raise InputError(
+            f"baseline {path} is not a report.json this version of audit can read: {exc}",
+            hint="use a report written by this version of audit as the baseline",
+        ) from None
     info = {
-        "report_id": report["report_id"],
-        "version": report["version"],
-        "created_at": report.get("created_at"),
+        "report_id": typed.report_id,
+        "version": typed.version,
+        "created_at": typed.created_at,
         "sha256": sha256_file(path),
         "path": str(path),
     }
-    return report, info
+    return typed, info
 
 
 def _model_decisions(
@@ -444,14 +451,14 @@ def run_audit(
 
     with st.stage("policy evaluation"):
         evidence = Evidence(
-            fairness={k: v.to_json() for k, v in fairness.items()},
-            performance=performance.to_json(),
-            explanations=explanations.to_json(),
-            data=profile.to_json(),
+            fairness=fairness,
+            performance=performance,
+            explanations=explanations,
+            data=profile,
             model_metadata=(model_info or {}).get("metadata"),
             model_registered=bool(model_info and model_info["source"] == "registry"),
             baseline=baseline,
-            drift=None if drift is None else drift.to_json(),
+            drift=drift,
         )
         findings = evaluate(policy, evidence, today or date.today())
 

@@ -9,6 +9,7 @@ import pytest
 
 from audit.policy import Evidence, evaluate, load_policy, outcome
 from tests.conftest import POLICIES
+from tests.helpers import evidence as typed_evidence
 
 PACKS = sorted(p for p in POLICIES.glob("*.yaml") if p.name != "rbac.yaml")
 
@@ -75,7 +76,7 @@ def evidence(
     }
     performance = {"accuracy": acc, "roc_auc": acc, "precision": 0.8, "recall": 0.8, "f1": 0.8}
     meta = {"owner": "o", "intended_use": "u", "training_data": "t", "limitations": "l"}
-    return Evidence(
+    return typed_evidence(
         fairness,
         performance,
         explanations,

@@ -9,6 +9,7 @@ import pytest
 from audit.errors import InputError
 from audit.policy import Evidence, evaluate, load_policy, outcome
 from tests.conftest import POLICIES
+from tests.helpers import evidence
 
 GOOD = """\
 apiVersion: audit/v1
@@ -103,7 +104,7 @@ def _evidence(ir_female: float, n_female: int = 100, acc: float = 0.9) -> Eviden
         "Male": {"n": 200, "impact_ratio": 1.0, "selection_rate": 0.3},
     }
     fairness = {"sex": {"reference_group": "Male", "groups": groups}}
-    return Evidence(fairness, {"accuracy": acc}, {"status": "skipped", "reason": "no model"})
+    return evidence(fairness, {"accuracy": acc}, {"status": "skipped", "reason": "no model"})
 
 
 def test_four_fifths_boundary(tmp_path: Path) -> None:
@@ -228,7 +229,7 @@ def test_expired_waiver_is_not_applied_and_says_so(tmp_path: Path) -> None:
     finding = evaluate(policy, _evidence(0.5), today=date(2027, 2, 1))[0]
     assert finding.status == "fail"
     assert "expired on 2027-01-31: not applied" in finding.message
-    assert finding.waiver is not None and finding.waiver["active"] is False
+    assert finding.waiver is not None and finding.waiver.active is False
 
 
 def test_waiver_for_unknown_rule_is_an_error(tmp_path: Path) -> None:
@@ -253,7 +254,7 @@ def _stat_evidence(p_value: float, ci: list[float], n: int = 100) -> Evidence:
         },
         "Male": {"n": 200, "impact_ratio": 1.0, "selection_rate": 0.3},
     }
-    return Evidence({"sex": {"groups": groups}}, {}, {"status": "skipped", "reason": "x"})
+    return evidence({"sex": {"groups": groups}}, {}, {"status": "skipped", "reason": "x"})
 
 
 @pytest.mark.parametrize(
@@ -340,7 +341,7 @@ def test_performance_data_and_documentation_rules(tmp_path: Path) -> None:
             }
         },
     }
-    ev = Evidence(
+    ev = evidence(
         fairness,
         {},
         {"status": "skipped", "reason": "x"},
@@ -355,7 +356,7 @@ def test_performance_data_and_documentation_rules(tmp_path: Path) -> None:
     assert f["share"].status == "pass" and f["share"].value == 0.1
     assert f["unknown"].status == "fail" and f["unknown"].value == 0.08
     assert f["docs"].status == "fail" and "lacks: limitations" in f["docs"].message
-    unregistered = Evidence(fairness, {}, {"status": "skipped", "reason": "x"}, data)
+    unregistered = evidence(fairness, {}, {"status": "skipped", "reason": "x"}, data)
     docs = evaluate(load_policy(write(tmp_path, KINDS)), unregistered)[-1]
     assert docs.status == "fail" and "not registered" in docs.message
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from audit.fairness import compute_fairness
-from audit.policy import Evidence, evaluate, load_policy
-from tests.helpers import as_json
+from audit.policy import evaluate, load_policy
+from tests.helpers import as_json, evidence
 
 POLICY = """\
 apiVersion: audit/v1
@@ -49,7 +49,7 @@ def _judge(tmp_path: Path, groups: dict[str, tuple[int, int]]) -> dict:
     path = tmp_path / "p.yaml"
     path.write_text(POLICY.format(feature="group"))
     findings = evaluate(
-        load_policy(path), Evidence(fairness, {}, {"status": "skipped", "reason": "-"})
+        load_policy(path), evidence(fairness, {}, {"status": "skipped", "reason": "-"})
     )
     return {f.id: f for f in findings} | {"_fairness": fairness}
 

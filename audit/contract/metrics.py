@@ -57,7 +57,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "selection_rate",
         "selection rate",
         "(tp + fp) / n",
-        "higher",
+        "neither",  # parity is judged on the ratio; a higher rate is not better in itself
         "decisions",
         cells=((TP, FP), None),
         compared=True,
@@ -74,7 +74,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "scoring_rate",
         "scoring rate",
         "rows scoring above the full sample's median score / n",
-        "higher",
+        "neither",
         "scores",
         compared=True,
         scored_only=True,

@@ -184,6 +184,10 @@ class ProfileGroup(Section):
     missing_share: float
     base_rate: float
 
+    def metric(self, name: str) -> float | None:
+        value = getattr(self, name, None)
+        return None if value is None else float(value)
+
 
 class ProfileFeature(Section):
     groups: dict[str, ProfileGroup]

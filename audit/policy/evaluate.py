@@ -7,12 +7,11 @@ expired waiver no longer applies, and the finding says so.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from typing import Literal
 
 from .evidence import Evidence
-from .findings import Finding
+from .findings import Finding, Waiver
 from .schema import Policy
 
 
@@ -22,19 +21,19 @@ def _apply_waivers(policy: Policy, finding: Finding, today: date) -> Finding:
     if not waivers:
         return finding
     waiver = max(waivers, key=lambda w: w.expires)
-    info = {
-        "reason": waiver.reason,
-        "approved_by": waiver.approved_by,
-        "expires": waiver.expires.isoformat(),
-        "active": waiver.expires >= today,
-    }
+    info = Waiver(
+        reason=waiver.reason,
+        approved_by=waiver.approved_by,
+        expires=waiver.expires.isoformat(),
+        active=waiver.expires >= today,
+    )
     if finding.status not in ("fail", "warn"):
-        return replace(finding, waiver=info)
+        return finding.model_copy(update={"waiver": info})
     if waiver.expires < today:
         msg = f"{finding.message} [waiver by {waiver.approved_by} expired on {waiver.expires}: not applied]"
-        return replace(finding, message=msg, waiver=info)
+        return finding.model_copy(update={"message": msg, "waiver": info})
     msg = f"{finding.message} [WAIVED until {waiver.expires} by {waiver.approved_by}: {waiver.reason}]"
-    return replace(finding, status="waived", message=msg, waiver=info)
+    return finding.model_copy(update={"status": "waived", "message": msg, "waiver": info})
 
 
 def evaluate(policy: Policy, evidence: Evidence, today: date | None = None) -> list[Finding]:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from .. import contract
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """What rules are judged on: the JSON-ready sections of the report, and the model's metadata."""
+    """What rules are judged on: the typed sections of the report, and the model's metadata.
 
-    fairness: Mapping[str, Any]
-    performance: Mapping[str, Any]
-    explanations: Mapping[str, Any]
-    data: Mapping[str, Any] = field(default_factory=dict)
+    ``baseline`` is the earlier report regression rules compare against.
+    """
+
+    fairness: Mapping[str, contract.FeatureFairness]
+    performance: contract.Performance
+    explanations: contract.Explanations
+    data: contract.DataProfile | None = None
     model_metadata: Mapping[str, str] | None = None
     model_registered: bool = False
-    baseline: Mapping[str, Any] | None = None
-    drift: Mapping[str, Any] | None = None
+    baseline: contract.Report | None = None
+    drift: contract.Drift | None = None

@@ -1,30 +1,17 @@
 """The metric names policy rules may compare, and which way is better for each.
 
-The policy package reads every metric name from this one module (the metric catalogue is to
-become its single source; then this module imports from there).
+The policy package reads every metric name from this one module; the per-group ones come from
+the metric catalogue (:mod:`audit.contract.metrics`).
 """
 
 from __future__ import annotations
 
-#: Per-group metrics of the fairness engine (judged for every group of a feature).
-GROUP_METRICS = (
-    "selection_rate",
-    "impact_ratio",
-    "scoring_rate",
-    "scoring_impact_ratio",
-    "tpr",
-    "fpr",
-    "tnr",
-    "fnr",
-    "ppv",
-    "npv",
-    "fdr",
-    "for",
-    "base_rate",
-    "accuracy",
-    "auc",
-    "ece",
-)
+from ..contract.metrics import GROUP_METRICS as CATALOGUE_METRICS
+from ..contract.metrics import judged_metrics
+
+#: Per-group metrics of the fairness engine (judged for every group of a feature), from the
+#: metric catalogue in its order (the order of the "valid: ..." list in error messages).
+GROUP_METRICS = judged_metrics()
 #: Between-group summaries of the fairness engine (one value per feature).
 BETWEEN_METRICS = (
     "demographic_parity_difference",
@@ -61,28 +48,16 @@ EXPLANATION_METRICS = (
 )
 DATA_METRICS = ("group_size", "group_share", "missing_share", "unknown_share", "label_balance")
 
-#: Which way is better, for metrics a regression rule can watch without an explicit direction.
-HIGHER_IS_BETTER = {
-    "impact_ratio",
-    "scoring_impact_ratio",
-    "tpr",
-    "tnr",
-    "ppv",
-    "npv",
-    "accuracy",
-    "auc",
+#: Which way is better, for metrics a regression rule can watch without an explicit direction:
+#: per-group metrics as the catalogue says, and the overall and between-group ones.
+HIGHER_IS_BETTER = {m.name for m in CATALOGUE_METRICS if m.direction == "higher"} | {
     "precision",
     "recall",
     "f1",
     "roc_auc",
     "demographic_parity_ratio",
 }
-LOWER_IS_BETTER = {
-    "fpr",
-    "fnr",
-    "fdr",
-    "for",
-    "ece",
+LOWER_IS_BETTER = {m.name for m in CATALOGUE_METRICS if m.direction == "lower"} | {
     "demographic_parity_difference",
     "equalized_odds_difference",
     "equal_opportunity_difference",

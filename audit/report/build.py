@@ -39,7 +39,7 @@ def build_report(
         subject=result.subject,
         outcome=result.outcome,
         summary=contract.Summary(**result.summary),
-        rules=[contract.Finding.model_validate(f.to_dict()) for f in result.findings],
+        rules=result.findings,
         fairness=result.fairness,
         performance=result.performance,
         explanations=result.explanations,

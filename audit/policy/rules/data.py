@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
 from ..evidence import Evidence
@@ -42,19 +41,22 @@ class DataRule(Comparison):
         if self.metric == "label_balance":
             return scalar(
                 self,
-                data.get("label_balance"),
+                data.label_balance,
                 "share of the minority label",
                 "label balance is undefined",
             )
-        features = select_features(self, policy, data.get("features", {}))
+        features = select_features(self, policy, data.features)
         meets = OPS[self.operator]
         if self.metric == "unknown_share":
-            values = {f: d.get("unknown_share") for f, d in features.items()}
-            values = {f: v for f, v in values.items() if v is not None}
+            values = {
+                f: d.unknown_share for f, d in features.items() if d.unknown_share is not None
+            }
             if not values:
                 return skip(self, "no unknown shares")
             breaches = [
-                Breach(f, None, v) for f, v in values.items() if not meets(v, self.threshold)
+                Breach(feature=f, group=None, value=v)
+                for f, v in values.items()
+                if not meets(v, self.threshold)
             ]
             worst = worst_key(values, self.operator)
             ok = not breaches
@@ -65,7 +67,7 @@ class DataRule(Comparison):
             return finding(
                 self, status(self, ok), values[worst], msg, feature=worst, breaches=breaches
             )
-        judged = {(f, g): d for f, fd in features.items() for g, d in fd["groups"].items()}
+        judged = {(f, g): d for f, fd in features.items() for g, d in fd.groups.items()}
         judgement = per_group(
             self,
             _PROFILE_FIELD[self.metric],
@@ -74,4 +76,4 @@ class DataRule(Comparison):
             0,
             lambda _k, v: not meets(v, self.threshold),
         )
-        return replace(judgement, metric=self.metric)
+        return judgement.model_copy(update={"metric": self.metric})

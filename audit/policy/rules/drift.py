@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from ...contract import ColumnDrift
 from ...errors import InputError
 from ..evidence import Evidence
 from ..findings import Breach, Finding
@@ -44,9 +44,9 @@ class DriftRule(RuleModel):
         drift = evidence.drift
         if drift is None:
             return skip(self, "no reference_dataset was given, so drift was not measured", **kw)
-        columns: dict[str, Mapping[str, Any]]
+        columns: dict[str, ColumnDrift]
         if self.target == "features":
-            columns = dict(drift.get("features") or {})
+            columns = dict(drift.features)
             if self.feature is not None:
                 if self.feature not in columns:
                     raise InputError(
@@ -56,23 +56,23 @@ class DriftRule(RuleModel):
                     )
                 columns = {self.feature: columns[self.feature]}
         else:
-            section = drift.get(self.target)
+            section = getattr(drift, self.target)
             if section is None:
                 return skip(self, f"no {self.target} drift was measured", **kw)
             columns = {self.target: section}
         judged: dict[tuple[str, str | None], tuple[float, float]] = {}
         for name, col in columns.items():
-            if col.get("psi") is not None and col.get("p_value") is not None:
-                judged[(name, None)] = (col["psi"], col["p_value"])
+            if col.psi is not None and col.p_value is not None:
+                judged[(name, None)] = (col.psi, col.p_value)
             if self.per_group:
-                for sens, groups in (col.get("groups") or {}).items():
+                for sens, groups in (col.groups or {}).items():
                     for g, d in groups.items():
-                        if d.get("psi") is not None and d.get("p_value") is not None:
-                            judged[(name, f"{sens}={g}")] = (d["psi"], d["p_value"])
+                        if d.psi is not None and d.p_value is not None:
+                            judged[(name, f"{sens}={g}")] = (d.psi, d.p_value)
         if not judged:
             return skip(self, "no column could be compared", **kw)
         breaches = [
-            Breach(n, g, psi)
+            Breach(feature=n, group=g, value=psi)
             for (n, g), (psi, p) in judged.items()
             if psi > self.threshold and p < self.alpha
         ]

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ...contract import ReasonsComputed, Skipped
 from ..evidence import Evidence
 from ..findings import Finding
 from ..metrics import EXPLANATION_METRICS
@@ -24,15 +25,16 @@ class ExplanationRule(Comparison):
 
     def judge(self, policy: PolicyContext, evidence: Evidence) -> Finding:
         ex = evidence.explanations
-        if ex.get("status") != "computed":
-            return skip(self, f"explanations skipped ({ex.get('reason', 'no reason given')})")
+        if isinstance(ex, Skipped):
+            return skip(self, f"explanations skipped ({ex.reason})")
         metric = self.metric
+        value: float | None
         if metric == "additivity_max_abs_error":
-            value = (ex.get("additivity") or {}).get("max_abs_error")
+            value = ex.additivity.max_abs_error
         elif metric == "sensitive_in_top_k":
             k = self.k or 4
-            top = [g["feature"] for g in ex.get("global", [])[:k]]
-            sensitive = set(ex.get("sensitive_features") or [])
+            top = [g.feature for g in ex.global_[:k]]
+            sensitive = set(ex.sensitive_features)
             hits = [f for f in top if f in sensitive]
             value = float(len(hits))
             ok = OPS[self.operator](value, self.threshold)
@@ -43,15 +45,15 @@ class ExplanationRule(Comparison):
             )
             return finding(self, status(self, ok), value, msg)
         elif metric == "reason_stability":
-            stability = ((ex.get("reasons") or {}).get("stability")) or {}
-            value = stability.get("mean")
+            reasons = ex.reasons
+            value = reasons.stability.mean if isinstance(reasons, ReasonsComputed) else None
             if value is None:
                 return skip(
                     self,
                     "reason stability was not measured (no reason codes, or stability_replicas: 0)",
                 )
         else:
-            value = ex.get(metric)
+            value = getattr(ex, metric)
         return scalar(
             self, value, metric.replace("_", " "), f"{metric} is not in this audit's explanations"
         )

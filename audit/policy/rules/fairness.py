@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ...contract import FeatureFairness
 from ..evidence import Evidence
 from ..findings import Breach, Finding
 from ..metrics import BETWEEN_METRICS, FAIRNESS_METRICS
@@ -85,9 +85,9 @@ class FairnessRule(Comparison):
             return not OPS[self.operator](high, self.threshold)
         return not OPS[self.operator](low, self.threshold)
 
-    def _between(self, features: Mapping[str, Any]) -> Finding:
+    def _between(self, features: Mapping[str, FeatureFairness]) -> Finding:
         mode = self.mode
-        values = {f: d.get(self.metric) for f, d in features.items()}
+        values = {f: d.summary(self.metric) for f, d in features.items()}
         judged = {f: v for f, v in values.items() if v is not None}
         if not judged:
             return skip(self, f"{self.metric} is undefined", mode=mode)
@@ -102,7 +102,9 @@ class FairnessRule(Comparison):
 
         if mode == "bound" and not any(_between_ci(features[f], self.metric) for f in judged):
             return skip(self, f"no confidence interval for {self.metric}", mode=mode)
-        breaches = [Breach(f, None, v) for f, v in judged.items() if breached(f, v)]
+        breaches = [
+            Breach(feature=f, group=None, value=v) for f, v in judged.items() if breached(f, v)
+        ]
         worst_f = worst_key(judged, self.operator)
         value = judged[worst_f]
         ok = not breaches
@@ -120,7 +122,7 @@ class FairnessRule(Comparison):
             ci=_between_ci(features[worst_f], self.metric),
         )
 
-    def _per_group(self, policy: PolicyContext, features: Mapping[str, Any]) -> Finding:
+    def _per_group(self, policy: PolicyContext, features: Mapping[str, FeatureFairness]) -> Finding:
         mode, metric = self.mode, self.metric
         min_n = self.min_group_size or policy.min_group_size
         judged, not_judged = select_groups(self, policy, features, min_n)
@@ -130,20 +132,16 @@ class FairnessRule(Comparison):
                 return False
             g = judged[key]
             if mode == "bound":
-                ci = (g.get("ci") or {}).get(metric)
+                ci = g.ci.get(metric)
                 return ci is not None and self._bound_breaches(ci)
             if mode == "significance":
-                test = (g.get("tests") or {}).get(_TESTED_AS.get(metric, metric))
-                return (
-                    test is not None
-                    and test.get("p_value") is not None
-                    and test["p_value"] < self.alpha
-                )
+                test = g.tests.get(_TESTED_AS.get(metric, metric))
+                return test is not None and test.p_value is not None and test.p_value < self.alpha
             return True
 
         if mode != "point":
             needed = "ci" if mode == "bound" else "tests"
-            if not any(g.get(needed) for g in judged.values()):
+            if not any(getattr(g, needed) for g in judged.values()):
                 return skip(
                     self,
                     f"the audit has no {'intervals' if mode == 'bound' else 'tests'} for {metric}",
@@ -156,11 +154,11 @@ class FairnessRule(Comparison):
             + (f", alpha {self.alpha}" if mode == "significance" else "")
             + ")"
         )
-        return replace(
-            per_group(self, metric, judged, not_judged, min_n, breached, note), mode=mode
-        )
+        judgement = per_group(self, metric, judged, not_judged, min_n, breached, note)
+        return judgement.model_copy(update={"mode": mode})
 
 
-def _between_ci(fdata: Mapping[str, Any], metric: str) -> list[float] | None:
+def _between_ci(fdata: FeatureFairness, metric: str) -> list[float] | None:
     rate, interval = _BETWEEN_CI[metric]
-    return ((fdata.get("disparities") or {}).get(rate) or {}).get(interval)
+    disparity = fdata.disparities.get(rate)
+    return None if disparity is None else getattr(disparity, interval)

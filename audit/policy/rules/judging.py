@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import operator as op
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from ...contract import FeatureFairness, GroupFairness, ProfileGroup
 from ...errors import InputError
 from ..findings import Breach, Finding, Status
 from .interface import PolicyContext
+
+F = TypeVar("F")
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": op.ge,
@@ -59,7 +62,8 @@ def finding(rule: Any, status: Status, value: float | None, message: str, **kw: 
         feature=kw.pop("feature", getattr(rule, "feature", None)),
         group=kw.pop("group", getattr(rule, "group", None)),
         message=message,
-        **kw,
+        # every finding states all of these, null or empty where they do not apply
+        **{"ci": None, "mode": None, "breaches": [], "waiver": None, "comparison": None, **kw},
     )
 
 
@@ -81,9 +85,7 @@ def worst_key(values: Mapping[Any, float], operator: str) -> Any:
     return pick(values, key=lambda k: values[k])
 
 
-def select_features(
-    rule: Any, policy: PolicyContext, available: Mapping[str, Any]
-) -> dict[str, Any]:
+def select_features(rule: Any, policy: PolicyContext, available: Mapping[str, F]) -> dict[str, F]:
     """The features the rule judges: its ``feature``, or every one available."""
     feature = getattr(rule, "feature", None)
     if feature is None:
@@ -98,23 +100,23 @@ def select_features(
 
 
 def select_groups(
-    rule: Any, policy: PolicyContext, features: Mapping[str, Any], min_n: int
-) -> tuple[dict[tuple[str, str], Mapping[str, Any]], list[str]]:
+    rule: Any, policy: PolicyContext, features: Mapping[str, FeatureFairness], min_n: int
+) -> tuple[dict[tuple[str, str], GroupFairness], list[str]]:
     """The groups a per-group rule judges, and the ones too small (or marked) to judge."""
-    judged: dict[tuple[str, str], Mapping[str, Any]] = {}
+    judged: dict[tuple[str, str], GroupFairness] = {}
     not_judged: list[str] = []
     seen = False
     wanted = getattr(rule, "group", None)
     for fname, fdata in features.items():
-        for gname, g in fdata["groups"].items():
+        for gname, g in fdata.groups.items():
             if wanted is not None and gname != wanted:
                 continue
             seen = True
-            if g.get("excluded"):
-                not_judged.append(f"{fname}={gname} (excluded: {g['excluded']})")
+            if g.excluded:
+                not_judged.append(f"{fname}={gname} (excluded: {g.excluded})")
                 continue
-            if g["n"] < min_n or g.get("status") == "insufficient_data":
-                not_judged.append(f"{fname}={gname} (n={g['n']})")
+            if g.n < min_n or g.status == "insufficient_data":
+                not_judged.append(f"{fname}={gname} (n={g.n})")
                 continue
             judged[(fname, gname)] = g
     if wanted is not None and not seen:
@@ -129,19 +131,21 @@ def select_groups(
 def per_group(
     rule: Any,
     metric: str,
-    judged: Mapping[tuple[str, str], Mapping[str, Any]],
+    judged: Mapping[tuple[str, str], GroupFairness | ProfileGroup],
     not_judged: list[str],
     min_n: int,
     breached: Callable[[tuple[str, str], float], bool],
     note: str = "",
 ) -> Finding:
     """Judge ``metric`` in every judged group; the finding reports the worst group."""
-    raw = {k: g.get(metric) for k, g in judged.items()}
+    raw = {k: g.metric(metric) for k, g in judged.items()}
     values: dict[tuple[str, str], float] = {k: v for k, v in raw.items() if v is not None}
     if not values:
         reason = f"every group is smaller than {min_n}" if not_judged else f"{metric} is undefined"
         return skip(rule, reason)
-    breaches = [Breach(f, g, v) for (f, g), v in values.items() if breached((f, g), v)]
+    breaches = [
+        Breach(feature=f, group=g, value=v) for (f, g), v in values.items() if breached((f, g), v)
+    ]
     wf, wg = worst_key(values, rule.operator)
     value = values[(wf, wg)]
     ok = not breaches
@@ -160,7 +164,8 @@ def per_group(
         msg += (
             f"; not judged (fewer than {min_n} rows or insufficient data): {', '.join(not_judged)}"
         )
-    ci = (judged[(wf, wg)].get("ci") or {}).get(metric)
+    worst = judged[(wf, wg)]
+    ci = worst.ci.get(metric) if isinstance(worst, GroupFairness) else None
     return finding(
         rule, status(rule, ok), value, msg, feature=wf, group=wg, breaches=breaches, ci=ci
     )

@@ -50,7 +50,7 @@ class PerformanceRule(Comparison):
         if self.scope == "overall":
             return scalar(
                 self,
-                evidence.performance.get(self.metric),
+                evidence.performance.metric(self.metric),
                 f"overall {self.metric}",
                 f"{self.metric} is undefined for this audit",
             )
@@ -65,7 +65,7 @@ class PerformanceRule(Comparison):
             )
         gaps: dict[str, tuple[float, str, str]] = {}
         for fname in features:
-            raw = {g: d.get(metric) for (f, g), d in judged.items() if f == fname}
+            raw = {g: d.metric(metric) for (f, g), d in judged.items() if f == fname}
             vals: dict[str, float] = {g: v for g, v in raw.items() if v is not None}
             if len(vals) >= 2:
                 hi, lo = max(vals, key=vals.__getitem__), min(vals, key=vals.__getitem__)
@@ -77,6 +77,8 @@ class PerformanceRule(Comparison):
         ok = meets(gap, self.threshold)
         msg = f"largest {self.metric} gap is {fmt(gap)} in {worst} ({hi} vs {lo}); {verdict(self, ok)}"
         breaches = [
-            Breach(f, None, g[0]) for f, g in gaps.items() if not meets(g[0], self.threshold)
+            Breach(feature=f, group=None, value=g[0])
+            for f, g in gaps.items()
+            if not meets(g[0], self.threshold)
         ]
         return finding(self, status(self, ok), gap, msg, feature=worst, breaches=breaches)

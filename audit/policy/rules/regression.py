@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from ...contract import Report
 from ..evidence import Evidence
-from ..findings import Breach, Finding
+from ..findings import BaselineComparison, Breach, Finding
 from ..metrics import (
     BETWEEN_METRICS,
     FAIRNESS_METRICS,
@@ -59,7 +60,7 @@ class RegressionRule(RuleModel):
         base = evidence.baseline
         if base is None:
             return skip(self, "no baseline report was given (audit run --baseline)", **kw)
-        label = f"v{base.get('version')} ({str(base.get('report_id', ''))[:8]})"
+        label = f"v{base.version} ({base.report_id[:8]})"
         pairs = self._pairs(policy, evidence, base)
         if not pairs:
             return skip(self, f"{self.metric} is not comparable with baseline {label}", **kw)
@@ -67,7 +68,7 @@ class RegressionRule(RuleModel):
         worsening = {k: sign * (old - new) for k, (old, new) in pairs.items()}
         worst = max(worsening, key=worsening.__getitem__)
         breaches = [
-            Breach(f, g, worsening[(f, g)])
+            Breach(feature=f, group=g, value=worsening[(f, g)])
             for (f, g) in worsening
             if worsening[(f, g)] > self.tolerance
         ]
@@ -91,42 +92,44 @@ class RegressionRule(RuleModel):
             feature=worst[0],
             group=worst[1],
             breaches=breaches,
-            comparison={
-                "baseline_report": base.get("report_id"),
-                "baseline_version": base.get("version"),
-                "baseline": old,
-                "current": new,
-                "change": new - old,
-            },
+            comparison=BaselineComparison(
+                baseline_report=base.report_id,
+                baseline_version=base.version,
+                baseline=old,
+                current=new,
+                change=new - old,
+            ),
             **kw,
         )
 
     def _pairs(
-        self, policy: PolicyContext, evidence: Evidence, base: Any
+        self, policy: PolicyContext, evidence: Evidence, base: Report
     ) -> dict[_Key, tuple[float, float]]:
         """(baseline, current) for every place both reports measured the metric."""
         pairs: dict[_Key, tuple[float, float]] = {}
         if self.section == "performance":
-            old = (base.get("performance") or {}).get(self.metric)
-            new = evidence.performance.get(self.metric)
+            old = base.performance.metric(self.metric)
+            new = evidence.performance.metric(self.metric)
             if old is not None and new is not None:
                 pairs[(None, None)] = (old, new)
             return pairs
         current = select_features(self, policy, evidence.fairness)
-        baseline = base.get("fairness") or {}
+        baseline = base.fairness
         min_n = policy.min_group_size
         for fname, fdata in current.items():
-            bdata = baseline.get(fname) or {}
+            bdata = baseline.get(fname)
+            if bdata is None:
+                continue
             if self.metric in BETWEEN_METRICS:
-                old, new = bdata.get(self.metric), fdata.get(self.metric)
+                old, new = bdata.summary(self.metric), fdata.summary(self.metric)
                 if old is not None and new is not None:
                     pairs[(fname, None)] = (old, new)
                 continue
-            for gname, g in fdata["groups"].items():
-                bg = (bdata.get("groups") or {}).get(gname)
-                if not bg or g["n"] < min_n or bg.get("n", 0) < min_n:
+            for gname, g in fdata.groups.items():
+                bg = bdata.groups.get(gname)
+                if bg is None or g.n < min_n or bg.n < min_n:
                     continue
-                old, new = bg.get(self.metric), g.get(self.metric)
+                old, new = bg.metric(self.metric), g.metric(self.metric)
                 if old is not None and new is not None:
                     pairs[(fname, gname)] = (old, new)
         return pairs
