@@ -36,15 +36,6 @@ class CalibrationBin:
     mean_score: float | None
     observed_rate: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bin_low": self.bin_low,
-            "bin_high": self.bin_high,
-            "n": self.n,
-            "mean_score": self.mean_score,
-            "observed_rate": self.observed_rate,
-        }
-
 
 @dataclass(frozen=True)
 class ScoreStats:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from scipy.stats import fisher_exact
@@ -50,14 +50,6 @@ class ProportionTest:
     method: Literal["fisher", "z"]
     statistic: float | None
     p_value: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "vs": self.vs,
-            "method": self.method,
-            "statistic": self.statistic,
-            "p_value": self.p_value,
-        }
 
 
 def feature_rng(seed: int, name: str) -> np.random.Generator:
