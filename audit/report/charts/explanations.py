@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from markupsafe import Markup, escape
+
+from audit.contract import DecisionExample, Distribution, GroupImportance, Importance
 
 from .svg import (
     _AXIS_HEIGHT,
@@ -30,15 +31,15 @@ from .svg import (
 )
 
 
-def importance_chart(global_importance: Sequence[Mapping[str, Any]], limit: int = 20) -> Markup:
+def importance_chart(global_importance: Sequence[Importance], limit: int = 20) -> Markup:
     """Global SHAP importance: mean |SHAP value| per feature, largest first.
 
     mean |SHAP|_j = (1 / m) * sum_i |phi_ij| over the m explained rows; the table beside the chart
     gives each feature's share of the total. Only the ``limit`` largest features are drawn.
     """
-    ranked = sorted(global_importance, key=lambda r: -(r.get("mean_abs_shap") or 0.0))
+    ranked = sorted(global_importance, key=lambda r: -(r.mean_abs_shap or 0.0))
     rows = ranked[:limit]
-    bars = [Bar(label=str(r.get("feature")), value=r.get("mean_abs_shap")) for r in rows]
+    bars = [Bar(label=r.feature, value=r.mean_abs_shap) for r in rows]
     return horizontal_bar_chart(
         bars,
         title="Global feature importance (mean |SHAP value|)",
@@ -56,15 +57,15 @@ def importance_chart(global_importance: Sequence[Mapping[str, Any]], limit: int 
 
 
 def importance_interval_chart(
-    global_importance: Sequence[Mapping[str, Any]], *, level: float = 0.95, limit: int = 20
+    global_importance: Sequence[Importance], *, level: float = 0.95, limit: int = 20
 ) -> Markup:
     """Global importance (mean |SHAP| per input column) with its bootstrap interval as whiskers.
 
     mean |SHAP|_j = (1 / m) * sum_i |phi_ij|; the whisker spans the ``level`` percentile
     bootstrap interval over the explained rows. Largest first, at most ``limit`` columns.
     """
-    ranked = sorted(global_importance, key=lambda r: -(r.get("mean_abs_shap") or 0.0))[:limit]
-    labels = [_clip(str(r.get("feature"))) for r in ranked]
+    ranked = sorted(global_importance, key=lambda r: -(r.mean_abs_shap or 0.0))[:limit]
+    labels = [_clip(r.feature) for r in ranked]
     canvas = _Canvas(
         "Global feature importance with intervals",
         f"Mean absolute SHAP value per input column, largest first, with {level:.0%} bootstrap "
@@ -72,21 +73,21 @@ def importance_interval_chart(
         labels,
         _VALUE_COLUMN + 60,
     )
-    highs = [float((r.get("ci") or [0, r.get("mean_abs_shap") or 0])[1]) for r in ranked]
+    highs = [float((r.ci or [0, r.mean_abs_shap or 0])[1]) for r in ranked]
     ticks = canvas.axis(0.0, max([0.0, *highs]))
     bottom = _TOP + _ROW_HEIGHT * max(len(ranked), 1)
     canvas.grid(ticks, _TOP - 2, bottom)
     for row, (r, label) in enumerate(zip(ranked, labels, strict=True)):
         y = _TOP + row * _ROW_HEIGHT
-        value = float(r.get("mean_abs_shap") or 0.0)
+        value = float(r.mean_abs_shap or 0.0)
         canvas.text(canvas.x0 - 6, y + _BAR_HEIGHT - 2, label, anchor="end", cls="label")
         canvas.add(
             f'<rect class="importance-bar" x="{canvas.x(0):.2f}" y="{y}" '
             f'width="{canvas.x(value) - canvas.x(0):.4f}" height="{_BAR_HEIGHT}" '
-            f'fill="{_POSITIVE}"><title>{escape(str(r.get("feature")))}: '
+            f'fill="{_POSITIVE}"><title>{escape(r.feature)}: '
             f"{escape(_fmt(value))}</title></rect>"
         )
-        ci = r.get("ci")
+        ci = r.ci
         text = _fmt(value)
         if ci:
             lo, hi = float(ci[0]), float(ci[1])
@@ -153,7 +154,7 @@ def _key(kind: str, element: str) -> str:
     return _dots("key", kind, [element])
 
 
-def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
+def beeswarm_chart(distribution: Sequence[Distribution]) -> Markup:
     """Beeswarm-style summary: for each input column (most important first), the per-row SHAP
     values as stacked dots along a common axis. Rows are binned (equal-width bins, counts from
     the report), and one dot stands for ``per_dot`` rows so the densest bin fits its row.
@@ -163,7 +164,7 @@ def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
     on average, below the column's median) and a filled one otherwise. Categorical columns (no
     order) are grey squares. The legend under the axis explains all three in words."""
     rows = list(distribution)
-    labels = [_clip(str(d.get("feature"))) for d in rows]
+    labels = [_clip(d.feature) for d in rows]
     canvas = _Canvas(
         "SHAP value distribution per feature",
         "Each row of dots shows how one feature's SHAP values are distributed over the explained "
@@ -178,18 +179,18 @@ def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
     if not rows:
         return canvas.svg(_TOP + _AXIS_HEIGHT)
     row_height = 30
-    ticks = canvas.axis(float(rows[0]["low"]), float(rows[0]["high"]))
+    ticks = canvas.axis(float(rows[0].low), float(rows[0].high))
     bottom = _TOP + row_height * len(rows)
     canvas.grid(ticks, _TOP - 2, bottom)
-    densest = max(max(d["counts"]) for d in rows) or 1
+    densest = max(max(d.counts) for d in rows) or 1
     stack = 7
     per_dot = max(1, math.ceil(densest / stack))
-    low, high = float(rows[0]["low"]), float(rows[0]["high"])
+    low, high = float(rows[0].low), float(rows[0].high)
     dots_by_kind: dict[str, list[str]] = {"low": [], "high": [], "categorical": []}
     for i, (d, label) in enumerate(zip(rows, labels, strict=True)):
         y_mid = _TOP + i * row_height + row_height / 2
         canvas.text(canvas.x0 - 6, y_mid + 4, label, anchor="end", cls="label")
-        counts, levels = d["counts"], d.get("levels")
+        counts, levels = d.counts, d.levels
         width = (high - low) / len(counts)
         for b, n in enumerate(counts):
             if not n:
@@ -199,7 +200,7 @@ def beeswarm_chart(distribution: Sequence[Mapping[str, Any]]) -> Markup:
             x = canvas.x(low + (b + 0.5) * width)
             for k in range(dots):
                 y = y_mid + (k - (dots - 1) / 2) * 3.6
-                kind, element = _dot(x, y, level, d.get("median_level") or _MEDIAN_RANK)
+                kind, element = _dot(x, y, level, d.median_level or _MEDIAN_RANK)
                 dots_by_kind[kind].append(element)
     for kind, elements in dots_by_kind.items():
         if elements:
@@ -244,7 +245,7 @@ def _group_tags(names: Sequence[str]) -> list[str]:
 
 
 def group_importance_chart(
-    column: str, groups: Mapping[str, Mapping[str, Any]], features: Sequence[str]
+    column: str, groups: Mapping[str, GroupImportance], features: Sequence[str]
 ) -> Markup:
     """Per-group importance for one sensitive column: for each feature (overall order), one bar
     per group of mean |SHAP| within the group. Different bar orders between groups mean the
@@ -254,14 +255,12 @@ def group_importance_chart(
     belongs to does not rest on its colour; the legend names each colour too. At most
     ``_MAX_GROUPS`` groups are drawn, the largest by n, in the report's order; small groups and
     any beyond those are counted in a note under the legend (the table lists them all)."""
-    eligible = [(str(g), v) for g, v in groups.items() if not v.get("small")]
-    largest = sorted(range(len(eligible)), key=lambda i: -(eligible[i][1].get("n") or 0))
+    eligible = [(str(g), v) for g, v in groups.items() if not v.small]
+    largest = sorted(range(len(eligible)), key=lambda i: -(eligible[i][1].n or 0))
     keep = set(largest[:_MAX_GROUPS])
     shown = [entry for i, entry in enumerate(eligible) if i in keep]
-    small = sum(1 for v in groups.values() if v.get("small"))
-    means = {
-        g: {r["feature"]: float(r["mean_abs_shap"]) for r in v.get("global", [])} for g, v in shown
-    }
+    small = sum(1 for v in groups.values() if v.small)
+    means = {g: {r.feature: float(r.mean_abs_shap) for r in v.global_} for g, v in shown}
     tags = _group_tags([g for g, _ in shown])
     values = {(g, f): means[g].get(f, 0.0) for g, _ in shown for f in features}
     value_size = _FONT_SIZE - 3
@@ -312,7 +311,7 @@ def group_importance_chart(
         canvas.text(
             canvas.x0 + 14,
             line_y,
-            _clip(f"{named} (n = {v.get('n')})", 60),
+            _clip(f"{named} (n = {v.n})", 60),
             size=_FONT_SIZE - 1,
             cls="legend",
         )
@@ -327,22 +326,22 @@ def group_importance_chart(
     return canvas.svg(line_y + 10)
 
 
-def waterfall_chart(example: Mapping[str, Any], *, limit: int = 8) -> Markup:
+def waterfall_chart(example: DecisionExample, *, limit: int = 8) -> Markup:
     """One decision as a waterfall: from the base value, each feature's SHAP value moves the
     output left (towards the adverse outcome, orange) or right (blue) until it reaches the
     model's output: output = base value + sum_j phi_j. The ``limit`` largest moves are drawn,
     the rest summed in one step. Each step's value is printed with its sign (- towards the
     adverse outcome, + towards the favourable one), so the direction does not rest on colour."""
-    contributions = list(example.get("contributions") or [])
+    contributions = list(example.contributions)
     shown, rest = contributions[:limit], contributions[limit:]
-    steps = [(f"{c['feature']} = {c.get('value')}", float(c["attribution"])) for c in shown]
+    steps = [(f"{c.feature} = {c.value}", float(c.attribution)) for c in shown]
     if rest:
-        steps.append((f"{len(rest)} other features", sum(float(c["attribution"]) for c in rest)))
-    base = float(example.get("base_value") or 0.0)
-    output = float(example.get("model_output") or base + sum(v for _, v in steps))
+        steps.append((f"{len(rest)} other features", sum(float(c.attribution) for c in rest)))
+    base = float(example.base_value or 0.0)
+    output = float(example.model_output or base + sum(v for _, v in steps))
     labels = [_clip(s) for s, _ in steps] + ["base value", "model output"]
     canvas = _Canvas(
-        f"Decision for row {example.get('row_id')}",
+        f"Decision for row {example.row_id}",
         "Waterfall of SHAP values from the base value to the model output for one decision; "
         "each step is labelled with its signed value: negative steps (orange, leftwards) push "
         "towards the adverse outcome, positive ones (blue, rightwards) towards the favourable "

@@ -3,16 +3,18 @@ rate with its interval), read from the typed fairness section."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import re
+from collections.abc import Mapping
 
 from markupsafe import Markup
+
+from audit.contract import GROUP_METRICS, FeatureFairness, GroupFairness, GroupMetric
 
 from .svg import _FOUR_FIFTHS, _MAX_BARS, Bar, ReferenceLine, horizontal_bar_chart
 
 
 def selection_rate_chart(
-    feature: str, evidence: Mapping[str, Any], max_bars: int = _MAX_BARS
+    feature: str, evidence: FeatureFairness, max_bars: int = _MAX_BARS
 ) -> Markup:
     """Selection rate by group for one sensitive feature, with the four-fifths line.
 
@@ -29,8 +31,8 @@ def selection_rate_chart(
     and the groups with the lowest selection rates, the ones a four-fifths check is about, in
     their original order, and says so under the axis; the table still lists every group.
     """
-    all_groups: Mapping[str, Mapping[str, Any]] = evidence.get("groups") or {}
-    reference = evidence.get("reference_group")
+    all_groups = evidence.groups
+    reference = evidence.reference_group
     groups = _lowest_groups(all_groups, reference, max_bars)
     footnote = (
         f"Showing the reference and the {len(groups) - 1} lowest of {len(all_groups)} groups; "
@@ -38,7 +40,8 @@ def selection_rate_chart(
         if len(groups) < len(all_groups)
         else ""
     )
-    reference_rate = (groups.get(reference) or {}).get("selection_rate") if reference else None
+    ref_stats = groups.get(reference) if reference else None
+    reference_rate = ref_stats.selection_rate if ref_stats is not None else None
     line_value = (
         _FOUR_FIFTHS * reference_rate
         if isinstance(reference_rate, int | float) and reference_rate > 0
@@ -46,8 +49,8 @@ def selection_rate_chart(
     )
     bars = []
     for name, stats in groups.items():
-        rate = stats.get("selection_rate")
-        compared = not stats.get("excluded") and stats.get("status") != "insufficient_data"
+        rate = stats.selection_rate
+        compared = not stats.excluded and stats.status != "insufficient_data"
         below = line_value is not None and rate is not None and rate < line_value and compared
         bars.append(
             Bar(
@@ -83,26 +86,32 @@ def selection_rate_chart(
     )
 
 
-def _interval(stats: Mapping[str, Any], metric: str) -> tuple[float, float] | None:
+def _interval(stats: GroupFairness, metric: str) -> tuple[float, float] | None:
     """The [low, high] interval of ``metric`` in a group's report entry, if it has one."""
-    ci = (stats.get("ci") or {}).get(metric)
-    if isinstance(ci, Sequence) and len(ci) == 2 and all(isinstance(v, int | float) for v in ci):
+    ci = stats.ci.get(metric)
+    if ci is not None and all(isinstance(v, int | float) for v in ci):
         return float(ci[0]), float(ci[1])
     return None
 
 
-#: Rates drawn by :func:`rate_chart`, with the formula printed under the axis.
-RATE_FORMULAS = {
-    "selection_rate": "selection rate = (TP + FP) / n",
-    "scoring_rate": "scoring rate = share scoring above the full sample's median",
-    "tpr": "TPR = TP / (TP + FN)",
-    "fpr": "FPR = FP / (FP + TN)",
-    "ppv": "PPV = TP / (TP + FP)",
-}
+#: How an axis words a formula where the catalogue's wording is too long for it.
+_AXIS_WORDING = {"scoring_rate": "share scoring above the full sample's median"}
+
+
+def _axis_formula(metric: GroupMetric) -> str:
+    """``TPR = TP / (TP + FN)``: the metric's short name and its catalogue formula."""
+    formula = _AXIS_WORDING.get(metric.name) or re.sub(
+        r"\b(tp|fp|fn|tn)\b", lambda m: m[0].upper(), metric.formula
+    )
+    return f"{metric.short} = {formula}"
+
+
+#: Every catalogued rate :func:`rate_chart` can draw, with the formula printed under the axis.
+RATE_FORMULAS = {m.name: _axis_formula(m) for m in GROUP_METRICS}
 
 
 def rate_chart(
-    feature: str, evidence: Mapping[str, Any], metric: str, max_bars: int = _MAX_BARS
+    feature: str, evidence: FeatureFairness, metric: str, max_bars: int = _MAX_BARS
 ) -> Markup:
     """One rate by group with its confidence interval (a whisker), for one feature.
 
@@ -110,14 +119,14 @@ def rate_chart(
     shown as a number that looks solid. With more than ``max_bars`` groups the chart keeps the
     reference group and the groups with the lowest selection rates, as the selection chart does.
     """
-    all_groups: Mapping[str, Mapping[str, Any]] = evidence.get("groups") or {}
-    reference = evidence.get("reference_group")
+    all_groups = evidence.groups
+    reference = evidence.reference_group
     groups = _lowest_groups(all_groups, reference, max_bars)
     name = RATE_FORMULAS[metric].split(" = ")[0]
     bars = [
         Bar(
             label=str(group),
-            value=stats.get(metric),
+            value=stats.metric(metric),
             note="(reference)" if group == reference else "",
             interval=_interval(stats, metric),
         )
@@ -129,7 +138,7 @@ def rate_chart(
         if len(groups) < len(all_groups)
         else ""
     )
-    confidence = evidence.get("confidence")
+    confidence = evidence.confidence
     level = f"{confidence:.0%}" if isinstance(confidence, int | float) else "the"
     return horizontal_bar_chart(
         bars,
@@ -144,14 +153,14 @@ def rate_chart(
 
 
 def _lowest_groups(
-    groups: Mapping[str, Mapping[str, Any]], reference: Any, max_bars: int
-) -> dict[str, Mapping[str, Any]]:
+    groups: Mapping[str, GroupFairness], reference: str | None, max_bars: int
+) -> dict[str, GroupFairness]:
     """At most ``max_bars`` groups: the reference plus the lowest selection rates, in order."""
     if len(groups) <= max_bars:
         return dict(groups)
     others = [name for name in groups if name != reference]
-    defined = [n for n in others if isinstance(groups[n].get("selection_rate"), int | float)]
-    lowest = sorted(defined, key=lambda n: groups[n]["selection_rate"])
+    defined = [n for n in others if groups[n].selection_rate is not None]
+    lowest = sorted(defined, key=lambda n: groups[n].metric("selection_rate") or 0.0)
     undefined = [n for n in others if n not in set(defined)]
     keep = set((lowest + undefined)[: max_bars - (1 if reference in groups else 0)])
     return {n: g for n, g in groups.items() if n in keep or n == reference}
