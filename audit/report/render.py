@@ -296,9 +296,10 @@ def _read_stylesheet(template_dir: Path) -> Markup:
     return Markup(css)
 
 
-def template_context(report: Report) -> dict[str, Any]:
+def template_context(report: Report | Mapping[str, Any]) -> dict[str, Any]:
     """The variables a report template receives besides ``css`` (see docs/templates.md):
     the whole typed report as ``report`` and shortcuts to the parts most templates use."""
+    report = as_report(report)
     subject = report.subject
     return {
         "report": report,
