@@ -113,7 +113,7 @@ def write_bundle(
         try:
             (tmp / "report.json").write_bytes(dumps(report))
             for render in renderers:
-                render(report, tmp)
+                render(document, tmp)
             for f in tmp.iterdir():
                 with f.open("rb") as fh:
                     os.fsync(fh.fileno())

@@ -19,7 +19,7 @@ from .typed import as_report
 
 def html_and_pdf(
     template_dir: Path | None = None, pdf: bool = True
-) -> Callable[[Report | Mapping[str, Any], Path], None]:
+) -> Callable[[dict[str, Any], Path], None]:
     """Compatibility name: a renderer writing report.html and (unless ``pdf`` is False)
     report.pdf, i.e. the first one or two of ``bundle_renderers``."""
     html = HtmlReport(template_dir)

@@ -41,7 +41,7 @@ def selection_rate_chart(
         else ""
     )
     ref_stats = groups.get(reference) if reference else None
-    reference_rate = ref_stats.selection_rate if ref_stats is not None else None
+    reference_rate = ref_stats.metric("selection_rate") if ref_stats is not None else None
     line_value = (
         _FOUR_FIFTHS * reference_rate
         if isinstance(reference_rate, int | float) and reference_rate > 0
@@ -49,7 +49,7 @@ def selection_rate_chart(
     )
     bars = []
     for name, stats in groups.items():
-        rate = stats.selection_rate
+        rate = stats.metric("selection_rate")
         compared = not stats.excluded and stats.status != "insufficient_data"
         below = line_value is not None and rate is not None and rate < line_value and compared
         bars.append(
@@ -159,7 +159,7 @@ def _lowest_groups(
     if len(groups) <= max_bars:
         return dict(groups)
     others = [name for name in groups if name != reference]
-    defined = [n for n in others if groups[n].selection_rate is not None]
+    defined = [n for n in others if groups[n].metric("selection_rate") is not None]
     lowest = sorted(defined, key=lambda n: groups[n].metric("selection_rate") or 0.0)
     undefined = [n for n in others if n not in set(defined)]
     keep = set((lowest + undefined)[: max_bars - (1 if reference in groups else 0)])

@@ -8,11 +8,9 @@ report.html (:class:`HtmlReport`), report.pdf (:class:`PdfReport`), junit.xml
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-from audit.contract import Report
 
 from .html import HtmlReport
 from .interface import OutputFormat, Renderer, as_report, bundle_location
@@ -57,8 +55,8 @@ FORMATS: dict[str, OutputFormat] = {f.name: f() for f in TEXT_FORMATS}
 
 def format_renderer(
     fmt: OutputFormat, *, reports_root: str | None = None
-) -> Callable[[Report | Mapping[str, Any], Path], None]:
-    """Compatibility name: ``fmt`` as a bundle renderer pointing at ``reports_root``."""
+) -> Callable[[dict[str, Any], Path], None]:
+    """Compatibility name (typed for today's bundle writer, which passes the JSON document): ``fmt`` as a bundle renderer pointing at ``reports_root``."""
     return type(fmt)(reports_root=reports_root)
 
 
