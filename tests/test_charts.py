@@ -17,6 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit.contract import (
+    Contribution,
+    DecisionExample,
+    Distribution,
+    FeatureFairness,
+    GroupFairness,
+    GroupImportance,
+    Importance,
+)
 from audit.explain.explanation import Explanation
 from audit.report.charts import (
     beeswarm_chart,
@@ -29,6 +38,37 @@ from audit.report.charts import (
 )
 
 FLAG = "\u25bc"
+
+
+# -- the typed sections the charts read, from the partial entries the tests build ---------------
+# model_construct: only the fields a chart reads are given (the tests vary exactly those).
+
+
+def fairness(ev: dict[str, Any]) -> FeatureFairness:
+    groups = {g: GroupFairness.model_construct(**stats) for g, stats in ev["groups"].items()}
+    return FeatureFairness.model_construct(reference_group=ev["reference_group"], groups=groups)
+
+
+def importance(rows: list[dict[str, Any]]) -> list[Importance]:
+    return [Importance.model_construct(**r) for r in rows]
+
+
+def by_group(groups: dict[str, dict[str, Any]]) -> dict[str, GroupImportance]:
+    return {
+        g: GroupImportance.model_construct(
+            n=v["n"], small=v["small"], global_=importance(v["global"])
+        )
+        for g, v in groups.items()
+    }
+
+
+def distributions(rows: list[dict[str, Any]]) -> list[Distribution]:
+    return [Distribution.model_construct(**d) for d in rows]
+
+
+def decision(example: dict[str, Any]) -> DecisionExample:
+    steps = [Contribution.model_construct(**c) for c in example["contributions"]]
+    return DecisionExample.model_construct(**{**example, "contributions": steps})
 
 
 def svg(markup: str) -> ET.Element:
@@ -90,7 +130,7 @@ def evidence(
 
 def test_bars_below_four_fifths_are_marked_in_text() -> None:
     rates = {"A": 0.50, "B": 0.30, "C": 0.45, "D": 0.20, "E": None, "F": 0.399}
-    root = svg(selection_rate_chart("f", evidence(rates, excluded=frozenset({"D"}))))
+    root = svg(selection_rate_chart("f", fairness(evidence(rates, excluded=frozenset({"D"})))))
     assert_accessible(root)
     line = 0.8 * 0.50  # four-fifths of the reference group A's rate
     flagged = {g for g, r in rates.items() if r is not None and r < line and g != "D"}
@@ -113,7 +153,7 @@ def test_bars_below_four_fifths_are_marked_in_text() -> None:
 
 
 def test_no_flag_legend_when_nothing_is_below_the_line() -> None:
-    root = svg(selection_rate_chart("f", evidence({"A": 0.5, "B": 0.45})))
+    root = svg(selection_rate_chart("f", fairness(evidence({"A": 0.5, "B": 0.45}))))
     assert FLAG not in "".join(root.itertext())
 
 
@@ -123,7 +163,9 @@ def test_long_bold_reference_label_stays_inside_the_chart() -> None:
     long = "Male&Asian-Pac-Islander-and-more-words"
     rates: dict[str, float | None] = {long: 0.3, "x": 0.2}
     root = svg(
-        selection_rate_chart("f", {"reference_group": long, "groups": evidence(rates)["groups"]})
+        selection_rate_chart(
+            "f", fairness({"reference_group": long, "groups": evidence(rates)["groups"]})
+        )
     )
     label = next(t for t in texts(root, "label") if t.get("font-weight") == "bold")
     width = len("".join(label.itertext())) * 11 * 0.62  # DejaVu Sans Bold: 0.61 em per char
@@ -144,9 +186,9 @@ def test_single_colour_charts_use_one_bar_colour() -> None:
         for i in range(4)
     ]
     for markup in (
-        rate_chart("f", ev, "tpr"),
-        importance_chart(rows),
-        importance_interval_chart(rows),
+        rate_chart("f", fairness(ev), "tpr"),
+        importance_chart(importance(rows)),
+        importance_interval_chart(importance(rows)),
     ):
         root = svg(markup)
         assert_accessible(root)
@@ -154,7 +196,7 @@ def test_single_colour_charts_use_one_bar_colour() -> None:
             r.get("fill") for r in root.iter("rect") if r.get("class") in {"bar", "importance-bar"}
         }
         assert len(fills) == 1, fills
-    root = svg(rate_chart("f", ev, "tpr"))
+    root = svg(rate_chart("f", fairness(ev), "tpr"))
     assert "A (reference)" in ["".join(t.itertext()) for t in texts(root, "label")]
 
 
@@ -193,7 +235,7 @@ def test_each_group_bar_names_its_group() -> None:
         "Non-binary": group_entry(50, {"age": 0.2, "income": 0.3, "hours": 0.15}),
         "Tiny": group_entry(3, {"age": 0.9, "income": 0.9, "hours": 0.9}, small=True),
     }
-    root = svg(group_importance_chart("sex", groups, FEATURES))
+    root = svg(group_importance_chart("sex", by_group(groups), FEATURES))
     assert_accessible(root)
     found = bars_and_names(root)
     assert len(found) == 3 * len(FEATURES)
@@ -216,7 +258,7 @@ def test_long_group_names_are_clipped_and_clashing_ones_numbered() -> None:
         "Female & Asian-Pac-Islander": group_entry(100, means),
         "Male & White": group_entry(100, means),
     }
-    found = bars_and_names(svg(group_importance_chart("x", distinct, FEATURES)))
+    found = bars_and_names(svg(group_importance_chart("x", by_group(distinct), FEATURES)))
     tags = {g: p.rsplit(" ", 1)[0] for g, _, _, p in found}
     assert tags["Male & White"] == "Male & White"
     clipped = tags["Female & Asian-Pac-Islander"]
@@ -225,7 +267,7 @@ def test_long_group_names_are_clipped_and_clashing_ones_numbered() -> None:
         "Female & Asian-Pac-Islander": group_entry(100, means),
         "Female & Other-Pac-Islander": group_entry(100, means),
     }
-    root = svg(group_importance_chart("x", clash, FEATURES))
+    root = svg(group_importance_chart("x", by_group(clash), FEATURES))
     found = bars_and_names(root)
     tags = {g: p.rsplit(" ", 1)[0] for g, _, _, p in found}
     assert tags == {"Female & Asian-Pac-Islander": "G1", "Female & Other-Pac-Islander": "G2"}
@@ -237,7 +279,7 @@ def test_more_than_six_groups_keeps_the_six_largest() -> None:
     means = dict.fromkeys(FEATURES, 0.2)
     sizes = [50, 400, 30, 300, 200, 20, 100, 150]
     groups = {f"g{i}": group_entry(n, means) for i, n in enumerate(sizes)}
-    root = svg(group_importance_chart("x", groups, FEATURES))
+    root = svg(group_importance_chart("x", by_group(groups), FEATURES))
     drawn = [g for g, f, _, _ in bars_and_names(root) if f == FEATURES[0]]
     assert drawn == ["g0", "g1", "g3", "g4", "g6", "g7"]  # the six largest, in report order
     assert "2 more beyond the 6 largest" in legend(root)
@@ -281,7 +323,7 @@ def test_beeswarm_dots_are_hollow_below_the_median_and_filled_above() -> None:
     ex, x = explanation()
     bins = 40
     distribution = ex.distribution(bins=bins)
-    root = svg(beeswarm_chart(distribution))
+    root = svg(beeswarm_chart(distributions(distribution)))
     assert_accessible(root)
     assert "hollow circle when the rows are on average below the feature's median" in desc(root)
 
@@ -334,10 +376,10 @@ def test_beeswarm_dots_are_hollow_below_the_median_and_filled_above() -> None:
 def test_beeswarm_legend_only_lists_shapes_that_are_drawn() -> None:
     ex, _ = explanation()
     numeric_only = ex.distribution(features=1)
-    text = legend(svg(beeswarm_chart(numeric_only)))
+    text = legend(svg(beeswarm_chart(distributions(numeric_only))))
     assert "hollow circle" in text and "grey square" not in text
     categorical = [dict(d, levels=None) for d in numeric_only]
-    text = legend(svg(beeswarm_chart(categorical)))
+    text = legend(svg(beeswarm_chart(distributions(categorical))))
     assert "grey square" in text and "hollow circle" not in text
 
 
@@ -345,7 +387,7 @@ def test_beeswarm_dots_stay_small() -> None:
     """Shared dot attributes sit on one <g> per kind, so the shape costs no bytes per dot: a dot
     is no longer than the plain coloured circle it replaced (about 68 bytes with its newline)."""
     ex, _ = explanation(2000)
-    root = svg(beeswarm_chart(ex.distribution()))
+    root = svg(beeswarm_chart(distributions(ex.distribution())))
     dots = [d for g in root.iter("g") if "dot" in (g.get("class") or "").split() for d in g]
     assert len(dots) > 50
     size = sum(len(ET.tostring(d, encoding="unicode").strip()) for d in dots)
@@ -367,7 +409,7 @@ def test_waterfall_steps_carry_their_sign() -> None:
             {"feature": "d", "value": 4, "attribution": -0.05},
         ],
     }
-    root = svg(waterfall_chart(example))
+    root = svg(waterfall_chart(decision(example)))
     assert_accessible(root)
     steps = [r for r in root.iter("rect") if r.get("class") == "step"]
     assert len(steps) == 4
@@ -396,7 +438,7 @@ def test_beeswarm_bin_at_a_tied_median_is_not_drawn_below_it() -> None:
     assert ranks[x == 0].mean() < 0.5  # the ties pull the median's rank down
     (dist,) = ex.distribution(bins=10)
     assert dist["median_level"] == pytest.approx(ranks[x == 0].mean())
-    root = svg(beeswarm_chart([dist]))
+    root = svg(beeswarm_chart(distributions([dist])))
     xs: dict[str, set[float]] = {"low": set(), "high": set()}
     for group in root.iter("g"):
         classes = (group.get("class") or "").split()

@@ -273,3 +273,41 @@ def test_markdown_pass_headline_in_words(report: dict[str, Any]) -> None:
     assert "PASS" in first and "FAIL" not in first
     assert not [line for line in md.splitlines() if line.startswith("|")]
     assert "Rules: 1 passed." in md
+
+
+# -- the renderer interface -------------------------------------------------------------------
+
+
+def test_bundle_renderers_in_bundle_order_write_their_files(tmp_path: Path, report: dict) -> None:
+    from audit.contract import Report
+    from audit.report.formats import Renderer, bundle_renderers
+
+    names = [r.name for r in bundle_renderers(pdf=True, decisions=[])]
+    assert names == ["html", "pdf", "junit", "markdown", "reasons"]
+    assert [r.name for r in bundle_renderers(pdf=False, decisions=None)] == [
+        "html",
+        "junit",
+        "markdown",
+    ]
+    typed = Report.model_validate(report)
+    for renderer in bundle_renderers(pdf=False, reports_root="reports", decisions=[]):
+        assert isinstance(renderer, Renderer)
+        renderer(typed, tmp_path)
+        for name in renderer.filenames:
+            assert (tmp_path / name).is_file()
+    junit = FORMATS["junit"].render(report, bundle_path="reports/adult-income/v2")
+    assert (tmp_path / "junit.xml").read_text("utf-8") == junit
+
+
+def test_a_catalogued_metric_becomes_an_appendix_column(
+    report: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import audit.report.render as render
+    from audit.contract import GROUP_METRICS, GroupMetric
+
+    extra = GroupMetric("treatment_gap", "treatment gap", "tp / n", "neither", "labels")
+    monkeypatch.setattr(render, "GROUP_METRICS", (*GROUP_METRICS, extra))
+    html = render.render_html(report)
+    appendix = html.split('id="appendix"', 1)[1]
+    header = appendix.split("</thead>", 1)[0]
+    assert header.index(">Accuracy<") < header.index(">Treatment gap<") < header.index(">Status<")

@@ -380,7 +380,14 @@ def sparse_report(report: dict[str, Any]) -> dict[str, Any]:
     sparse = copy.deepcopy(report)
     sparse["previous"] = None
     sparse["rules"] = []
-    sparse["summary"] = {"rules": 0, "passed": 0, "failed": 0, "warned": 0, "skipped": 0}
+    sparse["summary"] = {
+        "rules": 0,
+        "passed": 0,
+        "failed": 0,
+        "warned": 0,
+        "waived": 0,
+        "skipped": 0,
+    }
     sparse["outcome"] = "pass"
     sparse["explanations"] = {
         "status": "skipped",

@@ -67,6 +67,7 @@ def test_documented_context_filters_and_functions_are_the_real_ones() -> None:
     ours = {name for name, f in env.filters.items() if builtin.filters.get(name) is not f}
     assert _doc_table_names("Filters") == ours
     assert _doc_table_names("Functions") == set(env.globals) - set(builtin.globals)
+    assert _doc_table_names("Tests") == set(env.tests) - set(builtin.tests)
 
 
 def test_documented_minimal_template_renders_html_and_pdf(tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_shortcut_variables_reach_a_users_template(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "report.html.j2").write_text(
         "{{ outcome }}|{{ subject.name }}|{{ model.sha256 }}|{{ dataset.rows }}|"
-        "{{ policy.name }}|{{ rules | length }}|{{ settings | length }}",
+        "{{ policy.name }}|{{ rules | length }}|{{ fields(settings) | length }}",
         "utf-8",
     )
     (folder / "report.css").write_text("", "utf-8")

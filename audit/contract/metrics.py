@@ -24,6 +24,9 @@ TN, FP, FN, TP = 0, 1, 2, 3
 
 Direction = Literal["higher", "lower", "neither"]
 Needs = Literal["decisions", "labels", "scores"]
+#: The HTML/PDF table a metric is a column of: the fairness evidence table ("groups"), the
+#: scoring table, the appendix, or none ("": shown another way, e.g. a group's share).
+Table = Literal["groups", "scoring", "appendix", ""]
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,24 @@ class GroupMetric:
     judged: bool = True
     #: written to the report only when the audit has scores
     scored_only: bool = False
+    #: display: a short column header where the label is too long (``"TPR"``); "" uses the label
+    column: str = ""
+    #: display: the HTML/PDF table the metric is a column of (a new metric: the appendix)
+    table: Table = "appendix"
 
     @property
     def higher_is_better(self) -> bool | None:
         return {"higher": True, "lower": False, "neither": None}[self.direction]
+
+    @property
+    def short(self) -> str:
+        """The name in running text and chart titles: the short column, else the label."""
+        return self.column or self.label
+
+    @property
+    def header(self) -> str:
+        """The column header in tables: ``"TPR"``, ``"Selection rate"``."""
+        return self.column or self.label[:1].upper() + self.label[1:]
 
 
 #: The catalogue, in the order policies and tables list the metrics.
@@ -61,6 +78,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "decisions",
         cells=((TP, FP), None),
         compared=True,
+        table="groups",
     ),
     GroupMetric(
         "impact_ratio",
@@ -69,6 +87,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "higher",
         "decisions",
         ratio_of="selection_rate",
+        table="groups",
     ),
     GroupMetric(
         "scoring_rate",
@@ -78,6 +97,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "scores",
         compared=True,
         scored_only=True,
+        table="scoring",
     ),
     GroupMetric(
         "scoring_impact_ratio",
@@ -87,6 +107,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "scores",
         ratio_of="scoring_rate",
         scored_only=True,
+        table="scoring",
     ),
     GroupMetric(
         "tpr",
@@ -96,6 +117,8 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "labels",
         cells=((TP,), (TP, FN)),
         compared=True,
+        column="TPR",
+        table="groups",
     ),
     GroupMetric(
         "fpr",
@@ -105,9 +128,17 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "labels",
         cells=((FP,), (FP, TN)),
         compared=True,
+        column="FPR",
+        table="groups",
     ),
     GroupMetric(
-        "tnr", "true negative rate", "tn / (tn + fp)", "higher", "labels", cells=((TN,), (TN, FP))
+        "tnr",
+        "true negative rate",
+        "tn / (tn + fp)",
+        "higher",
+        "labels",
+        cells=((TN,), (TN, FP)),
+        column="TNR",
     ),
     GroupMetric(
         "fnr",
@@ -117,6 +148,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "labels",
         cells=((FN,), (FN, TP)),
         compared=True,
+        column="FNR",
     ),
     GroupMetric(
         "ppv",
@@ -126,6 +158,8 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "labels",
         cells=((TP,), (TP, FP)),
         compared=True,
+        column="PPV",
+        table="groups",
     ),
     GroupMetric(
         "npv",
@@ -135,12 +169,25 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "labels",
         cells=((TN,), (TN, FN)),
         compared=True,
+        column="NPV",
     ),
     GroupMetric(
-        "fdr", "false discovery rate", "fp / (fp + tp)", "lower", "labels", cells=((FP,), (FP, TP))
+        "fdr",
+        "false discovery rate",
+        "fp / (fp + tp)",
+        "lower",
+        "labels",
+        cells=((FP,), (FP, TP)),
+        column="FDR",
     ),
     GroupMetric(
-        "for", "false omission rate", "fn / (fn + tn)", "lower", "labels", cells=((FN,), (FN, TN))
+        "for",
+        "false omission rate",
+        "fn / (fn + tn)",
+        "lower",
+        "labels",
+        cells=((FN,), (FN, TN)),
+        column="FOR",
     ),
     GroupMetric(
         "base_rate",
@@ -166,6 +213,8 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "higher",
         "scores",
         scored_only=True,
+        column="AUC",
+        table="scoring",
     ),
     GroupMetric(
         "ece",
@@ -174,6 +223,8 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "lower",
         "scores",
         scored_only=True,
+        column="ECE",
+        table="scoring",
     ),
     GroupMetric(
         "share",
@@ -182,6 +233,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "neither",
         "decisions",
         judged=False,
+        table="",
     ),
     GroupMetric(
         "mean_score",
@@ -191,6 +243,7 @@ GROUP_METRICS: tuple[GroupMetric, ...] = (
         "scores",
         judged=False,
         scored_only=True,
+        table="scoring",
     ),
 )
 

@@ -1,32 +1,39 @@
-"""The bundle's rendered files: report.html and report.pdf, from the same report document."""
+"""Compatibility names for the bundle's rendered files (use :func:`bundle_renderers` instead).
+
+``html_and_pdf`` and ``reasons_csv`` predate the renderer interface in
+:mod:`audit.report.formats`; they are thin aliases over it, kept until the publisher calls
+:func:`audit.report.formats.bundle_renderers`, and will then be removed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .bundle import Renderer
+from audit.contract import Report
+
+from .formats import HtmlReport, PdfReport, ReasonsCsv
+from .typed import as_report
 
 
-def html_and_pdf(template_dir: Path | None = None, pdf: bool = True) -> Renderer:
-    """A renderer writing report.html and (unless ``pdf`` is False) report.pdf."""
-    from .pdf import render_pdf
-    from .render import render_html
+def html_and_pdf(
+    template_dir: Path | None = None, pdf: bool = True
+) -> Callable[[dict[str, Any], Path], None]:
+    """Compatibility name: a renderer writing report.html and (unless ``pdf`` is False)
+    report.pdf, i.e. the first one or two of ``bundle_renderers``."""
+    html = HtmlReport(template_dir)
+    printed = PdfReport(template_dir, html=html) if pdf else None
 
-    def render(report: dict[str, Any], folder: Path) -> None:
-        html = render_html(report, template_dir)
-        (folder / "report.html").write_text(html, encoding="utf-8")
-        if pdf:
-            (folder / "report.pdf").write_bytes(render_pdf(html, template_dir))
-
-    return render
-
-
-def reasons_csv(decisions: list[Any]) -> Renderer:
-    """A renderer writing reasons.csv: the principal reasons of each adverse decision, in words."""
-    from ..explain import write_reasons_csv
-
-    def render(report: dict[str, Any], folder: Path) -> None:
-        write_reasons_csv(folder / "reasons.csv", decisions)
+    def render(report: Report | Mapping[str, Any], folder: Path) -> None:
+        typed = as_report(report)
+        html.write(typed, folder)
+        if printed is not None:
+            printed.write(typed, folder)
 
     return render
+
+
+def reasons_csv(decisions: Sequence[Any]) -> ReasonsCsv:
+    """Compatibility name: the reasons.csv renderer (:class:`ReasonsCsv`)."""
+    return ReasonsCsv(decisions)

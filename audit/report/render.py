@@ -1,4 +1,4 @@
-"""Render the canonical report (the dict in report.json) as one self-contained HTML page.
+"""Render the typed report (:class:`audit.contract.Report`) as one self-contained HTML page.
 
 The HTML is what an auditor reads in a browser and what the PDF is printed from, so it carries
 everything inline: the stylesheet is read from the template folder and put in a ``<style>``
@@ -8,6 +8,8 @@ Templates are data, not code: users may point ``template_dir`` at their own fold
 templates run in Jinja2's immutable sandbox (no access to Python internals such as
 ``__globals__``), with autoescaping on (a group label such as ``<script>`` is shown, never run) and
 ``StrictUndefined`` (a field the template expects but the report lacks is an error, not a blank).
+The template reads the typed report by attribute (``report.subject.dataset.rows``); the metric
+columns of its per-group tables come from the metric catalogue (:mod:`audit.contract.metrics`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
+from audit.contract import CATALOGUE, GROUP_METRICS, Artifact, Finding, GroupMetric, Report, Section
 from audit.errors import InputError
 from audit.report.charts import (
     beeswarm_chart,
@@ -31,6 +34,7 @@ from audit.report.charts import (
     selection_rate_chart,
     waterfall_chart,
 )
+from audit.report.typed import as_report
 
 __all__ = [
     "default_template_dir",
@@ -42,33 +46,6 @@ __all__ = [
 
 TEMPLATE_NAME = "report.html.j2"
 STYLESHEET_NAME = "report.css"
-
-#: Fields every template may rely on; checked up front so a malformed report names the field.
-_REQUIRED_FIELDS = (
-    "schema_version",
-    "report_id",
-    "version",
-    "previous",
-    "created_at",
-    "tool.name",
-    "tool.version",
-    "actor",
-    "subject.name",
-    "subject.model",
-    "subject.dataset.name",
-    "subject.dataset.version",
-    "subject.dataset.sha256",
-    "subject.dataset.rows",
-    "subject.policy.name",
-    "subject.policy.version",
-    "subject.policy.sha256",
-    "outcome",
-    "rules",
-    "fairness",
-    "performance",
-    "explanations.status",
-    "environment",
-)
 
 _STATUS_SYMBOLS = {
     "pass": "\u2713",
@@ -89,16 +66,6 @@ def default_template_dir() -> Path:
     if repo_templates.is_dir():
         return repo_templates
     return Path(__file__).resolve().parent / "templates"
-
-
-def _missing_field(report: Mapping[str, Any]) -> str | None:
-    for dotted in _REQUIRED_FIELDS:
-        node: Any = report
-        for part in dotted.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return dotted
-            node = node[part]
-    return None
 
 
 # -- number formatting ---------------------------------------------------------------------------
@@ -186,21 +153,20 @@ def fmt_setting(value: Any) -> str:
         return fmt_number(value)
     if isinstance(value, list | tuple):
         return ", ".join(fmt_setting(v) for v in value) or "none"
+    if isinstance(value, Section):
+        value = dict(fields(value))
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {fmt_setting(v)}" for k, v in value.items()) or "none"
     return str(value)
 
 
-def breached_by(rules: Any, feature: Any, group: Any) -> list[str]:
+def breached_by(rules: list[Finding], feature: str, group: str) -> list[str]:
     """Ids of the failed or warned rules whose breaches name this feature's group."""
     return [
-        str(rule.get("id"))
-        for rule in rules or []
-        if rule.get("status") in ("fail", "warn")
-        and any(
-            b.get("feature") == feature and b.get("group") == group
-            for b in rule.get("breaches") or []
-        )
+        rule.id
+        for rule in rules
+        if rule.status in ("fail", "warn")
+        and any(b.feature == feature and b.group == group for b in rule.breaches)
     ]
 
 
@@ -209,13 +175,61 @@ def humanize(name: Any) -> str:
     return str(name).replace("_", " ")
 
 
-def artifact_ref(artifact: Any) -> str:
+def artifact_ref(artifact: Artifact | Mapping[str, Any] | None) -> str:
     """``name@version`` for a registered artifact, ``file.ext (file)`` for one given by path."""
     if not artifact:
         return "none (recorded decisions were audited)"
-    if artifact.get("version") is None:
-        return f"{artifact.get('path') or artifact.get('name')} (file)"
-    return f"{artifact['name']}@{artifact['version']}"
+    if isinstance(artifact, Mapping):
+        # compatibility: ``audit report show`` (audit.cli) still passes report.json's entry
+        name, version, path = artifact.get("name"), artifact.get("version"), artifact.get("path")
+    else:
+        name, version, path = artifact.name, artifact.version, artifact.path
+    if version is None:
+        return f"{path or name} (file)"
+    return f"{name}@{version}"
+
+
+def fields(section: Section) -> list[tuple[str, Any]]:
+    """The fields ``section`` has in report.json, in its key order: ``(key, value)`` pairs.
+
+    A field left out of report.json (an optional part that does not apply) is left out here.
+    """
+    return [
+        (info.alias or name, getattr(section, name))
+        for name, info in type(section).model_fields.items()
+        if name in section.model_fields_set
+    ]
+
+
+def has(section: Any, key: str) -> bool:
+    """Whether ``section`` has the field ``key`` (its report.json key) in report.json."""
+    if not isinstance(section, Section):
+        return False
+    names = {info.alias or name: name for name, info in type(section).model_fields.items()}
+    return names.get(key, key) in section.model_fields_set
+
+
+#: Today's column order of the per-group tables; metrics added to the catalogue follow.
+_TABLE_ORDER = {
+    "groups": ("selection_rate", "tpr", "fpr", "ppv", "impact_ratio"),
+    "appendix": ("base_rate", "fnr", "tnr", "npv", "fdr", "for", "accuracy"),
+    "scoring": ("scoring_rate", "scoring_impact_ratio", "mean_score", "auc", "ece"),
+}
+
+
+def metric_header(name: str) -> str:
+    """A catalogued metric's column header (``TPR``, ``Scoring rate``); else the name in words."""
+    metric = CATALOGUE.get(name)
+    return metric.header if metric else humanize(name)
+
+
+def metric_columns(table: str) -> list[GroupMetric]:
+    """The catalogued metrics shown as columns of ``table`` (``groups``, ``appendix``,
+    ``scoring``), in display order: today's columns first, then catalogue additions."""
+    known = _TABLE_ORDER.get(table, ())
+    listed = [m for m in GROUP_METRICS if m.table == table]
+    order = {name: i for i, name in enumerate(known)}
+    return sorted(listed, key=lambda m: order.get(m.name, len(known)))
 
 
 def status_symbol(status: Any) -> str:
@@ -259,7 +273,11 @@ def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
         group_importance_chart=group_importance_chart,
         waterfall_chart=waterfall_chart,
         is_number=_is_number,
+        fields=fields,
+        metric_columns=metric_columns,
+        metric_header=metric_header,
     )
+    env.tests.update(has=has)
     return env
 
 
@@ -283,42 +301,33 @@ def _read_stylesheet(template_dir: Path) -> Markup:
     return Markup(css)
 
 
-def template_context(report: Mapping[str, Any]) -> dict[str, Any]:
+def template_context(report: Report | Mapping[str, Any]) -> dict[str, Any]:
     """The variables a report template receives besides ``css`` (see docs/templates.md):
-    the whole report as ``report`` and shortcuts to the parts most templates use."""
-    subject = report["subject"]
+    the whole typed report as ``report`` and shortcuts to the parts most templates use."""
+    report = as_report(report)
+    subject = report.subject
     return {
         "report": report,
         "subject": subject,
-        "model": subject.get("model"),
-        "dataset": subject["dataset"],
-        "policy": subject["policy"],
-        "rules": report["rules"],
-        "settings": report.get("settings") or {},
-        "outcome": str(report["outcome"]).lower(),
+        "model": subject.model,
+        "dataset": subject.dataset,
+        "policy": subject.policy,
+        "rules": report.rules,
+        "settings": report.settings,
+        "outcome": report.outcome.lower(),
     }
 
 
-def render_html(report: Mapping[str, Any], template_dir: Path | None = None) -> str:
-    """Render ``report`` (the canonical report.json content) to a self-contained HTML page.
+def render_html(report: Report | Mapping[str, Any], template_dir: Path | None = None) -> str:
+    """Render the typed ``report`` to a self-contained HTML page.
 
-    Raises ``InputError`` when the report lacks a required field, or when the template folder
-    is missing, unreadable, or holds a template that fails (syntax error, undefined field,
-    unsafe access refused by the sandbox); the message names the file or field.
+    A parsed report.json (a mapping) is validated into the typed report first. Raises
+    ``InputError`` when the report does not match the contract (the message names the field),
+    or when the template folder is missing, unreadable, or holds a template that fails (syntax
+    error, undefined field, unsafe access refused by the sandbox); the message names the file.
     """
+    typed = as_report(report)
     folder = Path(template_dir) if template_dir is not None else default_template_dir()
-    if not isinstance(report, Mapping):
-        raise InputError(
-            f"the report to render must be a JSON object, got {type(report).__name__}",
-            hint="pass the parsed content of report.json",
-        )
-    missing = _missing_field(report)
-    if missing is not None:
-        raise InputError(
-            f"report.json has no field '{missing}', which the HTML report needs",
-            hint="render a report written by this version of audit (schema_version "
-            f"{report.get('schema_version', '?')!s})",
-        )
     if not (folder / TEMPLATE_NAME).is_file():
         raise InputError(
             f"template folder {folder} has no {TEMPLATE_NAME}",
@@ -329,7 +338,7 @@ def render_html(report: Mapping[str, Any], template_dir: Path | None = None) -> 
     env = _environment(folder)
     try:
         template = env.get_template(TEMPLATE_NAME)
-        return template.render(template_context(report), css=css)
+        return template.render(template_context(typed), css=css)
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(
             f"template {exc.filename or folder / TEMPLATE_NAME}, line {exc.lineno}: {exc.message}",
@@ -343,7 +352,7 @@ def render_html(report: Mapping[str, Any], template_dir: Path | None = None) -> 
     except jinja2.UndefinedError as exc:
         raise InputError(
             f"template in {folder} uses a field the report does not have: {exc.message}",
-            hint="guard optional fields in the template with .get() or 'is defined'",
+            hint="guard optional fields in the template with 'is not none' or 'is has(...)'",
         ) from exc
     except jinja2.TemplateNotFound as exc:
         raise InputError(

@@ -1,46 +1,77 @@
-"""Output formats of the report bundle beside report.json: JUnit XML and a Markdown summary.
+"""Renderers of the report bundle: every file beside report.json is one :class:`Renderer`.
 
-One interface (:class:`OutputFormat`) and one module per format, as in pip-audit's ``_format``.
-:data:`FORMATS` maps each format's name to its implementation; :func:`format_renderer` adapts a
-format to the bundle writer's renderer signature ``(report, folder) -> None``.
+One interface (:mod:`.interface`) and one module per file, as in pip-audit's ``_format``:
+report.html (:class:`HtmlReport`), report.pdf (:class:`PdfReport`), junit.xml
+(:class:`JUnitFormat`), summary.md (:class:`MarkdownFormat`) and reasons.csv
+(:class:`ReasonsCsv`). :func:`bundle_renderers` gives the publisher the list for one bundle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .interface import OutputFormat, bundle_location
+from .html import HtmlReport
+from .interface import OutputFormat, Renderer, as_report, bundle_location
 from .junit import JUnitFormat
 from .markdown import MarkdownFormat
+from .pdf import PdfReport
+from .reasons import ReasonsCsv
 
-FORMATS: dict[str, OutputFormat] = {f.name: f for f in (JUnitFormat(), MarkdownFormat())}
+#: The text formats written beside the HTML, in bundle order.
+TEXT_FORMATS: tuple[type[OutputFormat], ...] = (JUnitFormat, MarkdownFormat)
+
+
+def bundle_renderers(
+    *,
+    templates: Path | None = None,
+    pdf: bool = True,
+    reports_root: str | None = None,
+    decisions: Sequence[Any] | None = None,
+) -> list[Renderer]:
+    """The renderers of one bundle, in writing order: report.html and (unless ``pdf`` is False)
+    report.pdf from ``templates`` (None: the built-in templates), junit.xml and summary.md
+    (pointing readers at ``<reports_root>/<name>/v<N>`` when ``reports_root`` is given), and
+    reasons.csv when ``decisions`` (the per-decision reasons) is not None.
+
+    Each is called as ``renderer(report, folder)`` with the typed report.
+    """
+    html = HtmlReport(templates)
+    renderers: list[Renderer] = [html]
+    if pdf:
+        renderers.append(PdfReport(templates, html=html))
+    renderers += [fmt(reports_root=reports_root) for fmt in TEXT_FORMATS]
+    if decisions is not None:
+        renderers.append(ReasonsCsv(decisions))
+    return renderers
+
+
+# -- compatibility names (kept until the publisher calls bundle_renderers; remove then) ---------
+
+#: Compatibility name: the text formats by name (what a user types).
+FORMATS: dict[str, OutputFormat] = {f.name: f() for f in TEXT_FORMATS}
 
 
 def format_renderer(
     fmt: OutputFormat, *, reports_root: str | None = None
-) -> Callable[[Mapping[str, Any], Path], None]:
-    """A bundle renderer writing ``fmt.filename`` into the bundle folder it is given.
-
-    ``reports_root`` is the reports folder as readers should see it (e.g. ``reports``, relative
-    to the CI workspace); the bundle's own location ``<root>/<name>/v<N>`` is derived from the
-    report, because the renderer runs in a temporary folder before the bundle is moved into place.
-    """
-
-    def render(report: Mapping[str, Any], folder: Path) -> None:
-        where = bundle_location(report, reports_root) if reports_root is not None else None
-        text = fmt.render(report, bundle_path=where)
-        (folder / fmt.filename).write_text(text, encoding="utf-8")
-
-    return render
+) -> Callable[[dict[str, Any], Path], None]:
+    """Compatibility name (typed for today's bundle writer, which passes the JSON document): ``fmt`` as a bundle renderer pointing at ``reports_root``."""
+    return type(fmt)(reports_root=reports_root)
 
 
 __all__ = [
     "FORMATS",
+    "TEXT_FORMATS",
+    "HtmlReport",
     "JUnitFormat",
     "MarkdownFormat",
     "OutputFormat",
+    "PdfReport",
+    "ReasonsCsv",
+    "Renderer",
+    "as_report",
     "bundle_location",
+    "bundle_renderers",
     "format_renderer",
 ]

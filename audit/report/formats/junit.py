@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from typing import Any, ClassVar
+
+from audit.contract import Finding, Report
 
 from .interface import OutputFormat, fmt_number, reference, rule_location
 
@@ -38,43 +39,39 @@ def _x(value: Any) -> str:
     return _NOT_XML.sub("\ufffd", str(value))
 
 
-def evidence(rule: Mapping[str, Any]) -> str:
+def evidence(rule: Finding) -> str:
     """The evidence of one finding as plain text: its message, then value against threshold,
     where it was judged, the confidence interval, the judging mode and every breach."""
-    metric = rule.get("metric") or rule.get("kind", "value")
+    metric = rule.metric or rule.kind
     lines = [
-        str(rule.get("message", "")),
-        f"{metric} = {fmt_number(rule.get('value'), 6)}"
-        f" (required {rule.get('operator')} {fmt_number(rule.get('threshold'), 6)})",
+        rule.message,
+        f"{metric} = {fmt_number(rule.value, 6)}"
+        f" (required {rule.operator} {fmt_number(rule.threshold, 6)})",
     ]
     where = rule_location(rule)
     if where is not None:
         lines.append(f"judged at: {where}")
-    ci = rule.get("ci")
-    if ci:
-        lines.append("confidence interval: [" + ", ".join(fmt_number(v, 6) for v in ci) + "]")
-    if rule.get("mode"):
-        lines.append(f"judged on: {rule['mode']}")
-    lines.append(f"severity: {rule.get('severity')}")
-    breaches = rule.get("breaches") or []
-    if breaches:
-        lines.append(f"breaches ({len(breaches)}):")
-        for b in breaches:
+    if rule.ci:
+        lines.append("confidence interval: [" + ", ".join(fmt_number(v, 6) for v in rule.ci) + "]")
+    if rule.mode:
+        lines.append(f"judged on: {rule.mode}")
+    lines.append(f"severity: {rule.severity}")
+    if rule.breaches:
+        lines.append(f"breaches ({len(rule.breaches)}):")
+        for b in rule.breaches:
             where_b = rule_location(b) or "overall"
-            lines.append(f"  {where_b}: {fmt_number(b.get('value'), 6)}")
-    waiver = rule.get("waiver")
-    if waiver and not waiver.get("active", True):
-        lines.append(
-            f"waiver by {waiver.get('approved_by')} expired on {waiver.get('expires')}: not applied"
-        )
+            lines.append(f"  {where_b}: {fmt_number(b.value, 6)}")
+    waiver = rule.waiver
+    if waiver is not None and not waiver.active:
+        lines.append(f"waiver by {waiver.approved_by} expired on {waiver.expires}: not applied")
     return "\n".join(lines)
 
 
-def _waived_text(rule: Mapping[str, Any]) -> str:
-    waiver = rule.get("waiver") or {}
-    who = waiver.get("approved_by", "unknown approver")
-    until = waiver.get("expires", "an unknown date")
-    reason = waiver.get("reason", "no reason recorded")
+def _waived_text(rule: Finding) -> str:
+    waiver = rule.waiver
+    who = waiver.approved_by if waiver else "unknown approver"
+    until = waiver.expires if waiver else "an unknown date"
+    reason = waiver.reason if waiver else "no reason recorded"
     return f"WAIVED by {who} until {until}: {reason}\n{evidence(rule)}"
 
 
@@ -84,68 +81,64 @@ class JUnitFormat(OutputFormat):
     name: ClassVar[str] = "junit"
     filename: ClassVar[str] = "junit.xml"
 
-    def render(self, report: Mapping[str, Any], *, bundle_path: str | None = None) -> str:
-        rules = list(report.get("rules") or [])
-        statuses = [r.get("status") for r in rules]
+    def text(self, report: Report, *, bundle_path: str | None = None) -> str:
+        statuses = [r.status for r in report.rules]
         counts = {
-            "tests": str(len(rules)),
+            "tests": str(len(report.rules)),
             "failures": str(sum(s not in _NOT_FAILURES for s in statuses)),
             "errors": "0",
             "skipped": str(statuses.count("skipped")),
         }
-        subject = report.get("subject") or {}
         root = ET.Element("testsuites", {"name": "audit", **counts})
         suite = ET.SubElement(
             root,
             "testsuite",
             {
-                "name": _x(f"audit: {subject.get('name', 'unnamed')}"),
+                "name": _x(f"audit: {report.subject.name}"),
                 **counts,
-                "timestamp": _x(report.get("created_at", "")),
+                "timestamp": _x(report.created_at),
             },
         )
         props = ET.SubElement(suite, "properties")
         for key, value in self._properties(report, bundle_path):
             ET.SubElement(props, "property", {"name": key, "value": _x(value)})
-        for rule in rules:
+        for rule in report.rules:
             self._testcase(suite, rule)
         ET.indent(root, space="  ")
         body = ET.tostring(root, encoding="unicode")
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
     @staticmethod
-    def _properties(report: Mapping[str, Any], bundle_path: str | None) -> list[tuple[str, str]]:
-        subject = report.get("subject") or {}
+    def _properties(report: Report, bundle_path: str | None) -> list[tuple[str, str]]:
+        subject = report.subject
         props = [
-            ("report_id", str(report.get("report_id"))),
-            ("version", str(report.get("version"))),
-            ("outcome", str(report.get("outcome"))),
+            ("report_id", report.report_id),
+            ("version", str(report.version)),
+            ("outcome", report.outcome),
         ]
-        for part in ("model", "dataset", "policy"):
-            entry = subject.get(part)
+        for part, entry in (
+            ("model", subject.model),
+            ("dataset", subject.dataset),
+            ("policy", subject.policy),
+        ):
             props.append((part, reference(entry)))
-            props.append((f"{part}_sha256", str((entry or {}).get("sha256") or "none")))
-        tool = report.get("tool") or {}
-        props.append(("tool", f"{tool.get('name', 'audit')} {tool.get('version', '')}".strip()))
+            props.append((f"{part}_sha256", (entry.sha256 if entry else None) or "none"))
+        tool = report.tool
+        props.append(("tool", f"{tool.name} {tool.version}".strip()))
         if bundle_path is not None:
             props.append(("bundle", bundle_path))
         return props
 
     @staticmethod
-    def _testcase(suite: ET.Element, rule: Mapping[str, Any]) -> None:
+    def _testcase(suite: ET.Element, rule: Finding) -> None:
         case = ET.SubElement(
-            suite,
-            "testcase",
-            {
-                "classname": _x(f"{rule.get('kind')}.{rule.get('metric')}"),
-                "name": _x(rule.get("id", "")),
-            },
+            suite, "testcase", {"classname": _x(f"{rule.kind}.{rule.metric}"), "name": _x(rule.id)}
         )
-        status = rule.get("status")
-        message = _x(rule.get("message", ""))
+        status = rule.status
+        message = _x(rule.message)
         if status == "fail":
             failure = ET.SubElement(
-                case, "failure", {"message": message, "type": _x(rule.get("severity", "error"))}
+                case, "failure", {"message": message, "type": _x(rule.severity)}
             )
             failure.text = _x(evidence(rule))
         elif status == "skipped":

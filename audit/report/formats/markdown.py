@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from audit.contract import Finding, Report, Subject
+
 from .interface import OutputFormat, fmt_number, reference, rule_location, short_digest
 
 _ATTENTION = ("fail", "warn", "waived")
@@ -57,16 +59,14 @@ class MarkdownFormat(OutputFormat):
     name: ClassVar[str] = "markdown"
     filename: ClassVar[str] = "summary.md"
 
-    def render(self, report: Mapping[str, Any], *, bundle_path: str | None = None) -> str:
-        subject = report.get("subject") or {}
-        rules = list(report.get("rules") or [])
-        by_status: dict[str, list[Mapping[str, Any]]] = {}
-        for rule in rules:
-            by_status.setdefault(str(rule.get("status")), []).append(rule)
+    def text(self, report: Report, *, bundle_path: str | None = None) -> str:
+        by_status: dict[str, list[Finding]] = {}
+        for rule in report.rules:
+            by_status.setdefault(str(rule.status), []).append(rule)
         out = [self._headline(report, by_status), ""]
-        out += self._inputs(subject)
+        out += self._inputs(report.subject)
         out.append("")
-        attention = [r for r in rules if r.get("status") in _ATTENTION]
+        attention = [r for r in report.rules if r.status in _ATTENTION]
         if attention:
             out += self._table(attention)
             out.append("")
@@ -83,10 +83,10 @@ class MarkdownFormat(OutputFormat):
         return "\n".join(out) + "\n"
 
     @staticmethod
-    def _headline(report: Mapping[str, Any], by_status: Mapping[str, list[Any]]) -> str:
-        passed = report.get("outcome") == "pass"
+    def _headline(report: Report, by_status: Mapping[str, list[Finding]]) -> str:
+        passed = report.outcome == "pass"
         word = "✅ PASS" if passed else "❌ FAIL"
-        name = cell((report.get("subject") or {}).get("name", "unnamed"))
+        name = cell(report.subject.name)
         notes = []
         for status, noun in (("fail", "blocking failure"), ("warn", "warning")):
             if by_status.get(status):
@@ -97,55 +97,53 @@ class MarkdownFormat(OutputFormat):
         return f"## {word}: audit of {name}{tail}"
 
     @staticmethod
-    def _inputs(subject: Mapping[str, Any]) -> list[str]:
-        model, dataset, policy = subject.get("model"), subject.get("dataset"), subject.get("policy")
+    def _inputs(subject: Subject) -> list[str]:
+        model, dataset, policy = subject.model, subject.dataset, subject.policy
         lines = []
         if model:
-            fmt = f", {cell(model['format'])}" if model.get("format") else ""
+            fmt = f", {cell(model.format)}" if model.format else ""
             lines.append(
                 f"- **Model:** {code(reference(model))}{fmt}"
-                f" · sha256 {code(short_digest(model.get('sha256')))}"
+                f" · sha256 {code(short_digest(model.sha256))}"
             )
         else:
             lines.append("- **Model:** none (decisions recorded in the dataset were judged)")
-        rows = f", {dataset['rows']} rows" if dataset and dataset.get("rows") is not None else ""
         lines.append(
-            f"- **Dataset:** {code(reference(dataset))}{rows}"
-            f" · sha256 {code(short_digest((dataset or {}).get('sha256')))}"
+            f"- **Dataset:** {code(reference(dataset))}, {dataset.rows} rows"
+            f" · sha256 {code(short_digest(dataset.sha256))}"
         )
         lines.append(
-            f"- **Policy:** {code(reference(policy))}"
-            f" · sha256 {code(short_digest((policy or {}).get('sha256')))}"
+            f"- **Policy:** {code(reference(policy))} · sha256 {code(short_digest(policy.sha256))}"
         )
         return lines
 
     @staticmethod
-    def _table(rules: list[Mapping[str, Any]]) -> list[str]:
+    def _table(rules: list[Finding]) -> list[str]:
         lines = [
             "| Status | Rule | Metric | Group | Value | Threshold | Message |",
             "| --- | --- | --- | --- | ---: | --- | --- |",
         ]
         for r in rules:
             where = rule_location(r)
-            threshold = f"{r.get('operator', '')} {fmt_number(r.get('threshold'))}".strip()
+            threshold = f"{r.operator} {fmt_number(r.threshold)}".strip()
             row = [
-                _STATUS_WORDS[str(r["status"])],
-                code(r.get("id", ""), in_table=True),
-                code(r.get("metric", ""), in_table=True),
+                _STATUS_WORDS[str(r.status)],
+                code(r.id, in_table=True),
+                code(r.metric, in_table=True),
                 cell(where) if where is not None else "—",
-                cell(fmt_number(r.get("value"))),
+                cell(fmt_number(r.value)),
                 cell(threshold),
-                cell(r.get("message", "")),
+                cell(r.message),
             ]
             lines.append("| " + " | ".join(row) + " |")
         return lines
 
     @staticmethod
-    def _footer(report: Mapping[str, Any], bundle_path: str | None) -> str:
+    def _footer(report: Report, bundle_path: str | None) -> str:
         parts = [
-            f"Report v{report.get('version')}",
-            f"id {code(report.get('report_id'))}",
-            f"created {cell(report.get('created_at'))}",
+            f"Report v{report.version}",
+            f"id {code(report.report_id)}",
+            f"created {cell(report.created_at)}",
         ]
         line = " · ".join(parts) + "."
         if bundle_path is not None:
