@@ -28,8 +28,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pypdf import PdfReader
 
+from audit.contract import Report
 from audit.errors import InputError, IntegrityError
-from audit.report import dumps, html_and_pdf
+from audit.report import html_and_pdf
 from audit.signing import (
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
@@ -99,7 +100,7 @@ STATEMENT_SCHEMA = {
 def make_bundle(folder: Path, report: dict[str, Any], pdf_from: Path | None = None) -> Path:
     """An unsigned bundle as the bundle writer leaves it before signing."""
     folder.mkdir(parents=True)
-    (folder / "report.json").write_bytes(dumps(report))
+    (folder / "report.json").write_bytes(Report.model_validate(report).to_bytes())
     if pdf_from is None:
         html_and_pdf()(report, folder)
     else:

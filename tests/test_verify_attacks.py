@@ -24,8 +24,9 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pypdf import PdfReader, PdfWriter
 
+from audit.contract import Report
 from audit.errors import IntegrityError
-from audit.report import dumps, html_and_pdf
+from audit.report import html_and_pdf
 from audit.signing import (
     SigningIdentity,
     VerificationResult,
@@ -45,7 +46,7 @@ FILES = ["report.json", "report.html", "report.pdf", "junit.xml", "summary.md"]
 
 def make_bundle(folder: Path, report: dict[str, Any], pdf_from: Path | None = None) -> Path:
     folder.mkdir(parents=True)
-    (folder / "report.json").write_bytes(dumps(report))
+    (folder / "report.json").write_bytes(Report.model_validate(report).to_bytes())
     if pdf_from is None:
         html_and_pdf()(report, folder)
     else:
