@@ -9,13 +9,12 @@ is there an approved, verified, passing report for exactly this model under the 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from .digest import sha256_file
+from .bundles import Bundle, BundleStore
 from .errors import InputError, IntegrityError
 from .signing import Keyring, SigningIdentity, load_keyring, verify_bundle
 from .signing.dsse import sign_envelope, verify_envelope
@@ -43,13 +42,6 @@ class Approval:
         return dict(self.__dict__)
 
 
-def _read_report(bundle: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((bundle / "report.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{bundle}/report.json cannot be read: {exc}") from None
-
-
 def approve(
     bundle: Path,
     home: Path,
@@ -67,7 +59,8 @@ def approve(
     """
     result = verify_bundle(bundle, keyring)
     result.raise_for_problems()
-    report = _read_report(bundle)
+    opened = Bundle(bundle)
+    report = opened.report
     if report["outcome"] != "pass":
         raise InputError(
             f"{bundle}: the audit failed; a failed report cannot be approved",
@@ -78,7 +71,7 @@ def approve(
         report_id=report["report_id"],
         version=int(report["version"]),
         name=report["subject"]["name"],
-        report_sha256=sha256_file(bundle / "report.json"),
+        report_sha256=opened.report_sha256(),
         model_sha256=model.get("sha256"),
         policy_sha256=report["subject"]["policy"]["sha256"],
         approved_by=approver,
@@ -139,20 +132,26 @@ def gate(
     """
     keyring = load_keyring(keyring_path)
     now = now or datetime.now(UTC)
-    candidates: list[tuple[str, Path, Mapping[str, Any]]] = []
-    for rj in reports.glob("*/v*/report.json"):
-        try:
-            report = json.loads(rj.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        model = (report.get("subject") or {}).get("model") or {}
-        if model.get("sha256") == model_sha256:
-            candidates.append((str(report.get("created_at", "")), rj.parent, report))
+    candidates: list[tuple[str, Any, Bundle]] = []
+    store = BundleStore(reports)
+    for name in store.systems():
+        for version in store.versions(name):
+            candidate = Bundle(reports / name / f"v{version}")
+            try:
+                found = candidate.report
+            except InputError:
+                continue
+            model = (found.get("subject") or {}).get("model") or {}
+            if model.get("sha256") == model_sha256:
+                when = str(found.get("created_at", ""))
+                candidates.append((when, found.get("version", 0), candidate))
     if not candidates:
         return GateDecision(
             False, "none", f"no audit report for model sha256:{model_sha256[:12]} under {reports}"
         )
-    _, bundle, report = max(candidates, key=lambda c: (c[0], c[2].get("version", 0)))
+    _, _, latest = max(candidates, key=lambda c: (c[0], c[1]))
+    report = latest.report
+    bundle = latest.path
     where = f"{bundle} (v{report.get('version')})"
     if report.get("outcome") != "pass":
         return GateDecision(
@@ -188,10 +187,7 @@ def gate(
             False, "not approved", f"{where} passed but is not approved (audit approve)", bundle
         )
     approval = read_approval(approval_file, keyring)
-    if (
-        approval.report_sha256 != sha256_file(bundle / "report.json")
-        or approval.model_sha256 != model_sha256
-    ):
+    if approval.report_sha256 != latest.report_sha256() or approval.model_sha256 != model_sha256:
         return GateDecision(
             False,
             "not approved",

@@ -7,7 +7,6 @@ the same for the same inputs and seed.
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +19,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from . import contract
 from .access import Actor
+from .bundles import read_report
 from .data import data_profile, is_positive, read_table
 from .digest import sha256_file
 from .errors import InputError
@@ -246,16 +247,17 @@ def _load_baseline(path: Path | None) -> tuple[contract.Report | None, dict[str,
             hint="give a report.json, a bundle folder, or <name>@<N> for version N in the output folder",
         )
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"baseline report {path} cannot be read as JSON: {exc}") from None
-    if not isinstance(report, dict) or not {"report_id", "version", "fairness"} <= set(report):
+        report = read_report(path)
+    except InputError as exc:
+        raise InputError(f"baseline report: {exc.message}", hint=exc.hint) from None
+    if not {"report_id", "version", "fairness"} <= set(report):
         raise InputError(f"baseline {path} is not an audit report.json")
     try:
-        typed = contract.Report.from_bytes(path.read_bytes())
-    except contract.ReportFormatError as exc:
+        typed = contract.Report.model_validate(report)
+    except ValidationError as exc:
         raise InputError(
-            f"baseline {path} is not a report.json this version of audit can read: {exc}",
+            f"baseline {path} is not a report.json this version of audit can read: "
+            f"{contract.ReportFormatError(exc)}",
             hint="use a report written by this version of audit as the baseline",
         ) from None
     info = {

@@ -1,7 +1,7 @@
 """Reports: the canonical report.json, its HTML and PDF renderings, and versioned bundles."""
 
 from .build import SCHEMA_VERSION, build_report, dumps, report_schema, validate_report
-from .bundle import Bundle, Renderer, versions, write_bundle
+from .bundle import Bundle, Renderer, report_builder
 from .files import html_and_pdf, reasons_csv
 from .pdf import render_pdf
 from .render import default_template_dir, render_html
@@ -17,8 +17,7 @@ __all__ = [
     "reasons_csv",
     "render_html",
     "render_pdf",
+    "report_builder",
     "report_schema",
     "validate_report",
-    "versions",
-    "write_bundle",
 ]

@@ -1,0 +1,119 @@
+"""What every command shares: the invocation's session, the access check, path display, the
+status words, and option decorators used by more than one command."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..pipeline.session import Session, display_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EPILOG = """\b
+Exit codes:
+  0  audit ran, every blocking rule passed
+  1  audit ran, at least one blocking rule failed
+  2  bad input or usage (file, spec, policy, column, unsafe model)
+  3  integrity failure (digest mismatch)
+  4  access denied
+  5  internal error (a bug; rerun with --verbose and report it)
+"""
+
+STATUS_STYLE = {
+    "pass": ("PASS", "green"),
+    "fail": ("FAIL", "red"),
+    "warn": ("WARN", "yellow"),
+    "skipped": ("SKIP", "bright_black"),
+    "waived": ("WAIVED", "magenta"),
+}
+
+
+class _State:
+    """The invocation's session, made on first use (one per CLI invocation)."""
+
+    session: Session | None = None
+
+
+def reset_session() -> None:
+    _State.session = None
+
+
+def session() -> Session:
+    """This invocation's session: home from $AUDIT_HOME or ./.audit, the process environment."""
+    if _State.session is None:
+        _State.session = Session.at(Path.cwd(), os.environ, notify=_notice)
+    return _State.session
+
+
+def _notice(message: str) -> None:
+    """A notice on stderr, unless the running command was given ``--quiet`` or ``--json``."""
+    ctx = click.get_current_context(silent=True)
+    params = ctx.params if ctx is not None else {}
+    if not (params.get("quiet") or params.get("as_json")):
+        click.echo(message, err=True)
+
+
+def guard(command: str, resource: str = "") -> Any:
+    """Check permission for ``command`` on ``resource`` and log the decision; the actor."""
+    return session().guard(command, resource)
+
+
+def relative(path: Path) -> str:
+    return display_path(path, Path.cwd())
+
+
+def keys_option(
+    help: str = "Identity folder [default: .audit/keys, or $AUDIT_HOME/keys].",
+) -> Callable[[F], F]:
+    return click.option(
+        "--keys", "keys_dir", type=click.Path(path_type=Path, file_okay=False), help=help
+    )
+
+
+def passphrase_option(
+    help: str = "File holding the passphrase that encrypts the private keys "
+    "(else $AUDIT_KEY_PASSPHRASE).",
+) -> Callable[[F], F]:
+    return click.option(
+        "--passphrase-file", type=click.Path(path_type=Path, dir_okay=False), help=help
+    )
+
+
+def keyring_option(help: str, *, required: bool = False) -> Callable[[F], F]:
+    return click.option(
+        "--keyring",
+        required=required,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=help,
+    )
+
+
+def reports_option(dest: str, **path_kwargs: Any) -> Callable[[F], F]:
+    """``--output``: the reports folder, default ./reports."""
+    return click.option(
+        "--output",
+        dest,
+        default="reports",
+        show_default=True,
+        type=click.Path(path_type=Path, **path_kwargs),
+        help="The reports folder.",
+    )
+
+
+def json_option(help: str) -> Callable[[F], F]:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def valid_days_option() -> Callable[[F], F]:
+    return click.option("--valid-days", type=click.IntRange(min=1), default=365, show_default=True)
+
+
+def verbose_option() -> Callable[[F], F]:
+    return click.option(
+        "-v", "--verbose", is_flag=True, help="Show tracebacks and the time of each stage."
+    )

@@ -1,0 +1,145 @@
+"""``audit report``: list, show, open, export and compare report bundles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from ..errors import AuditError
+from ..pipeline.session import report_resource
+from .common import STATUS_STYLE, F, guard, json_option, relative, reports_option
+
+
+@click.group()
+def report() -> None:
+    """List, show, open, export and compare report bundles."""
+
+
+def _bundle_argument(name: str = "bundle") -> Callable[[F], F]:
+    """A bundle folder or its report.json."""
+    return click.argument(name, type=click.Path(path_type=Path))
+
+
+@report.command("list")
+@click.argument("name", required=False)
+@reports_option("output")
+def report_list(name: str | None, output: Path) -> None:
+    """List bundles in the reports folder (all systems, or NAME's versions)."""
+    from ..bundles import BundleStore
+
+    guard("report list", f"report:{name or '*'}")
+    store = BundleStore(output)
+    found = False
+    for system in [name] if name else store.systems():
+        for v in store.versions(system):
+            folder = output / system / f"v{v}"
+            try:
+                r = store.open(system, v).report
+            except AuditError:
+                click.echo(f"{relative(folder)}  (unreadable report.json)")
+                continue
+            found = True
+            s = r.get("summary", {})
+            click.echo(
+                f"{relative(folder):<36} {r['outcome'].upper():<5} {r['created_at']}  "
+                f"{s.get('failed', 0)} failed, {s.get('warned', 0)} warnings  id {r['report_id'][:8]}"
+            )
+    if not found:
+        click.echo(f"no report bundles under {output}" + (f" for {name}" if name else ""))
+
+
+@report.command("show")
+@_bundle_argument()
+def report_show(bundle: Path) -> None:
+    """Show a bundle's outcome and rules (BUNDLE is a folder or its report.json)."""
+    from ..bundles import Bundle
+    from ..report.render import artifact_ref
+
+    guard("report show", report_resource(bundle))
+    r = Bundle.open(bundle).report
+    subject = r["subject"]
+    text, colour = STATUS_STYLE[r["outcome"]]
+    click.echo(f"{subject['name']} v{r['version']}  {click.style(text, fg=colour, bold=True)}")
+    click.echo(
+        f"  report id {r['report_id']}, created {r['created_at']} by {r['actor'].get('user')}"
+    )
+    for key, label in (("model", "model"), ("dataset", "dataset"), ("reference", "reference")):
+        a = subject.get(key)
+        if a:
+            click.echo(f"  {label:<9} {artifact_ref(a)}  sha256:{a['sha256'][:12]}")
+    policy = subject["policy"]
+    click.echo(f"  policy    {policy['name']}@{policy['version']}  sha256:{policy['sha256'][:12]}")
+    for rule in r["rules"]:
+        word, col = STATUS_STYLE.get(rule["status"], (rule["status"].upper(), None))
+        click.echo(f"  {click.style(word, fg=col)}  {rule['id']}: {rule['message']}")
+
+
+@report.command("open")
+@_bundle_argument()
+@click.option(
+    "--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True
+)
+def report_open(bundle: Path, fmt: str) -> None:
+    """Open a bundle's PDF or HTML in the desktop viewer (prints the path when there is none)."""
+    import shutil
+    import subprocess
+
+    from ..bundles import Bundle
+    from ..errors import InputError
+
+    guard("report open", report_resource(bundle))
+    path = Bundle.open(bundle).path / f"report.{fmt}"
+    if not path.is_file():
+        raise InputError(f"{path} does not exist", hint="the bundle was written with --no-pdf?")
+    opener = shutil.which("xdg-open") or shutil.which("open")
+    if opener and sys.stdout.isatty():
+        subprocess.run([opener, str(path)], check=False)
+    click.echo(str(path))
+
+
+@report.command("export")
+@_bundle_argument()
+@click.argument("dest", type=click.Path(path_type=Path))
+def report_export(bundle: Path, dest: Path) -> None:
+    """Copy a bundle to DEST as a zip archive (DEST ends in .zip) or a folder; never overwrites."""
+    from ..bundles import Bundle, BundleStore
+
+    opened = Bundle.open(bundle)
+    guard("report export", report_resource(bundle))
+    BundleStore.export(opened, dest)
+    click.echo(f"exported {relative(opened.path)} to {dest}")
+
+
+@report.command("diff")
+@_bundle_argument("old")
+@_bundle_argument("new")
+@click.option(
+    "--tolerance",
+    type=float,
+    default=1e-9,
+    show_default=True,
+    help="Ignore metric changes at most this large.",
+)
+@json_option("Print the diff as JSON.")
+def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
+    """What changed from bundle OLD to bundle NEW: outcome, rules, metrics (fairness,
+    performance, explanations, drift, data) beyond the tolerance, and input digests (model,
+    dataset, reference dataset, policy, baseline)."""
+    from ..bundles import Bundle
+    from ..contract import Report
+    from ..errors import InputError
+    from ..report.diff import diff_reports
+
+    if tolerance < 0:
+        raise InputError("--tolerance must be zero or more")
+    guard("report diff", f"{report_resource(old)},{report_resource(new)}")
+    d = diff_reports(
+        Report.model_validate(Bundle.open(old).report),
+        Report.model_validate(Bundle.open(new).report),
+        tolerance=tolerance,
+    )
+    click.echo(json.dumps(d.to_changes().to_json(), indent=2) if as_json else d.to_text())

@@ -1,0 +1,72 @@
+"""``audit log export`` and ``audit log verify`` as library calls."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..access import Checkpoint, LogVerification
+from ..errors import InputError
+from .session import Session
+
+
+@dataclass(frozen=True)
+class Exported:
+    entries: int
+    checkpoint: Checkpoint | None  # None: no signing identity, the export is unsigned
+
+
+def export_log(session: Session, out: Path, passphrase_file: Path | None = None) -> Exported:
+    """Write the access log to ``out`` (JSON Lines; never overwrites) with a freshly signed
+    checkpoint when there is a local signing identity."""
+    from ..signing import load_identity
+
+    if out.exists():
+        raise InputError(f"{out} already exists", hint="choose a new file name")
+    log = session.access.log
+    checkpoint = None
+    if (session.keys_dir() / "identity.json").is_file():
+        ident = load_identity(session.keys_dir(), session.passphrase(passphrase_file))
+        checkpoint = log.checkpoint(ident.attestation_key)
+    tmp = out.with_name(f".{out.name}.partial")
+    with tmp.open("wb") as fh:
+        n = log.export(fh, checkpoint)
+    tmp.replace(out)
+    return Exported(n, checkpoint)
+
+
+def verify_log(session: Session, checkpoint_files: list[Path]) -> LogVerification:
+    """Verify the chain and every checkpoint: the log's own and those in ``checkpoint_files``."""
+    external = [
+        Checkpoint.from_dict(cp) for path in checkpoint_files for cp in checkpoints_in(path)
+    ]
+    return session.access.log.verify(session.trusted_keys(), external)
+
+
+def checkpoints_in(path: Path) -> list[dict[str, Any]]:
+    """Checkpoints found in a log export, a bundle's attestation.json, or a checkpoint file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    found: list[dict[str, Any]] = []
+    for line in text.splitlines() if path.suffix == ".jsonl" else [text]:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and "payload" in doc and "payloadType" in doc:  # DSSE envelope
+            statement = json.loads(base64.b64decode(doc["payload"]))
+            cp = statement.get("predicate", {}).get("checkpoint")
+            if cp:
+                found.append(cp)
+        elif isinstance(doc, dict) and isinstance(doc.get("checkpoint"), dict):
+            found.append(doc["checkpoint"])
+        elif isinstance(doc, dict) and doc.get("kind") and "root" in doc:
+            found.append(doc)
+    if not found:
+        raise InputError(f"{path} holds no access-log checkpoint")
+    return found

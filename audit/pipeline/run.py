@@ -1,0 +1,154 @@
+"""``audit run`` as a library call: resolve the spec, check access, audit, publish, decide."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..bundles import Bundle, Renderer
+from ..runner import STAGES, AuditResult
+from ..signing import SigningIdentity
+from .codes import EXIT_FAIL, EXIT_PASS
+from .session import Session
+
+FailOn = Literal["error", "warning"]
+
+#: Progress steps ``run`` reports to ``on_stage``: the audit's stages, then the bundle.
+STEPS = len(STAGES) + 1
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``audit run`` was asked: the spec, its overrides, and how to write the bundle."""
+
+    spec: Path
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    pdf: bool = True
+    fail_on: FailOn = "error"
+    sign: bool = True
+    keys: Path | None = None
+    passphrase_file: Path | None = None
+    allow_pickle: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    result: AuditResult
+    bundle: Bundle
+    fail_on: FailOn
+    exit_code: int
+
+    def step_summary(self) -> str:
+        """What to append to $GITHUB_STEP_SUMMARY: the bundle's summary.md."""
+        return (self.bundle.path / "summary.md").read_text(encoding="utf-8") + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable result (``audit run --json``)."""
+        return {
+            "outcome": self.result.outcome,
+            "exit_code": self.exit_code,
+            "fail_on": self.fail_on,
+            "bundle": str(self.bundle.path),
+            "report_id": self.bundle.report_id,
+            "version": self.bundle.version,
+            "summary": self.result.summary,
+            "rules": self.bundle.report["rules"],
+            "changes": self.bundle.changes,
+        }
+
+
+def exit_code(summary: Mapping[str, int], fail_on: FailOn) -> int:
+    """1 when a blocking rule failed (warnings too with ``fail_on="warning"``), else 0."""
+    blocking = summary["failed"] + (summary["warned"] if fail_on == "warning" else 0)
+    return EXIT_FAIL if blocking else EXIT_PASS
+
+
+def run(
+    request: RunRequest,
+    session: Session,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+) -> RunOutcome:
+    """Run the audit ``request.spec`` describes and publish its bundle (signed unless
+    ``request.sign`` is false); ``on_stage`` is told each of the :data:`STEPS` steps."""
+    from ..runner import run_audit
+    from ..spec import load_spec
+    from .publish import publish
+
+    step = on_stage or (lambda name: None)
+    resolved = load_spec(request.spec, dict(request.overrides))
+    needs_registry = any(
+        r is not None and r.is_registered for r in (resolved.model, resolved.dataset)
+    )
+    subject = resolved.model or resolved.dataset
+    actor = session.guard("run", f"{'model' if resolved.model else 'dataset'}:{subject.display()}")
+    result = run_audit(
+        resolved,
+        actor=actor,
+        registry=session.registry() if needs_registry else None,
+        on_stage=step,
+        allow_pickle_digest=request.allow_pickle,
+    )
+    model_info = result.subject.model
+    if model_info is not None and model_info.unsafe_format:
+        session.log_unsafe_load(actor, model_info)
+    step("report bundle")
+    # only now, with an audit to sign: a failed run leaves no keys behind
+    identity = (
+        signing_identity(session, request.keys, request.passphrase_file) if request.sign else None
+    )
+    t0 = time.perf_counter()
+
+    def checkpoint() -> dict[str, Any]:
+        # the access log's state at signing time, signed, inside the attestation
+        assert identity is not None
+        return dict(session.access.log.checkpoint(identity.attestation_key).to_dict())
+
+    root = session.display(resolved.output)
+    bundle = publish(
+        result,
+        resolved.output,
+        renderers(result, resolved.templates, pdf=request.pdf, reports_root=root),
+        signer=identity,
+        checkpoint=checkpoint,
+    )
+    result.timings["report bundle"] = time.perf_counter() - t0
+    return RunOutcome(result, bundle, request.fail_on, exit_code(result.summary, request.fail_on))
+
+
+def renderers(
+    result: AuditResult, templates: Path | None, *, pdf: bool, reports_root: str
+) -> list[Renderer]:
+    """The bundle's files beside report.json: HTML (and PDF), every output format, and
+    reasons.csv when the audit has decisions."""
+    from ..report import html_and_pdf, reasons_csv
+    from ..report.formats import FORMATS, format_renderer
+
+    out = [html_and_pdf(templates, pdf=pdf)]
+    out += [format_renderer(f, reports_root=reports_root) for f in FORMATS.values()]
+    if result.decisions is not None:
+        out.append(reasons_csv(result.decisions))
+    return out
+
+
+def signing_identity(
+    session: Session, keys: Path | None, passphrase_file: Path | None
+) -> SigningIdentity:
+    """The signing identity; a first run creates one (unencrypted) so every bundle is signed."""
+    from ..access import current_actor
+    from ..signing import init_identity, load_identity
+
+    folder = session.keys_dir(keys)
+    passphrase = session.passphrase(passphrase_file)
+    if not (folder / "identity.json").exists():
+        init_identity(
+            folder, common_name=f"audit signer ({current_actor().user})", passphrase=passphrase
+        )
+        session.notify(
+            f"created a signing identity in {session.display(folder)} "
+            "(share its public keyring: audit keys export --out keyring.json)"
+        )
+    return load_identity(folder, passphrase)

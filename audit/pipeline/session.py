@@ -1,0 +1,153 @@
+"""One invocation's context: the audit home, the environment and working folder it was given,
+and the access context (RBAC + access log), opened on first use.
+
+The CLI (or a service) builds one :class:`Session` per command from its own argv, environment and
+working folder; nothing here reads ``os.environ`` or prints (notices go to ``notify``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..access import COMMAND_ACTIONS, AccessContext, Actor, authorize, bootstrap_rbac, open_access
+from ..errors import AuditError, InputError
+from ..registry import Registry, default_home
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """``path`` relative to ``cwd`` when it is inside it, else as given (for messages)."""
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)
+
+
+def report_resource(target: Path) -> str:
+    """The RBAC resource of a bundle folder or its report.json: ``report:<name>/v<N>``."""
+    folder = target.parent if target.name == "report.json" else target
+    return f"report:{folder.parent.name}/{folder.name}"
+
+
+class Session:
+    """``home`` is the audit home (registry, keys, rbac.yaml, access.db); ``environ`` is the
+    environment to honour ($AUDIT_TOKEN, $AUDIT_KEY_PASSPHRASE, $AUDIT_KEYRING); ``notify``
+    receives notices for a human (first use of a home, a new signing identity)."""
+
+    def __init__(
+        self,
+        home: Path,
+        environ: Mapping[str, str],
+        *,
+        cwd: Path,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.home = home
+        self.environ = dict(environ)
+        self.cwd = cwd
+        self.notify = notify or (lambda message: None)
+        self._access: AccessContext | None = None
+
+    @classmethod
+    def at(
+        cls, cwd: Path, environ: Mapping[str, str], notify: Callable[[str], None] | None = None
+    ) -> Session:
+        """The session whose home is $AUDIT_HOME, else ``cwd/.audit``."""
+        return cls(default_home(cwd, dict(environ)), environ, cwd=cwd, notify=notify)
+
+    def display(self, path: Path) -> str:
+        return display_path(path, self.cwd)
+
+    def registry(self) -> Registry:
+        return Registry(self.home)
+
+    def keys_dir(self, keys: Path | None = None) -> Path:
+        """The signing identity folder: ``keys`` if given, else ``<home>/keys``."""
+        return keys if keys is not None else self.home / "keys"
+
+    def passphrase(self, passphrase_file: Path | None = None) -> str | None:
+        """The keys' passphrase: from ``passphrase_file``, else $AUDIT_KEY_PASSPHRASE, else None."""
+        if passphrase_file is None:
+            return self.environ.get("AUDIT_KEY_PASSPHRASE") or None
+        try:
+            return passphrase_file.read_text(encoding="utf-8").rstrip("\n")
+        except OSError as exc:
+            raise InputError(
+                f"cannot read passphrase file {passphrase_file}: {exc.strerror}"
+            ) from None
+
+    @property
+    def access(self) -> AccessContext:
+        """The access context, opened on first use.
+
+        A completely fresh home (no rbac.yaml, no access log) is bootstrapped: the OS account
+        running the first command is bound as admin, that is logged, and ``notify`` is told.
+        """
+        if self._access is None:
+            home = self.home
+            fresh = not (home / "rbac.yaml").exists() and not (home / "access.db").exists()
+            home.mkdir(parents=True, exist_ok=True)
+            ctx = self._open()
+            if fresh:
+                bootstrap_rbac(home, ctx.log, ctx.os_actor)
+                ctx = self._open()
+                self.notify(
+                    f"first use of {self.display(home)}: bound OS account {ctx.os_actor.user!r} "
+                    f"as admin in {self.display(home / 'rbac.yaml')} (edit it to grant others roles)"
+                )
+            self._access = ctx
+        return self._access
+
+    def _open(self) -> AccessContext:
+        return open_access(
+            self.home,
+            token=self.environ.get("AUDIT_TOKEN") or None,
+            trusted_keys=self.trusted_keys(),
+            signing_key=self._checkpoint_key(),
+            environ=self.environ,
+        )
+
+    def guard(self, command: str, resource: str = "") -> Actor:
+        """Check permission for CLI ``command`` on ``resource`` and log the decision; the actor."""
+        return authorize(self.access, COMMAND_ACTIONS[command], resource)
+
+    def trusted_keys(self) -> dict[str, Any]:
+        """Keys that may sign tokens and checkpoints: the local identity's, and $AUDIT_KEYRING's.
+
+        Key id to keyring record (revoked records are ignored by the access layer)."""
+        from ..signing import identity_key_records, load_keyring
+
+        keys: dict[str, Any] = {}
+        if (self.home / "keys" / "identity.json").is_file():
+            keys.update({r.keyid: r for r in identity_key_records(self.home / "keys")})
+        ring = self.environ.get("AUDIT_KEYRING")
+        if ring:
+            keys.update(load_keyring(Path(ring)).keys)
+        return keys
+
+    def _checkpoint_key(self) -> Any:
+        """The local attestation key, to sign the access log's checkpoint every N entries; None
+        when there is no identity yet or its keys are encrypted and no passphrase is given."""
+        from ..signing import load_identity
+
+        if not (self.home / "keys" / "identity.json").is_file():
+            return None
+        try:
+            return load_identity(self.home / "keys", self.passphrase()).attestation_key
+        except AuditError:
+            return None
+
+    def log_unsafe_load(self, actor: Actor, model_info: Any) -> None:
+        """Record that a pickle-based model (the report's subject.model) was loaded on the
+        user's explicit opt-in."""
+        ctx = self.access
+        ctx.log.append(
+            actor=actor,
+            action="audit:run",
+            resource=f"model:{model_info.name}@{model_info.version}",
+            decision="allow",
+            reason=f"UNSAFE: pickle/joblib model loaded on --allow-pickle for pinned sha256 "
+            f"{model_info.sha256}",
+            rbac_sha256=ctx.rbac.sha256,
+        )
