@@ -4,15 +4,21 @@ status words, and option decorators used by more than one command."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from ..pipeline.codes import EXIT_INTEGRITY
 from ..pipeline.session import Session, display_path
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Parameter types: a file, a folder, either (paths as given, relative to the working folder).
+FILE = click.Path(path_type=Path, dir_okay=False)
+FOLDER = click.Path(path_type=Path, file_okay=False)
+PATH = click.Path(path_type=Path)
 
 EPILOG = """\b
 Exit codes:
@@ -63,6 +69,20 @@ def guard(command: str, resource: str = "") -> Any:
     return session().guard(command, resource)
 
 
+def exit_verified(
+    ctx: click.Context, ok: bool, passed: str, problems: Sequence[str], failed: str
+) -> None:
+    """End a verifying command: ``passed`` and exit 0, or each problem and ``failed`` on stderr
+    and exit 3."""
+    if ok:
+        click.echo(passed)
+        ctx.exit(0)
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    click.echo(failed, err=True)
+    ctx.exit(EXIT_INTEGRITY)
+
+
 def relative(path: Path) -> str:
     return display_path(path, Path.cwd())
 
@@ -70,37 +90,33 @@ def relative(path: Path) -> str:
 def keys_option(
     help: str = "Identity folder [default: .audit/keys, or $AUDIT_HOME/keys].",
 ) -> Callable[[F], F]:
-    return click.option(
-        "--keys", "keys_dir", type=click.Path(path_type=Path, file_okay=False), help=help
-    )
+    return click.option("--keys", "keys_dir", type=FOLDER, help=help)
 
 
 def passphrase_option(
     help: str = "File holding the passphrase that encrypts the private keys "
     "(else $AUDIT_KEY_PASSPHRASE).",
 ) -> Callable[[F], F]:
-    return click.option(
-        "--passphrase-file", type=click.Path(path_type=Path, dir_okay=False), help=help
-    )
+    return click.option("--passphrase-file", type=FILE, help=help)
 
 
 def keyring_option(help: str, *, required: bool = False) -> Callable[[F], F]:
     return click.option(
         "--keyring",
         required=required,
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=FILE,
         help=help,
     )
 
 
-def reports_option(dest: str, **path_kwargs: Any) -> Callable[[F], F]:
+def reports_option(dest: str, type: click.Path = PATH) -> Callable[[F], F]:
     """``--output``: the reports folder, default ./reports."""
     return click.option(
         "--output",
         dest,
         default="reports",
         show_default=True,
-        type=click.Path(path_type=Path, **path_kwargs),
+        type=type,
         help="The reports folder.",
     )
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from .common import EPILOG, session
+from .common import EPILOG, FILE, session
 
 
 @click.command(epilog=EPILOG)
-@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spec", type=FILE)
 @click.option(
     "--row",
     "rows",
@@ -21,7 +21,7 @@ from .common import EPILOG, session
 )
 @click.option(
     "--reason-codes",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Reason-code file (overrides the spec's explain.reason_codes).",
 )
 @click.option(

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from .common import guard, keys_option, passphrase_option, relative, session, valid_days_option
+from .common import (
+    FILE,
+    guard,
+    keys_option,
+    passphrase_option,
+    relative,
+    session,
+    valid_days_option,
+)
 
 
 @click.group()
@@ -41,7 +49,7 @@ def keys_init(
 @click.option(
     "--out",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Where to write the public keyring (JSON).",
 )
 def keys_export(keys_dir: Path | None, out: Path) -> None:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..pipeline.codes import EXIT_INTEGRITY
-from .common import guard, json_option, passphrase_option, session
+from .common import FILE, exit_verified, guard, json_option, passphrase_option, session
 
 
 @click.group()
@@ -73,7 +72,7 @@ def _when(text: str | None, option: str) -> datetime | None:
 
 
 @log.command("export")
-@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("out", type=FILE)
 @passphrase_option()
 def log_export(out: Path, passphrase_file: Path | None) -> None:
     """Export the log as JSON Lines with a freshly signed checkpoint (keep it somewhere else)."""
@@ -94,7 +93,7 @@ def log_export(out: Path, passphrase_file: Path | None) -> None:
     "--checkpoint",
     "checkpoints",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="A checkpoint held elsewhere: a log export, an attestation.json, or a checkpoint JSON.",
 )
 @click.pass_context
@@ -104,13 +103,10 @@ def log_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
 
     guard("log verify", "log")
     result = verify_log(session(), list(checkpoints))
-    if result.ok:
-        click.echo(f"ok: {result.entries} entries, {result.checkpoints} checkpoints verify")
-        ctx.exit(0)
-    for problem in result.problems:
-        click.echo(f"problem: {problem}", err=True)
-    click.echo(
+    exit_verified(
+        ctx,
+        result.ok,
+        f"ok: {result.entries} entries, {result.checkpoints} checkpoints verify",
+        result.problems,
         f"FAILED: the access log does not verify (first bad entry: {result.first_bad_seq})",
-        err=True,
     )
-    ctx.exit(EXIT_INTEGRITY)

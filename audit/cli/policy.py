@@ -9,7 +9,7 @@ import click
 
 from ..errors import AuditError
 from ..pipeline.codes import EXIT_INPUT
-from .common import guard, relative
+from .common import PATH, guard, relative
 
 
 @click.group()
@@ -18,7 +18,7 @@ def policy() -> None:
 
 
 @policy.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=PATH)
 @click.pass_context
 def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Validate policy FILES; exit 0 when all are valid, 2 otherwise."""
@@ -55,7 +55,7 @@ def _is_rbac_file(path: Path) -> bool:
 
 
 @policy.command("show")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=PATH)
 def policy_show(file: Path) -> None:
     """Show the resolved policy FILE: every rule, inherited or not, and where it came from."""
     import yaml
@@ -99,7 +99,7 @@ def policy_schema() -> None:
     "--dataset",
     "dataset",
     required=True,
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="CSV or Parquet file whose columns the policy is about.",
 )
 @click.option("--label", help="The label column (checked to exist).")
@@ -108,7 +108,7 @@ def policy_schema() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=PATH,
     help="Write here (refuses to overwrite); default: standard output.",
 )
 def policy_init(

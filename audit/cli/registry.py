@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..registry.store import Kind
-from .common import F, guard, session
+from .common import PATH, F, guard, session
 
 
 @click.group()
@@ -79,7 +79,7 @@ def _kind_option(**kwargs: Any) -> Callable[[F], F]:
     is_flag=True,
     help="Register a pickle/joblib file (loading it later still needs --allow-pickle SHA256).",
 )
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=PATH)
 @_model_card_options
 def add_model(name: str, version_: str, file: Path, allow_pickle: bool, **meta: str) -> None:
     """Register a model FILE (skops, XGBoost JSON/UBJ, LightGBM text, ONNX) as NAME@VERSION."""
@@ -89,7 +89,7 @@ def add_model(name: str, version_: str, file: Path, allow_pickle: bool, **meta: 
 @registry.command("add-dataset")
 @_name_and_version("Dataset")
 @click.option("--description", help="Where the data comes from and what it holds.")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=PATH)
 def add_dataset(name: str, version_: str, file: Path, description: str | None) -> None:
     """Register a dataset FILE (CSV or Parquet) as NAME@VERSION."""
     _add("dataset", name, version_, file, {"description": description or ""})

@@ -11,7 +11,7 @@ import click
 
 from ..errors import AuditError
 from ..pipeline.session import report_resource
-from .common import STATUS_STYLE, F, guard, json_option, relative, reports_option
+from .common import PATH, STATUS_STYLE, F, guard, json_option, relative, reports_option
 
 
 @click.group()
@@ -21,7 +21,7 @@ def report() -> None:
 
 def _bundle_argument(name: str = "bundle") -> Callable[[F], F]:
     """A bundle folder or its report.json."""
-    return click.argument(name, type=click.Path(path_type=Path))
+    return click.argument(name, type=PATH)
 
 
 @report.command("list")
@@ -103,7 +103,7 @@ def report_open(bundle: Path, fmt: str) -> None:
 
 @report.command("export")
 @_bundle_argument()
-@click.argument("dest", type=click.Path(path_type=Path))
+@click.argument("dest", type=PATH)
 def report_export(bundle: Path, dest: Path) -> None:
     """Copy a bundle to DEST as a zip archive (DEST ends in .zip) or a folder; never overwrites."""
     from ..bundles import Bundle, BundleStore

@@ -12,6 +12,7 @@ import click
 
 from .common import (
     EPILOG,
+    FILE,
     STATUS_STYLE,
     json_option,
     keys_option,
@@ -23,7 +24,7 @@ from .common import (
 
 
 @click.command(epilog=EPILOG)
-@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spec", type=FILE)
 @click.option("--model", help="Override the spec's model (name@version or path).")
 @click.option("--dataset", help="Override the spec's dataset (name@version or path).")
 @click.option("--policy", help="Override the spec's policy file.")

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import click
 
-from ..pipeline.codes import EXIT_FAIL, EXIT_INTEGRITY
+from ..pipeline.codes import EXIT_FAIL
 from ..pipeline.session import report_resource
 from .common import (
     EPILOG,
+    FILE,
+    FOLDER,
+    PATH,
+    exit_verified,
     guard,
     keyring_option,
     keys_option,
@@ -21,7 +25,7 @@ from .common import (
 
 
 @click.command(epilog=EPILOG)
-@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("bundle", type=PATH)
 @keyring_option(
     "The public keyring you trust (never a key found in or beside the bundle).", required=True
 )
@@ -40,19 +44,17 @@ def verify(ctx: click.Context, bundle: Path, keyring: Path, no_rollback_check: b
     guard("verify", report_resource(folder))
     latest = None if no_rollback_check else latest_version_beside(folder)
     result = verify_bundle(folder, keyring, latest_version=latest)
-    if result.ok:
-        click.echo(f"ok: {relative(folder)} is intact and signed by key {str(result.keyid)[:16]}")
-        ctx.exit(0)
-    for problem in result.problems:
-        click.echo(f"problem: {problem}", err=True)
-    click.echo(
-        f"FAILED: {relative(folder)} does not verify ({len(result.problems)} problem(s))", err=True
+    exit_verified(
+        ctx,
+        result.ok,
+        f"ok: {relative(folder)} is intact and signed by key {str(result.keyid)[:16]}",
+        result.problems,
+        f"FAILED: {relative(folder)} does not verify ({len(result.problems)} problem(s))",
     )
-    ctx.exit(EXIT_INTEGRITY)
 
 
 @click.command(epilog=EPILOG)
-@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("bundle", type=PATH)
 @keyring_option("Keyring to verify the bundle with [default: the local identity's].")
 @click.option("--note", default="", help="Why it is approved (recorded).")
 @keys_option()
@@ -87,10 +89,10 @@ def approve(
     "--policy",
     "policy_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="The policy in force now (a report judged under another policy does not count).",
 )
-@reports_option("reports", file_okay=False)
+@reports_option("reports", FOLDER)
 @keyring_option("Keyring to verify reports and approvals [default: the local identity's].")
 @click.option(
     "--max-age-days",

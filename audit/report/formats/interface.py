@@ -77,7 +77,7 @@ class OutputFormat(Renderer):
 def bundle_location(report: Report | Mapping[str, Any], reports_root: str) -> str:
     """The bundle folder of ``report`` under ``reports_root``: ``<root>/<subject name>/v<N>``.
 
-    Mirrors :func:`audit.report.bundle.write_bundle`'s layout, in POSIX form for Markdown and CI.
+    Mirrors :meth:`audit.bundles.BundleStore.write`'s layout, in POSIX form for Markdown and CI.
     """
     typed = as_report(report)
     return str(PurePosixPath(reports_root) / typed.subject.name / f"v{typed.version}")
