@@ -9,7 +9,7 @@ Bottom of the import graph beside :mod:`audit.errors`: it imports nothing else o
 """
 
 from .bundle import REPORT_FILE, VERSION_DIR, Bundle, read_report
-from .store import BundleStore, NewReport, Renderer, ReportBuilder, versions
+from .store import BundleStore, NewReport, ReportBuilder, versions
 
 __all__ = [
     "REPORT_FILE",
@@ -17,7 +17,6 @@ __all__ = [
     "Bundle",
     "BundleStore",
     "NewReport",
-    "Renderer",
     "ReportBuilder",
     "read_report",
     "versions",

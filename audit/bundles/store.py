@@ -21,8 +21,9 @@ from typing import Any
 from ..errors import InputError
 from .bundle import REPORT_FILE, VERSION_DIR, Bundle
 
-#: A renderer takes the report document and the bundle folder, and writes its file(s) there.
-Renderer = Callable[[dict[str, Any], Path], None]
+#: A renderer (``audit.report.Renderer``): given the report document and the bundle folder, it
+#: writes its file(s) there. Named there; spelled out here, below the report package.
+_Render = Callable[[dict[str, Any], Path], None]
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,9 @@ class BundleStore:
         self,
         name: str,
         build: ReportBuilder,
-        renderers: Sequence[Renderer],
+        renderers: Sequence[_Render],
         *,
-        seal: Renderer | None = None,
+        seal: _Render | None = None,
     ) -> Bundle:
         """Write the next version of ``name``: report.json (what ``build`` returns), then each
         renderer's files, then ``seal`` (signing: it sees every other file), then fsync,

@@ -1,4 +1,4 @@
-"""``audit approve`` as a library call (the signed record itself: :mod:`audit.approval`)."""
+"""``audit approve`` as a library call (the signed record itself: :mod:`audit.pipeline.approval`)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def approve(
 ) -> Approved:
     """Approve the verified, passing bundle at ``target`` as the session's actor (needs
     report:approve); verified with ``keyring``, else the local identity's own keyring."""
-    from ..approval import approve as record_approval
     from ..signing import Keyring, export_keyring, load_identity
+    from .approval import approve as record_approval
 
     bundle = Bundle.open(target)
     actor = session.guard("approve", report_resource(bundle.path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from ..approval import GateDecision
+from .approval import GateDecision
 from .session import Session
 
 
@@ -19,12 +19,12 @@ def gate(
     max_age_days: int = 365,
 ) -> GateDecision:
     """May the registered model ``model_ref`` (name@version) be deployed under ``policy_file``?
-    See :func:`audit.approval.gate`; ``keyring`` defaults to the local identity's."""
-    from ..approval import gate as decide
+    See :func:`audit.pipeline.approval.gate`; ``keyring`` defaults to the local identity's."""
     from ..errors import InputError
     from ..policy import load_policy
     from ..signing import export_keyring
     from ..spec import REF_PATTERN
+    from .approval import gate as decide
 
     m = REF_PATTERN.match(model_ref)
     if not m:

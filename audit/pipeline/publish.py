@@ -1,14 +1,19 @@
-"""Publish an audit: render every file, sign, and rename the bundle into place atomically."""
+"""Publish an audit: build the next report, render every file, sign, and rename the bundle
+into place atomically (the store: :class:`audit.bundles.BundleStore`)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..bundles import Bundle, BundleStore, Renderer
-from ..report import report_builder
+from ..bundles import Bundle, BundleStore, NewReport, ReportBuilder
+from ..contract import Report
+from ..errors import InputError
+from ..report import Renderer, build_report, dumps, validate_report
+from ..report.diff import diff_reports
 from ..runner import AuditResult
 from ..signing import SigningIdentity, bundle_signer
 
@@ -34,3 +39,35 @@ def publish(
     return BundleStore(output).write(
         result.name, report_builder(result, now=now), renderers, seal=seal
     )
+
+
+def report_builder(result: AuditResult, *, now: datetime | None = None) -> ReportBuilder:
+    """The report of version N of ``result``: pinning the previous version's report.json digest
+    and diffing against it (omitted if it is unreadable); validated against the published
+    schema before anything is written."""
+    created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def build(version: int, previous: Bundle | None) -> NewReport:
+        prev_report = None
+        if previous is not None:
+            try:
+                prev_report = Report.model_validate(previous.report)
+            except (InputError, ValueError):
+                prev_report = None
+        report = build_report(
+            result,
+            report_id=str(uuid.uuid4()),
+            version=version,
+            previous=None if previous is None else "sha256:" + previous.report_sha256(),
+            created_at=created,
+        )
+        change_lines: list[str] | None = None
+        if prev_report is not None:
+            diff = diff_reports(prev_report, report)
+            report = report.model_copy(update={"changes": diff.to_changes()})
+            change_lines = diff.lines()
+        document = report.to_json()
+        validate_report(document)
+        return NewReport(document, dumps(report), change_lines)
+
+    return build

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..bundles import Bundle, Renderer
+from ..bundles import Bundle
+from ..report import Renderer
 from ..runner import STAGES, AuditResult
 from ..signing import SigningIdentity
 from .codes import EXIT_FAIL, EXIT_PASS

@@ -1,14 +1,12 @@
-"""Reports: the canonical report.json, its HTML and PDF renderings, and versioned bundles."""
+"""Reports: the canonical report.json and its renderings (HTML, PDF, output formats)."""
 
 from .build import SCHEMA_VERSION, build_report, dumps, report_schema, validate_report
-from .bundle import Bundle, Renderer, report_builder
-from .files import html_and_pdf, reasons_csv
+from .files import Renderer, html_and_pdf, reasons_csv
 from .pdf import render_pdf
 from .render import default_template_dir, render_html
 
 __all__ = [
     "SCHEMA_VERSION",
-    "Bundle",
     "Renderer",
     "build_report",
     "default_template_dir",
@@ -17,7 +15,6 @@ __all__ = [
     "reasons_csv",
     "render_html",
     "render_pdf",
-    "report_builder",
     "report_schema",
     "validate_report",
 ]

@@ -16,6 +16,9 @@ from audit.contract import Report
 from .formats import HtmlReport, PdfReport, ReasonsCsv
 from .typed import as_report
 
+#: A renderer takes the report document and the bundle folder, and writes its file(s) there.
+Renderer = Callable[[dict[str, Any], Path], None]
+
 
 def html_and_pdf(
     template_dir: Path | None = None, pdf: bool = True

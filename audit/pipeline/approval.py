@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from .bundles import Bundle, BundleStore
-from .errors import InputError, IntegrityError
-from .signing import Keyring, SigningIdentity, load_keyring, verify_bundle
-from .signing.dsse import sign_envelope, verify_envelope
+from ..bundles import Bundle, BundleStore
+from ..errors import InputError, IntegrityError
+from ..signing import Keyring, SigningIdentity, load_keyring, verify_bundle
+from ..signing.dsse import sign_envelope, verify_envelope
 
 APPROVAL_TYPE = "application/vnd.audit.approval+json"
 
