@@ -59,7 +59,7 @@ def test_a_report_breaking_the_schema_is_never_written(
     """Validation on write: a report that breaks the published schema (here a rule status the
     schema does not allow) stops the run with the internal-error exit code, and no bundle, not
     even a half-written one, is left behind. The same run unpatched writes v1."""
-    import audit.pipeline.publish as bundle
+    import audit.pipeline.publishing as bundle
 
     real = bundle.build_report
 

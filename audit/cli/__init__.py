@@ -1,6 +1,6 @@
 """The `audit` command line (entry point ``audit = "audit.cli:main"``): one module per command
-group, the root group and error handling in :mod:`audit.cli.main`."""
+group, the root group and error handling in :mod:`audit.cli.app`."""
 
-from .main import cli, main
+from .app import cli, main
 
 __all__ = ["cli", "main"]

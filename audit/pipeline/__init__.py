@@ -8,12 +8,11 @@ the environment and the working folder, and notices go to its ``notify``.
 - :func:`approve`, :func:`gate`, :func:`explain_rows`.
 """
 
-from .approve import Approved, approve
 from .codes import EXIT_DENIED, EXIT_FAIL, EXIT_INPUT, EXIT_INTEGRITY, EXIT_INTERNAL, EXIT_PASS
+from .deploy import Approved, approve, gate
 from .explain import explain_rows, reasons_csv_text
-from .gate import gate
-from .publish import publish
-from .run import STEPS, RunOutcome, RunRequest, exit_code, run, signing_identity
+from .publishing import publish
+from .running import STEPS, RunOutcome, RunRequest, exit_code, run, signing_identity
 from .session import Session, display_path, report_resource
 
 __all__ = [

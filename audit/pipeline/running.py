@@ -77,7 +77,7 @@ def run(
     ``request.sign`` is false); ``on_stage`` is told each of the :data:`STEPS` steps."""
     from ..runner import run_audit
     from ..spec import load_spec
-    from .publish import publish
+    from .publishing import publish
 
     step = on_stage or (lambda name: None)
     resolved = load_spec(request.spec, dict(request.overrides))
