@@ -24,10 +24,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "audit.registry",
         "audit.signing",
         "audit.spec",
+        "audit.bundles",
     ),
     ("audit.policy",),
-    ("audit.report", "audit.approval"),
-    ("audit.runner", "audit.bundles"),
+    ("audit.report",),
+    ("audit.runner",),
     ("audit.pipeline",),
     ("audit.cli", "audit.__main__"),
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from audit.report.formats import FORMATS, OutputFormat, bundle_location, format_renderer
+from audit.report.formats import FORMATS, OutputFormat, bundle_location
 from tests.conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "report_example.json"
@@ -67,7 +67,7 @@ def test_formats_write_the_bundle_files_design_promises() -> None:
 
 def test_format_renderer_writes_into_the_bundle_folder(tmp_path: Path, report: dict) -> None:
     for fmt in FORMATS.values():
-        format_renderer(fmt, reports_root="reports")(report, tmp_path)
+        type(fmt)(reports_root="reports")(report, tmp_path)
         written = (tmp_path / fmt.filename).read_text("utf-8")
         assert written == fmt.render(report, bundle_path="reports/adult-income/v2")
     assert bundle_location(report, "out/") == "out/adult-income/v2"

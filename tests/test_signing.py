@@ -30,7 +30,7 @@ from pypdf import PdfReader
 
 from audit.contract import Report
 from audit.errors import InputError, IntegrityError
-from audit.report import html_and_pdf
+from audit.report import bundle_renderers
 from audit.signing import (
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
@@ -102,7 +102,9 @@ def make_bundle(folder: Path, report: dict[str, Any], pdf_from: Path | None = No
     folder.mkdir(parents=True)
     (folder / "report.json").write_bytes(Report.model_validate(report).to_bytes())
     if pdf_from is None:
-        html_and_pdf()(report, folder)
+        typed = Report.model_validate(report)
+        for render in bundle_renderers()[:2]:  # report.html and report.pdf
+            render(typed, folder)
     else:
         shutil.copy(pdf_from / "report.html", folder / "report.html")
         shutil.copy(pdf_from / "report.pdf", folder / "report.pdf")
@@ -145,7 +147,7 @@ def bundle(work: Path, unsigned: Path, identity: SigningIdentity, report: dict[s
     folder = work / "reports" / "v1"
     folder.parent.mkdir()
     shutil.copytree(unsigned, folder)
-    sign_bundle(folder, identity, predicate=predicate_from_report(report))
+    sign_bundle(folder, identity, predicate=predicate_from_report(Report.model_validate(report)))
     return folder
 
 
@@ -318,7 +320,7 @@ def test_checkpoint_is_recorded(
     folder = work / "checkpointed" / "v1"
     shutil.copytree(unsigned, folder)
     point = {"size": 12, "root": "ab" * 32, "signature": "xyz"}
-    bundle_signer(identity, checkpoint=lambda: point)(report, folder)
+    bundle_signer(identity, checkpoint=lambda: point)(Report.model_validate(report), folder)
     assert statement_of(folder)["predicate"]["checkpoint"] == point
     assert verify_bundle(folder, keyring_path).ok
 
@@ -330,8 +332,13 @@ def test_signing_refuses_an_expired_key_and_bad_predicate(
     shutil.copytree(unsigned, folder)
     late = identity.attestation.not_after + timedelta(days=1)
     with pytest.raises(InputError, match="not valid at"):
-        sign_bundle(folder, identity, predicate=predicate_from_report(report), now=late)
-    bad = predicate_from_report(report) | {"outcome": "maybe"}
+        sign_bundle(
+            folder,
+            identity,
+            predicate=predicate_from_report(Report.model_validate(report)),
+            now=late,
+        )
+    bad = predicate_from_report(Report.model_validate(report)) | {"outcome": "maybe"}
     with pytest.raises(InputError, match="outcome"):
         sign_bundle(folder, identity, predicate=bad)
     assert not (folder / "attestation.json").exists()
@@ -379,7 +386,10 @@ def test_rotation_keeps_old_bundles_valid_and_is_announced_by_the_old_key(
     before = tmp_path / "before" / "v1"
     shutil.copytree(unsigned, before)
     sign_bundle(
-        before, old, predicate=predicate_from_report(report), now=start + timedelta(hours=1)
+        before,
+        old,
+        predicate=predicate_from_report(Report.model_validate(report)),
+        now=start + timedelta(hours=1),
     )
 
     rotation = rotate_identity(keys, now=start + timedelta(days=1))
@@ -391,7 +401,9 @@ def test_rotation_keeps_old_bundles_valid_and_is_announced_by_the_old_key(
 
     after = tmp_path / "after" / "v1"
     shutil.copytree(unsigned, after)
-    sign_bundle(after, rotation.identity, predicate=predicate_from_report(report))
+    sign_bundle(
+        after, rotation.identity, predicate=predicate_from_report(Report.model_validate(report))
+    )
 
     assert verify_bundle(before, tmp_path / "new-ring.json").ok
     assert verify_bundle(after, tmp_path / "new-ring.json").ok

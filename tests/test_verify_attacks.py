@@ -26,7 +26,7 @@ from pypdf import PdfReader, PdfWriter
 
 from audit.contract import Report
 from audit.errors import IntegrityError
-from audit.report import html_and_pdf
+from audit.report import bundle_renderers
 from audit.signing import (
     SigningIdentity,
     VerificationResult,
@@ -48,7 +48,9 @@ def make_bundle(folder: Path, report: dict[str, Any], pdf_from: Path | None = No
     folder.mkdir(parents=True)
     (folder / "report.json").write_bytes(Report.model_validate(report).to_bytes())
     if pdf_from is None:
-        html_and_pdf()(report, folder)
+        typed = Report.model_validate(report)
+        for render in bundle_renderers()[:2]:  # report.html and report.pdf
+            render(typed, folder)
     else:
         for name in ("report.html", "report.pdf"):
             (folder / name).write_bytes((pdf_from / name).read_bytes())
@@ -81,11 +83,11 @@ def reports(work: Path, identity: SigningIdentity) -> Path:
     v1 = dict(base, version=1, previous=None)
     make_bundle(work / "unsigned-v1", v1)
     shutil.copytree(work / "unsigned-v1", root / "v1")
-    sign_bundle(root / "v1", identity, predicate=predicate_from_report(v1))
+    sign_bundle(root / "v1", identity, predicate=predicate_from_report(Report.model_validate(v1)))
     prev = "sha256:" + hashlib.sha256((root / "v1" / "report.json").read_bytes()).hexdigest()
     v2 = dict(base, version=2, previous=prev, report_id="4d1d6c38-1a1e-4c0e-9a7e-5f3b8a2c9e11")
     make_bundle(root / "v2", v2, pdf_from=work / "unsigned-v1")
-    sign_bundle(root / "v2", identity, predicate=predicate_from_report(v2))
+    sign_bundle(root / "v2", identity, predicate=predicate_from_report(Report.model_validate(v2)))
     return root
 
 
@@ -195,7 +197,7 @@ def test_key_not_in_keyring(
     (victim / "attestation.json").unlink()
     (victim / "report.pdf").write_bytes((work / "unsigned-v1" / "report.pdf").read_bytes())
     report = json.loads((victim / "report.json").read_text())
-    sign_bundle(victim, mallory, predicate=predicate_from_report(report))
+    sign_bundle(victim, mallory, predicate=predicate_from_report(Report.model_validate(report)))
     export_keyring(mallory, victim.parent / "keyring.json")  # beside the bundle: ignored
     text = caught(verify_bundle(victim, keyring), "which is not in the keyring")
     assert mallory.keyid[:16] in text
@@ -217,7 +219,7 @@ def test_key_outside_its_validity_window(
     folder = tmp_path / "credit" / "v1"
     shutil.copytree(work / "unsigned-v1", folder)
     report = json.loads((folder / "report.json").read_text())
-    sign_bundle(folder, old, predicate=predicate_from_report(report))
+    sign_bundle(folder, old, predicate=predicate_from_report(Report.model_validate(report)))
     caught(verify_bundle(folder, ring), f"outside the validity window of key {old.keyid[:16]}")
 
 

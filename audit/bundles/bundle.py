@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
+from ..contract import Report, ReportFormatError
 from ..digest import sha256_file
 from ..errors import InputError
 
@@ -14,25 +13,27 @@ REPORT_FILE = "report.json"
 VERSION_DIR = re.compile(r"^v(\d+)$")
 
 
-def read_report(path: Path) -> dict[str, Any]:
-    """The parsed report.json at ``path``; InputError naming the file if it is not one.
+def read_report(path: Path) -> Report:
+    """The typed report in report.json at ``path``; InputError naming the file (and the first
+    field that does not fit the report model) if it is not one.
 
     Every reader of report.json goes through here (bundles, baselines, approvals, the gate, the
     verifier), so there is one notion of "a readable report".
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
+        data = Path(path).read_bytes()
+    except OSError as exc:
         raise InputError(
-            f"{path} cannot be read as JSON: {exc}",
+            f"{path} cannot be read: {exc.strerror}",
             hint="give the report.json of a bundle written by audit run",
         ) from None
-    if not isinstance(data, dict) or "outcome" not in data:
+    try:
+        return Report.from_bytes(data)
+    except (ReportFormatError, RecursionError) as exc:
         raise InputError(
-            f"{path} is not an audit report.json",
+            f"{path} is not an audit report.json: {exc}",
             hint="give the report.json of a bundle written by audit run",
-        )
-    return data
+        ) from None
 
 
 class Bundle:
@@ -43,7 +44,7 @@ class Bundle:
         self,
         path: Path,
         *,
-        report: dict[str, Any] | None = None,
+        report: Report | None = None,
         changes: list[str] | None = None,
     ) -> None:
         self.path = Path(path)
@@ -67,8 +68,8 @@ class Bundle:
         return self.path / REPORT_FILE
 
     @property
-    def report(self) -> dict[str, Any]:
-        """The parsed report.json (see :func:`read_report`)."""
+    def report(self) -> Report:
+        """The typed report of report.json (see :func:`read_report`)."""
         if self._report is None:
             self._report = read_report(self.report_path)
         return self._report
@@ -77,11 +78,11 @@ class Bundle:
     def version(self) -> int:
         """The version: from the ``v<N>`` folder name, else from the report."""
         m = VERSION_DIR.match(self.path.name)
-        return int(m[1]) if m else int(self.report["version"])
+        return int(m[1]) if m else self.report.version
 
     @property
     def report_id(self) -> str:
-        return str(self.report["report_id"])
+        return self.report.report_id
 
     def report_sha256(self) -> str:
         """Hex sha256 of report.json's bytes (what the next version and approvals pin)."""

@@ -16,21 +16,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from ..contract import Report
 from ..errors import InputError
 from .bundle import REPORT_FILE, VERSION_DIR, Bundle
 
-#: A renderer (``audit.report.Renderer``): given the report document and the bundle folder, it
-#: writes its file(s) there. Named there; spelled out here, below the report package.
-_Render = Callable[[dict[str, Any], Path], None]
+#: A renderer or the signing step: given the typed report and the bundle folder, it writes its
+#: file(s) there (``audit.report.formats.Renderer`` implements it).
+_Render = Callable[[Report, Path], None]
 
 
 @dataclass(frozen=True)
 class NewReport:
     """The report of a version about to be written."""
 
-    document: dict[str, Any]  # its JSON form: what renderers and ``Bundle.report`` see
+    report: Report
     content: bytes  # report.json's bytes
     changes: list[str] | None = None  # "since the last audit", one line per change
 
@@ -111,7 +111,7 @@ class BundleStore:
             try:
                 (tmp / REPORT_FILE).write_bytes(new.content)
                 for render in [*renderers, *([seal] if seal is not None else [])]:
-                    render(new.document, tmp)
+                    render(new.report, tmp)
                 for f in tmp.iterdir():
                     with f.open("rb") as fh:
                         os.fsync(fh.fileno())
@@ -122,7 +122,7 @@ class BundleStore:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-        return Bundle(target, report=new.document, changes=new.changes)
+        return Bundle(target, report=new.report, changes=new.changes)
 
     @staticmethod
     def export(bundle: Bundle, dest: Path) -> None:

@@ -43,10 +43,10 @@ def report_list(name: str | None, output: Path) -> None:
                 click.echo(f"{relative(folder)}  (unreadable report.json)")
                 continue
             found = True
-            s = r.get("summary", {})
+            s = r.summary
             click.echo(
-                f"{relative(folder):<36} {r['outcome'].upper():<5} {r['created_at']}  "
-                f"{s.get('failed', 0)} failed, {s.get('warned', 0)} warnings  id {r['report_id'][:8]}"
+                f"{relative(folder):<36} {r.outcome.upper():<5} {r.created_at}  "
+                f"{s.failed} failed, {s.warned} warnings  id {r.report_id[:8]}"
             )
     if not found:
         click.echo(f"no report bundles under {output}" + (f" for {name}" if name else ""))
@@ -61,21 +61,22 @@ def report_show(bundle: Path) -> None:
 
     guard("report show", report_resource(bundle))
     r = Bundle.open(bundle).report
-    subject = r["subject"]
-    text, colour = STATUS_STYLE[r["outcome"]]
-    click.echo(f"{subject['name']} v{r['version']}  {click.style(text, fg=colour, bold=True)}")
-    click.echo(
-        f"  report id {r['report_id']}, created {r['created_at']} by {r['actor'].get('user')}"
-    )
-    for key, label in (("model", "model"), ("dataset", "dataset"), ("reference", "reference")):
-        a = subject.get(key)
-        if a:
-            click.echo(f"  {label:<9} {artifact_ref(a)}  sha256:{a['sha256'][:12]}")
-    policy = subject["policy"]
-    click.echo(f"  policy    {policy['name']}@{policy['version']}  sha256:{policy['sha256'][:12]}")
-    for rule in r["rules"]:
-        word, col = STATUS_STYLE.get(rule["status"], (rule["status"].upper(), None))
-        click.echo(f"  {click.style(word, fg=col)}  {rule['id']}: {rule['message']}")
+    subject = r.subject
+    text, colour = STATUS_STYLE[r.outcome]
+    click.echo(f"{subject.name} v{r.version}  {click.style(text, fg=colour, bold=True)}")
+    click.echo(f"  report id {r.report_id}, created {r.created_at} by {r.actor.user}")
+    for label, a in (
+        ("model", subject.model),
+        ("dataset", subject.dataset),
+        ("reference", subject.reference),
+    ):
+        if a is not None:
+            click.echo(f"  {label:<9} {artifact_ref(a)}  sha256:{a.sha256[:12]}")
+    policy = subject.policy
+    click.echo(f"  policy    {policy.name}@{policy.version}  sha256:{policy.sha256[:12]}")
+    for rule in r.rules:
+        word, col = STATUS_STYLE.get(rule.status, (rule.status.upper(), None))
+        click.echo(f"  {click.style(word, fg=col)}  {rule.id}: {rule.message}")
 
 
 @report.command("open")
@@ -130,7 +131,6 @@ def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
     performance, explanations, drift, data) beyond the tolerance, and input digests (model,
     dataset, reference dataset, policy, baseline)."""
     from ..bundles import Bundle
-    from ..contract import Report
     from ..errors import InputError
     from ..report.diff import diff_reports
 
@@ -138,8 +138,8 @@ def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
         raise InputError("--tolerance must be zero or more")
     guard("report diff", f"{report_resource(old)},{report_resource(new)}")
     d = diff_reports(
-        Report.model_validate(Bundle.open(old).report),
-        Report.model_validate(Bundle.open(new).report),
+        Bundle.open(old).report,
+        Bundle.open(new).report,
         tolerance=tolerance,
     )
     click.echo(json.dumps(d.to_changes().to_json(), indent=2) if as_json else d.to_text())

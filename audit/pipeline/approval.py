@@ -61,19 +61,19 @@ def approve(
     result.raise_for_problems()
     opened = Bundle(bundle)
     report = opened.report
-    if report["outcome"] != "pass":
+    if report.outcome != "pass":
         raise InputError(
             f"{bundle}: the audit failed; a failed report cannot be approved",
             hint="fix the model, or record a waiver in the policy and audit again",
         )
-    model = report["subject"].get("model") or {}
+    model = report.subject.model
     record = Approval(
-        report_id=report["report_id"],
-        version=int(report["version"]),
-        name=report["subject"]["name"],
+        report_id=report.report_id,
+        version=report.version,
+        name=report.subject.name,
         report_sha256=opened.report_sha256(),
-        model_sha256=model.get("sha256"),
-        policy_sha256=report["subject"]["policy"]["sha256"],
+        model_sha256=None if model is None else model.sha256,
+        policy_sha256=report.subject.policy.sha256,
         approved_by=approver,
         approved_at=(now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         note=note,
@@ -141,10 +141,9 @@ def gate(
                 found = candidate.report
             except InputError:
                 continue
-            model = (found.get("subject") or {}).get("model") or {}
-            if model.get("sha256") == model_sha256:
-                when = str(found.get("created_at", ""))
-                candidates.append((when, found.get("version", 0), candidate))
+            model = found.subject.model
+            if model is not None and model.sha256 == model_sha256:
+                candidates.append((found.created_at, found.version, candidate))
     if not candidates:
         return GateDecision(
             False, "none", f"no audit report for model sha256:{model_sha256[:12]} under {reports}"
@@ -152,25 +151,25 @@ def gate(
     _, _, latest = max(candidates, key=lambda c: (c[0], c[1]))
     report = latest.report
     bundle = latest.path
-    where = f"{bundle} (v{report.get('version')})"
-    if report.get("outcome") != "pass":
+    where = f"{bundle} (v{report.version})"
+    if report.outcome != "pass":
         return GateDecision(
             False, "failed", f"the latest audit of this model failed: {where}", bundle
         )
-    if report["subject"]["policy"]["sha256"] != policy_sha256:
+    if report.subject.policy.sha256 != policy_sha256:
         return GateDecision(
             False,
             "policy changed",
-            f"{where} was judged under policy sha256:{report['subject']['policy']['sha256'][:12]}, "
+            f"{where} was judged under policy sha256:{report.subject.policy.sha256[:12]}, "
             f"the current policy is sha256:{policy_sha256[:12]}: audit again",
             bundle,
         )
-    created = datetime.fromisoformat(str(report["created_at"]).replace("Z", "+00:00"))
+    created = datetime.fromisoformat(report.created_at.replace("Z", "+00:00"))
     if now - created > max_age:
         return GateDecision(
             False,
             "stale",
-            f"{where} is from {report['created_at']}, older than {max_age.days} days",
+            f"{where} is from {report.created_at}, older than {max_age.days} days",
             bundle,
         )
     verification = verify_bundle(bundle, keyring)
@@ -181,7 +180,7 @@ def gate(
             f"{where} does not verify: " + "; ".join(verification.problems),
             bundle,
         )
-    approval_file = home / "approvals" / f"{report['report_id']}.json"
+    approval_file = home / "approvals" / f"{report.report_id}.json"
     if not approval_file.is_file():
         return GateDecision(
             False, "not approved", f"{where} passed but is not approved (audit approve)", bundle
@@ -191,7 +190,7 @@ def gate(
         return GateDecision(
             False,
             "not approved",
-            f"the approval of {report['report_id']} is for other content",
+            f"the approval of {report.report_id} is for other content",
             bundle,
         )
     return GateDecision(

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import __version__, contract
 from ..bundles import Bundle, BundleStore, NewReport, ReportBuilder
-from ..contract import Report
+from ..contract import SCHEMA_VERSION, Report
 from ..errors import InputError
-from ..report import Renderer, build_report, dumps, validate_report
+from ..report import Renderer, validate_report
 from ..report.diff import diff_reports
 from ..runner import AuditResult
 from ..signing import SigningIdentity, bundle_signer
@@ -51,8 +52,8 @@ def report_builder(result: AuditResult, *, now: datetime | None = None) -> Repor
         prev_report = None
         if previous is not None:
             try:
-                prev_report = Report.model_validate(previous.report)
-            except (InputError, ValueError):
+                prev_report = previous.report
+            except InputError:
                 prev_report = None
         report = build_report(
             result,
@@ -66,8 +67,42 @@ def report_builder(result: AuditResult, *, now: datetime | None = None) -> Repor
             diff = diff_reports(prev_report, report)
             report = report.model_copy(update={"changes": diff.to_changes()})
             change_lines = diff.lines()
-        document = report.to_json()
-        validate_report(document)
-        return NewReport(document, dumps(report), change_lines)
+        validate_report(report.to_json())
+        return NewReport(report, report.to_bytes(), change_lines)
 
     return build
+
+
+def build_report(
+    result: AuditResult,
+    *,
+    report_id: str,
+    version: int,
+    previous: str | None,
+    created_at: str,
+    changes: contract.Changes | None = None,
+) -> Report:
+    """The typed report; its contract is audit/schemas/report.schema.json."""
+    actor = result.actor
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        report_id=report_id,
+        version=version,
+        previous=previous,
+        changes=changes,
+        created_at=created_at,
+        tool=contract.Tool(name="audit", version=__version__),
+        actor=contract.Actor(user=actor.user, uid=actor.uid, source=actor.source),
+        subject=result.subject,
+        outcome=result.outcome,
+        summary=contract.Summary(**result.summary),
+        rules=result.findings,
+        fairness=result.fairness,
+        performance=result.performance,
+        explanations=result.explanations,
+        data=result.data,
+        baseline=result.baseline,
+        drift=result.drift,
+        settings=result.settings,
+        environment=result.environment,
+    )

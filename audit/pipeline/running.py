@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..bundles import Bundle
-from ..report import Renderer
+from ..report import bundle_renderers
 from ..runner import STAGES, AuditResult
 from ..signing import SigningIdentity
 from .codes import EXIT_FAIL, EXIT_PASS
@@ -56,7 +56,7 @@ class RunOutcome:
             "report_id": self.bundle.report_id,
             "version": self.bundle.version,
             "summary": self.result.summary,
-            "rules": self.bundle.report["rules"],
+            "rules": [f.to_json() for f in self.bundle.report.rules],
             "changes": self.bundle.changes,
         }
 
@@ -112,27 +112,17 @@ def run(
     bundle = publish(
         result,
         resolved.output,
-        renderers(result, resolved.templates, pdf=request.pdf, reports_root=root),
+        bundle_renderers(
+            templates=resolved.templates,
+            pdf=request.pdf,
+            reports_root=root,
+            decisions=result.decisions,
+        ),
         signer=identity,
         checkpoint=checkpoint,
     )
     result.timings["report bundle"] = time.perf_counter() - t0
     return RunOutcome(result, bundle, request.fail_on, exit_code(result.summary, request.fail_on))
-
-
-def renderers(
-    result: AuditResult, templates: Path | None, *, pdf: bool, reports_root: str
-) -> list[Renderer]:
-    """The bundle's files beside report.json: HTML (and PDF), every output format, and
-    reasons.csv when the audit has decisions."""
-    from ..report import html_and_pdf, reasons_csv
-    from ..report.formats import FORMATS, format_renderer
-
-    out = [html_and_pdf(templates, pdf=pdf)]
-    out += [format_renderer(f, reports_root=reports_root) for f in FORMATS.values()]
-    if result.decisions is not None:
-        out.append(reasons_csv(result.decisions))
-    return out
 
 
 def signing_identity(

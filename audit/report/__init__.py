@@ -1,18 +1,14 @@
 """Reports: the canonical report.json and its renderings (HTML, PDF, output formats)."""
 
-from .build import SCHEMA_VERSION, build_report, dumps, report_schema, validate_report
-from .files import Renderer, html_and_pdf, reasons_csv
+from .formats import Renderer, bundle_renderers
 from .pdf import render_pdf
 from .render import default_template_dir, render_html
+from .schema import report_schema, validate_report
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Renderer",
-    "build_report",
+    "bundle_renderers",
     "default_template_dir",
-    "dumps",
-    "html_and_pdf",
-    "reasons_csv",
     "render_html",
     "render_pdf",
     "report_schema",

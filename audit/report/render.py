@@ -175,18 +175,13 @@ def humanize(name: Any) -> str:
     return str(name).replace("_", " ")
 
 
-def artifact_ref(artifact: Artifact | Mapping[str, Any] | None) -> str:
+def artifact_ref(artifact: Artifact | None) -> str:
     """``name@version`` for a registered artifact, ``file.ext (file)`` for one given by path."""
-    if not artifact:
+    if artifact is None:
         return "none (recorded decisions were audited)"
-    if isinstance(artifact, Mapping):
-        # compatibility: ``audit report show`` (audit.cli) still passes report.json's entry
-        name, version, path = artifact.get("name"), artifact.get("version"), artifact.get("path")
-    else:
-        name, version, path = artifact.name, artifact.version, artifact.path
-    if version is None:
-        return f"{path or name} (file)"
-    return f"{name}@{version}"
+    if artifact.version is None:
+        return f"{artifact.path or artifact.name} (file)"
+    return f"{artifact.name}@{artifact.version}"
 
 
 def fields(section: Section) -> list[tuple[str, Any]]:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from audit.contract import Artifact, PolicyInfo, Report
 from audit.digest import canonical_json, sha256_file
 from audit.errors import InputError
 
@@ -80,33 +81,28 @@ class ReportPredicate(BaseModel):
         return parse_utc(self.signed_at)
 
 
-def _artifact(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _artifact(section: Artifact | PolicyInfo | None) -> dict[str, Any] | None:
     if section is None:
         return None
-    version = section.get("version")
-    return {
-        "name": section.get("name"),
-        "version": None if version is None else str(version),
-        "sha256": section.get("sha256"),
-    }
+    return {"name": section.name, "version": section.version, "sha256": section.sha256}
 
 
 def predicate_from_report(
-    report: Mapping[str, Any], *, checkpoint: Mapping[str, Any] | None = None
+    report: Report, *, checkpoint: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The predicate fields taken from a report document (report.json), minus ``signed_at``."""
-    subject = report["subject"]
+    """The predicate fields taken from the typed report, minus ``signed_at``."""
+    subject = report.subject
     return {
-        "name": subject.get("name"),
-        "report_id": report["report_id"],
-        "version": report["version"],
-        "previous": report.get("previous"),
-        "model": _artifact(subject["model"]),
-        "dataset": _artifact(subject["dataset"]),
-        "policy": _artifact(subject["policy"]),
-        "outcome": report["outcome"],
-        "tool": dict(report["tool"]),
-        "actor": dict(report["actor"]),
+        "name": subject.name,
+        "report_id": report.report_id,
+        "version": report.version,
+        "previous": report.previous,
+        "model": _artifact(subject.model),
+        "dataset": _artifact(subject.dataset),
+        "policy": _artifact(subject.policy),
+        "outcome": report.outcome,
+        "tool": report.tool.to_json(),
+        "actor": report.actor.to_json(),
         "checkpoint": dict(checkpoint) if checkpoint is not None else None,
     }
 
@@ -180,13 +176,13 @@ def bundle_signer(
     identity: SigningIdentity,
     *,
     checkpoint: Callable[[], Mapping[str, Any] | None] | Mapping[str, Any] | None = None,
-) -> Callable[[dict[str, Any], Path], None]:
-    """A bundle renderer (``audit.report.Renderer``) that signs the bundle; put it LAST.
+) -> Callable[[Report, Path], None]:
+    """The publishing step that signs a rendered bundle (after every renderer has written).
 
     ``checkpoint`` is the access-log checkpoint, or a function returning it at signing time.
     """
 
-    def render(report: dict[str, Any], folder: Path) -> None:
+    def render(report: Report, folder: Path) -> None:
         point = checkpoint() if callable(checkpoint) else checkpoint
         sign_bundle(folder, identity, predicate=predicate_from_report(report, checkpoint=point))
 

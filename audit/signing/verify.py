@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from audit.bundles.bundle import read_report
 from audit.digest import sha256_file
 from audit.errors import InputError, IntegrityError
 
@@ -180,10 +181,10 @@ def _consistency(folder: Path, predicate: ReportPredicate) -> list[str]:
     if not report_path.is_file():
         return problems
     try:
-        report = json.loads(report_path.read_bytes())
-        fields = {k: report[k] for k in ("report_id", "version", "previous", "outcome")}
-    except (ValueError, KeyError, TypeError, RecursionError):
+        report = read_report(report_path)
+    except InputError:
         return [*problems, "report.json: not a readable report document"]
+    fields = {k: getattr(report, k) for k in ("report_id", "version", "previous", "outcome")}
     for key, value in fields.items():
         if getattr(predicate, key) != value:
             problems.append(

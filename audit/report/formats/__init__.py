@@ -8,7 +8,7 @@ report.html (:class:`HtmlReport`), report.pdf (:class:`PdfReport`), junit.xml
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +47,8 @@ def bundle_renderers(
     return renderers
 
 
-# -- compatibility names (kept until the publisher calls bundle_renderers; remove then) ---------
-
-#: Compatibility name: the text formats by name (what a user types).
+#: The text formats by name (what a user types), each pointing nowhere (no reports root).
 FORMATS: dict[str, OutputFormat] = {f.name: f() for f in TEXT_FORMATS}
-
-
-def format_renderer(
-    fmt: OutputFormat, *, reports_root: str | None = None
-) -> Callable[[dict[str, Any], Path], None]:
-    """Compatibility name (typed for today's bundle writer, which passes the JSON document): ``fmt`` as a bundle renderer pointing at ``reports_root``."""
-    return type(fmt)(reports_root=reports_root)
 
 
 __all__ = [
@@ -73,5 +64,4 @@ __all__ = [
     "as_report",
     "bundle_location",
     "bundle_renderers",
-    "format_renderer",
 ]
