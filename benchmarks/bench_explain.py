@@ -65,7 +65,7 @@ def adult(repeat: int) -> None:
             groups=frame[["sex", "race"]],
             reason_codes=codes,
         )
-        return ex.to_dict()
+        return ex.to_report()
 
     ex = explain_model(pipe, X, positive_label=">50K", stability_replicas=0)
     rows = pipe[:-1].transform(X.iloc[ex.row_positions])
@@ -172,7 +172,7 @@ def agnostic(repeat: int, n_rows: int, shap_rows: int) -> None:
             repeat,
         )
         line(f"{name}: ours, 4 antithetic pairs per row", n_rows, ours, theirs)
-        print(f"    sampling error of the values: {ex.to_dict()['sampling_error']}")
+        print(f"    sampling error of the values: {ex.to_report().sampling_error}")
     print("  target: 1,000 Adult rows for an MLP in under a minute")
 
 
