@@ -156,12 +156,31 @@ RECIPE = textwrap.dedent(
     groups = pd.DataFrame({"g": list("aaaabbbb")})
     section = compute_fairness(y_true, y_pred, groups, n_bootstrap=50).to_report()["g"]
     schema = report_schema()["$defs"]["GroupFairness"]["properties"]
+
+    # a real report with the new metric: diff two versions, render the HTML appendix table
+    import copy, sys
+    from audit.contract import Report
+    from audit.report import render_html
+    from audit.report.diff import diff_reports
+
+    golden = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    golden.update(report_id="r1", previous=None, changes=None, created_at="2026-12-02T00:00:00Z",
+                  actor={"user": "a", "source": "os"}, environment={"python": "3", "libraries": {}})
+    for g in golden["fairness"]["sex"]["groups"].values():
+        g["selected_negatives"] = 0.125
+    old = Report.model_validate(golden)
+    changed = copy.deepcopy(golden)
+    changed["fairness"]["sex"]["groups"]["female"]["selected_negatives"] = 0.5
+    lines = diff_reports(old, Report.model_validate(changed)).lines()
+    html = render_html(old)
     print(json.dumps({
         "in_schema": "selected_negatives" in schema,
         "a": section.groups["a"].metric("selected_negatives"),
         "b": section.groups["b"].metric("selected_negatives"),
         "tested": "selected_negatives" in section.groups["b"].tests,
         "interval": "selected_negatives" in section.groups["b"].ci,
+        "diff": lines,
+        "in_html": "Selected negatives" in html,
     }))
     """
 )
@@ -169,8 +188,8 @@ RECIPE = textwrap.dedent(
 
 def test_recipe_add_a_metric_reaches_engine_and_schema(tmp_path: Any) -> None:
     """Following docs/architecture.md on a copy of the package: a metric defined once in the
-    catalogue (with its cells) is computed for every group, tested, given an interval, and
-    declared in the report schema."""
+    catalogue (with its cells) is computed for every group, tested, given an interval, declared
+    in the report schema, compared by the diff and shown as a column of the HTML table."""
     shutil.copytree(ROOT / "audit", tmp_path / "audit")
     catalogue = tmp_path / "audit" / "contract" / "metrics.py"
     text = catalogue.read_text("utf-8")
@@ -179,9 +198,21 @@ def test_recipe_add_a_metric_reaches_engine_and_schema(tmp_path: Any) -> None:
     catalogue.write_text(text.replace(anchor, anchor + NEW_METRIC), "utf-8")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     out = subprocess.run(
-        [sys.executable, "-c", RECIPE], capture_output=True, text=True, env=env, cwd=tmp_path
+        [sys.executable, "-c", RECIPE, str(GOLDEN)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
     # hand count: group a has fp = 1 of n = 4 (row 2), group b fp = 1 of 4 (row 5)
-    assert got == {"in_schema": True, "a": 0.25, "b": 0.25, "tested": True, "interval": True}
+    assert got == {
+        "in_schema": True,
+        "a": 0.25,
+        "b": 0.25,
+        "tested": True,
+        "interval": True,
+        "diff": ["fairness sex=female: selected_negatives 0.125 -> 0.5 (+0.375)"],
+        "in_html": True,
+    }
