@@ -1,4 +1,4 @@
-"""Content digests (sha256), streamed so large artifacts need no memory, and canonical JSON."""
+"""Content digests (sha256), streamed so large artifacts need no memory; canonical JSON; key ids."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -28,3 +31,15 @@ def canonical_json(obj: Any) -> bytes:
     equal content always gives equal bytes.
     """
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
+    """The raw 32 bytes of an Ed25519 public key."""
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
+    """Key id: sha256 hex of the raw 32-byte Ed25519 public key (of a private key: its public
+    key). The one definition every signer, keyring, token and checkpoint uses."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return sha256_bytes(raw_public_key(public))

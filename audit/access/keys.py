@@ -8,7 +8,6 @@ anything else the signer says.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,17 +16,11 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ..digest import key_id
 from ..errors import InputError
 
 #: Public keys, or a mapping of key id to public key (or to a keyring record), see :func:`keyring`.
 TrustedKeys = Iterable[Ed25519PublicKey] | Mapping[str, Any]
-
-
-def key_id(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
-    """SHA-256 hex of the raw public key (as ``audit.signing.keyid_of``)."""
-    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
 
 
 def keyring(keys: TrustedKeys) -> dict[str, Ed25519PublicKey]:

@@ -18,6 +18,7 @@ from ..bundles import Bundle, BundleStore
 from ..errors import InputError, IntegrityError
 from ..signing import Keyring, SigningIdentity, load_keyring, verify_bundle
 from ..signing.dsse import sign_envelope, verify_envelope
+from ..signing.times import utc_text
 
 APPROVAL_TYPE = "application/vnd.audit.approval+json"
 
@@ -75,7 +76,7 @@ def approve(
         model_sha256=None if model is None else model.sha256,
         policy_sha256=report.subject.policy.sha256,
         approved_by=approver,
-        approved_at=(now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        approved_at=utc_text(now or datetime.now(UTC)),
         note=note,
     )
     payload = json.dumps(record.to_dict(), sort_keys=True).encode()

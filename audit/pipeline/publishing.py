@@ -17,6 +17,7 @@ from ..report import Renderer, validate_report
 from ..report.diff import diff_reports
 from ..runner import AuditResult
 from ..signing import SigningIdentity, bundle_signer
+from ..signing.times import utc_text
 
 Checkpoint = Callable[[], Mapping[str, Any] | None]
 
@@ -46,7 +47,7 @@ def report_builder(result: AuditResult, *, now: datetime | None = None) -> Repor
     """The report of version N of ``result``: pinning the previous version's report.json digest
     and diffing against it (omitted if it is unreadable); validated against the published
     schema before anything is written."""
-    created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = utc_text(now or datetime.now(UTC))
 
     def build(version: int, previous: Bundle | None) -> NewReport:
         prev_report = None

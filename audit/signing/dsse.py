@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from audit.digest import sha256_bytes
+from audit.digest import key_id, raw_public_key
 from audit.errors import IntegrityError
 
 __all__ = [
@@ -56,14 +55,9 @@ def b64decode(text: Any) -> bytes:
         raise ValueError(f"not valid base64: {exc}") from None
 
 
-def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
-    """The raw 32 bytes of an Ed25519 public key."""
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 def keyid_of(public_key: Ed25519PublicKey) -> str:
-    """Key id: sha256 hex of the raw 32-byte Ed25519 public key."""
-    return sha256_bytes(raw_public_key(public_key))
+    """Key id: sha256 hex of the raw 32-byte Ed25519 public key (:func:`audit.digest.key_id`)."""
+    return key_id(public_key)
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
