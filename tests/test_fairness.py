@@ -273,7 +273,15 @@ def _assert_json_ready(report_dict: dict) -> None:
                 assert type(group[key]) is int
             assert group["status"] in ("ok", "insufficient_data")
             for key, value in group.items():
-                if key in ("status", "excluded", "ci", "tests", "vs_reference", "calibration"):
+                if key in (
+                    "status",
+                    "excluded",
+                    "ci",
+                    "ci_method",
+                    "tests",
+                    "vs_reference",
+                    "calibration",
+                ):
                     continue
                 assert value is None or type(value) in (int, float), key
 
@@ -396,10 +404,19 @@ def test_hand_counted_example():
          "accuracy"]
     )  # fmt: skip  # the reference is not tested against itself
     assert b["tests"]["selection_rate"]["vs"] == "A"
-    assert b["ci"] == dict.fromkeys(
-        ["share", "base_rate", "selection_rate", "tpr", "fpr", "tnr", "fnr", "ppv", "npv",
-         "fdr", "for", "accuracy", "impact_ratio"]
-    )  # fmt: skip  # n_bootstrap=0: no intervals, and null rather than made up
+    # Wilson score intervals by hand (they need no resampling): 1 of 4 selected, 0 of 1 positive
+    z = 1.959963984540054
+
+    def wilson(x: int, n: int) -> list[float]:
+        centre = (x + z * z / 2) / (n + z * z)
+        half = z / (n + z * z) * math.sqrt(x * (n - x) / n + z * z / 4)
+        return [centre - half, centre + half]
+
+    assert b["ci"]["selection_rate"] == pytest.approx(wilson(1, 4), abs=1e-12)
+    assert b["ci"]["tpr"] == pytest.approx(wilson(0, 1), abs=1e-12)  # 0 of 1 is not [0, 0]
+    assert b["ci"]["tpr"][1] > 0.5 and b["ci_method"]["tpr"] == "wilson"
+    # n_bootstrap=0: no bootstrap intervals, null rather than made up
+    assert selection.get("ci_difference") is None and selection.get("ci_ratio") is None
 
 
 def test_eeoc_four_fifths_example():

@@ -26,8 +26,9 @@ def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
 
 
 def test_intervals_equal_quantiles_of_the_same_resamples_computed_by_hand():
-    """Same seed, same multinomial draws: the engine's intervals must be numpy's quantiles of
-    rates computed here from those draws with plain arithmetic."""
+    """Same seed, same multinomial draws: the between-group summaries' intervals must be numpy's
+    quantiles of spreads computed here from those draws with plain arithmetic (the highest and
+    lowest group re-chosen in each resample)."""
     y_true, y_pred, sensitive = _data(500, seed=1)
     feature = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=400, seed=9)["g"]
     cells = feature.counts.cells  # checked against fairlearn elsewhere
@@ -36,36 +37,37 @@ def test_intervals_equal_quantiles_of_the_same_resamples_computed_by_hand():
     selection = (tp + fp) / (tn + fp + fn + tp)
     with np.errstate(invalid="ignore", divide="ignore"):
         tpr = tp / (tp + fn)
-    ref = feature.counts.labels.index(feature.reference_group)
-    impact = selection / selection[:, [ref]]
+        fpr = fp / (fp + tn)
     spread = selection.max(axis=1) - selection.min(axis=1)
-    for g, label in enumerate(feature.counts.labels):
-        ci = feature.groups[label].ci
-        for name, values in (("selection_rate", selection), ("tpr", tpr), ("impact_ratio", impact)):
-            want = np.quantile(values[:, g], [0.025, 0.975])
-            assert [ci[name].low, ci[name].high] == pytest.approx(want, abs=1e-12), name
-    got = feature.disparities["selection_rate"].ci_difference
-    assert [got.low, got.high] == pytest.approx(np.quantile(spread, [0.025, 0.975]), abs=1e-12)
+    ratio = selection.min(axis=1) / selection.max(axis=1)
+    eod = np.maximum(tpr.max(axis=1) - tpr.min(axis=1), fpr.max(axis=1) - fpr.min(axis=1))
+    d = feature.disparities["selection_rate"]
+    for got, values in ((d.ci_difference, spread), (d.ci_ratio, ratio)):
+        want = np.quantile(values, [0.025, 0.975])
+        assert [got.low, got.high] == pytest.approx(want, abs=1e-12)
+    got = feature.disparities["equalized_odds_difference"].ci_difference
+    assert [got.low, got.high] == pytest.approx(np.quantile(eod, [0.025, 0.975]), abs=1e-12)
+    assert "bootstrap" in d.method and "re-chosen" in d.method
 
 
 def test_cell_bootstrap_matches_the_row_bootstrap_in_distribution():
-    """Resampling cell counts is the row bootstrap in distribution: their intervals agree to
-    within Monte-Carlo error (2,000 resamples each)."""
+    """Resampling cell counts is the row bootstrap in distribution: the intervals of the
+    largest selection-rate difference agree to within Monte-Carlo error (2,000 resamples)."""
     y_true, y_pred, sensitive = _data(3_000, seed=2)
     feature = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=2000, seed=3)["g"]
     rng = np.random.default_rng(4)
     codes = pd.factorize(sensitive["g"], sort=True)[0]
     rows = rng.integers(0, len(codes), size=(2000, len(codes)))
-    c, t, p = codes[rows], y_true[rows], y_pred[rows]
-    for g, label in enumerate(feature.counts.labels):
-        in_g = c == g
-        selection = (in_g & p).sum(axis=1) / in_g.sum(axis=1)
-        tpr = (in_g & p & t).sum(axis=1) / (in_g & t).sum(axis=1)
-        for name, values in (("selection_rate", selection), ("tpr", tpr)):
-            low, high = np.quantile(values, [0.025, 0.975])
-            ci = feature.groups[label].ci[name]
-            width = high - low
-            assert abs(ci.low - low) < 0.1 * width and abs(ci.high - high) < 0.1 * width
+    c, p = codes[rows], y_pred[rows]
+    groups = range(len(feature.counts.labels))
+    selection = np.stack(
+        [(c == g).__and__(p).sum(axis=1) / (c == g).sum(axis=1) for g in groups], axis=1
+    )
+    spread = selection.max(axis=1) - selection.min(axis=1)
+    low, high = np.quantile(spread, [0.025, 0.975])
+    ci = feature.disparities["selection_rate"].ci_difference
+    width = high - low
+    assert abs(ci.low - low) < 0.1 * width and abs(ci.high - high) < 0.1 * width
 
 
 def test_intervals_cover_the_true_rate():
@@ -88,7 +90,10 @@ def test_same_seed_same_numbers_other_seed_other_intervals():
     first = as_json(compute_fairness(y_true, y_pred, sensitive, seed=11).to_report())
     assert as_json(compute_fairness(y_true, y_pred, sensitive, seed=11).to_report()) == first
     other = as_json(compute_fairness(y_true, y_pred, sensitive, seed=12).to_report())
-    assert other["g"]["groups"]["a"]["ci"] != first["g"]["groups"]["a"]["ci"]
+    # the bootstrap intervals move with the seed; the score intervals are exact functions of
+    # the counts and do not
+    assert other["g"]["disparities"] != first["g"]["disparities"]
+    assert other["g"]["groups"]["a"]["ci"] == first["g"]["groups"]["a"]["ci"]
     assert (
         other["g"]["groups"]["a"]["selection_rate"] == first["g"]["groups"]["a"]["selection_rate"]
     )
@@ -169,11 +174,15 @@ def test_tests_are_against_the_reference_group_and_use_the_right_counts():
             assert np.sign(test.statistic) == np.sign(x1 / n1 - x2 / n2), metric
 
 
-def test_without_resamples_every_interval_is_none():
+def test_without_resamples_only_the_bootstrap_intervals_are_none():
+    """n_bootstrap 0 turns the bootstrap off; the score intervals need no resampling."""
     y_true, y_pred, sensitive = _data(100, seed=10)
     feature = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0)["g"]
     for group in feature.groups.values():
-        assert set(group.ci.values()) == {None}
+        assert group.ci["selection_rate"] is not None
+        assert group.ci_method["selection_rate"] == "wilson"
+    for d in feature.disparities.values():
+        assert d.ci_difference is None and d.ci_ratio is None
     assert as_json(feature.to_report())["n_bootstrap"] == 0
 
 

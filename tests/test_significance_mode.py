@@ -1,5 +1,6 @@
-"""Significance mode on real counts: a small group with a large gap that is not significant
-passes; a large group with a significant gap fails; the findings say why."""
+"""Rules judged on the evidence: one-sided tests of the threshold itself, corrected for the
+number of comparisons, and "inconclusive" as a verdict. Each figure is checked against an
+independent computation (statsmodels, or the counts by hand)."""
 
 from __future__ import annotations
 
@@ -7,70 +8,151 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportions_ztest
 
 from audit.fairness import compute_fairness
 from audit.policy import evaluate, load_policy
 from tests.helpers import as_json, evidence
 
-POLICY = """\
-apiVersion: audit/v1
-kind: Policy
-name: sig
-version: "1"
-min_group_size: 5
-rules:
-  - id: four-fifths-significant
+RULE = """\
+  - id: {id}
     kind: fairness
-    metric: impact_ratio
-    feature: {feature}
-    operator: ">="
-    threshold: 0.8
-    mode: significance
-    alpha: 0.05
-  - id: four-fifths-point
-    kind: fairness
-    metric: impact_ratio
-    feature: {feature}
-    operator: ">="
-    threshold: 0.8
-"""
+    metric: {metric}
+    operator: "{op}"
+    threshold: {threshold}
+    mode: {mode}
+{extra}"""
 
 
-def _judge(tmp_path: Path, groups: dict[str, tuple[int, int]]) -> dict:
-    labels, selected = [], []
-    for g, (n, s) in groups.items():
-        labels += [g] * n
-        selected += [True] * s + [False] * (n - s)
-    y_pred = np.array(selected)
-    y_true = y_pred.copy()
-    fairness = as_json(
-        compute_fairness(y_true, y_pred, pd.DataFrame({"group": labels}), seed=0).to_report()
-    )
+def _policy(tmp_path: Path, rules: list[dict], head: str = "") -> Path:
+    text = 'apiVersion: audit/v1\nkind: Policy\nname: sig\nversion: "1"\nmin_group_size: 5\n'
+    text += head + "rules:\n"
+    for r in rules:
+        extra = "".join(f"    {k}: {v}\n" for k, v in r.get("extra", {}).items())
+        text += RULE.format(extra=extra, **{k: v for k, v in r.items() if k != "extra"})
     path = tmp_path / "p.yaml"
-    path.write_text(POLICY.format(feature="group"))
+    path.write_text(text)
+    return path
+
+
+def _data(groups: dict[str, tuple[int, int, int, int]]) -> tuple:
+    """Rows from (n, selected, positives, true positives) per group."""
+    labels, pred, truth = [], [], []
+    for g, (n, s, pos, tp) in groups.items():
+        labels += [g] * n
+        # tp rows selected & positive, s - tp selected & negative, pos - tp positive not selected
+        pred += (
+            [True] * tp + [True] * (s - tp) + [False] * (pos - tp) + [False] * (n - s - pos + tp)
+        )
+        truth += (
+            [True] * tp + [False] * (s - tp) + [True] * (pos - tp) + [False] * (n - s - pos + tp)
+        )
+    return np.array(truth), np.array(pred), pd.DataFrame({"group": labels})
+
+
+def _judge(tmp_path, groups, rules, head=""):
+    y_true, y_pred, sensitive = _data(groups)
+    fairness = as_json(compute_fairness(y_true, y_pred, sensitive, seed=0).to_report())
     findings = evaluate(
-        load_policy(path), evidence(fairness, {}, {"status": "skipped", "reason": "-"})
+        load_policy(_policy(tmp_path, rules, head)),
+        evidence(fairness, {}, {"status": "skipped", "reason": "-"}),
     )
-    return {f.id: f for f in findings} | {"_fairness": fairness}
+    return {f.id: f for f in findings}, fairness
 
 
-def test_small_group_large_gap_not_significant_passes(tmp_path: Path) -> None:
-    # reference 500/1000 = 0.5; small group 2/8 = 0.25: impact ratio 0.5, far below 0.8
-    out = _judge(tmp_path, {"ref": (1000, 500), "small": (8, 2)})
-    g = out["_fairness"]["group"]["groups"]["small"]
-    assert g["impact_ratio"] == 0.5 and g["tests"]["selection_rate"]["p_value"] > 0.05
-    assert g["tests"]["selection_rate"]["method"] == "fisher"  # small counts
-    sig, point = out["four-fifths-significant"], out["four-fifths-point"]
-    assert point.status == "fail"  # on the point estimate it breaches
-    assert sig.status == "pass" and sig.mode == "significance"
-    assert "judged on significance" in sig.message
+def test_tpr_floor_tests_the_threshold_not_equality_between_groups(tmp_path: Path) -> None:
+    """Two groups at TPR 0.29 and 0.31: equal to each other, both far under the floor 0.6.
+    Testing "equal to the reference" passed them; testing the threshold fails both."""
+    groups = {"a": (400, 120, 200, 58), "b": (400, 130, 200, 62)}  # tpr 0.29, 0.31
+    rules = [{"id": "tpr-floor", "metric": "tpr", "op": ">=", "threshold": 0.6,
+              "mode": "significance"}]  # fmt: skip
+    out, fairness = _judge(tmp_path, groups, rules)
+    f = out["tpr-floor"]
+    assert f.status == "fail" and f.verdict == "breach"
+    assert {b.group for b in f.breaches} == {"a", "b"}
+    assert "tested H0: tpr >= 0.6 one-sided" in f.message and "breach in 2 of 2" in f.message
+    assert "all 2 groups" not in f.message and "no breach" not in f.message
+    # the raw p-values are the one-sided score test of the rate against 0.6 (statsmodels)
+    for t in f.tests:
+        x = {"a": 58, "b": 62}[t.group]
+        _, p = proportions_ztest(x, 200, value=0.6, alternative="smaller", prop_var=0.6)
+        assert t.p_value == pytest.approx(p, rel=1e-9) and t.hypothesis == "H0: tpr >= 0.6"
+    holm = multipletests([t.p_value for t in f.tests], method="holm")[1]
+    assert [t.p_adjusted for t in f.tests] == pytest.approx(list(holm), rel=1e-12)
 
 
-def test_large_group_significant_gap_fails(tmp_path: Path) -> None:
-    # reference 500/1000 = 0.5; large group 350/1000 = 0.35: impact ratio 0.7, p << 0.05
-    out = _judge(tmp_path, {"ref": (1000, 500), "large": (1000, 350)})
-    g = out["_fairness"]["group"]["groups"]["large"]
-    assert abs(g["impact_ratio"] - 0.7) < 1e-12 and g["tests"]["selection_rate"]["p_value"] < 1e-6
-    sig = out["four-fifths-significant"]
-    assert sig.status == "fail" and sig.group == "large"
-    assert "judged on significance" in sig.message and "alpha 0.05" in sig.message
+def test_small_group_is_inconclusive_and_the_policy_decides(tmp_path: Path) -> None:
+    # reference 500/1000 = 0.5; small group 2/8 = 0.25: impact ratio 0.5, not significant
+    groups = {"ref": (1000, 500, 500, 500), "small": (8, 2, 2, 2)}
+    base = {"metric": "impact_ratio", "op": ">=", "threshold": 0.8, "mode": "significance"}
+    rules = [
+        {"id": "default", **base},
+        {"id": "strict", **base, "extra": {"on_inconclusive": "fail"}},
+        {"id": "lenient", **base, "extra": {"on_inconclusive": "pass"}},
+        {"id": "point", **{**base, "mode": "point"}},
+    ]
+    out, fairness = _judge(tmp_path, groups, rules)
+    assert out["point"].status == "fail"  # the estimate breaches
+    assert out["default"].status == "warn" and out["default"].verdict == "inconclusive"
+    assert out["strict"].status == "fail" and out["lenient"].status == "pass"
+    msg = out["default"].message
+    assert msg.startswith("inconclusive: ") and "group=small" in msg
+    small = next(t for t in out["default"].tests if t.group == "small")
+    assert small.verdict == "inconclusive" and small.p_adjusted > 0.05
+    assert small.mde is not None and small.mde < 0.8  # a breach is detectable only far below
+
+
+def test_large_group_significant_breach_fails(tmp_path: Path) -> None:
+    # reference 500/1000 = 0.5; large group 350/1000 = 0.35: impact ratio 0.7 < 0.8, significantly
+    groups = {"ref": (1000, 500, 500, 500), "large": (1000, 350, 350, 350)}
+    rules = [{"id": "ir", "metric": "impact_ratio", "op": ">=", "threshold": 0.8,
+              "mode": "significance"}]  # fmt: skip
+    out, _ = _judge(tmp_path, groups, rules)
+    f = out["ir"]
+    assert f.status == "fail" and f.group == "large" and f.verdict == "breach"
+    large = next(t for t in f.tests if t.group == "large")
+    assert large.p_adjusted < 0.05 and "Koopman" in large.method
+    ref = next(t for t in f.tests if t.group == "ref")
+    assert ref.verdict == "no_breach"  # 1 / 0.7 is far above 0.8: compliance is shown
+
+
+def test_bound_mode_three_verdicts(tmp_path: Path) -> None:
+    groups = {
+        "clear": (2000, 1000, 1000, 1000),  # 0.5, tight interval above 0.3
+        "breach": (2000, 300, 300, 300),  # 0.15, whole interval under 0.3
+        "unsure": (20, 6, 6, 6),  # 0.3, wide interval across 0.3
+    }
+    rules = [{"id": "floor", "metric": "selection_rate", "op": ">=", "threshold": 0.3,
+              "mode": "bound"}]  # fmt: skip
+    out, fairness = _judge(tmp_path, groups, rules)
+    verdicts = {t.group: t.verdict for t in out["floor"].tests}
+    assert verdicts == {"clear": "no_breach", "breach": "breach", "unsure": "inconclusive"}
+    for t in out["floor"].tests:
+        assert t.ci == fairness["group"]["groups"][t.group]["ci"]["selection_rate"]
+        assert t.ci_method == "wilson"
+    assert out["floor"].status == "fail"
+
+
+def test_benjamini_hochberg_when_the_policy_asks(tmp_path: Path) -> None:
+    groups = {f"g{i}": (100, 20 + 3 * i, 50, 10 + i) for i in range(6)}
+    rules = [{"id": "floor", "metric": "selection_rate", "op": ">=", "threshold": 0.3,
+              "mode": "significance"}]  # fmt: skip
+    out, _ = _judge(tmp_path, groups, rules, head="correction: bh\n")
+    f = out["floor"]
+    assert f.correction == "bh"
+    bh = multipletests([t.p_value for t in f.tests], method="fdr_bh")[1]
+    assert [t.p_adjusted for t in f.tests] == pytest.approx(list(bh), rel=1e-12)
+    assert "Benjamini-Hochberg-adjusted over 6" in f.message
+
+
+def test_most_favoured_reference_has_an_interval_of_its_own() -> None:
+    """The reference group is chosen from the data; its own impact ratio is 1 by definition
+    but its interval reflects that another group may be the most favoured."""
+    y_true, y_pred, sensitive = _data({"a": (100, 30, 50, 15), "b": (100, 29, 50, 15)})
+    feature = compute_fairness(y_true, y_pred, sensitive)["group"]
+    ref = feature.groups[feature.reference_group]
+    assert ref.impact_ratio == 1.0
+    assert ref.ci["impact_ratio"].low < 0.8 and ref.ci["impact_ratio"].high == 1.0
+    assert "most-favoured" in ref.ci_method["impact_ratio"]

@@ -31,6 +31,9 @@ class Comparison(Section):
     ratio: float | None
     ci_difference: Interval | None
     ci_ratio: Interval | None
+    #: how each interval was computed (e.g. ``newcombe``, ``koopman``)
+    method_difference: str | None = None
+    method_ratio: str | None = None
 
 
 class CalibrationBin(Section):
@@ -76,14 +79,16 @@ class _GroupBase(Section):
 
     if TYPE_CHECKING:  # the fields are generated below, in report order
         n: int
-        tp: int
-        fp: int
-        fn: int
-        tn: int
+        selected: int | None
+        tp: int | None
+        fp: int | None
+        fn: int | None
+        tn: int | None
         status: Literal["ok", "insufficient_data"]
         excluded: str | None
         calibration: list[CalibrationBin] | None
         ci: dict[str, Interval | None]
+        ci_method: dict[str, str]
         tests: dict[str, ProportionTest | None]
         vs_reference: dict[str, Comparison]
 
@@ -105,13 +110,17 @@ def _group_fields() -> dict[str, Any]:
         alias = name if field_name(name) != name else None
         return (float | None, Field(default, alias=alias))
 
-    fields: dict[str, Any] = {c: (int, Field(..., ge=0)) for c in ("n", "tp", "fp", "fn", "tn")}
+    fields: dict[str, Any] = {"n": (int, Field(..., ge=0))}
+    # the confusion cells need the true label: None in an audit without one
+    fields.update({c: (int | None, Field(..., ge=0)) for c in ("tp", "fp", "fn", "tn")})
+    fields["selected"] = (int | None, Field(None, ge=0))
     fields.update({field_name(n): metric_field(n) for n in plain})
     fields["status"] = (Literal["ok", "insufficient_data"], "ok")
     fields["excluded"] = (str | None, None)
     fields.update({field_name(n): metric_field(n) for n in scored})
     fields["calibration"] = (list[CalibrationBin] | None, None)
     fields["ci"] = (dict[str, Interval | None], Field(default_factory=dict))
+    fields["ci_method"] = (dict[str, str], Field(default_factory=dict))
     fields["tests"] = (dict[str, ProportionTest | None], Field(default_factory=dict))
     fields["vs_reference"] = (dict[str, Comparison], Field(default_factory=dict))
     # calibration sits among the score statistics, after ece
@@ -138,6 +147,7 @@ class Disparity(Section):
     ci_difference: Interval | None = None
     ci_ratio: Interval | None = None
     ci: Interval | None = None  # equalized odds: one interval of the difference
+    method: str | None = None  # how the intervals were computed
 
 
 class ReferenceChoice(Section):
@@ -166,6 +176,8 @@ class FeatureFairness(Section):
     n_bootstrap: int | None = None
     seed: int | None = None
     disparities: dict[str, Disparity] = Field(default_factory=dict)
+    #: False when the audit has no true label: every metric that needs one is None
+    labelled: bool | None = None
 
     def summary(self, name: str) -> float | None:
         """A between-group summary (``demographic_parity_difference`` ...) by name."""

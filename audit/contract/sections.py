@@ -117,6 +117,34 @@ class BaselineComparison(Section):
     change: float
 
 
+Verdict = Literal["breach", "no_breach", "inconclusive"]
+
+
+class RuleTest(Section):
+    """One comparison a rule made: a group's (or feature's) value, interval and test.
+
+    ``hypothesis`` says what was tested (``H0: impact_ratio >= 0.8``); ``p_value`` is the raw
+    one-sided p-value and ``p_adjusted`` the one adjusted across all the rule's comparisons
+    (``Finding.correction``). ``mde`` is the minimum detectable effect: the value of the metric
+    at which the test detects a breach with power 0.8 at this group's size.
+    """
+
+    feature: str | None
+    group: str | None
+    n: int | None = None
+    value: float | None
+    ci: Interval | None = None
+    ci_method: str | None = None
+    hypothesis: str | None = None
+    method: str | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    mde: float | None = None
+    verdict: Verdict
+    reason: str | None = None
+
+
 class Finding(Section):
     """The judgement of one rule, with the evidence that decided it."""
 
@@ -136,6 +164,14 @@ class Finding(Section):
     breaches: list[Breach] = Field(default_factory=list)
     waiver: Waiver | None = None
     comparison: BaselineComparison | None = None
+    #: what the evidence shows (modes bound and significance): a breach, none, or inconclusive
+    verdict: Verdict | None = None
+    #: what an inconclusive verdict counts as (the policy's ``on_inconclusive``)
+    on_inconclusive: Literal["fail", "warn", "pass"] | None = None
+    #: multiple-comparison correction of the p-values (``holm``, ``bh``, ``none``)
+    correction: Literal["holm", "bh", "none"] | None = None
+    alpha: float | None = None
+    tests: list[RuleTest] = Field(default_factory=list)
 
     @property
     def location(self) -> str | None:
@@ -152,6 +188,7 @@ class Summary(Section):
     warned: int = Field(ge=0)
     waived: int = Field(ge=0)
     skipped: int = Field(ge=0)
+    inconclusive: int = Field(0, ge=0)  # findings whose evidence was inconclusive (any status)
 
 
 # -- numbers -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from audit.fairness.counts import (
 )
 from audit.fairness.metrics import FeatureFairness, ReferenceRule
 from audit.fairness.scores import above_median, as_scores, score_stats
+from audit.fairness.uncertainty import feature_rng
 
 _RULES = ("most_favoured", "largest")
 
@@ -58,7 +59,9 @@ def compute_fairness(
 ) -> FairnessReport:
     """Group fairness of binary decisions for every sensitive feature and their intersection.
 
-    ``y_true`` and ``y_pred`` are booleans (True = positive outcome, "selected"), aligned with
+    ``y_true`` may be None: an audit without ground truth (e.g. NYC LL144, which has only the
+    decisions); every metric that needs the label is then None. ``y_true`` and ``y_pred`` are
+    booleans (True = positive outcome, "selected"), aligned with
     the rows of ``sensitive`` by position (indexes are ignored). ``sensitive`` has one column
     per sensitive feature; values may be strings, categoricals or numbers and may be missing.
     Missing values leave the row out of that feature's groups (counted in ``unknown``).
@@ -76,9 +79,13 @@ def compute_fairness(
     """
     names = _check_sensitive(sensitive)
     _check_options(min_group_size, exclude_below_share, n_bootstrap, confidence, seed)
-    truth = as_outcome(y_true, "y_true")
+    labelled = y_true is not None
     pred = as_outcome(y_pred, "y_pred")
-    lengths = {"y_true": len(truth), "y_pred": len(pred), "sensitive": len(sensitive)}
+    # without a label every row counts as a true negative; the label metrics are then dropped
+    truth = as_outcome(y_true, "y_true") if labelled else np.zeros(len(pred), dtype=bool)
+    lengths = {"y_pred": len(pred), "sensitive": len(sensitive)}
+    if labelled:
+        lengths = {"y_true": len(truth), **lengths}
     score_values = None if scores is None else as_scores(scores)
     if score_values is not None:
         lengths["scores"] = len(score_values)
@@ -99,7 +106,16 @@ def compute_fairness(
         counts = count_cells(truth, pred, codes, labels, above)
         stats = None
         if score_values is not None and above is not None:
-            stats = score_stats(score_values, truth, above, codes, len(labels))
+            stats = score_stats(
+                score_values,
+                truth if labelled else None,
+                above,
+                codes,
+                len(labels),
+                n_bootstrap=n_bootstrap,
+                confidence=confidence,
+                rng=feature_rng(seed, key + "/scores"),
+            )
         rule: ReferenceRule = "most_favoured"
         if key in named:
             rule = "named"
@@ -119,6 +135,7 @@ def compute_fairness(
             n_bootstrap=n_bootstrap,
             confidence=confidence,
             seed=seed,
+            labelled=labelled,
         )
         if key in named and feature.reference_group is None:
             raise InputError(

@@ -27,16 +27,34 @@ Where every group is compared and defines every rate, disparities equal fairlear
 ``MetricFrame.difference()`` / ``.ratio()``; fairlearn differs on purpose where it scores an
 undefined rate as 0 or reports a difference of 0 for a single group.
 
-**Intervals** bracket every rate, share, impact ratio, vs_reference value and disparity: the
-percentile bootstrap over multinomial resamples of the (group x cell) counts (see
-:mod:`audit.fairness.uncertainty`), the reference group held fixed, ``n_bootstrap`` resamples
-seeded by ``seed`` and the feature's name. mean_score, auc and ece have no interval (a cell
-bootstrap does not resample scores). The scoring rate's median is held fixed in resamples.
+**Intervals** hold their coverage in small groups and at rare outcomes (the percentile bootstrap
+does not: a group with 0 of 30 selected would get [0, 0]); each number's method is named in the
+report (``ci_method``, ``method_ratio``, ``method_difference``, ``method``). Formulas:
+:mod:`audit.fairness.intervals`.
+
+- every rate and share: the Wilson score interval;
+- a ratio to a fixed reference group (``named`` or ``largest``; every vs_reference ratio): the
+  Koopman score interval; a difference to it: Newcombe's hybrid score interval. The reference
+  group's own ratio is 1 by definition (interval [1, 1]).
+- the impact ratio (and scoring impact ratio) under ``most_favoured``: the reference is chosen
+  from the data, so the interval is that of min(1, min over the other compared groups h of
+  p / p_h) -- Koopman limits against every candidate reference, the upper ones Bonferroni-
+  adjusted over the candidates -- and the reference group's own ratio gets a real interval
+  [low, 1] (:func:`audit.fairness.intervals.most_favoured_ratio`).
+- between-group summaries (max - min, min / max, equalized odds), whose groups are chosen from
+  the data: the percentile bootstrap over multinomial resamples of the (group x cell) counts, the
+  highest and lowest groups re-chosen inside every resample (:mod:`audit.fairness.uncertainty`),
+  ``n_bootstrap`` resamples seeded by ``seed`` and the feature's name; mean_score, auc and ece:
+  the bootstrap over each group's rows (:mod:`audit.fairness.scores`).
 
 **Tests**: each compared group's rates against the reference group's (the scoring rate against
 the scoring reference's), Fisher's exact test or the two-proportion z-test, with p-values
-(:func:`audit.fairness.uncertainty.compare_proportions`). ``from_counts`` defaults to no
-resampling; :func:`audit.fairness.compute_fairness` defaults to 1,000.
+(:func:`audit.fairness.uncertainty.compare_proportions`): descriptive, "does this group differ
+from the reference". Policies judge against their thresholds instead (one-sided tests, corrected
+for multiplicity: :mod:`audit.policy.rules.fairness`).
+
+**Without true labels** (``labelled=False``) every metric that needs them (catalogue
+``needs == "labels"``) is None, as are the confusion cells; ``selected`` is always counted.
 """
 
 from __future__ import annotations
@@ -51,13 +69,21 @@ import numpy as np
 from audit import contract
 from audit.contract.fairness import field_name
 from audit.contract.metrics import CATALOGUE, GROUP_METRICS
+from audit.fairness.bounds import (
+    BOOTSTRAP_METHOD,
+    LABEL_METRICS,
+    ReferenceRule,
+    bootstrap_intervals,
+    score_intervals,
+    spread_only,
+    unlabelled,
+)
 from audit.fairness.counts import GroupCounts
 from audit.fairness.rates import (
     DISPARITY_METRICS,
     RATES,
     TESTED,
     divide,
-    quantile_interval,
     rate_parts,
     spread,
     versus,
@@ -72,7 +98,6 @@ from audit.fairness.uncertainty import (
     resample_cells,
 )
 
-ReferenceRule = Literal["most_favoured", "largest", "named"]
 Status = Literal["ok", "insufficient_data"]
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -85,6 +110,8 @@ class Comparison:
     ratio: float | None
     ci_difference: Interval | None
     ci_ratio: Interval | None
+    method_difference: str | None = None
+    method_ratio: str | None = None
 
     def to_report(self) -> contract.Comparison:
         return contract.Comparison(
@@ -92,6 +119,8 @@ class Comparison:
             ratio=self.ratio,
             ci_difference=_interval(self.ci_difference),
             ci_ratio=_interval(self.ci_ratio),
+            method_difference=self.method_difference if self.ci_difference else None,
+            method_ratio=self.method_ratio if self.ci_ratio else None,
         )
 
 
@@ -104,6 +133,7 @@ class Disparity:
     worst_pair: tuple[str, str] | None  # (lowest, highest)
     ci_difference: Interval | None
     ci_ratio: Interval | None
+    method: str | None = None
 
     def to_report(self) -> contract.Disparity:
         return contract.Disparity(
@@ -112,6 +142,7 @@ class Disparity:
             worst_pair=None if self.worst_pair is None else list(self.worst_pair),
             ci_difference=_interval(self.ci_difference),
             ci_ratio=_interval(self.ci_ratio),
+            method=self.method if (self.ci_difference or self.ci_ratio) else None,
         )
 
 
@@ -128,10 +159,10 @@ class GroupMetrics:
 
     label: str
     n: int
-    tp: int
-    fp: int
-    fn: int
-    tn: int
+    tp: int | None
+    fp: int | None
+    fn: int | None
+    tn: int | None
     values: Mapping[str, float | None]
     status: Status = "ok"
     excluded: str | None = None
@@ -139,6 +170,8 @@ class GroupMetrics:
     ci: Mapping[str, Interval | None] = field(default_factory=lambda: _EMPTY)
     tests: Mapping[str, ProportionTest | None] = field(default_factory=lambda: _EMPTY)
     vs_reference: Mapping[str, Comparison] = field(default_factory=lambda: _EMPTY)
+    selected: int | None = None
+    ci_method: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     def rate(self, name: str) -> float | None:
         """A metric by its report name (``"for"`` included); None if undefined or absent."""
@@ -159,6 +192,7 @@ class GroupMetrics:
         }
         return contract.GroupFairness(
             n=self.n,
+            selected=self.selected,
             tp=self.tp,
             fp=self.fp,
             fn=self.fn,
@@ -176,6 +210,7 @@ class GroupMetrics:
                 else {}
             ),
             ci={m: None if c is None else c.to_list() for m, c in self.ci.items()},
+            ci_method={m: self.ci_method[m] for m, c in self.ci.items() if c is not None},
             tests={
                 m: None if t is None else contract.ProportionTest(**vars(t))
                 for m, t in self.tests.items()
@@ -213,6 +248,7 @@ class FeatureFairness:
     seed: int = 0
     scored: bool = False
     disparities: Mapping[str, Disparity] = field(default_factory=lambda: _EMPTY)
+    labelled: bool = True
 
     @property
     def unknown(self) -> int:
@@ -234,11 +270,14 @@ class FeatureFairness:
         n_bootstrap: int = 0,
         confidence: float = 0.95,
         seed: int = 0,
+        labelled: bool = True,
     ) -> FeatureFairness:
         """Derive every metric from the counts (and per-group score statistics) alone.
 
         Arguments are validated by :func:`audit.fairness.compute_fairness`; ``named_group``
-        must be a compared group when ``reference == "named"``.
+        must be a compared group when ``reference == "named"``. With ``labelled=False`` the
+        counts' cells hold every row as a true negative (the label is unknown) and every metric
+        that needs the label is None.
         """
         labels = counts.labels
         n = counts.n
@@ -246,6 +285,11 @@ class FeatureFairness:
         scored = above is not None
         point_parts = rate_parts(counts.cells, above)
         point = {name: divide(*pair) for name, pair in point_parts.items()}
+        if not labelled:
+            point = {
+                m: np.full(len(labels), np.nan) if m in LABEL_METRICS else v
+                for m, v in point.items()
+            }
         sufficient = n >= min_group_size
         below_share = np.zeros(len(labels), dtype=bool)
         if exclude_below_share is not None:
@@ -256,8 +300,18 @@ class FeatureFairness:
         if scored and reference == "most_favoured" and ref is not None:
             scoring_ref = _ranked_first(labels, compared, point["scoring_rate"], n)
         derived = _derive(point_parts, compared, ref, scoring_ref, scored)
+        if not labelled:
+            derived = {k: unlabelled(k, v) for k, v in derived.items()}
+        intervals, methods = score_intervals(
+            point_parts, compared, ref, scoring_ref, reference, confidence, labelled
+        )
+        if scores is not None and scores.ci is not None:
+            for key, bounds in scores.ci.items():
+                intervals[key] = bounds
+                methods[key] = (
+                    f"bootstrap percentile, rows resampled within the group ({n_bootstrap})"
+                )
 
-        intervals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if n_bootstrap > 0 and len(labels):
             joint = (
                 counts.cells
@@ -267,8 +321,14 @@ class FeatureFairness:
             draws = resample_cells(joint, n_bootstrap, feature_rng(seed, name))
             cells = draws if not scored else draws[..., :4] + draws[..., 4:]
             boot_above = None if not scored else draws[..., 4:].sum(axis=-1)
-            boot = _derive(rate_parts(cells, boot_above), compared, ref, scoring_ref, scored)
-            intervals = _intervals(boot, n_bootstrap, confidence)
+            # only the between-group summaries come from the bootstrap: spread() re-chooses the
+            # highest and lowest group inside every resample
+            boot = spread_only(rate_parts(cells, boot_above), compared, scored)
+            if not labelled:
+                boot = {k: unlabelled(k, v) for k, v in boot.items()}
+            intervals.update(bootstrap_intervals(boot, n_bootstrap, confidence))
+            for key in boot:
+                methods[key] = BOOTSTRAP_METHOD.format(n=n_bootstrap)
 
         def value(key: str, g: int | None = None) -> float | None:
             return _optional(float(derived[key] if g is None else derived[key][g]))
@@ -278,11 +338,13 @@ class FeatureFairness:
                 return None
             low, high = intervals[key]
             low, high = (low, high) if g is None else (low[g], high[g])
-            return None if np.isnan(low) or np.isnan(high) else Interval(float(low), float(high))
+            if not (np.isfinite(low) and np.isfinite(high)):
+                return None
+            return Interval(float(low), float(high))
 
         compared_metrics = DISPARITY_METRICS + (("scoring_rate",) if scored else ())
         interval_keys = ("share", *RATES, "impact_ratio") + (
-            ("scoring_rate", "scoring_impact_ratio") if scored else ()
+            ("scoring_rate", "scoring_impact_ratio", "mean_score", "auc", "ece") if scored else ()
         )
         groups: dict[str, GroupMetrics] = {}
         for g, label in enumerate(labels):
@@ -308,33 +370,42 @@ class FeatureFairness:
                     value("scoring_impact_ratio", g) if is_compared else None
                 )
                 values.update(stats)
+            ci = {
+                k: interval(k, g)
+                if ok and values.get(k) is not None and (is_compared or "impact" not in k)
+                else None
+                for k in interval_keys
+            }
             groups[label] = GroupMetrics(
                 label=label,
                 n=int(n[g]),
-                tn=int(cells[0]),
-                fp=int(cells[1]),
-                fn=int(cells[2]),
-                tp=int(cells[3]),
+                tn=int(cells[0]) if labelled else None,
+                fp=int(cells[1]) if labelled else None,
+                fn=int(cells[2]) if labelled else None,
+                tp=int(cells[3]) if labelled else None,
+                selected=int(cells[1] + cells[3]),
                 values=MappingProxyType(values),
                 calibration=calibration,
                 status="ok" if ok else "insufficient_data",
                 excluded=reason,
-                ci=MappingProxyType(
-                    {
-                        k: interval(k, g) if ok and (is_compared or "impact" not in k) else None
-                        for k in interval_keys
-                    }
+                ci=MappingProxyType(ci),
+                ci_method=MappingProxyType({k: methods[k] for k, c in ci.items() if c}),
+                tests=MappingProxyType(
+                    _tests(counts, g, ref, scoring_ref, is_compared, scored, labelled)
                 ),
-                tests=MappingProxyType(_tests(counts, g, ref, scoring_ref, is_compared, scored)),
                 vs_reference=MappingProxyType(
                     {
                         m: Comparison(
                             difference=value(f"{m}.vs_difference", g) if is_compared else None,
                             ratio=value(f"{m}.vs_ratio", g) if is_compared else None,
                             ci_difference=interval(f"{m}.vs_difference", g)
-                            if is_compared
+                            if is_compared and g != ref
                             else None,
-                            ci_ratio=interval(f"{m}.vs_ratio", g) if is_compared else None,
+                            ci_ratio=interval(f"{m}.vs_ratio", g)
+                            if is_compared and g != ref
+                            else None,
+                            method_difference=methods.get(f"{m}.vs_difference"),
+                            method_ratio=methods.get(f"{m}.vs_ratio"),
                         )
                         for m in compared_metrics
                     }
@@ -350,6 +421,7 @@ class FeatureFairness:
                 worst_pair=None if pair is None else (labels[pair[0]], labels[pair[1]]),
                 ci_difference=interval(f"{m}.difference"),
                 ci_ratio=interval(f"{m}.ratio"),
+                method=methods.get(f"{m}.difference"),
             )
         eod = Disparity(
             difference=value("equalized_odds_difference"),
@@ -357,6 +429,7 @@ class FeatureFairness:
             worst_pair=None,
             ci_difference=interval("equalized_odds_difference"),
             ci_ratio=None,
+            method=methods.get("equalized_odds_difference"),
         )
         disparities["equalized_odds_difference"] = eod
         return cls(
@@ -380,6 +453,7 @@ class FeatureFairness:
             seed=seed,
             scored=scored,
             disparities=MappingProxyType(disparities),
+            labelled=labelled,
         )
 
     def to_report(self) -> contract.FeatureFairness:
@@ -408,12 +482,17 @@ class FeatureFairness:
             seed=self.seed,
             disparities={
                 m: (
-                    contract.Disparity(difference=d.difference, ci=_interval(d.ci_difference))
+                    contract.Disparity(
+                        difference=d.difference,
+                        ci=_interval(d.ci_difference),
+                        method=d.method if d.ci_difference else None,
+                    )
                     if m == "equalized_odds_difference"
                     else d.to_report()
                 )
                 for m, d in self.disparities.items()
             },
+            **({} if self.labelled else {"labelled": False}),
         )
 
 
@@ -440,22 +519,6 @@ def _derive(
         out["impact_ratio"] = out["selection_rate.vs_ratio"]
     if scored and scoring_ref is not None:
         out["scoring_impact_ratio"] = versus(*parts["scoring_rate"], scoring_ref)[1]
-    return out
-
-
-def _intervals(
-    boot: dict[str, np.ndarray], n_bootstrap: int, confidence: float
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Percentile intervals of every derived value, in one sort of all the resamples."""
-    keys = list(boot)
-    flat = [np.asarray(boot[k], dtype=np.float64).reshape(n_bootstrap, -1) for k in keys]
-    low, high = quantile_interval(np.concatenate(flat, axis=1), confidence)
-    out, start = {}, 0
-    for key, block in zip(keys, flat, strict=True):
-        stop = start + block.shape[1]
-        shape = np.shape(boot[key])[1:]
-        out[key] = (low[start:stop].reshape(shape), high[start:stop].reshape(shape))
-        start = stop
     return out
 
 
@@ -494,13 +557,14 @@ def _tests(
     scoring_ref: int | None,
     is_compared: bool,
     scored: bool,
+    labelled: bool = True,
 ) -> dict[str, ProportionTest | None]:
     """Each rate of group ``g`` tested against the reference group's (the scoring rate against
     the scoring reference group's); None for the reference itself and groups not compared."""
     out: dict[str, ProportionTest | None] = {}
     done: dict[tuple[int, int, int, int], ProportionTest | None] = {}
     for metric, (successes, trials) in TESTED.items():
-        if not is_compared or ref is None or g == ref:
+        if not is_compared or ref is None or g == ref or (not labelled and metric in LABEL_METRICS):
             out[metric] = None
             continue
         row, base = counts.cells[g], counts.cells[ref]

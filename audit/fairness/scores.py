@@ -12,6 +12,13 @@
   positives. Expected calibration error ece = sum over bins of (n_b / n) |mean_b - observed_b|.
 
 All of it comes from sorted arrays and ``np.bincount``; no Python loop runs over rows.
+
+**Intervals** of mean_score, auc and ece: the percentile bootstrap, resampling each group's rows
+with replacement (group sizes fixed). A resample of a group's rows is a multinomial draw over its
+(distinct score, label) pairs with the pairs' counts as weights, so each resample is a vector of
+counts over the group's sorted distinct scores and every statistic above is a cumulative sum of it
+(:func:`score_intervals`): the cost grows with distinct scores times resamples, never with a loop
+over rows. The median of the full sample (the scoring rate's cut) is held fixed.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from audit.errors import InputError
+from audit.fairness.rates import quantile_interval
 
 N_BINS = 10
 
@@ -46,6 +54,8 @@ class ScoreStats:
     auc: np.ndarray  # NaN where the group has one class only
     ece: np.ndarray | None  # None when the scores are not probabilities
     calibration: tuple[tuple[CalibrationBin, ...], ...] | None
+    #: bootstrap intervals {"mean_score" | "auc" | "ece": (low, high) arrays by group code}
+    ci: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def as_scores(scores: Any) -> np.ndarray:
@@ -71,9 +81,24 @@ def above_median(scores: np.ndarray) -> np.ndarray:
 
 
 def score_stats(
-    scores: np.ndarray, y_true: np.ndarray, above: np.ndarray, codes: np.ndarray, n_groups: int
+    scores: np.ndarray,
+    y_true: np.ndarray | None,
+    above: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    *,
+    n_bootstrap: int = 0,
+    confidence: float = 0.95,
+    rng: np.random.Generator | None = None,
 ) -> ScoreStats:
-    """Scoring counts, mean score, AUC and calibration per group code (-1 rows left out)."""
+    """Scoring counts, mean score, AUC and calibration per group code (-1 rows left out).
+
+    Without true labels (``y_true`` None) AUC and calibration are undefined (NaN / None).
+    ``n_bootstrap`` resamples (with ``rng``) add the intervals of :func:`score_intervals`.
+    """
+    labelled = y_true is not None
+    if y_true is None:
+        y_true = np.zeros(len(scores), dtype=bool)
     known = codes >= 0
     codes_k, scores_k, truth_k = codes[known], scores[known], y_true[known]
     n = np.bincount(codes_k, minlength=n_groups)
@@ -81,12 +106,94 @@ def score_stats(
         mean = np.bincount(codes_k, weights=scores_k, minlength=n_groups) / n
     above_n = np.bincount(codes_k, weights=above[known], minlength=n_groups).astype(np.int64)
     auc = _group_auc(scores_k, truth_k, codes_k, n_groups)
+    if not labelled:
+        auc = np.full(n_groups, np.nan)
     ece, table = None, None
     # Whether scores read as probabilities is a property of the score column, not of the rows
     # whose group happens to be known.
-    if scores.min() >= 0.0 and scores.max() <= 1.0:
+    probabilities = bool(scores.min() >= 0.0 and scores.max() <= 1.0)
+    if probabilities and labelled:
         ece, table = _calibration(scores_k, truth_k, codes_k, n_groups)
-    return ScoreStats(above=above_n, mean_score=mean, auc=auc, ece=ece, calibration=table)
+    ci = None
+    if n_bootstrap > 0 and rng is not None:
+        ci = score_intervals(
+            scores_k,
+            truth_k,
+            codes_k,
+            n_groups,
+            n_bootstrap=n_bootstrap,
+            confidence=confidence,
+            rng=rng,
+            labelled=labelled,
+            calibrated=probabilities and labelled,
+        )
+    return ScoreStats(above=above_n, mean_score=mean, auc=auc, ece=ece, calibration=table, ci=ci)
+
+
+#: Resamples drawn at once (bounds the memory: chunk x distinct scores of a group).
+_CHUNK = 100
+
+
+def score_intervals(
+    scores: np.ndarray,
+    truth: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    *,
+    n_bootstrap: int,
+    confidence: float,
+    rng: np.random.Generator,
+    labelled: bool = True,
+    calibrated: bool = True,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Percentile bootstrap intervals of mean_score, auc (``labelled``) and ece (``calibrated``).
+
+    Each group's rows are resampled on their own (see the module docstring); a resample's AUC is
+    the Mann-Whitney statistic of the resampled counts, ties counting 1/2, exactly as
+    :func:`_group_auc` computes it on the rows. NaN where fewer than half the resamples define
+    the value.
+    """
+    names = ["mean_score"] + (["auc"] if labelled else []) + (["ece"] if calibrated else [])
+    out = {k: (np.full(n_groups, np.nan), np.full(n_groups, np.nan)) for k in names}
+    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    for g in range(n_groups):
+        mine = codes == g
+        if not mine.any():
+            continue
+        values, run = np.unique(scores[mine], return_inverse=True)
+        t = truth[mine].astype(np.int64)
+        # counts of (distinct score, label): column 0 negatives, column 1 positives
+        pairs = np.bincount(run * 2 + t, minlength=2 * len(values)).reshape(-1, 2)
+        flat = pairs.ravel()
+        total = int(flat.sum())
+        bins = np.searchsorted(edges[1:-1], values)
+        draws: dict[str, list[np.ndarray]] = {k: [] for k in names}
+        for start in range(0, n_bootstrap, _CHUNK):
+            size = min(_CHUNK, n_bootstrap - start)
+            w = rng.multinomial(total, flat / total, size=size).reshape(size, -1, 2)
+            rows = w.sum(axis=2).astype(np.float64)  # resampled rows per distinct score
+            draws["mean_score"].append(rows @ values / total)
+            neg, pos = w[..., 0].astype(np.float64), w[..., 1].astype(np.float64)
+            if labelled:
+                below = np.cumsum(neg, axis=1) - neg  # negatives strictly below each score
+                wins = (pos * (below + 0.5 * neg)).sum(axis=1)
+                pairs_n = pos.sum(axis=1) * neg.sum(axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    draws["auc"].append(np.where(pairs_n > 0, wins / pairs_n, np.nan))
+            if calibrated:
+                count = np.zeros((size, N_BINS))
+                score_sum = np.zeros((size, N_BINS))
+                pos_sum = np.zeros((size, N_BINS))
+                for b in np.unique(bins):
+                    at = bins == b
+                    count[:, b] = rows[:, at].sum(axis=1)
+                    score_sum[:, b] = rows[:, at] @ values[at]
+                    pos_sum[:, b] = pos[:, at].sum(axis=1)
+                draws["ece"].append(np.abs(score_sum - pos_sum).sum(axis=1) / total)
+        for k in names:
+            low, high = quantile_interval(np.concatenate(draws[k])[:, None], confidence)
+            out[k][0][g], out[k][1][g] = low[0], high[0]
+    return out
 
 
 def _group_auc(

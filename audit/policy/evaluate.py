@@ -55,4 +55,5 @@ def summarise(findings: list[Finding]) -> dict[str, int]:
         "warned": sum(f.status == "warn" for f in findings),
         "waived": sum(f.status == "waived" for f in findings),
         "skipped": sum(f.status == "skipped" for f in findings),
+        "inconclusive": sum(f.verdict == "inconclusive" for f in findings),
     }

@@ -79,6 +79,16 @@ class PolicyDocument(Strict):
     reference_group: Literal["most_favoured", "largest"] | dict[str, str] = Field(
         "most_favoured", description="most_favoured, largest, or {feature: group}"
     )
+    correction: Literal["holm", "bh", "none"] | None = Field(
+        None,
+        description="how a rule's p-values are adjusted across all the comparisons it makes "
+        "(groups, features, intersections): holm (default), bh (Benjamini-Hochberg), none",
+    )
+    on_inconclusive: Literal["fail", "warn", "pass"] | None = Field(
+        None,
+        description="what a rule whose evidence can neither confirm nor rule out a breach "
+        "(modes bound and significance) counts as: fail, warn (default) or pass",
+    )
     rules: list[Rule] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
     checklist: list[ChecklistItem] = Field(
@@ -119,6 +129,8 @@ class Policy:
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     exclude_below_share: float | None = None
     reference_group: Any = "most_favoured"
+    correction: str = "holm"
+    on_inconclusive: str = "warn"
 
     @property
     def name(self) -> str:
@@ -163,6 +175,18 @@ class _Resolved:
     min_group_size: int | None
     exclude_below_share: float | None
     reference_group: Any
+    correction: str | None = None
+    on_inconclusive: str | None = None
+
+
+#: Policy-wide settings a policy inherits from what it extends unless it sets them itself.
+_INHERITED = (
+    "min_group_size",
+    "exclude_below_share",
+    "reference_group",
+    "correction",
+    "on_inconclusive",
+)
 
 
 def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolved]:
@@ -185,7 +209,7 @@ def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolve
         resolved.checklist.update(base.checklist)
         resolved.sections += [x for x in base.sections if x not in resolved.sections]
         resolved.sources += [s for s in base.sources if s not in resolved.sources]
-        for attr in ("min_group_size", "exclude_below_share", "reference_group"):
+        for attr in _INHERITED:
             if getattr(resolved, attr) is None:
                 setattr(resolved, attr, getattr(base, attr))
     own: dict[str, int] = {}
@@ -206,13 +230,9 @@ def _load(path: Path, stack: tuple[Path, ...]) -> tuple[PolicyDocument, _Resolve
         pos, _ = locate(node, ["waivers", i, "rule"])
         resolved.waivers.append((waiver, RuleOrigin(path, pos[0] if pos else 0)))
     resolved.sources.append((path, hashlib.sha256(path.read_bytes()).hexdigest()))
-    fields_set = document.model_fields_set
-    if "min_group_size" in fields_set:
-        resolved.min_group_size = document.min_group_size
-    if "exclude_below_share" in fields_set:
-        resolved.exclude_below_share = document.exclude_below_share
-    if "reference_group" in fields_set:
-        resolved.reference_group = document.reference_group
+    for attr in _INHERITED:
+        if attr in document.model_fields_set:
+            setattr(resolved, attr, getattr(document, attr))
     return document, resolved
 
 
@@ -259,6 +279,8 @@ def load_policy(path: Path) -> Policy:
         min_group_size=resolved.min_group_size or DEFAULT_MIN_GROUP_SIZE,
         exclude_below_share=resolved.exclude_below_share,
         reference_group=resolved.reference_group or "most_favoured",
+        correction=resolved.correction or "holm",
+        on_inconclusive=resolved.on_inconclusive or "warn",
     )
 
 

@@ -40,6 +40,16 @@ class PolicyContext(Protocol):
     @property
     def min_group_size(self) -> int: ...
 
+    @property
+    def correction(self) -> str:
+        """How a rule's p-values are adjusted: ``holm``, ``bh`` or ``none``."""
+        ...
+
+    @property
+    def on_inconclusive(self) -> str:
+        """What an inconclusive finding counts as: ``fail``, ``warn`` or ``pass``."""
+        ...
+
     def where(self, rule_id: str) -> str:
         """The file and line that defined the rule (for error messages)."""
         ...
