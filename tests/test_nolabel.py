@@ -466,3 +466,32 @@ def test_the_shipped_ll144_pack_needs_no_label() -> None:
 
     policy = load_policy(POLICIES / "nyc-ll144.yaml")
     assert policy.rules and not [r.id for r in policy.rules if needs_label(r)]
+
+
+def test_label_metrics_cover_every_label_dependent_name_a_policy_can_use() -> None:
+    from audit.contract.metrics import LABEL_METRICS
+    from audit.policy.metrics import BETWEEN_METRICS, FAIRNESS_METRICS, PERFORMANCE_METRICS
+
+    assert set(PERFORMANCE_METRICS) - LABEL_METRICS == {"selection_rate"}
+    assert set(BETWEEN_METRICS) - LABEL_METRICS == {
+        "demographic_parity_difference",
+        "demographic_parity_ratio",
+    }
+    decision_metrics = {"selection_rate", "impact_ratio", "scoring_rate", "scoring_impact_ratio"}
+    assert set(FAIRNESS_METRICS) - set(BETWEEN_METRICS) - LABEL_METRICS == decision_metrics
+
+
+def test_a_model_that_does_not_name_its_inputs_never_gets_the_id_column() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    model = LogisticRegression().fit(rng.random((20, 2)), np.arange(20) % 2)
+    frame = pd.DataFrame({"id": ["r1", "r2"], "a": [1.0, 2.0], "sex": [0.0, 1.0], "y": [0, 1]})
+    validate(frame, DatasetRequirements("y", 1, ("sex",), id_column="id"), model, source="d.csv")
+    with pytest.raises(InputError, match="has 3 columns besides the label;"):
+        validate(frame, DatasetRequirements("y", 1, ("sex",)), model, source="d.csv")
+    # no label either: every column but the id is an input
+    unlabelled = DatasetRequirements(None, 1, ("sex",), id_column="id")
+    validate(frame.drop(columns="y"), unlabelled, model, source="d.csv")
+    with pytest.raises(InputError, match="positive_label 7 is not one of the model's classes"):
+        validate(frame, DatasetRequirements(None, 7, ("sex",), id_column="id"), model, source="d")

@@ -48,18 +48,6 @@ EXPLANATION_METRICS = (
 )
 DATA_METRICS = ("group_size", "group_share", "missing_share", "unknown_share", "label_balance")
 
-#: Metrics that compare decisions or scores with the true outcome: with no label (an audit of
-#: decisions or scores alone) they are not assessable. Per group: the catalogue's label metrics
-#: and AUC and ECE (scores against outcomes); between groups: the error-rate parities; overall:
-#: every performance metric but the selection rate; data: the label balance.
-LABEL_METRICS = frozenset(
-    {m.name for m in CATALOGUE_METRICS if m.needs == "labels"}
-    | {"auc", "ece"}
-    | {"equalized_odds_difference", "equal_opportunity_difference", "predictive_parity_difference"}
-    | (set(PERFORMANCE_METRICS) - {"selection_rate"})
-    | {"label_balance"}
-)
-
 #: Which way is better, for metrics a regression rule can watch without an explicit direction:
 #: per-group metrics as the catalogue says, and the overall and between-group ones.
 HIGHER_IS_BETTER = {m.name for m in CATALOGUE_METRICS if m.direction == "higher"} | {

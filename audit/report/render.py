@@ -24,8 +24,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from audit.contract import CATALOGUE, GROUP_METRICS, Artifact, Finding, GroupMetric, Report, Section
+from audit.contract.metrics import needs_label
 from audit.errors import InputError
-from audit.policy.metrics import LABEL_METRICS
 from audit.report.charts import (
     beeswarm_chart,
     group_importance_chart,
@@ -217,12 +217,6 @@ def metric_header(name: str) -> str:
     """A catalogued metric's column header (``TPR``, ``Scoring rate``); else the name in words."""
     metric = CATALOGUE.get(name)
     return metric.header if metric else humanize(name)
-
-
-def needs_label(name: str) -> bool:
-    """Whether a metric (per group, between groups or overall) compares with the true outcome:
-    an audit with no label leaves it out of its tables instead of showing empty columns."""
-    return name in LABEL_METRICS
 
 
 def metric_columns(table: str, labelled: bool = True) -> list[GroupMetric]:

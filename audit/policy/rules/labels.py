@@ -5,7 +5,7 @@ judge selection and scoring rates and impact ratios, but no metric that compares
 the outcome. Which rules need the label, by kind:
 
 - ``fairness``, ``performance``, ``data``: the metric is one of
-  :data:`audit.policy.metrics.LABEL_METRICS` (TPR, FPR, PPV ..., AUC, ECE, equalized odds,
+  :data:`audit.contract.metrics.LABEL_METRICS` (TPR, FPR, PPV ..., AUC, ECE, equalized odds,
   accuracy, recall ..., label balance);
 - ``regression``: the watched metric is one of them (a comparison needs it in this audit);
 - ``drift``: ``target: label``.
@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...contract import NO_LABEL
+from ...contract.metrics import LABEL_METRICS
 from ..findings import Finding
-from ..metrics import LABEL_METRICS
 from .judging import skip
 
 
