@@ -199,26 +199,34 @@ def _drift(
     scores: np.ndarray | None,
     y_pred: np.ndarray,
 ) -> tuple[contract.Drift, dict[str, Any]]:
-    """Drift of the audit data (and the model's scores) against the reference data."""
+    """Drift of the audit data (and the model's scores) against the reference data.
+
+    Compared: the model's input columns (with recorded decisions: every column that is not the
+    label, a sensitive feature, the decisions or scores), never the id column, whose values
+    differ between any two datasets by design; the label when the audit has one.
+    """
     from .drift import compute_drift
 
     spec = resolved.spec
     assert resolved.reference is not None
     path, info = _resolve_file(resolved.reference, "dataset", registry)
-    excluded = {spec.label, *spec.sensitive_features, spec.predictions, spec.scores}
-    columns = features or [c for c in frame.columns if c not in excluded]
-    wanted = list(dict.fromkeys([*columns, *spec.sensitive_features, spec.label]))
+    excluded = {spec.label, *spec.sensitive_features, spec.predictions, spec.scores, spec.id_column}
+    inputs = features or [c for c in frame.columns if c not in excluded]
+    columns = [c for c in inputs if c != spec.id_column]
+    label = [spec.label] if spec.label is not None else []
+    wanted = list(dict.fromkeys([*inputs, *spec.sensitive_features, *label]))
     reference = read_table(path, columns=wanted)
     missing = [c for c in wanted if c not in reference.columns]
     if missing:
         raise InputError(
             f"reference dataset {resolved.reference.display()} lacks columns the audit compares: "
             f"{', '.join(map(repr, missing))}",
-            hint="the reference data needs the model's features, the sensitive features and the label",
+            hint="the reference data needs the model's features, the sensitive features"
+            + (" and the label" if label else ""),
         )
     ref_pred = cur_pred = None
     if model is not None:
-        ref_decisions, ref_scores = _model_decisions(model, reference[columns], spec.positive_label)
+        ref_decisions, ref_scores = _model_decisions(model, reference[inputs], spec.positive_label)
         if scores is not None and ref_scores is not None:
             ref_pred, cur_pred = ref_scores, scores
         else:
@@ -228,7 +236,7 @@ def _drift(
         frame,
         features=columns,
         sensitive=list(spec.sensitive_features),
-        label=spec.label,
+        label=spec.label,  # None: no label drift to measure
         reference_predictions=ref_pred,
         current_predictions=cur_pred,
     ).to_report()
@@ -319,7 +327,7 @@ def run_audit(
     with st.stage("load dataset"):
         data_path, data_info = _resolve_file(resolved.dataset, "dataset", registry)
         features = model.feature_names if model else None
-        wanted = [spec.label, *spec.sensitive_features]
+        wanted = [c for c in (spec.label, *spec.sensitive_features) if c is not None]
         wanted += [c for c in (spec.predictions, spec.scores) if c]
         wanted += features or []
         frame = read_table(
@@ -336,6 +344,7 @@ def run_audit(
             tuple(spec.sensitive_features),
             spec.predictions,
             spec.scores,
+            spec.id_column,
         )
         validate(frame, requirements, model, source=source)
         if spec.id_column and spec.id_column not in frame.columns:
@@ -356,10 +365,16 @@ def run_audit(
         )
 
     with st.stage("predict"):
-        y_true = is_positive(frame[spec.label], spec.positive_label)
+        # no label (decisions or scores alone): y_true is None throughout, and every metric
+        # and rule that needs it says "not assessable: the audit has no label"
+        y_true = None if spec.label is None else is_positive(frame[spec.label], spec.positive_label)
         scores: np.ndarray | None = None
         if model is not None:
-            X = frame[features] if features else frame.drop(columns=[spec.label])
+            X = (
+                frame[features]
+                if features
+                else frame.drop(columns=[c for c in (spec.label, spec.id_column) if c])
+            )
             y_pred, scores = _model_decisions(model, X, spec.positive_label)
         else:
             if spec.scores:
@@ -393,7 +408,9 @@ def run_audit(
         ).to_report()
         performance = compute_performance(y_true, y_pred, scores).to_report()
         used = [c for c in (features or []) if c in frame.columns]
-        profile = data_profile(frame, y_true, spec.sensitive_features, used)
+        profile = data_profile(
+            frame, y_true, spec.sensitive_features, used, id_column=spec.id_column
+        )
 
     with st.stage("explanations"):
         decisions: list[Any] | None = None
@@ -450,6 +467,7 @@ def run_audit(
             model_registered=bool(model_info and model_info["source"] == "registry"),
             baseline=baseline,
             drift=drift,
+            has_label=y_true is not None,
         )
         findings = evaluate(policy, evidence, today or date.today())
 

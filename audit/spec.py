@@ -71,9 +71,16 @@ class AuditSpec(BaseModel):
         None, description="registered name@version, or a path to a model file"
     )
     dataset: str = Field(description="registered name@version, or a path to a CSV or Parquet file")
-    label: str = Field(description="column holding the true outcome")
-    positive_label: str | int | float | bool = Field(
-        description="label value of the favourable outcome"
+    label: str | None = Field(
+        None,
+        description="column holding the true outcome; leave it out when there is none (a hiring "
+        "audit of decisions or scores alone): metrics and rules that need it are then reported "
+        "as not assessable",
+    )
+    positive_label: str | int | float | bool | None = Field(
+        None,
+        description="the favourable value: of the label, of the `predictions` column, and the "
+        "model's class counted as selected (needed unless the audit has only `scores`)",
     )
     sensitive_features: list[str] = Field(min_length=1)
     policy: str = Field(description="path to a policy YAML file")
@@ -104,7 +111,11 @@ class AuditSpec(BaseModel):
         None,
         description="folder with your own report.html.j2 and report.css (default: report_templates/)",
     )
-    id_column: str | None = Field(None, description="column identifying each row (reasons.csv)")
+    id_column: str | None = Field(
+        None,
+        description="column identifying each row (reasons.csv); never drift-checked or profiled "
+        "as a feature",
+    )
     dtypes: dict[str, Literal["string", "integer", "float", "category"]] = Field(
         default_factory=dict, description="declared column types (CSV columns are text otherwise)"
     )
@@ -121,8 +132,35 @@ class AuditSpec(BaseModel):
             )
         if self.model is not None and (self.predictions is not None or self.scores is not None):
             raise ValueError("give either a `model` or recorded `predictions`/`scores`, not both")
-        if self.label in self.sensitive_features:
+        if self.positive_label is None and (
+            self.label is not None or self.model is not None or self.predictions is not None
+        ):
+            uses = [
+                f"the label {self.label!r}" if self.label is not None else None,
+                f"the predictions column {self.predictions!r}" if self.predictions else None,
+                "the model's classes" if self.model is not None else None,
+            ]
+            raise ValueError(
+                "give `positive_label`: the favourable value of "
+                + " and ".join(u for u in uses if u)
+                + " (e.g. positive_label: 1)"
+            )
+        if self.label is not None and self.label in self.sensitive_features:
             raise ValueError(f"the label column {self.label!r} cannot also be a sensitive feature")
+        if self.id_column is not None:
+            roles = {
+                "the label": self.label,
+                "the predictions column": self.predictions,
+                "the scores column": self.scores,
+            }
+            taken = [r for r, c in roles.items() if c == self.id_column]
+            if self.id_column in self.sensitive_features:
+                taken.append("a sensitive feature")
+            if taken:
+                raise ValueError(
+                    f"id_column {self.id_column!r} cannot also be {' or '.join(taken)}: it only "
+                    "identifies rows"
+                )
         if len(set(self.sensitive_features)) != len(self.sensitive_features):
             raise ValueError("sensitive_features lists a column twice")
         if self.name is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", self.name):

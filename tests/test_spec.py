@@ -71,5 +71,57 @@ def test_model_and_recorded_predictions_are_exclusive(tmp_path: Path) -> None:
 
 def test_missing_required_key_points_at_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
-        load_spec(spec_file(tmp_path, BASE.replace("label: y\n", "")))
-    assert "audit.yaml:1:1: label: Field required" in info.value.diagnostics()
+        load_spec(spec_file(tmp_path, BASE.replace("dataset: data.csv\n", "")))
+    assert "audit.yaml:1:1: dataset: Field required" in info.value.diagnostics()
+
+
+RECORDED = BASE.replace("model: models/m.skops\n", "").replace("label: y\n", "")
+
+
+def test_label_is_optional_for_decisions_scores_and_models(tmp_path: Path) -> None:
+    """An audit with no ground truth (a hiring audit of decisions or scores alone) needs no
+    label; positive_label still names the selected decision or the model's class."""
+    decisions = load_spec(spec_file(tmp_path, RECORDED + "predictions: selected\n")).spec
+    assert decisions.label is None and decisions.positive_label == 1
+    scores = RECORDED.replace("positive_label: 1\n", "") + "scores: score\n"
+    scored = load_spec(spec_file(tmp_path, scores)).spec
+    assert scored.label is None and scored.positive_label is None
+    model = load_spec(spec_file(tmp_path, BASE.replace("label: y\n", ""))).spec
+    assert model.label is None and model.model == "models/m.skops"
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (BASE.replace("positive_label: 1\n", ""), "the label 'y' and the model's classes"),
+        (RECORDED.replace("positive_label: 1\n", "") + "predictions: hired\n", "'hired'"),
+        (
+            RECORDED.replace("positive_label: 1\n", "") + "predictions: hired\nlabel: y\n",
+            "the label 'y' and the predictions column 'hired'",
+        ),
+    ],
+    ids=["label-and-model", "predictions", "label-and-predictions"],
+)
+def test_positive_label_required_where_it_names_something(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, text))
+    msg = info.value.diagnostics()
+    assert "give `positive_label`: the favourable value of" in msg and named in msg
+
+
+@pytest.mark.parametrize(
+    ("extra", "role"),
+    [
+        ("id_column: sex\n", "a sensitive feature"),
+        ("id_column: y\n", "the label"),
+    ],
+)
+def test_id_column_cannot_play_another_role(tmp_path: Path, extra: str, role: str) -> None:
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, BASE + extra))
+    assert f"cannot also be {role}: it only identifies rows" in info.value.diagnostics()
+    recorded = RECORDED + "predictions: hired\nid_column: hired\n"
+    with pytest.raises(InputError, match="cannot also be the predictions column"):
+        load_spec(spec_file(tmp_path, recorded))

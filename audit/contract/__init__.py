@@ -70,6 +70,7 @@ from .report import (
     report_schema,
 )
 from .sections import (
+    NO_LABEL,
     Actor,
     Artifact,
     BaselineComparison,
@@ -138,6 +139,7 @@ __all__ = [
     "Importance",
     "InputFieldChange",
     "Interval",
+    "NO_LABEL",
     "Needs",
     "Num",
     "Performance",

@@ -288,3 +288,22 @@ def label(name: str) -> str:
     """The display label of a metric (the name itself if it is not catalogued)."""
     metric = CATALOGUE.get(name)
     return metric.label if metric else name.replace("_", " ")
+
+
+#: Every metric name (per group, between groups, overall performance, data profile) that compares
+#: decisions or scores with the true outcome, so an audit with no label (decisions or scores
+#: alone) cannot assess it: the catalogue's ``needs == "labels"`` metrics, AUC and ECE (scores
+#: against outcomes), the error-rate parities, every overall performance metric but the selection
+#: rate, and the label balance.
+LABEL_METRICS = frozenset(
+    {m.name for m in GROUP_METRICS if m.needs == "labels"}
+    | {"auc", "ece"}
+    | {"equalized_odds_difference", "equal_opportunity_difference", "predictive_parity_difference"}
+    | {"accuracy", "precision", "recall", "f1", "roc_auc", "base_rate"}
+    | {"label_balance"}
+)
+
+
+def needs_label(name: str) -> bool:
+    """Whether the metric ``name`` compares with the true outcome (see :data:`LABEL_METRICS`)."""
+    return name in LABEL_METRICS

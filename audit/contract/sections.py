@@ -49,7 +49,7 @@ class DatasetInfo(Artifact):
 
     description: str | None = None
     rows: int = Field(ge=0)
-    label: str
+    label: str | None  # None: the audit has no label (ground truth)
     positive_label: Scalar
     sensitive_features: list[str]
     decisions: Literal["model", "recorded"]
@@ -194,8 +194,17 @@ class Summary(Section):
 # -- numbers -----------------------------------------------------------------------------------
 
 
+#: Why a metric or rule that compares with the true outcome is not assessable in an audit of
+#: decisions or scores alone (findings read "not assessable: the audit has no label").
+NO_LABEL = "the audit has no label"
+
+
 class Performance(Section):
-    """Overall performance of the decisions against the true labels."""
+    """Overall performance of the decisions against the true labels.
+
+    With no label (``status == "not_assessable"``, and ``reason`` says why) only ``n`` and the
+    selection rate are computed; every label-dependent metric and count is None.
+    """
 
     n: int
     base_rate: float | None
@@ -205,10 +214,12 @@ class Performance(Section):
     recall: float | None
     f1: float | None
     roc_auc: float | None
-    tp: int
-    fp: int
-    fn: int
-    tn: int
+    tp: int | None
+    fp: int | None
+    fn: int | None
+    tn: int | None
+    status: Literal["computed", "not_assessable"] = "computed"
+    reason: str | None = None
 
     def metric(self, name: str) -> float | None:
         value = getattr(self, name, None)
@@ -219,7 +230,7 @@ class ProfileGroup(Section):
     n: int
     share: float | None
     missing_share: float
-    base_rate: float
+    base_rate: float | None  # None: the audit has no label
 
     def metric(self, name: str) -> float | None:
         value = getattr(self, name, None)

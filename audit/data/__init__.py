@@ -72,7 +72,7 @@ def check_columns(
     frame: pd.DataFrame,
     source: str,
     *,
-    label: str,
+    label: str | None,
     positive_label: object,
     sensitive: Sequence[str],
     extra: Sequence[tuple[str, str]] = (),

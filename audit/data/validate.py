@@ -7,9 +7,13 @@ so a user fixes them in one round instead of one per run. Checked:
 - the label, sensitive, predictions and scores columns exist;
 - the label has no missing values, holds exactly two values, the positive label among them (so
   both classes are present), and they are classes of the model when it has ``classes_``;
-- recorded predictions are label values; recorded scores are numbers, none missing;
-- the model's input columns exist (by name; by count when the model does not name them), have no
-  missing values, and hold numbers where the model needs numbers.
+- the positive label is one of the model's classes (with or without a label);
+- recorded predictions have no missing values and are label values; with no label (an audit of
+  decisions alone) they hold at most two values, the positive label (the selected decision)
+  among them; recorded scores are numbers, none missing;
+- the model's input columns exist (by name; by count when the model does not name them: every
+  column but the label and the id column), have no missing values, and hold numbers where the
+  model needs numbers.
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from .model_inputs import ModelInputs, model_inputs
 class DatasetRequirements:
     """What the audit spec needs from the dataset (label, outcome, groups, recorded decisions)."""
 
-    label: str
+    label: str | None
     positive_label: object
     sensitive: tuple[str, ...]
     predictions: str | None = None
     scores: str | None = None
+    id_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,8 @@ def _check(
     available = _preview(list(frame.columns))
     if len(frame) == 0:
         problems.add("it has no rows")
-    named = [("label", req.label), *[("sensitive feature", s) for s in req.sensitive]]
+    named = [("label", req.label)] if req.label is not None else []
+    named += [("sensitive feature", s) for s in req.sensitive]
     named += [("predictions", req.predictions)] if req.predictions else []
     named += [("scores", req.scores)] if req.scores else []
     for what, col in named:
@@ -114,7 +120,9 @@ def _check(
             problems.add(f"{what} column {col!r} is missing (columns: {available})")
     if req.label in cols and len(frame):
         _check_label(frame[req.label], req, estimator, problems)
-    if req.predictions in cols and req.label in cols and len(frame):
+    elif req.label is None:
+        _check_model_classes(req, estimator, problems)
+    if req.predictions in cols and len(frame) and (req.label is None or req.label in cols):
         _check_predictions(frame, req, problems)
     if req.scores in cols and len(frame):
         scores = pd.to_numeric(frame[req.scores], errors="coerce")
@@ -153,20 +161,31 @@ def _check_label(
             f"label column {req.label!r} has {len(values)} distinct values "
             f"({', '.join(map(repr, values[:10]))}); a binary audit needs exactly two"
         )
-    classes = getattr(estimator, "classes_", None)
-    if classes is not None:
-        model_classes = pd.Series(np.asarray(classes))
-        if not is_positive(model_classes, req.positive_label).any():
-            problems.add(
-                f"positive_label {req.positive_label!r} is not one of the model's classes "
-                f"({', '.join(map(repr, map(str, model_classes)))})"
-            )
+    model_classes = _check_model_classes(req, estimator, problems)
+    if model_classes is not None:
         unknown = _not_in(present, model_classes)
         if unknown:
             problems.add(
                 f"label values {', '.join(map(repr, unknown[:10]))} are not classes of the model "
                 f"({', '.join(map(repr, map(str, model_classes)))})"
             )
+
+
+def _check_model_classes(
+    req: DatasetRequirements, estimator: Any, problems: Problems
+) -> pd.Series | None:
+    """The model's classes (None if it has none), with a problem if the positive label is not
+    one of them."""
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        return None
+    model_classes = pd.Series(np.asarray(classes))
+    if not is_positive(model_classes, req.positive_label).any():
+        problems.add(
+            f"positive_label {req.positive_label!r} is not one of the model's classes "
+            f"({', '.join(map(repr, map(str, model_classes)))})"
+        )
+    return model_classes
 
 
 def _not_in(values: pd.Series, allowed: pd.Series) -> list[str]:
@@ -191,6 +210,9 @@ def _check_predictions(frame: pd.DataFrame, req: DatasetRequirements, problems: 
             f"predictions column {req.predictions!r} has {int(missing.sum())} missing values "
             f"({_rows(missing)})"
         )
+    if req.label is None:
+        _check_decisions(pred[~missing], req, problems)
+        return
     label_values = sorted(map(str, frame[req.label].dropna().unique()))
     extra = _not_in(pred, frame[req.label])
     if extra:
@@ -201,17 +223,38 @@ def _check_predictions(frame: pd.DataFrame, req: DatasetRequirements, problems: 
         )
 
 
+def _check_decisions(pred: pd.Series, req: DatasetRequirements, problems: Problems) -> None:
+    """Recorded decisions with no label to check them against: binary, and the positive label
+    (the selected decision) among them, so a misspelt positive_label cannot select nobody."""
+    values = sorted(map(str, pred.unique()))
+    shown = ", ".join(map(repr, values[:10]))
+    if len(values) > 2:
+        problems.add(
+            f"predictions column {req.predictions!r} has {len(values)} distinct values ({shown}); "
+            "binary decisions hold at most two"
+        )
+    if len(pred) and not is_positive(pred, req.positive_label).any():
+        problems.add(
+            f"positive_label {req.positive_label!r} never occurs in predictions column "
+            f"{req.predictions!r} (values: {shown}); with no label it names the selected decision"
+        )
+
+
 def _check_model_inputs(
     frame: pd.DataFrame, req: DatasetRequirements, inputs: ModelInputs, problems: Problems
 ) -> None:
     cols = [str(c) for c in frame.columns]
     if inputs.names is None:
-        candidates = [c for c in cols if c != req.label]
+        candidates = [c for c in cols if c not in (req.label, req.id_column)]
         if inputs.count is not None and inputs.count != len(candidates):
+            besides = " and ".join(
+                w for w, c in (("the label", req.label), ("the id column", req.id_column)) if c
+            )
             problems.add(
                 f"the model does not name its input columns and takes {inputs.count} of them, "
-                f"but the dataset has {len(candidates)} columns besides the label; give the "
-                "dataset exactly the model's input columns, in training order"
+                f"but the dataset has {len(candidates)} columns"
+                + (f" besides {besides}" if besides else "")
+                + "; give the dataset exactly the model's input columns, in training order"
             )
         return
     missing = [c for c in inputs.names if c not in cols]

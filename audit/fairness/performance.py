@@ -10,6 +10,10 @@ With tn, fp, fn, tp over all n rows:
   with R_pos the sum of the (tie-averaged) ranks of the positives' scores.
 
 Undefined values (0/0, or AUC without scores or with a single class) are None, never 0.
+
+With no label (``y_true`` None: an audit of decisions or scores alone) only n and
+selection_rate = selected / n are computed; every other metric and the four counts are None,
+and the section's status is ``not_assessable`` with the reason (never a 0 that reads as a result).
 """
 
 from __future__ import annotations
@@ -30,21 +34,26 @@ class PerformanceReport:
     """Confusion counts and overall metrics of binary decisions; formulas in the module doc."""
 
     n: int
-    tp: int
-    fp: int
-    fn: int
-    tn: int
-    base_rate: float
+    tp: int | None
+    fp: int | None
+    fn: int | None
+    tn: int | None
+    base_rate: float | None
     selection_rate: float
-    accuracy: float
+    accuracy: float | None
     precision: float | None
     recall: float | None
     f1: float | None
     roc_auc: float | None
+    #: why nothing but n and the selection rate was computed (None: everything was)
+    not_assessable: str | None = None
 
     def to_report(self) -> contract.Performance:
         """The report's performance section."""
-        return contract.Performance(**vars(self))
+        values = {k: v for k, v in vars(self).items() if k != "not_assessable"}
+        if self.not_assessable is None:
+            return contract.Performance(**values)
+        return contract.Performance(**values, status="not_assessable", reason=self.not_assessable)
 
 
 def compute_performance(y_true: Any, y_pred: Any, scores: Any = None) -> PerformanceReport:
@@ -52,14 +61,33 @@ def compute_performance(y_true: Any, y_pred: Any, scores: Any = None) -> Perform
 
     ``y_true`` and ``y_pred`` are booleans (True = positive outcome); ``scores`` is an optional
     array of finite numbers, higher meaning more likely positive (e.g. predict_proba[:, 1]).
+    ``y_true`` None (no label): only n and the selection rate (see the module doc).
     """
-    truth = as_outcome(y_true, "y_true")
     pred = as_outcome(y_pred, "y_pred")
-    lengths = {"y_true": len(truth), "y_pred": len(pred)}
+    truth = None if y_true is None else as_outcome(y_true, "y_true")
+    lengths = (
+        {"y_pred": len(pred)} if truth is None else {"y_true": len(truth), "y_pred": len(pred)}
+    )
     score_values = None if scores is None else as_scores(scores)
     if score_values is not None:
         lengths["scores"] = len(score_values)
     check_lengths(**lengths)
+    if truth is None:
+        return PerformanceReport(
+            n=len(pred),
+            tp=None,
+            fp=None,
+            fn=None,
+            tn=None,
+            base_rate=None,
+            selection_rate=int(pred.sum()) / len(pred),
+            accuracy=None,
+            precision=None,
+            recall=None,
+            f1=None,
+            roc_auc=None,
+            not_assessable=contract.NO_LABEL,
+        )
 
     counts = count_cells(truth, pred, np.zeros(len(truth), dtype=np.int64), ("all",))
     tn, fp, fn, tp = (int(c) for c in counts.cells[0])

@@ -1,17 +1,19 @@
 """Judge the evidence of an audit against a policy's rules.
 
 Each rule judges itself (``rule.judge(policy, evidence)``, see :mod:`.rules`) and gives one
-:class:`Finding`. A failure covered by a current waiver is ``waived`` (shown, never hidden); an
+:class:`Finding`; in an audit with no label a rule that needs one is skipped instead
+(:mod:`.rules.labels`). A failure covered by a current waiver is ``waived`` (shown, never hidden); an
 expired waiver no longer applies, and the finding says so.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from .evidence import Evidence
 from .findings import Finding, Waiver
+from .rules.labels import label_skip
 from .schema import Policy
 
 
@@ -39,7 +41,14 @@ def _apply_waivers(policy: Policy, finding: Finding, today: date) -> Finding:
 def evaluate(policy: Policy, evidence: Evidence, today: date | None = None) -> list[Finding]:
     """Judge every rule of ``policy`` on ``evidence``, in the policy's (resolved) order."""
     today = today or date.today()
-    return [_apply_waivers(policy, rule.judge(policy, evidence), today) for rule in policy.rules]
+    return [_apply_waivers(policy, _judge(rule, policy, evidence), today) for rule in policy.rules]
+
+
+def _judge(rule: Any, policy: Policy, evidence: Evidence) -> Finding:
+    """The rule's own judgement, or "not assessable: the audit has no label" where it needs
+    the label and the audit has none."""
+    skipped = None if evidence.has_label else label_skip(rule)
+    return skipped if skipped is not None else rule.judge(policy, evidence)
 
 
 def outcome(findings: list[Finding]) -> Literal["pass", "fail"]:

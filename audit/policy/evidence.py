@@ -12,7 +12,9 @@ from .. import contract
 class Evidence:
     """What rules are judged on: the typed sections of the report, and the model's metadata.
 
-    ``baseline`` is the earlier report regression rules compare against.
+    ``baseline`` is the earlier report regression rules compare against. ``has_label`` is
+    False for an audit of decisions or scores alone (no ground truth): every rule that needs the
+    label is then skipped as "not assessable: the audit has no label" (:mod:`.rules.labels`).
     """
 
     fairness: Mapping[str, contract.FeatureFairness]
@@ -23,3 +25,4 @@ class Evidence:
     model_registered: bool = False
     baseline: contract.Report | None = None
     drift: contract.Drift | None = None
+    has_label: bool = True

@@ -24,6 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from audit.contract import CATALOGUE, GROUP_METRICS, Artifact, Finding, GroupMetric, Report, Section
+from audit.contract.metrics import needs_label
 from audit.errors import InputError
 from audit.report.charts import (
     beeswarm_chart,
@@ -218,11 +219,14 @@ def metric_header(name: str) -> str:
     return metric.header if metric else humanize(name)
 
 
-def metric_columns(table: str) -> list[GroupMetric]:
+def metric_columns(table: str, labelled: bool = True) -> list[GroupMetric]:
     """The catalogued metrics shown as columns of ``table`` (``groups``, ``appendix``,
-    ``scoring``), in display order: today's columns first, then catalogue additions."""
+    ``scoring``), in display order: today's columns first, then catalogue additions. With
+    ``labelled`` False (the audit has no label) the metrics that need the label are left out."""
     known = _TABLE_ORDER.get(table, ())
-    listed = [m for m in GROUP_METRICS if m.table == table]
+    listed = [
+        m for m in GROUP_METRICS if m.table == table and (labelled or not needs_label(m.name))
+    ]
     order = {name: i for i, name in enumerate(known)}
     return sorted(listed, key=lambda m: order.get(m.name, len(known)))
 
@@ -271,6 +275,7 @@ def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
         fields=fields,
         metric_columns=metric_columns,
         metric_header=metric_header,
+        needs_label=needs_label,
     )
     env.tests.update(has=has)
     return env

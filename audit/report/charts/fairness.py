@@ -18,7 +18,8 @@ def selection_rate_chart(
 ) -> Markup:
     """Selection rate by group for one sensitive feature, with the four-fifths line.
 
-    selection rate = (TP + FP) / n, the share of the group that receives the positive decision.
+    selection rate = selected / n (= (TP + FP) / n with a label), the share of the group that
+    receives the positive decision.
     The dashed line sits at 0.8 x the reference group's selection rate: a group whose bar ends
     left of it has impact ratio = rate / reference rate < 0.8, the EEOC four-fifths rule of thumb
     (29 CFR 1607.4(D)). Such bars are drawn in the accent colour with a \u25bc after their value
@@ -79,7 +80,7 @@ def selection_rate_chart(
                 else "no four-fifths line: the reference group's selection rate is undefined."
             )
         ),
-        axis_label="selection rate = (TP + FP) / n",
+        axis_label="selection rate = selected / n",
         reference_line=line,
         footnote=footnote,
         emphasis_legend="below the dashed line (impact ratio under 0.8)",

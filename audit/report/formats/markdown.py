@@ -108,8 +108,13 @@ class MarkdownFormat(OutputFormat):
             )
         else:
             lines.append("- **Model:** none (decisions recorded in the dataset were judged)")
+        no_label = (
+            ", no label (decisions alone: label metrics and rules not assessable)"
+            if dataset.label is None
+            else ""
+        )
         lines.append(
-            f"- **Dataset:** {code(reference(dataset))}, {dataset.rows} rows"
+            f"- **Dataset:** {code(reference(dataset))}, {dataset.rows} rows{no_label}"
             f" · sha256 {code(short_digest(dataset.sha256))}"
         )
         lines.append(
