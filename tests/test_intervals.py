@@ -33,6 +33,8 @@ from statsmodels.stats.proportion import (
 from audit.fairness import intervals as iv
 
 Z95 = norm.isf(0.025)
+#: our alternative and statsmodels' name for it
+SIDES: tuple[tuple[iv.Alternative, str], ...] = (("less", "smaller"), ("greater", "larger"))
 
 
 @contextmanager
@@ -117,10 +119,10 @@ def test_one_rate_intervals_nan_at_n0_and_broadcast(interval: Callable) -> None:
         (lambda: iv.wilson(1, 3, 1.0), "confidence must lie strictly between"),
         (lambda: iv.koopman_ratio(1, 3, 4, 3), "x2 must not exceed n2"),
         (lambda: iv.rate_test(1, 3, 1.2, "less"), "threshold must lie in"),
-        (lambda: iv.rate_test(1, 3, 0.5, "smaller"), "alternative must be"),
+        (lambda: iv.rate_test(1, 3, 0.5, "smaller"), "alternative must be"),  # type: ignore[arg-type]
         (lambda: iv.ratio_test(1, 3, 1, 3, 0.0, "less"), "theta0 must lie strictly"),
         (lambda: iv.adjust([0.1, 1.5]), "p-values must lie in"),
-        (lambda: iv.adjust([0.1], "bonferroni"), "method must be"),
+        (lambda: iv.adjust([0.1], "bonferroni"), "method must be"),  # type: ignore[arg-type]
         (lambda: iv.mde_rate(100, 0.3, power=0.3), "power must lie in"),
         (lambda: iv.most_favoured_ratio_test([1, 2], [5, 5], True, 1.2), "theta0 must lie in"),
     ],
@@ -136,7 +138,7 @@ def test_rate_test_equals_statsmodels_score_z_test() -> None:
     n = rng.integers(1, 500, 300)
     x = rng.binomial(n, rng.random(300))
     t = rng.uniform(0.01, 0.99, 300)
-    for alternative, sm_name in (("less", "smaller"), ("greater", "larger")):
+    for alternative, sm_name in SIDES:
         z, p = iv.rate_test(x, n, t, alternative)
         for i in range(300):
             sm_z, sm_p = proportions_ztest(x[i], n[i], t[i], sm_name, prop_var=t[i])
@@ -152,7 +154,7 @@ def test_rate_test_agrees_with_wilson_and_handles_thresholds_0_and_1() -> None:
     x, n = np.tile(x, 3), np.tile(n, 3)
     for a in (0.01, 0.025, 0.05, 0.2):
         low, high = iv.wilson(x, n, 1 - 2 * a)
-        for alternative, rejected_by_interval in (("less", high < t), ("greater", low > t)):
+        for (alternative, _), rejected_by_interval in zip(SIDES, (high < t, low > t), strict=True):
             _, p = iv.rate_test(x, n, t, alternative)
             clear = np.abs(p - a) > 1e-9
             np.testing.assert_array_equal((p < a)[clear], rejected_by_interval[clear])
@@ -228,9 +230,12 @@ def _inverted(x1: int, n1: int, x2: int, n2: int, z: float) -> tuple[float, floa
         (1, 1000, 999, 1000), (999, 1000, 1, 1000), (3, 7, 100, 100), (1, 2, 1, 1),
     ],
 )  # fmt: skip
-def test_koopman_at_the_edges_equals_inverted_statsmodels_score_test(counts: tuple) -> None:
+def test_koopman_at_the_edges_equals_inverted_statsmodels_score_test(
+    counts: tuple[int, int, int, int],
+) -> None:
     low, high = iv.koopman_ratio(*counts)
-    sm_low, sm_high = _inverted(*counts, Z95)
+    x1, n1, x2, n2 = counts
+    sm_low, sm_high = _inverted(x1, n1, x2, n2, Z95)
     assert low == pytest.approx(sm_low, rel=1e-10, abs=1e-300)
     assert high == pytest.approx(sm_high, rel=1e-10)
     assert (low == 0) == (counts[0] == 0) and np.isinf(high) == (counts[2] == 0)
@@ -297,7 +302,7 @@ def test_ratio_test_equals_statsmodels_score_test() -> None:
     x2[:10] = 0
     x1[10:20] = n1[10:20]
     theta = rng.uniform(0.3, 1.5, 200)
-    for alternative, sm_name in (("less", "smaller"), ("greater", "larger")):
+    for alternative, sm_name in SIDES:
         z, p = iv.ratio_test(x1, n1, x2, n2, theta, alternative)
         for i in range(200):
             if x1[i] + x2[i] == 0:
@@ -317,7 +322,7 @@ def test_ratio_test_agrees_with_koopman() -> None:
     x1, n1, x2, n2 = pairs_grid((1, 3, 12, 40))
     for theta0, a in product((0.5, 0.8, 1.0, 1.25), (0.025, 0.05)):
         low, high = iv.koopman_ratio(x1, n1, x2, n2, 1 - 2 * a)
-        for alternative, by_interval in (("less", high < theta0), ("greater", low > theta0)):
+        for (alternative, _), by_interval in zip(SIDES, (high < theta0, low > theta0), strict=True):
             _, p = iv.ratio_test(x1, n1, x2, n2, theta0, alternative)
             clear = ~np.isnan(p) & (np.abs(p - a) > 1e-9)
             np.testing.assert_array_equal((p < a)[clear], by_interval[clear])
@@ -359,10 +364,8 @@ def test_adjust_none_is_the_identity() -> None:
 
 def test_power_rate_equals_statsmodels_normal_power_het_and_exact_binomial_power() -> None:
     for n, p, t in product((30, 100, 1000), (0.05, 0.2, 0.3, 0.45), (0.1, 0.3, 0.5)):
-        for alternative, sm_name, diff in (
-            ("less", "smaller", p - t),
-            ("greater", "larger", p - t),
-        ):
+        diff = p - t
+        for alternative, sm_name in SIDES:
             ours = iv.power_rate(n, p, t, 0.05, alternative)
             sm = normal_power_het(
                 diff, n, 0.05, np.sqrt(t * (1 - t)), np.sqrt(p * (1 - p)), sm_name
@@ -396,7 +399,7 @@ def test_power_ratio_equals_farrington_manning_via_statsmodels_and_exact_enumera
         v0 = _sm_null_variance(n1, n2, p1, p2, theta0)
         v1 = p1 * (1 - p1) / n1 + theta0**2 * p2 * (1 - p2) / n2
         diff = p1 - theta0 * p2
-        for alternative, sm_name in (("less", "smaller"), ("greater", "larger")):
+        for alternative, sm_name in SIDES:
             sm = normal_power_het(diff, 1, 0.05, np.sqrt(v0), np.sqrt(v1), sm_name)
             ours = iv.power_ratio(n1, n2, p1, p2, theta0, 0.05, alternative)
             assert ours == pytest.approx(sm, rel=1e-9, abs=1e-14)
