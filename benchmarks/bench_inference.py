@@ -45,6 +45,8 @@ from audit.fairness import intervals as iv
 SIZES = (30, 100, 1000)
 RATES = (0.05, 0.3, 0.5)
 CONFIDENCE = 0.95
+#: The interval the engine gives every rate and share (audit.fairness.bounds uses the same).
+RATE_INTERVAL = iv.jeffreys
 #: unequal true rates, as multiples of the base rate
 UNEQUAL = {3: np.array([1.0, 1.0, 0.8]), 12: np.r_[1.0, 1.0, np.linspace(0.95, 0.5, 10)]}
 
@@ -116,7 +118,7 @@ def _cell(summary: tuple, exact: float | None) -> Coverage:
 def exact_selection(n: int, p: float) -> float:
     """Exact coverage of the Wilson interval for x ~ Binomial(n, p)."""
     x = np.arange(n + 1)
-    low, high = iv.wilson(x, n, CONFIDENCE)
+    low, high = RATE_INTERVAL(x, n, CONFIDENCE)
     return float(binom.pmf(x, n, p)[(low <= p) & (p <= high)].sum())
 
 
@@ -125,7 +127,7 @@ def exact_tpr(n: int, p: float) -> float:
     gives no interval: a miss)."""
     m, k = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
     valid = k <= m
-    low, high = iv.wilson(np.where(valid, k, 0), m, CONFIDENCE)
+    low, high = RATE_INTERVAL(np.where(valid, k, 0), m, CONFIDENCE)
     weights = binom.pmf(m, n, 0.5) * binom.pmf(k, m, p) * valid
     return float(weights[(low <= p) & (p <= high)].sum())
 
@@ -153,13 +155,13 @@ def one_rate_coverage(datasets: int, rng: np.random.Generator) -> list[Coverage]
     for n in SIZES:
         for p in RATES:
             x = rng.binomial(n, p, datasets)
-            low, high = iv.wilson(x, n, CONFIDENCE)
-            summary = _summary("wilson", "selection rate", n, p, low, high, p)
+            low, high = RATE_INTERVAL(x, n, CONFIDENCE)
+            summary = _summary("jeffreys", "selection rate", n, p, low, high, p)
             rows.append(_cell(summary, exact_selection(n, p)))
             positives = rng.binomial(n, 0.5, datasets)
-            low, high = iv.wilson(rng.binomial(positives, p), positives, CONFIDENCE)
+            low, high = RATE_INTERVAL(rng.binomial(positives, p), positives, CONFIDENCE)
             low, high = np.nan_to_num(low, nan=2.0), np.nan_to_num(high, nan=2.0)  # a miss
-            summary = _summary("wilson", "tpr (base 0.5)", n, p, low, high, p)
+            summary = _summary("jeffreys", "tpr (base 0.5)", n, p, low, high, p)
             rows.append(_cell(summary, exact_tpr(n, p)))
     return rows
 

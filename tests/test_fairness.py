@@ -24,6 +24,7 @@ from fairlearn.metrics import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import beta
 from sklearn.metrics import accuracy_score, precision_score
 
 from audit.errors import InputError
@@ -404,17 +405,16 @@ def test_hand_counted_example():
          "accuracy"]
     )  # fmt: skip  # the reference is not tested against itself
     assert b["tests"]["selection_rate"]["vs"] == "A"
-    # Wilson score intervals by hand (they need no resampling): 1 of 4 selected, 0 of 1 positive
-    z = 1.959963984540054
 
-    def wilson(x: int, n: int) -> list[float]:
-        centre = (x + z * z / 2) / (n + z * z)
-        half = z / (n + z * z) * math.sqrt(x * (n - x) / n + z * z / 4)
-        return [centre - half, centre + half]
+    # Jeffreys intervals (no resampling): beta(x + 1/2, n - x + 1/2) quantiles, 0 at x = 0
+    def jeffreys(x: int, n: int) -> list[float]:
+        low = 0.0 if x == 0 else beta.ppf(0.025, x + 0.5, n - x + 0.5)
+        high = 1.0 if x == n else beta.ppf(0.975, x + 0.5, n - x + 0.5)
+        return [low, high]
 
-    assert b["ci"]["selection_rate"] == pytest.approx(wilson(1, 4), abs=1e-12)
-    assert b["ci"]["tpr"] == pytest.approx(wilson(0, 1), abs=1e-12)  # 0 of 1 is not [0, 0]
-    assert b["ci"]["tpr"][1] > 0.5 and b["ci_method"]["tpr"] == "wilson"
+    assert b["ci"]["selection_rate"] == pytest.approx(jeffreys(1, 4), abs=1e-12)
+    assert b["ci"]["tpr"] == pytest.approx(jeffreys(0, 1), abs=1e-12)  # 0 of 1 is not [0, 0]
+    assert b["ci"]["tpr"][1] > 0.5 and b["ci_method"]["tpr"] == "jeffreys"
     # n_bootstrap=0: no bootstrap intervals, null rather than made up
     assert selection.get("ci_difference") is None and selection.get("ci_ratio") is None
 

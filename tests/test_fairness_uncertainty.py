@@ -180,7 +180,7 @@ def test_without_resamples_only_the_bootstrap_intervals_are_none():
     feature = compute_fairness(y_true, y_pred, sensitive, n_bootstrap=0)["g"]
     for group in feature.groups.values():
         assert group.ci["selection_rate"] is not None
-        assert group.ci_method["selection_rate"] == "wilson"
+        assert group.ci_method["selection_rate"] == "jeffreys"
     for d in feature.disparities.values():
         assert d.ci_difference is None and d.ci_ratio is None
     assert as_json(feature.to_report())["n_bootstrap"] == 0

@@ -11,31 +11,32 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from benchmarks import bench_inference as bench
 
 COVERAGE = 0.93
 CELLS = [(n, p) for n in bench.SIZES for p in bench.RATES]
 
-#: Wilson's coverage oscillates with n p (the binomial is discrete). At n = 30, p = 0.3 exactly
-#: x = 5..13 of 30 are covered, P = 0.9298, just under the issue's 0.93: the interval for 14 of
-#: 30 starts at 0.3023, so P(x = 14) = 0.023 is lost. Reported to the lead; not a seed effect.
-WILSON_DIP = pytest.mark.xfail(strict=True, reason="Wilson exact coverage 0.9298 at n=30, p=0.3")
-
-
-@pytest.mark.parametrize(
-    ("n", "p"), [pytest.param(*c, marks=WILSON_DIP) if c == (30, 0.3) else c for c in CELLS]
-)
-def test_wilson_selection_rate_exact_coverage(n: int, p: float) -> None:
-    assert bench.exact_selection(n, p) >= COVERAGE
-
-
-def test_the_wilson_dip_is_what_the_xfail_says() -> None:
-    assert bench.exact_selection(30, 0.3) == pytest.approx(0.9298, abs=5e-5)
+#: The engine's rate interval is Jeffreys: Wilson's exact coverage dips to 0.9298 at n = 30,
+#: p = 0.3 (x = 5..13 of 30 covered; the interval for 14 of 30 starts at 0.3023), under 0.93.
 
 
 @pytest.mark.parametrize(("n", "p"), CELLS)
-def test_wilson_tpr_exact_coverage(n: int, p: float) -> None:
+def test_rate_interval_exact_coverage(n: int, p: float) -> None:
+    assert bench.exact_selection(n, p) >= COVERAGE
+
+
+def test_wilson_would_dip_where_jeffreys_does_not() -> None:
+    assert bench.exact_selection(30, 0.3) >= COVERAGE
+    x = np.arange(31)
+    weights = binom.pmf(x, 30, 0.3)
+    low, high = bench.iv.wilson(x, 30, bench.CONFIDENCE)
+    assert float(weights[(low <= 0.3) & (high >= 0.3)].sum()) == pytest.approx(0.9298, abs=5e-5)
+
+
+@pytest.mark.parametrize(("n", "p"), CELLS)
+def test_rate_interval_tpr_exact_coverage(n: int, p: float) -> None:
     assert bench.exact_tpr(n, p) >= COVERAGE
 
 

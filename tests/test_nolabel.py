@@ -120,20 +120,6 @@ def _policy(tmp_path: Path, extends: str = "nyc-ll144") -> Path:
     return path
 
 
-def _engine_takes_no_label() -> bool:
-    try:
-        compute_fairness(None, np.array([True, False]), pd.DataFrame({"g": ["a", "b"]}))
-    except Exception:  # noqa: BLE001 - any refusal means the label-less engine is not there
-        return False
-    return True
-
-
-needs_label_less_engine = pytest.mark.skipif(
-    not _engine_takes_no_label(),
-    reason="the fairness engine's label-less path (compute_fairness(None, ...)) is not there yet",
-)
-
-
 # -- data ----------------------------------------------------------------------------------------
 
 
@@ -204,7 +190,6 @@ def _assert_label_rules_not_assessable(report: dict) -> dict:
 # -- the DCWP worked example from decisions alone ------------------------------------------------
 
 
-@needs_label_less_engine
 def test_dcwp_example_from_decisions_alone_through_the_ll144_pack(tmp_path: Path) -> None:
     frame = _applicants(INTERSECTIONAL, UNKNOWN_SELECTION)
     spec = "sensitive_features: [sex, race]\npredictions: selected\npositive_label: 'yes'\n"
@@ -263,7 +248,6 @@ def test_dcwp_example_from_decisions_alone_through_the_ll144_pack(tmp_path: Path
     assert "## ✅ PASS" in summary and "no label" in summary
 
 
-@needs_label_less_engine
 def test_dcwp_race_table_from_decisions_alone(tmp_path: Path) -> None:
     """The race table is published on its own (it does not sum from the intersection table)."""
     frame = _applicants(RACE_SELECTION, UNKNOWN_SELECTION).drop(columns=["sex"])
@@ -281,7 +265,6 @@ def test_dcwp_race_table_from_decisions_alone(tmp_path: Path) -> None:
     _assert_label_rules_not_assessable(report)
 
 
-@needs_label_less_engine
 @pytest.mark.parametrize(
     ("column", "table", "warned"),
     [("sex", SEX_SCORING, False), ("race", RACE_SCORING, True)],

@@ -131,7 +131,7 @@ def test_bound_mode_three_verdicts(tmp_path: Path) -> None:
     assert verdicts == {"clear": "no_breach", "breach": "breach", "unsure": "inconclusive"}
     for t in out["floor"].tests:
         assert t.ci == fairness["group"]["groups"][t.group]["ci"]["selection_rate"]
-        assert t.ci_method == "wilson"
+        assert t.ci_method == "jeffreys"
     assert out["floor"].status == "fail"
 
 

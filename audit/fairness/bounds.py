@@ -11,20 +11,18 @@ from typing import Literal
 
 import numpy as np
 
-from audit.contract.metrics import GROUP_METRICS
+from audit.contract.metrics import LABEL_METRICS
 from audit.fairness import intervals as score
 from audit.fairness.rates import DISPARITY_METRICS, quantile_interval, spread
 
 ReferenceRule = Literal["most_favoured", "largest", "named"]
 
-#: Metrics that need the true label (None in an audit without one).
-LABEL_METRICS = frozenset(m.name for m in GROUP_METRICS if m.needs == "labels")
 #: How the between-group summaries' intervals are computed.
 BOOTSTRAP_METHOD = (
     "bootstrap percentile ({n} multinomial resamples of the group cells; the highest and "
     "lowest groups re-chosen in each)"
 )
-WILSON = "wilson"
+JEFFREYS = "jeffreys"
 KOOPMAN = "koopman"
 NEWCOMBE = "newcombe"
 #: The impact ratio against a reference chosen from the data (the most-favoured group).
@@ -74,8 +72,8 @@ def score_intervals(
     for m, (x, n) in parts.items():
         if not labelled and m in LABEL_METRICS:
             continue
-        out[m] = score.wilson(x, n, confidence)
-        methods[m] = WILSON
+        out[m] = score.jeffreys(x, n, confidence)
+        methods[m] = JEFFREYS
         if ref is not None and m in DISPARITY_METRICS + ("scoring_rate",):
             versus_ref.append(m)
     if versus_ref and ref is not None:

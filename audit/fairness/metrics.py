@@ -32,7 +32,7 @@ does not: a group with 0 of 30 selected would get [0, 0]); each number's method 
 report (``ci_method``, ``method_ratio``, ``method_difference``, ``method``). Formulas:
 :mod:`audit.fairness.intervals`.
 
-- every rate and share: the Wilson score interval;
+- every rate and share: the Jeffreys interval (Wilson's exact coverage dips to 0.9298 at n = 30, p = 0.3);
 - a ratio to a fixed reference group (``named`` or ``largest``; every vs_reference ratio): the
   Koopman score interval; a difference to it: Newcombe's hybrid score interval. The reference
   group's own ratio is 1 by definition (interval [1, 1]).
@@ -68,10 +68,9 @@ import numpy as np
 
 from audit import contract
 from audit.contract.fairness import field_name
-from audit.contract.metrics import CATALOGUE, GROUP_METRICS
+from audit.contract.metrics import CATALOGUE, GROUP_METRICS, LABEL_METRICS
 from audit.fairness.bounds import (
     BOOTSTRAP_METHOD,
-    LABEL_METRICS,
     ReferenceRule,
     bootstrap_intervals,
     score_intervals,

@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ...contract import FeatureFairness, RuleTest
-from ...contract.metrics import CATALOGUE
+from ...contract.metrics import needs_label
 from ..evidence import Evidence
 from ..findings import Breach, Finding
 from ..metrics import BETWEEN_METRICS, FAIRNESS_METRICS
@@ -57,8 +57,6 @@ _BETWEEN_CI = {
     "equal_opportunity_difference": ("tpr", "ci_difference"),
     "equalized_odds_difference": ("equalized_odds_difference", "ci"),
 }
-#: Between-group summaries that need the true label.
-_BETWEEN_LABELLED = {"equalized_odds_difference", "equal_opportunity_difference"}
 
 
 class FairnessRule(Comparison):
@@ -103,7 +101,7 @@ class FairnessRule(Comparison):
 
     def judge(self, policy: PolicyContext, evidence: Evidence) -> Finding:
         features = select_features(self, policy, evidence.fairness)
-        if _needs_label(self.metric) and any(f.labelled is False for f in features.values()):
+        if needs_label(self.metric) and any(f.labelled is False for f in features.values()):
             return skip(self, "the audit has no label", mode=self.mode)
         if self.metric in BETWEEN_METRICS:
             if self.mode == "point":
@@ -332,13 +330,6 @@ def _rule_test(c: Tested) -> RuleTest:
         verdict=c.verdict,
         reason=c.reason,
     )
-
-
-def _needs_label(metric: str) -> bool:
-    spec = CATALOGUE.get(metric)
-    if spec is not None:
-        return spec.needs == "labels" or (spec.ratio_of is not None and _needs_label(spec.ratio_of))
-    return metric in _BETWEEN_LABELLED
 
 
 def _level(features: Mapping[str, FeatureFairness]) -> str:
