@@ -207,3 +207,37 @@ def test_bad_options_raise_input_error(option, message):
     with pytest.raises(InputError, match=message) as caught:
         compute_fairness(y_true, y_pred, sensitive, **option)
     assert caught.value.hint
+
+
+def test_every_interval_is_the_named_method_on_the_groups_counts():
+    """The report's intervals are exactly the named methods applied to the counts (whose
+    coverage tests/test_inference_simulation.py measures)."""
+    from audit.fairness import intervals as iv
+
+    y_true, y_pred, sensitive = _data(400, seed=21)
+    feature = compute_fairness(y_true, y_pred, sensitive)["g"]
+    labels = feature.counts.labels
+    cells = feature.counts.cells
+    selected = cells[:, 1] + cells[:, 3]
+    n = cells.sum(axis=1)
+    low, high = iv.jeffreys(selected, n)
+    _, ir_low, ir_high = iv.most_favoured_ratio(selected, n, np.ones(len(n), bool))
+    ref = labels.index(feature.reference_group)
+    tp, pos = cells[:, 3], cells[:, 2] + cells[:, 3]
+    k_low, k_high = iv.koopman_ratio(tp, pos, tp[ref], pos[ref])
+    for g, label in enumerate(labels):
+        group = feature.groups[label]
+        assert [group.ci["selection_rate"].low, group.ci["selection_rate"].high] == [
+            low[g],
+            high[g],
+        ]
+        assert group.ci_method["selection_rate"] == "jeffreys"
+        assert [group.ci["impact_ratio"].low, group.ci["impact_ratio"].high] == [
+            ir_low[g],
+            ir_high[g],
+        ]
+        assert "most-favoured" in group.ci_method["impact_ratio"]
+        if g != ref:
+            c = group.vs_reference["tpr"]
+            assert [c.ci_ratio.low, c.ci_ratio.high] == [k_low[g], k_high[g]]
+            assert c.method_ratio == "koopman" and c.method_difference == "newcombe"

@@ -156,3 +156,36 @@ def test_most_favoured_reference_has_an_interval_of_its_own() -> None:
     assert ref.impact_ratio == 1.0
     assert ref.ci["impact_ratio"].low < 0.8 and ref.ci["impact_ratio"].high == 1.0
     assert "most-favoured" in ref.ci_method["impact_ratio"]
+
+
+def test_fair_audits_rarely_fail_through_the_whole_rule(tmp_path: Path) -> None:
+    """The tool's own output end to end: 12 groups of 100 sharing one true selection rate (0.3),
+    each dataset counted by the engine and judged by a significance-mode four-fifths rule. The
+    old "differs from the reference" test failed 74% of such fair audits; the issue's bound is
+    6%. 150 datasets (the benchmark runs 2,000 on the intervals themselves)."""
+    rng = np.random.default_rng(2026)
+    path = _policy(
+        tmp_path,
+        [
+            {
+                "id": "ir",
+                "metric": "impact_ratio",
+                "op": ">=",
+                "threshold": 0.8,
+                "mode": "significance",
+            }
+        ],  # fmt: skip
+    )
+    policy = load_policy(path)
+    labels = np.repeat([f"g{i:02d}" for i in range(12)], 100)
+    failed = 0
+    for _ in range(150):
+        y_pred = rng.random(len(labels)) < 0.3
+        fairness = as_json(
+            compute_fairness(
+                y_pred, y_pred, pd.DataFrame({"group": labels}), n_bootstrap=0
+            ).to_report()
+        )
+        (f,) = evaluate(policy, evidence(fairness, {}, {"status": "skipped", "reason": "-"}))
+        failed += f.verdict == "breach"
+    assert failed / 150 <= 0.06

@@ -60,7 +60,7 @@ for multiplicity: :mod:`audit.policy.rules.fairness`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -81,7 +81,6 @@ from audit.fairness.counts import GroupCounts
 from audit.fairness.rates import (
     DISPARITY_METRICS,
     RATES,
-    TESTED,
     divide,
     rate_parts,
     spread,
@@ -92,8 +91,8 @@ from audit.fairness.scores import CalibrationBin, ScoreStats
 from audit.fairness.uncertainty import (
     Interval,
     ProportionTest,
-    compare_proportions,
     feature_rng,
+    reference_tests,
     resample_cells,
 )
 
@@ -390,7 +389,7 @@ class FeatureFairness:
                 ci=MappingProxyType(ci),
                 ci_method=MappingProxyType({k: methods[k] for k, c in ci.items() if c}),
                 tests=MappingProxyType(
-                    _tests(counts, g, ref, scoring_ref, is_compared, scored, labelled)
+                    reference_tests(counts, g, ref, scoring_ref, is_compared, scored, labelled)
                 ),
                 vs_reference=MappingProxyType(
                     {
@@ -547,48 +546,6 @@ def _reference(
     if rule == "largest":
         return _ranked_first(labels, compared, n.astype(np.float64), selection)
     return _ranked_first(labels, compared, selection, n.astype(np.float64))
-
-
-def _tests(
-    counts: GroupCounts,
-    g: int,
-    ref: int | None,
-    scoring_ref: int | None,
-    is_compared: bool,
-    scored: bool,
-    labelled: bool = True,
-) -> dict[str, ProportionTest | None]:
-    """Each rate of group ``g`` tested against the reference group's (the scoring rate against
-    the scoring reference group's); None for the reference itself and groups not compared."""
-    out: dict[str, ProportionTest | None] = {}
-    done: dict[tuple[int, int, int, int], ProportionTest | None] = {}
-    for metric, (successes, trials) in TESTED.items():
-        if not is_compared or ref is None or g == ref or (not labelled and metric in LABEL_METRICS):
-            out[metric] = None
-            continue
-        row, base = counts.cells[g], counts.cells[ref]
-        x1, n1 = int(row[list(successes)].sum()), int(row[list(trials)].sum())
-        x2, n2 = int(base[list(successes)].sum()), int(base[list(trials)].sum())
-        complement = done.get((n1 - x1, n1, n2 - x2, n2))
-        if complement is not None:  # e.g. fnr after tpr: same table, same p, opposite z
-            statistic = None if complement.statistic is None else -complement.statistic
-            out[metric] = replace(complement, statistic=statistic)
-        else:
-            out[metric] = compare_proportions(x1, n1, x2, n2, vs=counts.labels[ref])
-        done[(x1, n1, x2, n2)] = out[metric]
-    if scored:
-        above, n = counts.above, counts.n
-        if not is_compared or scoring_ref is None or g == scoring_ref or above is None:
-            out["scoring_rate"] = None
-        else:
-            out["scoring_rate"] = compare_proportions(
-                int(above[g]),
-                int(n[g]),
-                int(above[scoring_ref]),
-                int(n[scoring_ref]),
-                vs=counts.labels[scoring_ref],
-            )
-    return out
 
 
 def _score_fields(

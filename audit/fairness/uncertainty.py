@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 from scipy.stats import fisher_exact
+
+from audit.contract.metrics import LABEL_METRICS
+from audit.fairness.counts import GroupCounts
+from audit.fairness.rates import TESTED
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,45 @@ def compare_proportions(x1: int, n1: int, x2: int, n2: int, vs: str) -> Proporti
     z = (x1 / n1 - x2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     # 2 (1 - Phi(|z|)) = erfc(|z| / sqrt 2), without cancellation in the far tail.
     return ProportionTest(vs=vs, method="z", statistic=z, p_value=math.erfc(abs(z) / math.sqrt(2)))
+
+
+def reference_tests(
+    counts: GroupCounts,
+    g: int,
+    ref: int | None,
+    scoring_ref: int | None,
+    is_compared: bool,
+    scored: bool,
+    labelled: bool = True,
+) -> dict[str, ProportionTest | None]:
+    """Each rate of group ``g`` tested against the reference group's (the scoring rate against
+    the scoring reference group's); None for the reference itself and groups not compared."""
+    out: dict[str, ProportionTest | None] = {}
+    done: dict[tuple[int, int, int, int], ProportionTest | None] = {}
+    for metric, (successes, trials) in TESTED.items():
+        if not is_compared or ref is None or g == ref or (not labelled and metric in LABEL_METRICS):
+            out[metric] = None
+            continue
+        row, base = counts.cells[g], counts.cells[ref]
+        x1, n1 = int(row[list(successes)].sum()), int(row[list(trials)].sum())
+        x2, n2 = int(base[list(successes)].sum()), int(base[list(trials)].sum())
+        complement = done.get((n1 - x1, n1, n2 - x2, n2))
+        if complement is not None:  # e.g. fnr after tpr: same table, same p, opposite z
+            statistic = None if complement.statistic is None else -complement.statistic
+            out[metric] = replace(complement, statistic=statistic)
+        else:
+            out[metric] = compare_proportions(x1, n1, x2, n2, vs=counts.labels[ref])
+        done[(x1, n1, x2, n2)] = out[metric]
+    if scored:
+        above, n = counts.above, counts.n
+        if not is_compared or scoring_ref is None or g == scoring_ref or above is None:
+            out["scoring_rate"] = None
+        else:
+            out["scoring_rate"] = compare_proportions(
+                int(above[g]),
+                int(n[g]),
+                int(above[scoring_ref]),
+                int(n[scoring_ref]),
+                vs=counts.labels[scoring_ref],
+            )
+    return out
