@@ -426,8 +426,9 @@ def run_audit(
                     model.estimator,
                     X,
                     positive_label=spec.positive_label,
-                    # a sensitive feature the model does not take as input has no attribution
-                    sensitive_features=[s for s in spec.sensitive_features if s in X.columns],
+                    # every sensitive feature, input or not: those that are inputs are direct
+                    # use, and proxies are looked for among the other inputs either way
+                    sensitive_features=list(spec.sensitive_features),
                     sample_size=ex.sample_size,
                     background_size=ex.background_size,
                     seed=spec.seed,
@@ -442,6 +443,8 @@ def run_audit(
                     stability_rows=ex.stability_rows,
                     stability_background=ex.stability_background,
                     proxy_threshold=ex.proxy_threshold,
+                    proxy_auc_threshold=ex.proxy_auc_threshold,
+                    proxy_model_rows=ex.proxy_model_rows,
                 )
                 explanations = explanation.to_report()
                 if reason_codes is not None:

@@ -40,7 +40,18 @@ class ExplainSettings(BaseModel):
     stability_replicas: int = Field(3, ge=0, description="re-explanations to measure stability")
     stability_rows: int = Field(100, ge=1)
     stability_background: int = Field(50, ge=1)
-    proxy_threshold: float = Field(0.3, gt=0, le=1, description="Cramér's V above this: a proxy")
+    proxy_threshold: float = Field(
+        0.3, gt=0, le=1, description="Cramér's V at or above this: an input is a strong proxy"
+    )
+    proxy_auc_threshold: float = Field(
+        0.75,
+        gt=0.5,
+        le=1,
+        description="proxy-model AUC at or above this: the inputs predict a sensitive feature",
+    )
+    proxy_model_rows: int = Field(
+        20_000, ge=0, description="rows the proxy models are fitted on at most (0: no models)"
+    )
 
 
 class FairnessSettings(BaseModel):

@@ -1,4 +1,5 @@
-"""The explanations section: SHAP importance, proxies, per-group importance, reasons."""
+"""The explanations section: SHAP importance, direct use and proxies of sensitive features,
+per-group importance, reasons."""
 
 from __future__ import annotations
 
@@ -18,12 +19,46 @@ class Importance(Section):
     ci: Interval | None = None
 
 
+class DirectUse(Section):
+    """A sensitive feature that is itself a model input: its mean |SHAP|, share of the total and
+    1-based rank in global importance."""
+
+    feature: str
+    mean_abs_shap: float
+    share: float
+    rank: int
+
+
 class ProxyAssociation(Section):
+    """Association of a model input with a sensitive feature: ``value`` is the ``measure``
+    (Cramér's V) that decides ``proxy`` (at least ``proxy_threshold``); mutual information in
+    nats and normalized mutual information (arithmetic mean of the two entropies) on the same
+    category codes."""
+
     feature: str
     sensitive_feature: str
     measure: str
     value: float
     proxy: bool
+    mutual_information: float | None = None
+    normalized_mutual_information: float | None = None
+
+
+class ProxyModel(Section):
+    """How well the non-sensitive model inputs jointly predict a sensitive feature: the mean
+    held-out ROC AUC over stratified cross-validation folds (macro one-vs-rest for more than two
+    classes); ``auc`` is None when it could not be computed (``note`` says why)."""
+
+    sensitive_feature: str
+    auc: float | None
+    fold_aucs: list[float]
+    folds: int
+    rows: int
+    classes: list[str]
+    inputs: list[str]
+    method: str
+    predictable: bool
+    note: str | None
 
 
 class GroupImportance(Section):
@@ -152,10 +187,14 @@ class ExplanationsComputed(Section):
     sensitive_share: float | None = None
     sensitive_share_ci: Interval | None = None
     sensitive_rank: int | None = None
+    direct_use: list[DirectUse] = Field(default_factory=list)
     proxies: list[ProxyAssociation] = Field(default_factory=list)
     proxy_threshold: Num | None = None
     proxy_features: list[str] = Field(default_factory=list)
     proxy_share: float | None = None
+    proxy_models: list[ProxyModel] = Field(default_factory=list)
+    proxy_auc_threshold: Num | None = None
+    proxy_auc: float | None = None
     groups: dict[str, dict[str, GroupImportance]] = Field(default_factory=dict)
     distribution: list[Distribution] = Field(default_factory=list)
     additivity: Additivity

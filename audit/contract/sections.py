@@ -10,7 +10,14 @@ from .base import Digest, Interval, Num, Scalar, Section
 
 Status = Literal["pass", "fail", "warn", "skipped", "waived"]
 RuleKind = Literal[
-    "fairness", "performance", "explanation", "data", "documentation", "regression", "drift"
+    "fairness",
+    "performance",
+    "explanation",
+    "direct_use",
+    "data",
+    "documentation",
+    "regression",
+    "drift",
 ]
 
 

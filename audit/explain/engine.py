@@ -11,7 +11,10 @@ Steps, each seeded or exact so the same inputs give the same report:
 4. explain the final estimator on the transformed rows, for the positive class;
 5. sum the attributions of derived columns back to the model's input columns;
 6. record the model's decision for each row, and re-explain a seeded subset of the adverse
-   decisions with other backgrounds and seeds to measure how stable their top reasons are.
+   decisions with other backgrounds and seeds to measure how stable their top reasons are;
+7. look for proxies of the sensitive features on every row (:mod:`audit.explain.proxies`):
+   the association of each input column with each sensitive feature, and a cross-validated
+   proxy model per sensitive feature.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import pandas as pd
 from audit.errors import InputError
 from audit.explain.explanation import Explanation
 from audit.explain.features import FeatureMap, identity_map, map_features
-from audit.explain.importance import PROXY_THRESHOLD, Association, associations
 from audit.explain.interface import (
     Attribution,
     Explainer,
@@ -36,6 +38,16 @@ from audit.explain.interface import (
 )
 from audit.explain.linear import LinearSHAP
 from audit.explain.permutation import PermutationSHAP
+from audit.explain.proxies import (
+    FOLDS,
+    MAX_ROWS,
+    PROXY_AUC_THRESHOLD,
+    PROXY_THRESHOLD,
+    Association,
+    ProxyModel,
+    associations,
+    proxy_models,
+)
 from audit.explain.reasons import MAX_REASONS, ReasonCodes, top_adverse
 from audit.explain.tree import TreeSHAP
 
@@ -97,6 +109,9 @@ def explain_model(
     stability_rows: int = 100,
     stability_background: int = 50,
     proxy_threshold: float = PROXY_THRESHOLD,
+    proxy_auc_threshold: float = PROXY_AUC_THRESHOLD,
+    proxy_model_rows: int = MAX_ROWS,
+    proxy_folds: int = FOLDS,
 ) -> Explanation:
     """Explain ``model`` (a fitted estimator or ``Pipeline``) on rows of ``X``.
 
@@ -106,8 +121,14 @@ def explain_model(
     explained (ignored for regressors); a decision is adverse when the model predicts another.
     ``sensitive_features`` are columns of ``X`` or of ``groups`` (a frame with one row per row of
     ``X``, for sensitive attributes the model does not take as input): their share of the
-    attributions, per-group importance and proxies are reported. ``reason_codes`` turns the top
-    ``max_reasons`` negative attributions of each adverse decision into words.
+    attributions (direct use), per-group importance and proxies are reported. ``reason_codes``
+    turns the top ``max_reasons`` negative attributions of each adverse decision into words.
+
+    Proxies, on every row of ``X`` whether or not the sensitive features are inputs: an input
+    column is a strong proxy when its Cramér's V with a sensitive feature is at least
+    ``proxy_threshold``; a proxy model per sensitive feature (``proxy_folds``-fold cross-validated,
+    on at most about ``proxy_model_rows`` rows; 0: no proxy models) flags the sensitive features
+    the inputs predict with an AUC of at least ``proxy_auc_threshold``.
 
     Fidelity: ``stability_replicas`` re-explanations with other background samples and seeds, of
     up to ``stability_rows`` adverse decisions (seeded), each against its own random background of
@@ -122,6 +143,12 @@ def explain_model(
         raise InputError(
             "max_reasons and stability_background must be at least 1, stability_replicas and "
             "stability_rows at least 0"
+        )
+    if proxy_folds < 2 or proxy_model_rows < 0:
+        raise InputError(
+            f"proxy models need at least 2 folds and a non-negative row count, got "
+            f"{proxy_folds} folds and {proxy_model_rows} rows",
+            hint="set explain.proxy_model_rows to 0 to leave the proxy models out",
         )
     estimator, preprocessor = _split(model)
     explainer = select_explainer(estimator, method, pairs=permutations)
@@ -179,8 +206,13 @@ def explain_model(
             k=max_reasons,
         )
     proxies: tuple[Association, ...] = ()
+    models: tuple[ProxyModel, ...] = ()
     if group_frame is not None:
         proxies = associations(data, group_frame)
+        if proxy_model_rows > 0:
+            models = proxy_models(
+                data, group_frame, folds=proxy_folds, max_rows=proxy_model_rows, seed=seed
+            )
     se = attribution.standard_error
     return Explanation(
         method=explainer.method,
@@ -209,6 +241,8 @@ def explain_model(
         else group_frame.iloc[positions].reset_index(drop=True),
         proxies=proxies,
         proxy_threshold=proxy_threshold,
+        proxy_models=models,
+        proxy_auc_threshold=proxy_auc_threshold,
         stability=None if stability is None else _frozen(stability),
         stability_replicas=stability_replicas if stability is not None else 0,
         stability_background=stability_background,

@@ -11,14 +11,8 @@ import pandas as pd
 
 from audit import contract
 from audit.errors import InputError
-from audit.explain.importance import (
-    LEVEL,
-    PROXY_THRESHOLD,
-    Association,
-    Importance,
-    importance,
-    spearman,
-)
+from audit.explain.importance import LEVEL, Importance, importance, spearman
+from audit.explain.proxies import PROXY_AUC_THRESHOLD, PROXY_THRESHOLD, Association, ProxyModel
 from audit.explain.reasons import (
     MAX_REASONS,
     DecisionReasons,
@@ -40,6 +34,17 @@ class FeatureImportance:
     feature: str
     mean_abs_shap: float
     share: float
+
+
+@dataclass(frozen=True)
+class DirectUse:
+    """A sensitive feature the model takes as input: its global importance (``mean_abs_shap``,
+    ``share`` of the total) and 1-based ``rank`` among the input columns."""
+
+    feature: str
+    mean_abs_shap: float
+    share: float
+    rank: int
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,11 @@ class Explanation:
     ``decisions[i]`` is the model's decision (predicted label) for row i and ``adverse[i]`` whether
     it is not the positive label (classifiers only). ``stability[i]`` is the mean share of row i's
     top reasons kept across ``stability_replicas`` re-explanations (NaN where not checked).
+
+    ``sensitive_features`` are every sensitive feature of the audit, model inputs or not; those
+    that are inputs are :attr:`direct_use`. ``proxies`` are the associations of the other input
+    columns with each sensitive feature, and ``proxy_models`` how well those columns jointly
+    predict each one (:mod:`audit.explain.proxies`).
     """
 
     method: str
@@ -94,6 +104,8 @@ class Explanation:
     group_values: pd.DataFrame | None = None
     proxies: tuple[Association, ...] = ()
     proxy_threshold: float = PROXY_THRESHOLD
+    proxy_models: tuple[ProxyModel, ...] = ()
+    proxy_auc_threshold: float = PROXY_AUC_THRESHOLD
     stability: np.ndarray | None = None
     stability_replicas: int = 0
     stability_background: int | None = None
@@ -142,9 +154,42 @@ class Explanation:
 
     @property
     def proxy_features(self) -> tuple[str, ...]:
-        """Input columns whose Cramér's V with a sensitive column is at least the threshold."""
+        """Input columns whose Cramér's V with a sensitive column is at least the threshold
+        (strong proxies; a sensitive input column is direct use, never a proxy)."""
         strong = {a.feature for a in self.proxies if a.cramers_v >= self.proxy_threshold}
         return tuple(n for n in self.feature_names if n in strong)
+
+    @property
+    def proxy_share(self) -> float:
+        """Fraction of the total mean |SHAP| on the strong proxy columns (0 when the total is 0):
+        ``sum_{j in proxies} I_j / sum_k I_k``."""
+        means = self.mean_abs_shap()
+        total = float(means.sum())
+        columns = [self.feature_names.index(f) for f in self.proxy_features]
+        return float(means[columns].sum() / total) if total > 0 else 0.0
+
+    @property
+    def proxy_auc(self) -> float | None:
+        """The highest cross-validated AUC of a proxy model (None if none was computed)."""
+        aucs = [m.auc for m in self.proxy_models if m.auc is not None]
+        return max(aucs) if aucs else None
+
+    @property
+    def direct_use(self) -> tuple[DirectUse, ...]:
+        """The sensitive features that are model inputs, in ``sensitive_features`` order, with
+        their share of the attribution and rank in global importance."""
+        ranked = self.global_importance()
+        position = {g.feature: i for i, g in enumerate(ranked)}
+        return tuple(
+            DirectUse(
+                feature=f,
+                mean_abs_shap=ranked[position[f]].mean_abs_shap,
+                share=ranked[position[f]].share,
+                rank=position[f] + 1,
+            )
+            for f in self.sensitive_features
+            if f in position
+        )
 
     @property
     def sensitive_share(self) -> float | None:
@@ -403,9 +448,6 @@ class Explanation:
         additivity = self.additivity
         sensitive_columns = self._sensitive_columns()
         imp = importance(self.attributions, sensitive_columns, seed=self.seed)
-        proxy_columns = [self.feature_names.index(f) for f in self.proxy_features]
-        means = imp.mean_abs_shap
-        total = float(means.sum())
         se = self.standard_error
         return {
             "status": "computed",
@@ -429,6 +471,15 @@ class Explanation:
                 else None
             ),
             "sensitive_rank": self.sensitive_rank,
+            "direct_use": [
+                {
+                    "feature": d.feature,
+                    "mean_abs_shap": d.mean_abs_shap,
+                    "share": d.share,
+                    "rank": d.rank,
+                }
+                for d in self.direct_use
+            ],
             "proxies": [
                 {
                     "feature": a.feature,
@@ -436,12 +487,31 @@ class Explanation:
                     "measure": "cramers_v",
                     "value": a.cramers_v,
                     "proxy": a.cramers_v >= self.proxy_threshold,
+                    "mutual_information": a.mutual_information,
+                    "normalized_mutual_information": a.normalized_mutual_information,
                 }
                 for a in self.proxies
             ],
             "proxy_threshold": self.proxy_threshold,
             "proxy_features": list(self.proxy_features),
-            "proxy_share": float(means[proxy_columns].sum() / total) if total > 0 else 0.0,
+            "proxy_share": self.proxy_share,
+            "proxy_models": [
+                {
+                    "sensitive_feature": m.sensitive_feature,
+                    "auc": m.auc,
+                    "fold_aucs": list(m.fold_aucs),
+                    "folds": m.folds,
+                    "rows": m.rows,
+                    "classes": list(m.classes),
+                    "inputs": list(m.inputs),
+                    "method": m.method,
+                    "predictable": m.predictable(self.proxy_auc_threshold),
+                    "note": m.note,
+                }
+                for m in self.proxy_models
+            ],
+            "proxy_auc_threshold": self.proxy_auc_threshold,
+            "proxy_auc": self.proxy_auc,
             "groups": self.group_importance(),
             "distribution": self.distribution(),
             "additivity": {

@@ -11,6 +11,7 @@ from .evidence import Evidence
 from .findings import Breach, Finding
 from .rules import (
     DataRule,
+    DirectUseRule,
     DocumentationRule,
     DriftRule,
     ExplanationRule,
@@ -30,6 +31,7 @@ from .schema import (
 __all__ = [
     "Breach",
     "DataRule",
+    "DirectUseRule",
     "DocumentationRule",
     "DriftRule",
     "Evidence",

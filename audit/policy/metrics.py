@@ -42,6 +42,7 @@ PER_GROUP_PERFORMANCE = {
 EXPLANATION_METRICS = (
     "sensitive_share",
     "proxy_share",
+    "proxy_auc",
     "additivity_max_abs_error",
     "sensitive_in_top_k",
     "reason_stability",

@@ -21,6 +21,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .data import DataRule
+from .direct_use import DirectUseRule
 from .documentation import DocumentationRule
 from .drift import DriftRule
 from .explanation import ExplanationRule
@@ -34,6 +35,7 @@ AnyRule = (
     FairnessRule
     | PerformanceRule
     | ExplanationRule
+    | DirectUseRule
     | DataRule
     | DocumentationRule
     | RegressionRule
@@ -45,6 +47,7 @@ Rule = Annotated[AnyRule, Field(discriminator="kind")]
 __all__ = [
     "AnyRule",
     "DataRule",
+    "DirectUseRule",
     "DocumentationRule",
     "DriftRule",
     "ExplanationRule",
