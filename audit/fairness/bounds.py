@@ -69,13 +69,18 @@ def score_intervals(
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     methods: dict[str, str] = {}
     versus_ref: list[str] = []
-    for m, (x, n) in parts.items():
-        if not labelled and m in LABEL_METRICS:
-            continue
-        out[m] = score.jeffreys(x, n, confidence)
-        methods[m] = JEFFREYS
-        if ref is not None and m in DISPARITY_METRICS + ("scoring_rate",):
-            versus_ref.append(m)
+    rated = [m for m in parts if labelled or m not in LABEL_METRICS]
+    if rated:
+        # one vectorised call for every rate (the quantiles are the expensive part)
+        low, high = score.jeffreys(
+            np.stack([parts[m][0] for m in rated]),
+            np.stack([parts[m][1] for m in rated]),
+            confidence,
+        )
+        for i, m in enumerate(rated):
+            out[m], methods[m] = (low[i], high[i]), JEFFREYS
+            if ref is not None and m in DISPARITY_METRICS + ("scoring_rate",):
+                versus_ref.append(m)
     if versus_ref and ref is not None:
         # one vectorised call for every metric: the score intervals are solved numerically
         x = np.stack([parts[m][0] for m in versus_ref])

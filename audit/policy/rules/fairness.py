@@ -157,6 +157,7 @@ class FairnessRule(Comparison):
 
     def _inferred(self, policy: PolicyContext, features: Mapping[str, FeatureFairness]) -> Finding:
         metric, mode = self.metric, self.mode
+        correction: str | None
         correction, on_inconclusive = self._settings(policy)
         min_n = self.min_group_size or policy.min_group_size
         hyp = inference.hypothesis(metric, self.operator, self.threshold)
@@ -170,7 +171,7 @@ class FairnessRule(Comparison):
         large = [k for k, g in judged.items() if g.n >= min_n and g.status == "ok"]
         m = max(len(large), 1)
         side_alpha = self.alpha if mode == "significance" else _bound_alpha(features)
-        mde_alpha = side_alpha / (m if correction != "none" else 1)
+        mde_alpha = side_alpha / (m if correction != "none" and mode == "significance" else 1)
         found: list[Tested] = []
         for f, gname in judged:
             g = features[f].groups[gname]
@@ -301,7 +302,7 @@ class FairnessRule(Comparison):
 def _describe(c: Tested, mode: str) -> str:
     where = c.feature if c.group is None else f"{c.feature}={c.group}"
     bits = [fmt(c.value) if c.value is not None else "undefined"]
-    if mode == "significance" and c.p_adjusted is not None:
+    if mode == "significance" and c.p_adjusted is not None and c.verdict != "inconclusive":
         bits.append(f"adjusted p {inference.fmt_p(c.p_adjusted)}")
     elif c.ci is not None:
         bits.append(f"CI {fmt(c.ci[0])}-{fmt(c.ci[1])}")
