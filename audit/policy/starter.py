@@ -31,6 +31,12 @@ def guess_sensitive(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+_NO_LABEL = (
+    "none given (set `label` in audit.yaml if there is one; without it the equalized-odds and "
+    "accuracy rules are skipped as not assessable)"
+)
+
+
 def starter_policy(
     name: str, frame: pd.DataFrame, label: str | None, sensitive: Sequence[str]
 ) -> str:
@@ -56,7 +62,7 @@ def starter_policy(
     return f"""\
 # Starter policy for {name}. Review every rule before relying on it.
 # Dataset columns: {", ".join(columns)}
-# Label column: {label or "(set `label` in audit.yaml)"}
+# Label column: {label or _NO_LABEL}
 # Sensitive features (groups seen):
 {group_comment}
 apiVersion: audit/v1
