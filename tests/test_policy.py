@@ -252,38 +252,39 @@ def _stat_evidence(p_value: float, ci: list[float], n: int = 100) -> Evidence:
             "ci": {"impact_ratio": ci},
             "tests": {"selection_rate": {"p_value": p_value}},
         },
-        "Male": {"n": 200, "impact_ratio": 1.0, "selection_rate": 0.3},
-    }
+        "Male": {
+            "n": 200, "impact_ratio": 1.0, "selection_rate": 0.3, "ci": {"impact_ratio": [1.0, 1.0]},
+        },
+    }  # fmt: skip
     return evidence({"sex": {"groups": groups}}, {}, {"status": "skipped", "reason": "x"})
 
 
 @pytest.mark.parametrize(
-    ("mode", "p_value", "ci", "status"),
+    ("mode", "ci", "status", "verdict"),
     [
-        ("point", 0.5, [0.4, 1.1], "fail"),
-        ("significance", 0.5, [0.4, 1.1], "pass"),  # large gap, not significant: passes
-        ("significance", 0.001, [0.6, 0.79], "fail"),  # significant: fails
-        ("bound", 0.001, [0.4, 1.1], "pass"),  # interval reaches above 0.8
-        ("bound", 0.5, [0.6, 0.79], "fail"),  # whole interval below 0.8
+        ("point", [0.4, 1.1], "fail", None),  # the estimate (0.7) breaches
+        ("bound", [0.4, 1.1], "warn", "inconclusive"),  # the interval spans 0.8
+        ("bound", [0.6, 0.79], "fail", "breach"),  # the whole interval is under 0.8
+        ("bound", [0.81, 0.95], "pass", "no_breach"),  # the whole interval complies
     ],
 )
 def test_rule_modes(
-    tmp_path: Path, mode: str, p_value: float, ci: list[float], status: str
+    tmp_path: Path, mode: str, ci: list[float], status: str, verdict: str | None
 ) -> None:
     text = GOOD.replace("    threshold: 0.8\n", f"    threshold: 0.8\n    mode: {mode}\n", 1)
-    finding = evaluate(load_policy(write(tmp_path, text)), _stat_evidence(p_value, ci))[0]
-    assert finding.status == status and finding.mode == mode
-    if mode != "point":
-        assert (
-            f"judged on {'significance' if mode == 'significance' else 'the confidence bound'}"
-            in finding.message
-        )
+    finding = evaluate(load_policy(write(tmp_path, text)), _stat_evidence(0.5, ci))[0]
+    assert finding.status == status and finding.mode == mode and finding.verdict == verdict
+    if mode == "bound":
+        assert "judged on the 95% confidence interval" in finding.message
+        assert [t.ci for t in finding.tests] == [ci, [1.0, 1.0]]
 
 
-def test_significance_mode_needs_tests(tmp_path: Path) -> None:
-    text = GOOD.replace("    threshold: 0.8\n", "    threshold: 0.8\n    mode: significance\n", 1)
-    finding = evaluate(load_policy(write(tmp_path, text)), _evidence(0.5))[0]
-    assert finding.status == "skipped" and "no tests" in finding.message
+def test_significance_mode_needs_a_count_based_test(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "    threshold: 0.8\n", "    threshold: 0.8\n    mode: significance\n", 1
+    ).replace("metric: impact_ratio", "metric: auc", 1)
+    with pytest.raises(InputError, match="mode 'significance' needs a rate or ratio of counts"):
+        load_policy(write(tmp_path, text))
 
 
 # --- other rule kinds ------------------------------------------------------------------------

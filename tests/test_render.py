@@ -959,7 +959,13 @@ def test_methodology_names_methods_sizes_seeds_intervals_and_tests(
     assert ex["explainer"] in text and ex["output_space"] in text
     assert f"{ex['sample_size']:,} of {ex['population_rows']:,} rows (seed {ex['seed']})" in text
     level = round(ev["confidence"] * 100)
-    assert f"{level}% percentile bootstrap intervals from {ev['n_bootstrap']:,}" in text
+    assert f"{level}% intervals that hold their coverage" in text
+    # every interval method the report names is explained here
+    methods = {m for e in report["fairness"].values() for g in e["groups"].values()
+               for m in (g.get("ci_method") or {}).values()}  # fmt: skip
+    assert "jeffreys" in methods and "Jeffreys intervals for every rate" in text
+    assert any("most-favoured" in m for m in methods) and "candidate reference" in text
+    assert f"percentile bootstrap from {ev['n_bootstrap']:,} resamples" in text
     # the counts of test methods are the report's, counted here independently
     tests = [
         g["tests"]["selection_rate"]["method"]
