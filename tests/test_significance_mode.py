@@ -133,6 +133,9 @@ def test_bound_mode_three_verdicts(tmp_path: Path) -> None:
         assert t.ci == fairness["group"]["groups"][t.group]["ci"]["selection_rate"]
         assert t.ci_method == "jeffreys"
     assert out["floor"].status == "fail"
+    # the interval decides: nothing is adjusted, and the report does not claim a correction
+    assert out["floor"].correction is None
+    assert all(t.p_adjusted is None for t in out["floor"].tests)
 
 
 def test_benjamini_hochberg_when_the_policy_asks(tmp_path: Path) -> None:

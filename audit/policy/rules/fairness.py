@@ -18,6 +18,7 @@ says (``warn`` by default). Tests, adjustment and verdicts: :mod:`.inference`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -191,7 +192,10 @@ class FairnessRule(Comparison):
                 found.append(inference.too_small(f, gname, g, metric, min_n, hyp))
         if not found:
             return skip(self, f"no group of {', '.join(features)} can be judged", mode=mode)
-        found = inference.adjust(found, correction)
+        if mode == "significance":
+            found = inference.adjust(found, correction)
+        else:  # the interval decides; its raw p-values are shown for information only
+            correction = None
         found = [
             inference.decide(c, mode, self.operator, self.threshold, self.alpha) for c in found
         ]
@@ -315,22 +319,8 @@ def _describe(c: Tested, mode: str) -> str:
 
 
 def _rule_test(c: Tested) -> RuleTest:
-    return RuleTest(
-        feature=c.feature,
-        group=c.group,
-        n=c.n,
-        value=c.value,
-        ci=c.ci,
-        ci_method=c.ci_method,
-        hypothesis=c.hypothesis,
-        method=c.method,
-        statistic=c.statistic,
-        p_value=c.p_value,
-        p_adjusted=c.p_adjusted,
-        mde=c.mde,
-        verdict=c.verdict,
-        reason=c.reason,
-    )
+    """The comparison as the report records it (the reverse test's p-value is not recorded)."""
+    return RuleTest(**{k: v for k, v in asdict(c).items() if k != "p_reverse"})
 
 
 def _level(features: Mapping[str, FeatureFairness]) -> str:

@@ -129,15 +129,7 @@ def test_group(
     ``mde_alpha`` is the level the minimum detectable effect is computed at."""
     g = fd.groups[gname]
     side = BREACH_SIDE[operator]
-    base = Comparison(
-        feature=fname,
-        group=gname,
-        n=g.n,
-        value=g.metric(metric),
-        ci=g.ci.get(metric),
-        ci_method=g.ci_method.get(metric),
-        hypothesis=hypothesis(metric, operator, threshold),
-    )
+    base = _evidence(fname, gname, g, metric, hypothesis(metric, operator, threshold))
     if metric in RATIO_OF:
         return _ratio(fd, gname, metric, operator, threshold, mde_alpha, base)
     c = counts(fd, g, metric)
@@ -270,6 +262,15 @@ def too_small(
     fname: str, gname: str, g: GroupFairness, metric: str, min_n: int, hyp: str
 ) -> Comparison:
     """A group under the minimum size: inconclusive, never a silent pass."""
+    return replace(
+        _evidence(fname, gname, g, metric, hyp),
+        verdict="inconclusive",
+        reason=f"n={g.n} is under the minimum group size {min_n}",
+    )
+
+
+def _evidence(fname: str, gname: str, g: GroupFairness, metric: str, hyp: str) -> Comparison:
+    """A group's value and interval as the report gives them, before any test."""
     return Comparison(
         feature=fname,
         group=gname,
@@ -278,8 +279,6 @@ def too_small(
         ci=g.ci.get(metric),
         ci_method=g.ci_method.get(metric),
         hypothesis=hyp,
-        verdict="inconclusive",
-        reason=f"n={g.n} is under the minimum group size {min_n}",
     )
 
 
