@@ -241,3 +241,37 @@ def test_every_interval_is_the_named_method_on_the_groups_counts():
             c = group.vs_reference["tpr"]
             assert [c.ci_ratio.low, c.ci_ratio.high] == [k_low[g], k_high[g]]
             assert c.method_ratio == "koopman" and c.method_difference == "newcombe"
+
+
+def test_score_intervals_are_the_row_bootstrap_of_sklearns_auc_and_the_ece_by_hand():
+    """Same generator, same rows drawn: each resample's AUC is scikit-learn's roc_auc_score
+    and its ECE the binned |mean score - observed rate| computed here from the drawn rows; the
+    intervals are numpy's quantiles of them."""
+    from sklearn.metrics import roc_auc_score
+
+    from audit.fairness.scores import score_intervals
+
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.random(300), 2)  # ties on purpose
+    truth = rng.random(300) < scores
+    codes = np.zeros(300, dtype=np.int64)
+    got = score_intervals(
+        scores, truth, codes, 1, n_bootstrap=150, confidence=0.9, rng=np.random.default_rng(8)
+    )
+    # the draws, rebuilt: rows ordered by (distinct score, label), indices drawn in chunks
+    values, run = np.unique(scores, return_inverse=True)
+    order = np.lexsort((truth, run))
+    s_sorted, t_sorted = scores[order], truth[order]
+    again = np.random.default_rng(8)
+    aucs, eces, means = [], [], []
+    for size in (100, 50):
+        for rows in again.integers(0, 300, size=(size, 300)):
+            s, t = s_sorted[rows], t_sorted[rows]
+            aucs.append(roc_auc_score(t, s))
+            means.append(s.mean())
+            bins = np.searchsorted(np.linspace(0, 1, 11)[1:-1], s)
+            eces.append(sum(abs(s[bins == b].sum() - t[bins == b].sum()) for b in range(10)) / 300)
+    for name, values_ in (("auc", aucs), ("ece", eces), ("mean_score", means)):
+        low, high = got[name]
+        want = np.quantile(values_, [0.05, 0.95])
+        assert [low[0], high[0]] == pytest.approx(want, abs=1e-12), name
