@@ -18,6 +18,7 @@ Errors are :class:`~audit.errors.InputError` (exit 2) naming the path and what w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -112,8 +113,7 @@ def read_file(path: Path, *, root: Path | None = None, limit: int | None = None)
             raise InputError(f"refusing to read {path}: not a regular file")
         if limit is not None and info.st_size > limit:
             raise InputError(
-                f"refusing to read {path}: {info.st_size:,} bytes, more than the limit of "
-                f"{limit:,}"
+                f"refusing to read {path}: {info.st_size:,} bytes, more than the limit of {limit:,}"
             )
         return fh.read()
 
@@ -146,10 +146,8 @@ def write_file(path: Path, data: bytes | str, *, mode: int = 0o644) -> Path:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return path
 
@@ -182,10 +180,8 @@ def create_file(path: Path, data: bytes | str, *, mode: int = 0o644) -> Path:
                 f"{path} already exists", hint="choose a new name; nothing was written"
             ) from None
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
     return path
 
 
