@@ -9,6 +9,7 @@ a recursive RFC 6962 implementation, Certificate Transparency's published test v
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -30,8 +31,13 @@ from audit.access import (
     Actor,
     Checkpoint,
     LogFilter,
+    LogProof,
     generate_key_file,
+    inclusion_proof,
+    key_id,
+    leaf_hash,
     merkle_root,
+    root_from_proof,
     verify_export,
 )
 from audit.errors import IntegrityError
@@ -86,6 +92,48 @@ def test_merkle_root_matches_recursive_definition_for_every_size_to_70() -> None
     leaves = [f"leaf {i}".encode() for i in range(70)]
     for n in range(71):
         assert merkle_root(leaves[:n]) == rfc6962_mth(leaves[:n]), n
+
+
+def rfc6962_path(m: int, hashes: list[bytes]) -> list[bytes]:
+    """PATH(m, D[n]) straight from RFC 6962 section 2.1.1, recursively, over leaf hashes."""
+
+    def mth(hs: list[bytes]) -> bytes:
+        if len(hs) == 1:
+            return hs[0]
+        k = 1
+        while k * 2 < len(hs):
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(hs[:k]) + mth(hs[k:])).digest()
+
+    n = len(hashes)
+    if n == 1:
+        return []
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    if m < k:
+        return rfc6962_path(m, hashes[:k]) + [mth(hashes[k:])]
+    return rfc6962_path(m - k, hashes[k:]) + [mth(hashes[:k])]
+
+
+def test_inclusion_proofs_are_rfc6962_paths_and_nothing_else_verifies() -> None:
+    leaves = [f"leaf {i}".encode() for i in range(37)]
+    hashes = [leaf_hash(x) for x in leaves]
+    for n in range(1, 38):
+        root = merkle_root(leaves[:n])
+        for m in range(n):
+            path = inclusion_proof(hashes[:n], m)
+            assert path == rfc6962_path(m, hashes[:n]), (n, m)
+            assert root_from_proof(hashes[m], m, n, path) == root
+            # another leaf, another index, a shorter or longer path, a changed sibling: no root
+            assert root_from_proof(leaf_hash(b"forged"), m, n, path) != root
+            if n > 1:
+                assert root_from_proof(hashes[m], (m + 1) % n, n, path) != root
+                assert root_from_proof(hashes[m], m, n, path[:-1]) != root
+                bent = [*path[:-1], bytes(32)]
+                assert root_from_proof(hashes[m], m, n, bent) != root
+            assert root_from_proof(hashes[m], m, n, [*path, bytes(32)]) is None
+    assert root_from_proof(hashes[0], 5, 3, []) is None
 
 
 # --- the chain ---------------------------------------------------------------------------------
@@ -537,3 +585,78 @@ def test_sigkill_during_writes_leaves_a_log_that_verifies(tmp_path: Path) -> Non
         cp = log.checkpoint(key)
         assert cp.size == sizes[-1]
         assert log.verify([key.public_key()]).ok
+
+
+def test_anchored_entry_carries_details_and_a_proof_that_verifies_alone(
+    tmp_path: Path, key
+) -> None:
+    path = tmp_path / "access.db"
+    with AccessLog(path) as log:
+        fill(log, 7)
+        details = {"name": "credit", "version": 1, "report_sha256": "ab" * 32}
+        proof = log.anchor(
+            actor=ALICE,
+            action="report:publish",
+            resource="report:credit/v1",
+            reason="published",
+            rbac_sha256="cd" * 32,
+            details=details,
+            signing_key=key,
+        )
+        assert proof.entry.details == details and proof.entry.seq == 8
+        assert proof.problems({key_id(key): key.public_key()}) == []
+        # a round trip through JSON keeps it verifiable
+        again = LogProof.from_dict(json.loads(json.dumps(proof.to_dict())))
+        assert again.problems({key_id(key): key.public_key()}) == []
+        # later entries do not invalidate it; a proof against a later checkpoint also holds
+        fill(log, 5)
+        later = log.proof_for(8, log.checkpoint(key))
+        assert later.tree_size == 13 and later.problems({key_id(key): key.public_key()}) == []
+        # refuse() sees earlier entries under the write lock: a duplicate is refused, nothing added
+        with pytest.raises(IntegrityError, match="already"):
+            log.anchor(
+                actor=ALICE,
+                action="report:publish",
+                resource="report:credit/v1",
+                reason="again",
+                rbac_sha256="cd" * 32,
+                details=details,
+                signing_key=key,
+                refuse=lambda e: "v1 already published" if e.details == details else None,
+            )
+        assert len(log) == 13
+    # entries without details keep the old body (no "details" key), so old hashes stay valid
+    first = json.loads(sqlite3.connect(path).execute("SELECT body FROM entries").fetchone()[0])
+    assert "details" not in first
+
+
+def test_a_proof_is_refused_when_forged_edited_or_signed_by_another_key(
+    tmp_path: Path, key
+) -> None:
+    with AccessLog(tmp_path / "access.db") as log:
+        fill(log, 4)
+        proof = log.anchor(
+            actor=ALICE,
+            action="report:publish",
+            resource="report:credit/v1",
+            reason="published",
+            rbac_sha256="cd" * 32,
+            details={"version": 1},
+            signing_key=key,
+        )
+    trusted = {key_id(key): key.public_key()}
+    edited = dataclasses.replace(
+        proof, entry_body=proof.entry_body.replace(b'"version":1', b'"version":9')
+    )
+    assert "not in the log" in edited.problems(trusted)[0]
+    moved = dataclasses.replace(proof, leaf_index=0)
+    assert moved.problems(trusted)
+    other = Ed25519PrivateKey.generate()
+    assert "not a trusted key" in proof.problems({key_id(other): other.public_key()})[0]
+
+
+def test_entry_times_never_go_backwards(tmp_path: Path) -> None:
+    with AccessLog(tmp_path / "access.db") as log:
+        fill(log, 40)
+        times = [e.time for e in log.entries()]
+    assert times == sorted(times)

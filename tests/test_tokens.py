@@ -130,6 +130,20 @@ def test_missing_expiry_and_overlong_lifetime_are_refused(key) -> None:
         good(key, expires_in=timedelta(days=400))
 
 
+def test_lifetime_is_measured_from_now_and_a_forward_dated_iat_is_refused(key) -> None:
+    """A token that dates its own ``iat`` 60 days ahead (so ``exp - iat`` looks like 90 days)
+    would have been good for 150 days from now when only ``exp - iat`` was checked."""
+    claims = jwt.decode(good(key), options={"verify_signature": False})
+    ahead = int((NOW + timedelta(days=60)).timestamp())
+    forged = {**claims, "iat": ahead, "nbf": int(NOW.timestamp()), "exp": ahead + 90 * 86400}
+    token = jwt.encode(forged, key, algorithm="EdDSA", headers={"kid": key_id(key)})
+    refused(token, key, "in the future")
+    # nbf is honoured on its own: a token not valid until tomorrow is refused today
+    later = {**claims, "nbf": int((NOW + timedelta(days=1)).timestamp())}
+    token = jwt.encode(later, key, algorithm="EdDSA", headers={"kid": key_id(key)})
+    refused(token, key, "not valid before")
+
+
 def test_garbage_is_refused(key) -> None:
     refused("not-a-token", key, "not a JSON Web Token")
 

@@ -25,7 +25,8 @@ from .log import (
     LogVerification,
     verify_export,
 )
-from .merkle import merkle_root
+from .merkle import inclusion_proof, leaf_hash, merkle_root, root_from_proof
+from .proofs import LogProof
 from .rbac import ACTIONS, Decision, Rbac, default_rbac_path, init_rbac
 from .tokens import TokenClaims, actor_from_token, issue_token, parse_duration, verify_token
 
@@ -39,6 +40,7 @@ __all__ = [
     "Decision",
     "Entry",
     "LogFilter",
+    "LogProof",
     "LogVerification",
     "Rbac",
     "TokenClaims",
@@ -54,7 +56,10 @@ __all__ = [
     "keyring",
     "load_private_key",
     "load_public_key",
+    "inclusion_proof",
+    "leaf_hash",
     "merkle_root",
+    "root_from_proof",
     "open_access",
     "parse_duration",
     "public_pem",

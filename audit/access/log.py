@@ -24,9 +24,9 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -35,7 +35,8 @@ from ..errors import InputError, IntegrityError
 from .chain import check_entry, verify_export, verify_rows
 from .identity import Actor
 from .keys import TrustedKeys, keyring
-from .merkle import MerkleFrontier
+from .merkle import MerkleFrontier, inclusion_proof, leaf_hash
+from .proofs import LogProof
 from .rbac import Decision
 from .records import (
     GENESIS,
@@ -137,36 +138,128 @@ class AccessLog:
         decision: Literal["allow", "deny"],
         reason: str,
         rbac_sha256: str,
+        details: dict[str, Any] | None = None,
     ) -> Entry:
-        """Chain one entry onto the log (and sign a checkpoint if one is due)."""
+        """Chain one entry onto the log (and sign a checkpoint if one is due).
+
+        Entry times never go backwards: an entry is stamped with the later of the clock and
+        the previous entry's time, so "logged after" is the order of the chain.
+        """
         with self._transaction():
-            last = self._db.execute(
-                "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            draft = Entry(
-                seq=seq,
-                time=now_text(),
-                actor=actor.user,
-                actor_source=actor.source,
-                uid=actor.uid,
-                token_id=actor.token_id,
+            return self._append_locked(
+                actor=actor,
                 action=action,
                 resource=resource,
                 decision=decision,
                 reason=reason,
                 rbac_sha256=rbac_sha256,
-                prev_hash=prev,
-                hash="",
+                details=details,
             )
-            body = draft.body()
-            digest = hashlib.sha256(body).hexdigest()
-            self._db.execute(
-                "INSERT INTO entries (seq, body, hash) VALUES (?, ?, ?)", (seq, body, digest)
-            )
-            if self.signing_key is not None and seq % self.checkpoint_every == 0:
-                self._checkpoint_locked(self.signing_key)
+
+    def _append_locked(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        resource: str,
+        decision: Literal["allow", "deny"],
+        reason: str,
+        rbac_sha256: str,
+        details: dict[str, Any] | None,
+    ) -> Entry:
+        last = self._db.execute(
+            "SELECT seq, hash, body FROM entries ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        stamp = now_text()
+        if last is not None:
+            stamp = max(stamp, Entry.from_body(bytes(last[2])).time)
+        draft = Entry(
+            seq=seq,
+            time=stamp,
+            actor=actor.user,
+            actor_source=actor.source,
+            uid=actor.uid,
+            token_id=actor.token_id,
+            action=action,
+            resource=resource,
+            decision=decision,
+            reason=reason,
+            rbac_sha256=rbac_sha256,
+            prev_hash=prev,
+            hash="",
+            details=details,
+        )
+        body = draft.body()
+        digest = hashlib.sha256(body).hexdigest()
+        self._db.execute(
+            "INSERT INTO entries (seq, body, hash) VALUES (?, ?, ?)", (seq, body, digest)
+        )
+        if self.signing_key is not None and seq % self.checkpoint_every == 0:
+            self._checkpoint_locked(self.signing_key)
         return Entry.from_body(body)
+
+    def anchor(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        resource: str,
+        reason: str,
+        rbac_sha256: str,
+        details: dict[str, Any],
+        signing_key: Ed25519PrivateKey,
+        refuse: Callable[[Entry], str | None] | None = None,
+    ) -> LogProof:
+        """Append an allowed entry that anchors evidence, sign a checkpoint covering it, and
+        return the entry's inclusion proof, all in one write transaction.
+
+        ``refuse`` sees every earlier entry first (under the write lock, so no concurrent
+        writer can slip in between): if it returns a reason, nothing is appended and
+        IntegrityError is raised (e.g. that version of that system is already published).
+        """
+        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            with self._transaction():
+                hashes: list[bytes] = []
+                for (body,) in self._db.execute("SELECT body FROM entries ORDER BY seq"):
+                    raw = bytes(body)
+                    hashes.append(leaf_hash(raw))
+                    if refuse is not None:
+                        why = refuse(Entry.from_body(raw))
+                        if why:
+                            raise IntegrityError(f"{self.path}: {why}")
+                entry = self._append_locked(
+                    actor=actor,
+                    action=action,
+                    resource=resource,
+                    decision="allow",
+                    reason=reason,
+                    rbac_sha256=rbac_sha256,
+                    details=details,
+                )
+                body = entry.body()
+                hashes.append(leaf_hash(body))
+                cp = self._checkpoint_locked(signing_key)
+                if cp.size != len(hashes):  # pragma: no cover - one writer holds the lock
+                    raise IntegrityError(f"{self.path}: the log changed while it was anchored")
+                index = len(hashes) - 1
+                return LogProof(body, index, len(hashes), tuple(inclusion_proof(hashes, index)), cp)
+        finally:
+            self._db.execute(f"PRAGMA synchronous={self._sync}")
+
+    def proof_for(self, seq: int, checkpoint: Checkpoint) -> LogProof:
+        """The inclusion proof of entry ``seq`` in the tree ``checkpoint`` signed."""
+        with self._transaction(read_only=True):
+            rows = self._db.execute(
+                "SELECT body FROM entries WHERE seq <= ? ORDER BY seq", (checkpoint.size,)
+            ).fetchall()
+        hashes = [leaf_hash(bytes(b)) for (b,) in rows]
+        if not 1 <= seq <= len(hashes) or len(hashes) != checkpoint.size:
+            raise IntegrityError(f"{self.path}: entry {seq} is not under the checkpoint")
+        body = bytes(rows[seq - 1][0])
+        path = inclusion_proof(hashes, seq - 1)
+        return LogProof(body, seq - 1, len(hashes), tuple(path), checkpoint)
 
     def record(self, actor: Actor, decision: Decision, rbac_sha256: str) -> Entry:
         """Log an RBAC :class:`~audit.access.rbac.Decision` for ``actor``."""

@@ -64,11 +64,19 @@ class Entry:
     rbac_sha256: str
     prev_hash: str
     hash: str
+    #: What the action produced, for entries that anchor evidence (``report:publish``: the
+    #: bundle's name, version, digests; ``keys:rotate``: the retired and new key). Omitted from
+    #: the body when None, so entries written before it existed keep their bytes and hashes.
+    details: dict[str, Any] | None = None
 
     def body(self) -> bytes:
         """The canonical bytes that are stored and hashed (every field but ``hash``)."""
         return canonical_json(
-            {f.name: getattr(self, f.name) for f in fields(self) if f.name != "hash"}
+            {
+                f.name: getattr(self, f.name)
+                for f in fields(self)
+                if f.name != "hash" and not (f.name == "details" and self.details is None)
+            }
         )
 
     @classmethod
@@ -76,8 +84,10 @@ class Entry:
         """Parse stored bytes; raise IntegrityError if they are not an entry."""
         try:
             data = json.loads(body)
+            if not isinstance(data.get("details", {}), dict):
+                raise TypeError("details is not an object")
             return cls(**data, hash=hashlib.sha256(body).hexdigest())
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, AttributeError) as exc:
             raise IntegrityError(
                 f"access log entry is malformed: {exc}", hint="run `audit log verify`"
             ) from None

@@ -8,7 +8,11 @@ the OS account as the actor:
   any key is used, so no algorithm-confusion attack applies);
 - the key is chosen by the header's ``kid`` among *trusted* public keys only;
 - ``exp``, ``iat``, ``sub`` and ``aud`` are required; expiry, not-before and audience are checked;
-- the lifetime ``exp - iat`` may not exceed ``max_lifetime``.
+- the lifetime ``exp - iat`` may not exceed ``max_lifetime``, and neither may ``exp - now``
+  (a token back-dated with an old ``iat`` gains nothing); an ``iat`` in the future is refused,
+  ``nbf`` is honoured;
+- the key must be a *token* key of the administrator-signed trust configuration
+  (``audit.signing.trust``): a key from the caller's environment or a bundle key never is.
 
 A token's ``roles`` can only narrow the roles the RBAC file binds to ``services: {sub: ...}``;
 see :mod:`audit.access.rbac`. Tokens are bearer secrets: whoever holds one acts as its subject
@@ -152,6 +156,16 @@ def verify_token(
         raise _refuse(f"it is not valid before {not_before.isoformat()}")
     if expires - issued > max_lifetime:
         raise _refuse(f"its lifetime {expires - issued} exceeds {max_lifetime}")
+    if issued - leeway > at:
+        raise _refuse(
+            f"it claims to be issued at {issued.isoformat()}, in the future (back- or "
+            "forward-dated)"
+        )
+    if expires - at > max_lifetime + leeway:
+        raise _refuse(
+            f"it is valid until {expires.isoformat()}, more than {max_lifetime} from now "
+            "(lifetimes are measured from now, whatever its iat says)"
+        )
     roles = claims.get("roles")
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
         raise _refuse("its 'roles' claim is not a non-empty list of role names")
