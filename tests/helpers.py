@@ -110,3 +110,49 @@ def evidence(
         data=None if data is None else complete(contract.DataProfile, data),
         **kw,
     )
+
+
+class AnchorLog:
+    """A real access log with its own log key, to anchor bundles built by hand in tests (what
+    ``audit run`` does after signing), and the keyring entries a verifier needs for it."""
+
+    def __init__(self, folder: Any) -> None:
+        from pathlib import Path
+
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from audit.access import AccessLog, Actor
+
+        self.key = Ed25519PrivateKey.generate()
+        self.log = AccessLog(Path(folder) / "access.db")
+        self.actor = Actor(user="tester", uid=1000)
+
+    def anchor(self, folder: Any, signer_keyid: str) -> Any:
+        from pathlib import Path
+
+        from audit.bundles.bundle import read_report
+        from audit.pipeline.anchoring import anchor_bundle
+
+        folder = Path(folder)
+        report = read_report(folder / "report.json")
+        return anchor_bundle(
+            folder, report, self.log, self.key, self.actor, "00" * 32, signer_keyid
+        )
+
+    def keyring(self, exported: Any) -> Any:
+        """Add this log's key (purpose log) to the keyring file ``exported``; return its path."""
+        import json
+        from datetime import UTC, datetime, timedelta
+
+        from audit.signing.dsse import keyid_of
+        from audit.signing.keys import KeyRecord
+
+        pub = self.key.public_key()
+        now = datetime.now(UTC).replace(microsecond=0)
+        record = KeyRecord(
+            keyid_of(pub), pub, now - timedelta(days=30), now + timedelta(days=30), purpose="log"
+        )
+        doc = json.loads(exported.read_text())
+        doc["keys"] = [k for k in doc["keys"] if k.get("purpose") != "log"] + [record.to_json()]
+        exported.write_text(json.dumps(doc, indent=2))
+        return exported

@@ -43,7 +43,9 @@ def test_first_use_binds_the_os_account_as_admin(
     assert main(["registry", "list"]) == 0
     assert "bound OS account" in capsys.readouterr().err
     entries = _entries(audit_home)
-    assert [e["action"] for e in entries] == ["rbac:admin", "registry:read"]
+    # the bootstrap, the trust configuration (admin, log and token keys) it creates, the command
+    assert [e["action"] for e in entries] == ["rbac:admin", "keys:trust", "registry:read"]
+    assert entries[1]["details"]["serial"] == 1 and "admin_public_key" in entries[1]["details"]
     assert all(e["decision"] == "allow" for e in entries)
 
 

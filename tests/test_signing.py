@@ -17,6 +17,7 @@ import json
 import shutil
 import stat
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from audit.signing import (
     sign_bundle,
     verify_bundle,
 )
+from tests.helpers import AnchorLog
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report_example.json"
 PASSPHRASE = "correct horse battery staple"
@@ -132,9 +134,14 @@ def identity(work: Path) -> SigningIdentity:
 
 
 @pytest.fixture(scope="module")
-def keyring_path(work: Path, identity: SigningIdentity) -> Path:
+def testlog(work: Path) -> AnchorLog:
+    return AnchorLog(work)
+
+
+@pytest.fixture(scope="module")
+def keyring_path(work: Path, identity: SigningIdentity, testlog: AnchorLog) -> Path:
     export_keyring(work / "keys", work / "keyring.json")
-    return work / "keyring.json"
+    return testlog.keyring(work / "keyring.json")
 
 
 @pytest.fixture(scope="module")
@@ -143,11 +150,18 @@ def unsigned(work: Path, report: dict[str, Any]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundle(work: Path, unsigned: Path, identity: SigningIdentity, report: dict[str, Any]) -> Path:
-    folder = work / "reports" / "v1"
-    folder.parent.mkdir()
+def bundle(
+    work: Path,
+    unsigned: Path,
+    identity: SigningIdentity,
+    report: dict[str, Any],
+    testlog: AnchorLog,
+) -> Path:
+    folder = work / "reports" / report["subject"]["name"] / "v1"
+    folder.parent.mkdir(parents=True)
     shutil.copytree(unsigned, folder)
     sign_bundle(folder, identity, predicate=predicate_from_report(Report.model_validate(report)))
+    testlog.anchor(folder, identity.keyid)
     return folder
 
 
@@ -207,7 +221,7 @@ def test_keyring_key_ids_are_sha256_of_raw_public_keys(
 ) -> None:
     doc = json.loads(keyring_path.read_text())
     assert set(doc) >= {"keys", "pdf_roots", "pdf_signers"}
-    (entry,) = doc["keys"]
+    (entry,) = [k for k in doc["keys"] if k["purpose"] == "bundle"]
     raw = base64.b64decode(entry["public_key"])
     assert entry["keyid"] == hashlib.sha256(raw).hexdigest()
     expected_raw = identity.attestation_key.public_key().public_bytes(
@@ -280,7 +294,7 @@ def test_subjects_are_every_file_with_its_sha256(bundle: Path) -> None:
     on_disk = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in bundle.iterdir()
-        if p.name != "attestation.json"
+        if p.name not in ("attestation.json", "log-proof.json")  # the log's proof comes after
     }
     assert subjects == on_disk
     assert set(on_disk) == {"report.json", "report.html", "report.pdf", "junit.xml", "summary.md"}
@@ -316,12 +330,16 @@ def test_checkpoint_is_recorded(
     identity: SigningIdentity,
     report: dict[str, Any],
     keyring_path: Path,
+    testlog: AnchorLog,
 ) -> None:
-    folder = work / "checkpointed" / "v1"
+    folder = work / "checkpointed" / "adult-income" / "v2"
     shutil.copytree(unsigned, folder)
+    typed = Report.model_validate({**report, "version": 2})
+    (folder / "report.json").write_bytes(typed.to_bytes())
     point = {"size": 12, "root": "ab" * 32, "signature": "xyz"}
-    bundle_signer(identity, checkpoint=lambda: point)(Report.model_validate(report), folder)
+    bundle_signer(identity, checkpoint=lambda: point)(typed, folder)
     assert statement_of(folder)["predicate"]["checkpoint"] == point
+    testlog.anchor(folder, identity.keyid)
     assert verify_bundle(folder, keyring_path).ok
 
 
@@ -380,33 +398,39 @@ def test_rotation_keeps_old_bundles_valid_and_is_announced_by_the_old_key(
     tmp_path: Path, unsigned: Path, report: dict[str, Any]
 ) -> None:
     keys = tmp_path / "keys"
+    log = AnchorLog(tmp_path)
     start = datetime.now(UTC) - timedelta(days=2)
     old = init_identity(keys, common_name="Rotating", now=start)
     export_keyring(old, tmp_path / "old-ring.json")
-    before = tmp_path / "before" / "v1"
-    shutil.copytree(unsigned, before)
-    sign_bundle(
-        before,
-        old,
-        predicate=predicate_from_report(Report.model_validate(report)),
-        now=start + timedelta(hours=1),
-    )
+    log.keyring(tmp_path / "old-ring.json")
 
-    rotation = rotate_identity(keys, now=start + timedelta(days=1))
+    def signed(version: int, identity: SigningIdentity, now: datetime | None = None) -> Path:
+        folder = tmp_path / f"b{version}" / "adult-income" / f"v{version}"
+        shutil.copytree(unsigned, folder)
+        typed = Report.model_validate({**report, "version": version})
+        (folder / "report.json").write_bytes(typed.to_bytes())
+        sign_bundle(folder, identity, predicate=predicate_from_report(typed), now=now)
+        log.anchor(folder, identity.keyid)
+        return folder
+
+    before = signed(1, old)
+    time.sleep(1.05)  # rotate_identity's times are whole seconds; the log's are microseconds
+    rotation = rotate_identity(keys)
     assert rotation.old_keyid == old.keyid != rotation.new_keyid
     assert load_identity(keys).keyid == rotation.new_keyid
     new_ring = export_keyring(keys, tmp_path / "new-ring.json")
+    log.keyring(tmp_path / "new-ring.json")
     assert new_ring.keys[old.keyid].status == "retired"
-    assert new_ring.keys[old.keyid].not_after == start.replace(microsecond=0) + timedelta(days=1)
-
-    after = tmp_path / "after" / "v1"
-    shutil.copytree(unsigned, after)
-    sign_bundle(
-        after, rotation.identity, predicate=predicate_from_report(Report.model_validate(report))
-    )
+    assert new_ring.keys[old.keyid].not_after <= datetime.now(UTC)
+    after = signed(2, rotation.identity)
 
     assert verify_bundle(before, tmp_path / "new-ring.json").ok
     assert verify_bundle(after, tmp_path / "new-ring.json").ok
+    # the retired key still signs, back-dating its signed_at into its window: the log's time
+    # of the publication, after the retirement, is what counts
+    late = signed(3, old, now=start + timedelta(hours=1))
+    found = verify_bundle(late, tmp_path / "new-ring.json")
+    assert any("back-dated" in p for p in found.problems), found.problems
     # the old keyring does not know the new key ...
     assert not verify_bundle(after, tmp_path / "old-ring.json").ok
     # ... until it accepts the statement, which verifies only because the old key signed it

@@ -39,8 +39,10 @@ from audit.signing import (
     verify_bundle,
 )
 from audit.signing.pdf import sign_pdf, verify_pdf
+from tests.helpers import AnchorLog
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report_example.json"
+NAME = json.loads(FIXTURE.read_text())["subject"]["name"]
 FILES = ["report.json", "report.html", "report.pdf", "junit.xml", "summary.md"]
 
 
@@ -70,31 +72,38 @@ def identity(work: Path) -> SigningIdentity:
 
 
 @pytest.fixture(scope="module")
-def keyring(work: Path, identity: SigningIdentity) -> Path:
-    export_keyring(identity, work / "keyring.json")
-    return work / "keyring.json"
+def anchors(work: Path) -> AnchorLog:
+    return AnchorLog(work)
 
 
 @pytest.fixture(scope="module")
-def reports(work: Path, identity: SigningIdentity) -> Path:
+def keyring(work: Path, identity: SigningIdentity, anchors: AnchorLog) -> Path:
+    export_keyring(identity, work / "keyring.json")
+    return anchors.keyring(work / "keyring.json")
+
+
+@pytest.fixture(scope="module")
+def reports(work: Path, identity: SigningIdentity, anchors: AnchorLog) -> Path:
     """reports/credit/v1 and v2 of one audited system, v2 pointing back at v1."""
     base: dict[str, Any] = json.loads(FIXTURE.read_text())
-    root = work / "reports" / "credit"
+    root = work / "reports" / NAME
     v1 = dict(base, version=1, previous=None)
     make_bundle(work / "unsigned-v1", v1)
     shutil.copytree(work / "unsigned-v1", root / "v1")
     sign_bundle(root / "v1", identity, predicate=predicate_from_report(Report.model_validate(v1)))
+    anchors.anchor(root / "v1", identity.keyid)
     prev = "sha256:" + hashlib.sha256((root / "v1" / "report.json").read_bytes()).hexdigest()
     v2 = dict(base, version=2, previous=prev, report_id="4d1d6c38-1a1e-4c0e-9a7e-5f3b8a2c9e11")
     make_bundle(root / "v2", v2, pdf_from=work / "unsigned-v1")
     sign_bundle(root / "v2", identity, predicate=predicate_from_report(Report.model_validate(v2)))
+    anchors.anchor(root / "v2", identity.keyid)
     return root
 
 
 @pytest.fixture
 def victim(tmp_path: Path, reports: Path) -> Path:
     """A fresh copy of the signed v1 bundle, to attack."""
-    folder = tmp_path / "credit" / "v1"
+    folder = tmp_path / NAME / "v1"
     shutil.copytree(reports / "v1", folder)
     return folder
 
@@ -216,7 +225,7 @@ def test_key_outside_its_validity_window(
     rotate_identity(keys, now=datetime.now(UTC) - timedelta(hours=1))
     ring = tmp_path / "ring.json"
     export_keyring(keys, ring)
-    folder = tmp_path / "credit" / "v1"
+    folder = tmp_path / NAME / "v1"
     shutil.copytree(work / "unsigned-v1", folder)
     report = json.loads((folder / "report.json").read_text())
     sign_bundle(folder, old, predicate=predicate_from_report(Report.model_validate(report)))
@@ -332,7 +341,7 @@ def test_older_version_presented_as_current(reports: Path, keyring: Path, tmp_pa
         "the latest version is 2",
     )
     # renaming the old bundle to look like a new version does not help
-    fake = tmp_path / "credit" / "v3"
+    fake = tmp_path / NAME / "v3"
     shutil.copytree(reports / "v1", fake)
     caught(
         verify_bundle(fake, keyring, latest_version=3),

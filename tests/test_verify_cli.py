@@ -23,7 +23,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> dict:
             0,
             1,
         )
-    assert main(["keys", "export", "--keys", str(keys), "--out", str(root / "keyring.json")]) == 0
+    assert main(["keys", "export", "--out", str(root / "keyring.json")]) == 0
     return {
         "root": root,
         "keys": keys,
@@ -60,11 +60,14 @@ def test_tampered_file_exits_3(
 
 
 def test_untrusted_keyring_exits_3(
-    signed: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    signed: dict,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    other = tmp_path / "other-keys"
-    assert main(["keys", "init", "--keys", str(other), "--name", "Mallory"]) == 0
-    assert main(["keys", "export", "--keys", str(other), "--out", str(tmp_path / "ring.json")]) == 0
+    monkeypatch.setenv("AUDIT_HOME", str(tmp_path / "other-home"))  # another team's home
+    assert main(["keys", "init", "--name", "Mallory"]) == 0
+    assert main(["keys", "export", "--out", str(tmp_path / "ring.json")]) == 0
     capsys.readouterr()
     assert main(["verify", str(signed["bundle"]), "--keyring", str(tmp_path / "ring.json")]) == 3
     assert "not in the keyring" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..digest import key_id
 from ..errors import InputError
+from ..safefs import read_file
 
 #: Public keys, or a mapping of key id to public key (or to a keyring record), see :func:`keyring`.
 TrustedKeys = Iterable[Ed25519PublicKey] | Mapping[str, Any]
@@ -89,9 +90,11 @@ def public_pem(key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
 
 def _load(path: Path, *, private: bool) -> object:
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read key file: {exc}", hint="check the path") from None
+        data = read_file(Path(path), limit=1 << 20)
+    except InputError as exc:
+        raise InputError(
+            f"{path}: cannot read key file: {exc.message}", hint="check the path"
+        ) from None
     try:
         if b"PRIVATE KEY" in data:
             return serialization.load_pem_private_key(data, password=None)

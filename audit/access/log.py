@@ -332,6 +332,18 @@ class AccessLog:
             if flt.matches(entry):
                 yield entry
 
+    def entries_with_action(self, action: str) -> Iterator[Entry]:
+        """Entries whose action is exactly ``action``, in order (a pre-filter on the stored
+        canonical JSON, then an exact check)."""
+        needle = canonical_json({"action": action})[1:-1]
+        rows = self._db.execute(
+            "SELECT body FROM entries WHERE instr(body, ?) > 0 ORDER BY seq", (needle,)
+        )
+        for (body,) in rows:
+            entry = Entry.from_body(bytes(body))
+            if entry.action == action:
+                yield entry
+
     def checkpoints(self) -> list[Checkpoint]:
         rows = self._db.execute("SELECT body, signature FROM checkpoints ORDER BY id")
         return [checkpoint_from_row(b, s) for b, s in rows]

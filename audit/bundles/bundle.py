@@ -8,8 +8,12 @@ from pathlib import Path
 from ..contract import Report, ReportFormatError
 from ..digest import sha256_file
 from ..errors import InputError
+from ..safefs import is_plain_file
 
 REPORT_FILE = "report.json"
+#: The bundle's inclusion proof in the access log (written after the attestation, which it
+#: anchors, so it is not one of the attested files; see audit.access.proofs).
+PROOF_FILE = "log-proof.json"
 VERSION_DIR = re.compile(r"^v(\d+)$")
 
 
@@ -89,8 +93,18 @@ class Bundle:
         return sha256_file(self.report_path)
 
     def files(self) -> list[Path]:
-        """The bundle's regular files, sorted by name."""
-        return sorted(f for f in self.path.iterdir() if f.is_file())
+        """The bundle's regular files, sorted by name; InputError if anything else is there
+        (a symlink planted in a bundle is never followed, copied or exported)."""
+        found = []
+        for f in sorted(self.path.iterdir()):
+            if not is_plain_file(f):
+                raise InputError(
+                    f"{f} is not a regular file (a symbolic link or a folder); refusing to use "
+                    "the bundle",
+                    hint="a bundle holds only the files audit wrote; verify it (audit verify)",
+                )
+            found.append(f)
+        return found
 
     def __repr__(self) -> str:
         return f"Bundle({str(self.path)!r})"

@@ -8,9 +8,9 @@ concurrent audits of one system get different version numbers instead of overwri
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +19,15 @@ from pathlib import Path
 
 from ..contract import Report
 from ..errors import InputError
+from ..safefs import (
+    check_private_dir,
+    create_file,
+    is_plain_dir,
+    is_plain_file,
+    private_tempdir,
+    read_file,
+    write_file,
+)
 from .bundle import REPORT_FILE, VERSION_DIR, Bundle
 
 #: A renderer or the signing step: given the typed report and the bundle folder, it writes its
@@ -41,21 +50,27 @@ ReportBuilder = Callable[[int, Bundle | None], NewReport]
 
 
 def versions(folder: Path) -> list[int]:
-    """Existing version numbers of one audited system's folder, ascending."""
-    if not folder.is_dir():
+    """Existing version numbers of one audited system's folder, ascending (a symlinked entry
+    is not a version: it is never followed)."""
+    if not is_plain_dir(folder):
         return []
-    found = [VERSION_DIR.match(p.name) for p in folder.iterdir() if p.is_dir()]
+    found = [VERSION_DIR.match(p.name) for p in folder.iterdir() if is_plain_dir(p)]
     return sorted(int(m[1]) for m in found if m)
 
 
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
-    with (folder / ".lock").open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    try:
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise InputError(
+            f"cannot lock {folder}: {exc.strerror} (is .lock a symbolic link?)"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class BundleStore:
@@ -68,7 +83,7 @@ class BundleStore:
         """Names of the audited systems that have a folder here, sorted."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.glob("*") if p.is_dir())
+        return sorted(p.name for p in self.root.iterdir() if is_plain_dir(p))
 
     def versions(self, name: str) -> list[int]:
         return versions(self.root / name)
@@ -91,11 +106,23 @@ class BundleStore:
         renderers: Sequence[_Render],
         *,
         seal: _Render | None = None,
+        anchor: _Render | None = None,
+        floor: Callable[[str], int] | None = None,
     ) -> Bundle:
         """Write the next version of ``name``: report.json (what ``build`` returns), then each
-        renderer's files, then ``seal`` (signing: it sees every other file), then fsync,
-        read-only, and the atomic rename."""
+        renderer's files, then ``seal`` (signing: it sees every other file), then ``anchor``
+        (the access-log entry and its proof), then fsync, read-only, and the atomic rename.
+
+        The version is one more than the highest in the folder and than ``floor(name)`` (the
+        highest the access log has seen), so a deleted or moved folder never frees a number.
+        The temporary folder is private (mode 0700, checked) and nothing in it is followed.
+        """
         folder = self.root / name
+        if os.path.islink(folder) or os.path.islink(self.root):
+            raise InputError(
+                f"{folder} is a symbolic link; refusing to write a bundle through it",
+                hint="give a real --output folder",
+            )
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -105,17 +132,24 @@ class BundleStore:
             ) from None
         with _locked(folder):
             existing = versions(folder)
-            version = (existing[-1] + 1) if existing else 1
+            version = max(existing[-1] if existing else 0, floor(name) if floor else 0) + 1
             new = build(version, self.latest(name))
-            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+            tmp = private_tempdir(folder)
             try:
-                (tmp / REPORT_FILE).write_bytes(new.content)
-                for render in [*renderers, *([seal] if seal is not None else [])]:
+                write_file(tmp / REPORT_FILE, new.content)
+                steps = [*renderers, *([seal] if seal else []), *([anchor] if anchor else [])]
+                for render in steps:
                     render(new.report, tmp)
+                    check_private_dir(tmp)
                 for f in tmp.iterdir():
-                    with f.open("rb") as fh:
-                        os.fsync(fh.fileno())
-                    f.chmod(0o444)
+                    if not is_plain_file(f):
+                        raise InputError(f"{f} is not a regular file; refusing to publish")
+                    fd = os.open(f, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                    try:
+                        os.fsync(fd)
+                        os.fchmod(fd, 0o444)
+                    finally:
+                        os.close(fd)
                 tmp.chmod(0o755)
                 target = folder / f"v{version}"
                 os.rename(tmp, target)  # fails if target exists: versions are never overwritten
@@ -131,13 +165,19 @@ class BundleStore:
         Never overwrites (InputError if ``dest`` exists); a zip is written beside and renamed.
         """
         folder = bundle.path
-        if dest.exists():
+        if os.path.lexists(dest):
             raise InputError(f"{dest} already exists", hint="choose a new destination")
+        files = bundle.files()  # regular files only: a planted symlink is refused, not followed
         if dest.suffix == ".zip":
-            tmp = dest.with_name(f".{dest.name}.partial")
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-                for f in bundle.files():
-                    zf.write(f, f"{folder.parent.name}-{folder.name}/{f.name}")
-            tmp.replace(dest)
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                for f in files:
+                    zf.writestr(f"{folder.parent.name}-{folder.name}/{f.name}", read_file(f))
+            create_file(dest, buf.getvalue())
         else:
-            shutil.copytree(folder, dest)
+            try:
+                dest.mkdir()
+            except OSError as exc:
+                raise InputError(f"cannot create {dest}: {exc.strerror}") from None
+            for f in files:
+                create_file(dest / f.name, read_file(f))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import guard, keys_option, passphrase_option, session
+from .common import guard, session
 
 
 @click.group()
@@ -20,22 +20,18 @@ def token() -> None:
     "--roles", required=True, help="Comma-separated roles (bound to the service in rbac.yaml)."
 )
 @click.option("--expires", default="7d", show_default=True, help="Lifetime: 90s, 15m, 12h, 7d, 2w.")
-@keys_option()
-@passphrase_option()
-def token_issue(
-    subject: str, roles: str, expires: str, keys_dir: Path | None, passphrase_file: Path | None
-) -> None:
-    """Print an EdDSA-signed token; the runner passes it as $AUDIT_TOKEN."""
+def token_issue(subject: str, roles: str, expires: str) -> None:
+    """Print an EdDSA-signed token (signed by the home's token key); the runner passes it as
+    $AUDIT_TOKEN."""
     from ..access import issue_token, parse_duration
-    from ..signing import load_identity
+    from ..pipeline.trust import token_key
 
     guard("token issue", f"service:{subject}")
     s = session()
-    ident = load_identity(s.keys_dir(keys_dir), s.passphrase(passphrase_file))
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
     click.echo(
         issue_token(
-            ident.attestation_key,
+            token_key(s.home),
             subject=subject,
             roles=role_list,
             expires_in=parse_duration(expires),

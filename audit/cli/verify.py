@@ -16,8 +16,6 @@ from .common import (
     exit_verified,
     guard,
     keyring_option,
-    keys_option,
-    passphrase_option,
     relative,
     reports_option,
     session,
@@ -27,27 +25,49 @@ from .common import (
 @click.command(epilog=EPILOG)
 @click.argument("bundle", type=PATH)
 @keyring_option(
-    "The public keyring you trust (never a key found in or beside the bundle).", required=True
+    "A public keyring you hold yourself (audit keys export) [default: this audit home's "
+    "administrator-signed trust configuration]. Never a key found in or beside the bundle."
+)
+@click.option(
+    "--log",
+    "log_export",
+    type=FILE,
+    help="A log export (audit log export) to judge versions against [default: this home's "
+    "access log, when the bundle was published here].",
 )
 @click.option(
     "--no-rollback-check",
     is_flag=True,
-    help="Do not require BUNDLE to be the latest version beside it.",
+    help="Check an older version on purpose: do not require BUNDLE to be the latest version "
+    "the log (or the folder) knows.",
 )
 @click.pass_context
-def verify(ctx: click.Context, bundle: Path, keyring: Path, no_rollback_check: bool) -> None:
-    """Verify a report bundle's attestation, file digests and PDF signature (exit 0 intact, 3 not)."""
+def verify(
+    ctx: click.Context,
+    bundle: Path,
+    keyring: Path | None,
+    log_export: Path | None,
+    no_rollback_check: bool,
+) -> None:
+    """Verify a report bundle: attestation, file digests, PDF signature, and its anchor in the
+    access log (system, version, previous, no later version). Exit 0 intact, 3 not."""
     from ..bundles import Bundle
-    from ..signing import latest_version_beside, verify_bundle
+    from ..pipeline.anchoring import verify_published
 
     folder = Bundle.open(bundle).path
     guard("verify", report_resource(folder))
-    latest = None if no_rollback_check else latest_version_beside(folder)
-    result = verify_bundle(folder, keyring, latest_version=latest)
+    result = verify_published(
+        session(),
+        folder,
+        keyring=keyring,
+        log_export=log_export,
+        rollback_check=not no_rollback_check,
+    )
     exit_verified(
         ctx,
         result.ok,
-        f"ok: {relative(folder)} is intact and signed by key {str(result.keyid)[:16]}",
+        f"ok: {relative(folder)} is intact, anchored in the access log, and signed by key "
+        f"{str(result.keyid)[:16]}",
         result.problems,
         f"FAILED: {relative(folder)} does not verify ({len(result.problems)} problem(s))",
     )
@@ -55,28 +75,17 @@ def verify(ctx: click.Context, bundle: Path, keyring: Path, no_rollback_check: b
 
 @click.command(epilog=EPILOG)
 @click.argument("bundle", type=PATH)
-@keyring_option("Keyring to verify the bundle with [default: the local identity's].")
+@keyring_option(
+    "A public keyring you hold yourself to verify the bundle with [default: this audit home's "
+    "trust configuration]."
+)
 @click.option("--note", default="", help="Why it is approved (recorded).")
-@keys_option()
-@passphrase_option()
-def approve(
-    bundle: Path,
-    keyring: Path | None,
-    note: str,
-    keys_dir: Path | None,
-    passphrase_file: Path | None,
-) -> None:
-    """Approve a verified, passing report for deployment (needs report:approve)."""
+def approve(bundle: Path, keyring: Path | None, note: str) -> None:
+    """Approve a verified, passing report for deployment (needs report:approve). The approval
+    is signed with your own approval key (created and enrolled on first use) and logged."""
     from ..pipeline import approve as approve_bundle
 
-    done = approve_bundle(
-        session(),
-        bundle,
-        keyring=keyring,
-        note=note,
-        keys=keys_dir,
-        passphrase_file=passphrase_file,
-    )
+    done = approve_bundle(session(), bundle, keyring=keyring, note=note)
     click.echo(
         f"approved {relative(done.bundle.path)} as {done.approver}; "
         f"signed approval: {relative(done.record)}"
@@ -93,7 +102,6 @@ def approve(
     help="The policy in force now (a report judged under another policy does not count).",
 )
 @reports_option("reports", FOLDER)
-@keyring_option("Keyring to verify reports and approvals [default: the local identity's].")
 @click.option(
     "--max-age-days",
     type=click.IntRange(min=1),
@@ -107,17 +115,16 @@ def gate(
     model_ref: str,
     policy_file: Path,
     reports: Path,
-    keyring: Path | None,
     max_age_days: int,
 ) -> None:
-    """Exit 0 only if an approved, verified, passing report exists for this exact model digest
-    under the current policy; else exit 1 with the reason (none, failed, not approved, stale,
-    policy changed, unverified)."""
+    """Exit 0 only if the access log's latest report of this exact model digest verifies,
+    passes under the current policy and is approved by someone allowed to approve; exit 1 with
+    the reason (none, failed, not approved, stale, policy changed); exit 3 when the evidence is
+    missing, unreadable, altered or forged (the gate fails closed). Keys come only from this
+    home's administrator-signed trust configuration."""
     from ..pipeline import gate as decide
 
-    d = decide(
-        session(), model_ref, policy_file, reports, keyring=keyring, max_age_days=max_age_days
-    )
+    d = decide(session(), model_ref, policy_file, reports, max_age_days=max_age_days)
     if d.allowed:
         click.echo(f"gate open: {d.message}")
         ctx.exit(0)

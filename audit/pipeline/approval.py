@@ -1,26 +1,37 @@
 """Approvals and the deployment gate.
 
 ``approve`` records that a named person (or service) signed off one verified report: a DSSE
-envelope, signed with the local signing identity, stored under ``<AUDIT_HOME>/approvals/``
-(bundles are never modified). ``gate`` answers the deployment question for one model digest:
-is there an approved, verified, passing report for exactly this model under the current policy?
+envelope signed with *that approver's own key* (purpose ``approval`` in the trust configuration,
+bound to them), stored under ``<AUDIT_HOME>/approvals/`` and anchored in the access log
+(``report:approve`` with the envelope's sha256); bundles are never modified. ``gate`` answers the
+deployment question for one model digest from the access log's record of publications: is the
+latest report of exactly this model verified, passing, made under the current policy, and
+approved by someone the RBAC policy allows to approve?
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ..bundles import Bundle, BundleStore
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..access import AccessLog, Actor, Rbac
+from ..bundles import Bundle
 from ..errors import InputError, IntegrityError
-from ..signing import Keyring, SigningIdentity, load_keyring, verify_bundle
+from ..safefs import create_file, read_file
+from ..signing import Keyring
 from ..signing.dsse import sign_envelope, verify_envelope
 from ..signing.times import utc_text
+from ..signing.verify import LogHistory, verify_bundle
 
 APPROVAL_TYPE = "application/vnd.audit.approval+json"
+APPROVE_ACTION = "report:approve"
 
 Reason = Literal[
     "approved", "none", "failed", "not approved", "stale", "policy changed", "unverified"
@@ -38,28 +49,29 @@ class Approval:
     approved_by: str
     approved_at: str
     note: str
+    groups: tuple[str, ...] = field(default=())  # the approver's OS groups when they approved
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "groups": list(self.groups)}
 
 
 def approve(
     bundle: Path,
     home: Path,
-    identity: SigningIdentity,
-    keyring: Keyring | Path,
+    key: Ed25519PrivateKey,
+    keyid: str,
     *,
-    approver: str,
+    approver: Actor,
+    log: AccessLog,
+    rbac_sha256: str,
     note: str = "",
     now: datetime | None = None,
 ) -> Path:
-    """Verify ``bundle`` and record a signed approval of it; return the approval file.
+    """Record ``approver``'s signed approval of the (verified) ``bundle``; the approval file.
 
-    Refuses (IntegrityError) a bundle that does not verify, and (InputError) one whose outcome
-    is fail: a failed audit is waived in the policy, never approved around.
+    Refuses (InputError) a bundle whose outcome is fail: a failed audit is waived in the
+    policy, never approved around.
     """
-    result = verify_bundle(bundle, keyring)
-    result.raise_for_problems()
     opened = Bundle(bundle)
     report = opened.report
     if report.outcome != "pass":
@@ -75,36 +87,81 @@ def approve(
         report_sha256=opened.report_sha256(),
         model_sha256=None if model is None else model.sha256,
         policy_sha256=report.subject.policy.sha256,
-        approved_by=approver,
+        approved_by=approver.label,
         approved_at=utc_text(now or datetime.now(UTC)),
         note=note,
+        groups=tuple(approver.groups),
     )
     payload = json.dumps(record.to_dict(), sort_keys=True).encode()
-    envelope = sign_envelope(payload, APPROVAL_TYPE, [(identity.attestation_key, identity.keyid)])
+    envelope = sign_envelope(payload, APPROVAL_TYPE, [(key, keyid)])
     folder = home / "approvals"
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{record.report_id}.json"
-    if out.exists():
-        raise InputError(f"report {record.report_id} is already approved ({out})")
-    tmp = out.with_suffix(".partial")
-    tmp.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    raw = (json.dumps(envelope, indent=2) + "\n").encode()
+    create_file(out, raw)  # InputError if it exists (already approved), never through a link
+    log.append(
+        actor=approver,
+        action=APPROVE_ACTION,
+        resource=f"report:{record.name}/v{record.version}",
+        decision="allow",
+        reason="approval recorded",
+        rbac_sha256=rbac_sha256,
+        details={
+            "report_id": record.report_id,
+            "approval_sha256": hashlib.sha256(raw).hexdigest(),
+            "keyid": keyid,
+        },
+    )
     return out
 
 
-def read_approval(path: Path, keyring: Keyring) -> Approval:
-    """An approval whose signature verifies against ``keyring``; IntegrityError otherwise."""
+def read_approval(path: Path, keyring: Keyring, rbac: Rbac, logged: Sequence[str] = ()) -> Approval:
+    """An approval signed by an *approval* key bound to its approver, who the RBAC policy lets
+    approve that report, and recorded in the access log (``logged``: the approval digests the
+    log holds); IntegrityError otherwise."""
     try:
-        envelope = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        raw = read_file(path, limit=1 << 20)
+        envelope = json.loads(raw)
+    except (InputError, ValueError) as exc:
         raise IntegrityError(f"approval {path} is unreadable: {exc}") from None
-    trusted = {k: r.public_key for k, r in keyring.keys.items() if r.status != "revoked"}
-    opened, checks = verify_envelope(envelope, trusted)
+    opened, checks = verify_envelope(envelope, keyring.public("approval"))
     if opened.payload_type != APPROVAL_TYPE:
         raise IntegrityError(f"approval {path} has payload type {opened.payload_type!r}")
-    if any(check.outcome == "valid" for check in checks):
-        return Approval(**json.loads(opened.payload))
-    raise IntegrityError(f"approval {path} is not signed by a key in the keyring")
+    valid = [c.keyid for c in checks if c.outcome == "valid"]
+    if not valid:
+        raise IntegrityError(
+            f"approval {path} is not signed by an approver's key of the trust configuration "
+            "(signed by a runner's or an unknown key: forged)",
+            hint="approvals are made with `audit approve` by someone holding report:approve",
+        )
+    try:
+        data = json.loads(opened.payload)
+        data["groups"] = tuple(data.get("groups", ()))
+        approval = Approval(**data)
+    except (ValueError, TypeError) as exc:
+        raise IntegrityError(f"approval {path} is malformed: {exc}") from None
+    holder = keyring.keys[valid[0]]
+    if holder.principal != approval.approved_by:
+        raise IntegrityError(
+            f"approval {path} says it is by {approval.approved_by!r} but is signed with the key "
+            f"of {holder.principal!r}"
+        )
+    service = approval.approved_by.startswith("service:")
+    who = Actor(
+        user=approval.approved_by.removeprefix("service:"),
+        uid=-1,
+        source="token" if service else "os",
+        groups=() if service else approval.groups,
+    )
+    decision = rbac.decide(who, APPROVE_ACTION, f"report:{approval.name}/v{approval.version}")
+    if not decision.allowed:
+        raise IntegrityError(
+            f"approval {path} is by {approval.approved_by!r}, whom {rbac.source} does not allow "
+            f"to approve: {decision.reason}"
+        )
+    if hashlib.sha256(raw).hexdigest() not in logged:
+        raise IntegrityError(f"approval {path} is not recorded in the access log")
+    return approval
 
 
 @dataclass(frozen=True)
@@ -120,39 +177,44 @@ def gate(
     policy_sha256: str,
     reports: Path,
     home: Path,
-    keyring_path: Path,
+    keyring: Keyring,
+    record: LogHistory,
+    rbac: Rbac,
+    approvals_logged: Sequence[str],
     *,
     max_age: timedelta = timedelta(days=365),
     now: datetime | None = None,
 ) -> GateDecision:
     """May the model with ``model_sha256`` be deployed under the policy with ``policy_sha256``?
 
-    Looks at the newest report of that exact model digest under ``reports``: it must pass, be no
-    older than ``max_age``, have been made under the current policy, verify against the
-    keyring, and carry a valid approval.
+    The report is the access log's latest publication of that exact model digest (``record``),
+    never a folder scan: its bundle must be under ``reports``, verify (IntegrityError if it is
+    missing, unreadable or altered: the gate fails closed), pass, be no older than ``max_age``,
+    have been made under the current policy, and carry a valid approval.
     """
-    keyring = load_keyring(keyring_path)
     now = now or datetime.now(UTC)
-    candidates: list[tuple[str, Any, Bundle]] = []
-    store = BundleStore(reports)
-    for name in store.systems():
-        for version in store.versions(name):
-            candidate = Bundle(reports / name / f"v{version}")
-            try:
-                found = candidate.report
-            except InputError:
-                continue
-            model = found.subject.model
-            if model is not None and model.sha256 == model_sha256:
-                candidates.append((found.created_at, found.version, candidate))
-    if not candidates:
+    mine = [e for e in record.publishes if (e.details or {}).get("model_sha256") == model_sha256]
+    if not mine:
         return GateDecision(
-            False, "none", f"no audit report for model sha256:{model_sha256[:12]} under {reports}"
+            False, "none", f"the access log records no audit of model sha256:{model_sha256[:12]}"
         )
-    _, _, latest = max(candidates, key=lambda c: (c[0], c[1]))
-    report = latest.report
-    bundle = latest.path
-    where = f"{bundle} (v{report.version})"
+    latest = mine[-1]
+    details = latest.details or {}
+    name, version = str(details.get("name")), details.get("version")
+    bundle = reports / name / f"v{version}"
+    where = f"{bundle} (v{version})"
+    if not (bundle / "report.json").is_file():
+        raise IntegrityError(
+            f"gate closed: the access log records {name} v{version} (entry {latest.seq}) as the "
+            f"latest audit of this model, but {bundle} is missing or unreadable",
+            hint="restore the bundle, or give the reports folder it was written to (--output)",
+        )
+    verification = verify_bundle(bundle, keyring, history=record, rollback_check=False)
+    if not verification.ok:
+        raise IntegrityError(
+            f"gate closed: {where} does not verify: " + "; ".join(verification.problems)
+        )
+    report = Bundle(bundle).report
     if report.outcome != "pass":
         return GateDecision(
             False, "failed", f"the latest audit of this model failed: {where}", bundle
@@ -173,30 +235,23 @@ def gate(
             f"{where} is from {report.created_at}, older than {max_age.days} days",
             bundle,
         )
-    verification = verify_bundle(bundle, keyring)
-    if not verification.ok:
-        return GateDecision(
-            False,
-            "unverified",
-            f"{where} does not verify: " + "; ".join(verification.problems),
-            bundle,
-        )
     approval_file = home / "approvals" / f"{report.report_id}.json"
-    if not approval_file.is_file():
+    if not approval_file.exists() and not approval_file.is_symlink():
         return GateDecision(
             False, "not approved", f"{where} passed but is not approved (audit approve)", bundle
         )
-    approval = read_approval(approval_file, keyring)
-    if approval.report_sha256 != latest.report_sha256() or approval.model_sha256 != model_sha256:
-        return GateDecision(
-            False,
-            "not approved",
-            f"the approval of {report.report_id} is for other content",
-            bundle,
+    approval = read_approval(approval_file, keyring, rbac, approvals_logged)
+    if (
+        approval.report_sha256 != Bundle(bundle).report_sha256()
+        or approval.model_sha256 != model_sha256
+    ):
+        raise IntegrityError(
+            f"gate closed: the approval of {report.report_id} is for other content"
         )
     return GateDecision(
         True,
         "approved",
-        f"{where} passed, verifies, and was approved by {approval.approved_by} on {approval.approved_at}",
+        f"{where} passed, verifies, and was approved by {approval.approved_by} on "
+        f"{approval.approved_at}",
         bundle,
     )

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..bundles import Bundle
-from .approval import GateDecision
+from .approval import APPROVE_ACTION, GateDecision
 from .session import Session, report_resource
 
 
@@ -21,24 +21,32 @@ class Approved:
 
 
 def approve(
-    session: Session,
-    target: Path,
-    *,
-    keyring: Path | None = None,
-    note: str = "",
-    keys: Path | None = None,
-    passphrase_file: Path | None = None,
+    session: Session, target: Path, *, keyring: Path | None = None, note: str = ""
 ) -> Approved:
     """Approve the verified, passing bundle at ``target`` as the session's actor (needs
-    report:approve); verified with ``keyring``, else the local identity's own keyring."""
-    from ..signing import Keyring, export_keyring, load_identity
+    report:approve), signed with the actor's own approval key (created and enrolled on first
+    use). Verified against ``keyring``, else the home's trust configuration."""
+    from .anchoring import verify_published
     from .approval import approve as record_approval
+    from .trust import approver_key
 
     bundle = Bundle.open(target)
     actor = session.guard("approve", report_resource(bundle.path))
-    ident = load_identity(session.keys_dir(keys), session.passphrase(passphrase_file))
-    ring: Keyring | Path = keyring or export_keyring(ident, session.keys_dir() / "keyring.json")
-    out = record_approval(bundle.path, session.home, ident, ring, approver=actor.label, note=note)
+    verify_published(
+        session, bundle.path, keyring=keyring, rollback_check=False
+    ).raise_for_problems()
+    ctx = session.access
+    key, keyid = approver_key(session.home, ctx.log, actor, ctx.rbac.sha256)
+    out = record_approval(
+        bundle.path,
+        session.home,
+        key,
+        keyid,
+        approver=actor,
+        log=ctx.log,
+        rbac_sha256=ctx.rbac.sha256,
+        note=note,
+    )
     return Approved(bundle, actor.label, out)
 
 
@@ -48,15 +56,15 @@ def gate(
     policy_file: Path,
     reports: Path,
     *,
-    keyring: Path | None = None,
     max_age_days: int = 365,
 ) -> GateDecision:
     """May the registered model ``model_ref`` (name@version) be deployed under ``policy_file``?
-    See :func:`audit.pipeline.approval.gate`; ``keyring`` defaults to the local identity's."""
+    See :func:`audit.pipeline.approval.gate`; keys come from the home's trust configuration
+    only, the report from the home's access log."""
     from ..errors import InputError
     from ..policy import load_policy
-    from ..signing import export_keyring
     from ..spec import REF_PATTERN
+    from .anchoring import history
     from .approval import gate as decide
 
     m = REF_PATTERN.match(model_ref)
@@ -69,14 +77,20 @@ def gate(
     artifact = registry.get("model", m["name"], m["version"])
     registry.path_of(artifact)  # the registered bytes must still match their digest
     policy = load_policy(policy_file)
-    if keyring is None:
-        keyring = session.keys_dir() / "keyring.json"
-        export_keyring(session.keys_dir(), keyring)
+    log = session.access.log
+    logged = [
+        str((e.details or {}).get("approval_sha256"))
+        for e in log.entries_with_action(APPROVE_ACTION)
+        if e.details
+    ]
     return decide(
         artifact.sha256,
         policy.sha256,
         reports,
         session.home,
-        keyring,
+        session.trust().keyring,
+        history(session),
+        session.access.rbac,
+        logged,
         max_age=timedelta(days=max_age_days),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,21 +21,21 @@ class Exported:
 
 
 def export_log(session: Session, out: Path, passphrase_file: Path | None = None) -> Exported:
-    """Write the access log to ``out`` (JSON Lines; never overwrites) with a freshly signed
-    checkpoint when there is a local signing identity."""
-    from ..signing import load_identity
+    """Write the access log to ``out`` (JSON Lines; never overwrites, never through a planted
+    name) with a checkpoint freshly signed by the home's log key."""
+    import io
 
-    if out.exists():
+    from ..safefs import create_file
+    from .trust import log_key
+
+    if os.path.lexists(out):
         raise InputError(f"{out} already exists", hint="choose a new file name")
     log = session.access.log
-    checkpoint = None
-    if (session.keys_dir() / "identity.json").is_file():
-        ident = load_identity(session.keys_dir(), session.passphrase(passphrase_file))
-        checkpoint = log.checkpoint(ident.attestation_key)
-    tmp = out.with_name(f".{out.name}.partial")
-    with tmp.open("wb") as fh:
-        n = log.export(fh, checkpoint)
-    tmp.replace(out)
+    key = log_key(session.home)
+    checkpoint = log.checkpoint(key) if key is not None else None
+    buf = io.BytesIO()
+    n = log.export(buf, checkpoint)
+    create_file(out, buf.getvalue())
     return Exported(n, checkpoint)
 
 
@@ -43,7 +44,7 @@ def verify_log(session: Session, checkpoint_files: list[Path]) -> LogVerificatio
     external = [
         Checkpoint.from_dict(cp) for path in checkpoint_files for cp in checkpoints_in(path)
     ]
-    return session.access.log.verify(session.trusted_keys(), external)
+    return session.access.log.verify(session.log_keys(), external)
 
 
 def checkpoints_in(path: Path) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__, contract
 from ..bundles import Bundle, BundleStore, NewReport, ReportBuilder
@@ -18,6 +18,9 @@ from ..report.diff import diff_reports
 from ..runner import AuditResult
 from ..signing import SigningIdentity, bundle_signer
 from ..signing.times import utc_text
+
+if TYPE_CHECKING:
+    from .anchoring import PublishSteps
 
 Checkpoint = Callable[[], Mapping[str, Any] | None]
 
@@ -30,37 +33,54 @@ def publish(
     signer: SigningIdentity | None = None,
     checkpoint: Checkpoint | None = None,
     now: datetime | None = None,
+    steps: PublishSteps | None = None,
 ) -> Bundle:
     """Write the next version of ``result.name``'s bundle under the reports folder ``output``.
 
     Steps, in the temporary folder: report.json, each renderer, then (with ``signer``) the
     signature: the PDF is signed and every file attested, with ``checkpoint()`` (the access
-    log's signed state at signing time) inside the attestation; then fsync, read-only, rename.
+    log's signed state at signing time) inside the attestation; then ``anchor`` (the access
+    log's ``report:publish`` entry and its proof, :mod:`audit.pipeline.anchoring`); then fsync,
+    read-only, rename. With ``steps`` the version number and the ``previous`` digest follow
+    the log's record of the system, not just the folder.
     """
     seal = None if signer is None else bundle_signer(signer, checkpoint=checkpoint)
+    logged = None if steps is None else steps.previous(result.name)
     return BundleStore(output).write(
-        result.name, report_builder(result, now=now), renderers, seal=seal
+        result.name,
+        report_builder(result, now=now, previous=logged),
+        renderers,
+        seal=seal,
+        anchor=None if steps is None else steps.anchor,
+        floor=None if steps is None else steps.floor,
     )
 
 
-def report_builder(result: AuditResult, *, now: datetime | None = None) -> ReportBuilder:
+def report_builder(
+    result: AuditResult, *, now: datetime | None = None, previous: str | None = None
+) -> ReportBuilder:
     """The report of version N of ``result``: pinning the previous version's report.json digest
-    and diffing against it (omitted if it is unreadable); validated against the published
-    schema before anything is written."""
+    (``previous``, the log's record, when given; else the folder's latest) and diffing against
+    the folder's latest (omitted if it is unreadable); validated against the published schema
+    before anything is written."""
     created = utc_text(now or datetime.now(UTC))
 
-    def build(version: int, previous: Bundle | None) -> NewReport:
+    pinned = previous
+
+    def build(version: int, prior: Bundle | None) -> NewReport:
         prev_report = None
-        if previous is not None:
+        if prior is not None:
             try:
-                prev_report = previous.report
+                prev_report = prior.report
             except InputError:
                 prev_report = None
         report = build_report(
             result,
             report_id=str(uuid.uuid4()),
             version=version,
-            previous=None if previous is None else "sha256:" + previous.report_sha256(),
+            previous=pinned
+            if pinned is not None
+            else (None if prior is None else "sha256:" + prior.report_sha256()),
             created_at=created,
         )
         change_lines: list[str] | None = None

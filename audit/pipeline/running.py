@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..bundles import Bundle
+from ..errors import InputError
 from ..report import bundle_renderers
 from ..runner import STAGES, AuditResult
 from ..signing import SigningIdentity
@@ -102,11 +103,15 @@ def run(
         signing_identity(session, request.keys, request.passphrase_file) if request.sign else None
     )
     t0 = time.perf_counter()
+    from .anchoring import publish_steps
+    from .trust import log_key
 
-    def checkpoint() -> dict[str, Any]:
-        # the access log's state at signing time, signed, inside the attestation
-        assert identity is not None
-        return dict(session.access.log.checkpoint(identity.attestation_key).to_dict())
+    steps = None if identity is None else publish_steps(session, actor, identity)
+
+    def checkpoint() -> dict[str, Any] | None:
+        # the access log's state at signing time, signed by the log key, inside the attestation
+        key = log_key(session.home)
+        return None if key is None else dict(session.access.log.checkpoint(key).to_dict())
 
     root = session.display(resolved.output)
     bundle = publish(
@@ -120,6 +125,7 @@ def run(
         ),
         signer=identity,
         checkpoint=checkpoint,
+        steps=steps,
     )
     result.timings["report bundle"] = time.perf_counter() - t0
     return RunOutcome(result, bundle, request.fail_on, exit_code(result.summary, request.fail_on))
@@ -128,13 +134,25 @@ def run(
 def signing_identity(
     session: Session, keys: Path | None, passphrase_file: Path | None
 ) -> SigningIdentity:
-    """The signing identity; a first run creates one (unencrypted) so every bundle is signed."""
+    """The signing identity; a first run creates one (unencrypted) so every bundle is signed.
+
+    The home's own identity (``<home>/keys``) is enrolled as a bundle key of the trust
+    configuration when it is created (or first used after an upgrade); an identity elsewhere
+    (``--keys``) must have been enrolled by an administrator (``audit keys init --keys``).
+    """
     from ..access import current_actor
     from ..signing import init_identity, load_identity
+    from .trust import enroll_identity
 
     folder = session.keys_dir(keys)
     passphrase = session.passphrase(passphrase_file)
+    own = folder.resolve() == session.keys_dir().resolve()
     if not (folder / "identity.json").exists():
+        if not own:
+            raise InputError(
+                f"no signing identity in {session.display(folder)}",
+                hint="an administrator creates and enrolls one: audit keys init --keys DIR",
+            )
         init_identity(
             folder, common_name=f"audit signer ({current_actor().user})", passphrase=passphrase
         )
@@ -142,4 +160,8 @@ def signing_identity(
             f"created a signing identity in {session.display(folder)} "
             "(share its public keyring: audit keys export --out keyring.json)"
         )
-    return load_identity(folder, passphrase)
+    identity = load_identity(folder, passphrase)
+    if own and identity.keyid not in session.trust().keyring.of("bundle"):
+        ctx = session.access
+        enroll_identity(session.home, ctx.log, ctx.os_actor, ctx.rbac.sha256, identity)
+    return identity

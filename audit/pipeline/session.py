@@ -8,12 +8,16 @@ working folder; nothing here reads ``os.environ`` or prints (notices go to ``not
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..access import COMMAND_ACTIONS, AccessContext, Actor, authorize, bootstrap_rbac, open_access
-from ..errors import AuditError, InputError
+from ..errors import InputError
 from ..registry import Registry, default_home
+
+if TYPE_CHECKING:
+    from ..signing.trust import TrustDocument
 
 
 def display_path(path: Path, cwd: Path) -> str:
@@ -32,7 +36,7 @@ def report_resource(target: Path) -> str:
 
 class Session:
     """``home`` is the audit home (registry, keys, rbac.yaml, access.db); ``environ`` is the
-    environment to honour ($AUDIT_TOKEN, $AUDIT_KEY_PASSPHRASE, $AUDIT_KEYRING); ``notify``
+    environment to honour ($AUDIT_TOKEN, $AUDIT_KEY_PASSPHRASE; never a source of trusted keys); ``notify``
     receives notices for a human (first use of a home, a new signing identity)."""
 
     def __init__(
@@ -83,28 +87,42 @@ class Session:
 
         A completely fresh home (no rbac.yaml, no access log) is bootstrapped: the OS account
         running the first command is bound as admin, that is logged, and ``notify`` is told.
+        The trust configuration (:mod:`audit.pipeline.trust`) is created with it; tokens are
+        then checked against its token keys only, and checkpoints signed by its log key.
         """
         if self._access is None:
+            from .trust import ensure_trust, log_key
+
             home = self.home
             fresh = not (home / "rbac.yaml").exists() and not (home / "access.db").exists()
             home.mkdir(parents=True, exist_ok=True)
-            ctx = self._open()
+            ctx = self._open(log_key(home))
             if fresh:
                 bootstrap_rbac(home, ctx.log, ctx.os_actor)
-                ctx = self._open()
+                ctx = self._open(None)
                 self.notify(
                     f"first use of {self.display(home)}: bound OS account {ctx.os_actor.user!r} "
                     f"as admin in {self.display(home / 'rbac.yaml')} (edit it to grant others roles)"
                 )
+            trust = ensure_trust(home, ctx.log, ctx.os_actor, ctx.rbac.sha256)
+            ctx.log.signing_key = log_key(home)
+            ctx = replace(ctx, trusted_keys=trust.keyring.public("token"))
             self._access = ctx
         return self._access
 
-    def _open(self) -> AccessContext:
+    def trust(self) -> TrustDocument:
+        """The home's verified trust configuration (IntegrityError if it was tampered with)."""
+        from .trust import load_trust
+
+        found = load_trust(self.home, self.access.log)
+        assert found is not None  # created by ``access``
+        return found
+
+    def _open(self, signing_key: Any) -> AccessContext:
         return open_access(
             self.home,
             token=self.environ.get("AUDIT_TOKEN") or None,
-            trusted_keys=self.trusted_keys(),
-            signing_key=self._checkpoint_key(),
+            signing_key=signing_key,
             environ=self.environ,
         )
 
@@ -112,31 +130,9 @@ class Session:
         """Check permission for CLI ``command`` on ``resource`` and log the decision; the actor."""
         return authorize(self.access, COMMAND_ACTIONS[command], resource)
 
-    def trusted_keys(self) -> dict[str, Any]:
-        """Keys that may sign tokens and checkpoints: the local identity's, and $AUDIT_KEYRING's.
-
-        Key id to keyring record (revoked records are ignored by the access layer)."""
-        from ..signing import identity_key_records, load_keyring
-
-        keys: dict[str, Any] = {}
-        if (self.home / "keys" / "identity.json").is_file():
-            keys.update({r.keyid: r for r in identity_key_records(self.home / "keys")})
-        ring = self.environ.get("AUDIT_KEYRING")
-        if ring:
-            keys.update(load_keyring(Path(ring)).keys)
-        return keys
-
-    def _checkpoint_key(self) -> Any:
-        """The local attestation key, to sign the access log's checkpoint every N entries; None
-        when there is no identity yet or its keys are encrypted and no passphrase is given."""
-        from ..signing import load_identity
-
-        if not (self.home / "keys" / "identity.json").is_file():
-            return None
-        try:
-            return load_identity(self.home / "keys", self.passphrase()).attestation_key
-        except AuditError:
-            return None
+    def log_keys(self) -> dict[str, Any]:
+        """The keys that may sign access-log checkpoints: the trust configuration's log keys."""
+        return self.trust().keyring.public("log")
 
     def log_unsafe_load(self, actor: Actor, model_info: Any) -> None:
         """Record that a pickle-based model (the report's subject.model) was loaded on the

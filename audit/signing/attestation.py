@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from audit.bundles.bundle import PROOF_FILE
 from audit.contract import Artifact, PolicyInfo, Report
 from audit.digest import canonical_json, sha256_file
 from audit.errors import InputError
@@ -108,7 +109,8 @@ def predicate_from_report(
 
 
 def bundle_files(folder: Path) -> list[str]:
-    """Every file of the bundle except ``attestation.json``, as sorted relative POSIX paths.
+    """Every file of the bundle except ``attestation.json`` and ``log-proof.json`` (the log's
+    proof of the attestation, written after it), as sorted relative POSIX paths.
 
     Hidden files and files in subfolders count too: anything in the folder is part of what a
     reader might trust, so nothing may sit there unattested.
@@ -118,7 +120,7 @@ def bundle_files(folder: Path) -> list[str]:
         for p in folder.rglob("*")
         if (p.is_file() or p.is_symlink()) and not p.is_dir()
     ]
-    return sorted(n for n in names if n != ATTESTATION_FILE)
+    return sorted(n for n in names if n not in (ATTESTATION_FILE, PROOF_FILE))
 
 
 def sign_bundle(

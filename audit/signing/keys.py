@@ -30,7 +30,6 @@ X.509 certificates in :mod:`audit.signing.certs`; key ids and envelopes in :mod:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from audit.errors import InputError
+from audit.safefs import write_file
 
 from .certs import cert_fingerprint, cert_pem, make_ca, make_signer
 from .dsse import b64decode, b64encode, keyid_of, raw_public_key
@@ -54,7 +54,10 @@ __all__ = [
     "Keyring",
     "SigningIdentity",
     "export_keyring",
+    "Purpose",
     "identity_key_records",
+    "keyring_document",
+    "keyring_from_document",
     "init_identity",
     "load_identity",
     "load_keyring",
@@ -67,6 +70,12 @@ __all__ = [
 _IDENTITY_FORMAT = "audit-signing-identity/v1"
 
 Status = Literal["active", "retired", "revoked"]
+
+#: What a key may sign. ``bundle``: a runner's attestation and PDF signature; ``approval``: one
+#: approver's sign-off (the record names the approver); ``token``: access tokens; ``log``:
+#: access-log checkpoints; ``admin``: the trust configuration itself.
+Purpose = Literal["bundle", "approval", "token", "log", "admin"]
+PURPOSES: tuple[str, ...] = ("bundle", "approval", "token", "log", "admin")
 
 
 @dataclass(frozen=True)
@@ -82,19 +91,25 @@ class KeyRecord:
     not_before: datetime
     not_after: datetime
     status: Status = "active"
+    purpose: Purpose = "bundle"
+    principal: str | None = None  # who holds the key (the approver, the runner's identity)
 
     def accepts(self, moment: datetime) -> bool:
         return self.status != "revoked" and self.not_before <= moment <= self.not_after
 
-    def to_json(self) -> dict[str, str]:
-        return {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "keyid": self.keyid,
             "algorithm": "ed25519",
             "public_key": b64encode(raw_public_key(self.public_key)),
             "not_before": utc_text(self.not_before),
             "not_after": utc_text(self.not_after),
             "status": self.status,
+            "purpose": self.purpose,
         }
+        if self.principal is not None:
+            out["principal"] = self.principal
+        return out
 
 
 @dataclass(frozen=True)
@@ -125,27 +140,26 @@ class Keyring:
     pdf_signers: frozenset[str]
     source: str = "<keyring>"
 
+    def of(self, purpose: str) -> dict[str, KeyRecord]:
+        """The keys that may sign ``purpose`` (a bundle key never verifies a token, ...)."""
+        return {k: r for k, r in self.keys.items() if r.purpose == purpose}
+
+    def public(self, purpose: str) -> dict[str, Ed25519PublicKey]:
+        """Public keys of ``purpose`` by key id, revoked ones left out."""
+        return {k: r.public_key for k, r in self.of(purpose).items() if r.status != "revoked"}
+
 
 # --------------------------------------------------------------------------- writing files
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` with mode 0600 from the first byte (no window where others can read it)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` with mode 0600 from the first byte (no window where others can read it),
+    through a fresh sibling: a name planted beside it (a symlink) cannot redirect the key."""
+    write_file(path, data, mode=0o600)
 
 
 def write_public(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.chmod(0o644)
-    os.replace(tmp, path)
+    write_file(path, data, mode=0o644)
 
 
 def _key_pem(key: Any, passphrase: str | None) -> bytes:
@@ -290,6 +304,8 @@ def record_from_json(entry: Mapping[str, Any], where: str) -> KeyRecord:
             not_before=parse_utc(entry["not_before"]),
             not_after=parse_utc(entry["not_after"]),
             status=entry.get("status", "active"),
+            purpose=entry.get("purpose", "bundle"),
+            principal=entry.get("principal"),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InputError(f"{where}: malformed key entry ({exc})") from None
@@ -352,6 +368,8 @@ class _KeyEntry(BaseModel):
     not_before: str
     not_after: str
     status: Status = "active"
+    purpose: Purpose = "bundle"
+    principal: str | None = None
 
 
 class _KeyringModel(BaseModel):
@@ -418,6 +436,31 @@ def export_keyring(source: SigningIdentity | Path, out: Path) -> Keyring:
     return _keyring_from_model(_KeyringModel.model_validate(document), str(out))
 
 
+def keyring_from_document(document: Any, source: str) -> Keyring:
+    """A keyring from its JSON document (the exported file, or a trust configuration's)."""
+    try:
+        model = _KeyringModel.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InputError(
+            f"keyring {source}: field {loc or '(root)'}: {first['msg']}",
+            hint='expected {"keys": [...], "pdf_roots": [...], "pdf_signers": [...]}',
+        ) from None
+    if not model.keys:
+        raise InputError(f"keyring {source} lists no keys", hint="an empty keyring trusts nothing")
+    return _keyring_from_model(model, source)
+
+
+def keyring_document(ring: Keyring) -> dict[str, Any]:
+    """The JSON document of ``ring`` (what :func:`keyring_from_document` reads back)."""
+    return {
+        "keys": [r.to_json() for r in ring.keys.values()],
+        "pdf_roots": [cert_pem(c).decode("ascii") for c in ring.pdf_roots],
+        "pdf_signers": sorted(ring.pdf_signers),
+    }
+
+
 def _keyring_from_model(model: _KeyringModel, source: str) -> Keyring:
     keys: dict[str, KeyRecord] = {}
     for i, entry in enumerate(model.keys):
@@ -448,15 +491,4 @@ def load_keyring(path: Path) -> Keyring:
         ) from None
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read the keyring {path}: {exc}") from None
-    try:
-        model = _KeyringModel.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(
-            f"keyring {path}: field {loc or '(root)'}: {first['msg']}",
-            hint='expected {"keys": [...], "pdf_roots": [...], "pdf_signers": [...]}',
-        ) from None
-    if not model.keys:
-        raise InputError(f"keyring {path} lists no keys", hint="an empty keyring trusts nothing")
-    return _keyring_from_model(model, str(path))
+    return keyring_from_document(data, str(path))

@@ -13,8 +13,15 @@ the keyring's key of that id). The checks, each adding one line per problem:
 5. report.json agrees with the predicate (report id, version, previous, outcome), and the
    folder ``v<N>`` matches the version;
 6. report.pdf's PAdES signature passes ``audit.signing.pdf.verify_pdf`` (strict);
-7. with ``latest_version`` (from the registry of reports), the bundle is that version: an older,
-   validly signed version presented as current is a rollback.
+7. ``log-proof.json`` anchors the bundle in the access log: its checkpoint is signed by a *log*
+   key of the keyring, the audit path leads from the ``report:publish`` entry to the signed
+   root, and the entry names this system, version, report id, report.json and attestation
+   digests; the signing key was valid at the entry's time (the log's clock, not the signer's);
+   a bundle in a ``<name>/v<N>`` tree sits in its own system's folder;
+8. with the log's history (``LogHistory``: the home's log, or an export), the entry is in that
+   log, the ``previous`` digest is the log's record of the version before, and (unless the
+   caller asks for an older version on purpose) no later version of the system exists: an
+   older, validly signed version presented as current is a rollback.
 """
 
 from __future__ import annotations
@@ -27,9 +34,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from audit.bundles.bundle import read_report
+from audit.access import Entry, LogProof
+from audit.bundles.bundle import PROOF_FILE, read_report
 from audit.digest import sha256_file
 from audit.errors import InputError, IntegrityError
+from audit.safefs import is_plain_dir, read_file
 
 from .attestation import (
     ATTESTATION_FILE,
@@ -42,9 +51,24 @@ from .attestation import (
 from .dsse import verify_envelope
 from .keys import KeyRecord, Keyring, load_keyring
 from .pdf import verify_pdf
-from .times import utc_text
+from .times import parse_utc, utc_text
 
-__all__ = ["VerificationResult", "latest_version_beside", "verify_bundle"]
+__all__ = ["LogHistory", "VerificationResult", "latest_version_beside", "verify_bundle"]
+
+PUBLISH_ACTION = "report:publish"
+
+
+@dataclass(frozen=True)
+class LogHistory:
+    """What an access log says was published: its id and its ``report:publish`` entries."""
+
+    log_id: str
+    publishes: tuple[Entry, ...]
+    source: str = "the access log"
+
+    def of(self, name: str | None) -> list[Entry]:
+        return [e for e in self.publishes if (e.details or {}).get("name") == name]
+
 
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 
@@ -76,8 +100,8 @@ def latest_version_beside(folder: Path) -> int | None:
     folder = Path(folder)
     if not _VERSION_DIR.match(folder.name):
         return None
-    found = [_VERSION_DIR.match(p.name) for p in folder.parent.iterdir() if p.is_dir()]
-    return max(int(m[1]) for m in found if m)
+    found = [_VERSION_DIR.match(p.name) for p in folder.parent.iterdir() if is_plain_dir(p)]
+    return max((int(m[1]) for m in found if m), default=None)
 
 
 def _authenticate(
@@ -177,6 +201,11 @@ def _consistency(folder: Path, predicate: ReportPredicate) -> list[str]:
             f"{folder.name}: the folder claims version {match[1]} but the attestation is for "
             f"version {predicate.version}"
         )
+    if match and predicate.name is not None and folder.parent.name != predicate.name:
+        problems.append(
+            f"{folder.parent.name}/{folder.name}: this is a bundle of system "
+            f"{predicate.name!r}, put in the folder of {folder.parent.name!r} (substituted)"
+        )
     report_path = folder / "report.json"
     if not report_path.is_file():
         return problems
@@ -194,13 +223,106 @@ def _consistency(folder: Path, predicate: ReportPredicate) -> list[str]:
     return problems
 
 
+def _anchoring(
+    folder: Path, predicate: ReportPredicate, ring: Keyring, record: KeyRecord
+) -> tuple[LogProof | None, list[str]]:
+    """The bundle's proof of its ``report:publish`` entry, and what is wrong with it."""
+    where = PROOF_FILE
+    path = folder / where
+    if not path.exists() and not path.is_symlink():
+        return None, [f"{where}: missing: the bundle is not anchored in the access log"]
+    try:
+        proof = LogProof.parse(read_file(path, limit=1 << 20), where)
+    except InputError as exc:
+        return None, [exc.message]
+    problems = [f"{where}: {p}" for p in proof.problems(ring.public("log"))]
+    if problems:
+        return None, problems
+    entry = proof.entry
+    details = entry.details or {}
+    if entry.action != PUBLISH_ACTION:
+        return None, [f"{where}: the logged entry is a {entry.action!r}, not a publication"]
+    expected = {
+        "name": predicate.name,
+        "version": predicate.version,
+        "report_id": predicate.report_id,
+        "previous": predicate.previous,
+        "outcome": predicate.outcome,
+    }
+    for key, value in expected.items():
+        if details.get(key) != value:
+            problems.append(
+                f"{where}: the log recorded {key} {details.get(key)!r}, the attestation says "
+                f"{value!r} (another bundle's entry)"
+            )
+    for key, name in (("report_sha256", "report.json"), ("attestation_sha256", ATTESTATION_FILE)):
+        file = folder / name
+        if file.is_file() and sha256_file(file) != details.get(key):
+            problems.append(f"{where}: the log recorded another {name} (sha256 differs)")
+    logged_at = parse_utc(entry.time)
+    if not record.accepts(logged_at):
+        problems.append(
+            f"{ATTESTATION_FILE}: signed by key {record.keyid[:16]}…, which was not valid when "
+            f"the bundle was logged at {entry.time} (key window {utc_text(record.not_before)} "
+            f"to {utc_text(record.not_after)}, status {record.status}): a retired key's "
+            "signature back-dated"
+        )
+    if predicate.signed_at_time() > logged_at:
+        problems.append(
+            f"{ATTESTATION_FILE}: claims to be signed at {predicate.signed_at}, after it was "
+            f"logged at {entry.time}"
+        )
+    return proof, problems
+
+
+def _history(
+    proof: LogProof, predicate: ReportPredicate, history: LogHistory, rollback_check: bool
+) -> list[str]:
+    """The bundle against the log's record of every version of its system."""
+    entry = proof.entry
+    same = history.of(predicate.name)
+    if not any(e.seq == entry.seq and e.hash == entry.hash for e in same):
+        return [
+            f"{PROOF_FILE}: entry {entry.seq} is not in {history.source} (the log was rewritten, "
+            "or the proof belongs to another log)"
+        ]
+    problems = []
+    version = predicate.version
+    earlier = [e for e in same if int((e.details or {}).get("version", 0)) < version]
+    if earlier:
+        want = "sha256:" + str((earlier[-1].details or {}).get("report_sha256"))
+        if predicate.previous != want:
+            problems.append(
+                f"previous: the report pins {predicate.previous}, but the log's record of "
+                f"version {(earlier[-1].details or {}).get('version')} is {want} (history swapped)"
+            )
+    elif predicate.previous is not None:
+        problems.append("previous: the report pins a predecessor the log never recorded")
+    later = [int((e.details or {}).get("version", 0)) for e in same]
+    latest = max(later, default=version)
+    if rollback_check and latest > version:
+        problems.append(
+            f"rollback: this is version {version} of {predicate.name} (report id "
+            f"{predicate.report_id}), but {history.source} records version {latest}; verify "
+            "the latest, or pass --no-rollback-check to check this older version on purpose"
+        )
+    return problems
+
+
 def verify_bundle(
-    folder: Path, keyring: Path | Keyring, *, latest_version: int | None = None
+    folder: Path,
+    keyring: Path | Keyring,
+    *,
+    latest_version: int | None = None,
+    history: LogHistory | None = None,
+    rollback_check: bool = True,
 ) -> VerificationResult:
     """Verify the bundle in ``folder`` against ``keyring`` only (see the module doc).
 
-    Raises ``InputError`` for a missing folder or a bad keyring (the verifier's own input);
-    everything wrong with the bundle itself is returned as problems.
+    ``history``: the access log's record of publications (rollback, substitution and history
+    swaps are judged against it); ``latest_version``: without a log, the highest version the
+    caller knows of. Raises ``InputError`` for a missing folder or a bad keyring (the
+    verifier's own input); everything wrong with the bundle itself is returned as problems.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -208,14 +330,15 @@ def verify_bundle(
             f"bundle folder {folder} does not exist", hint="give a reports/<name>/v<N>"
         )
     ring = keyring if isinstance(keyring, Keyring) else load_keyring(Path(keyring))
+    bundle_keys = Keyring(ring.of("bundle"), ring.pdf_roots, ring.pdf_signers, ring.source)
     att = folder / ATTESTATION_FILE
     if not att.is_file():
         return VerificationResult((f"{ATTESTATION_FILE}: missing, the bundle is not signed",))
     try:
-        envelope = json.loads(att.read_bytes())
-    except (ValueError, RecursionError):
+        envelope = json.loads(read_file(att, limit=16 << 20))
+    except (ValueError, RecursionError, InputError):
         return VerificationResult((f"{ATTESTATION_FILE}: not valid JSON",))
-    payload, record, problems = _authenticate(envelope, ring)
+    payload, record, problems = _authenticate(envelope, bundle_keys)
     if payload is None or record is None:
         return VerificationResult(tuple(problems))
     statement, predicate, problems = _statement(payload)
@@ -231,11 +354,17 @@ def verify_bundle(
         )
     problems += _subjects(folder, statement)
     problems += _consistency(folder, predicate)
+    proof, anchor_problems = _anchoring(folder, predicate, ring, record)
+    problems += anchor_problems
     if (folder / "report.pdf").is_file():
-        problems += verify_pdf(folder / "report.pdf", ring, moment=signed_at)
-    if latest_version is not None and predicate.version != latest_version:
+        moment = parse_utc(proof.entry.time) if proof is not None else signed_at
+        problems += verify_pdf(folder / "report.pdf", ring, moment=moment)
+    if proof is not None and history is not None:
+        problems += _history(proof, predicate, history, rollback_check)
+    elif rollback_check and latest_version is not None and predicate.version != latest_version:
         problems.append(
             f"rollback: this is version {predicate.version} of {predicate.name or 'the report'} "
-            f"(report id {predicate.report_id}), but the latest version is {latest_version}"
+            f"(report id {predicate.report_id}), but the latest version is {latest_version}; "
+            "pass --no-rollback-check to check this older version on purpose"
         )
     return VerificationResult(tuple(problems), predicate=predicate, keyid=record.keyid)
