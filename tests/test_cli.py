@@ -404,7 +404,10 @@ def test_report_commands(
 
 
 def test_ci_modes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    audit_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """--json, --quiet, --fail-on warning and GITHUB_STEP_SUMMARY, on a policy with only a warning."""
     policy = tmp_path / "warn.yaml"

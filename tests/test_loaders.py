@@ -76,7 +76,7 @@ def _check_selection_rates(report: dict, test: pd.DataFrame, y_pred: np.ndarray)
             assert groups[str(group)]["selection_rate"] == pytest.approx(rate, abs=1e-12)
 
 
-def test_xgboost_json_and_ubj(adult: dict, tmp_path: Path) -> None:
+def test_xgboost_json_and_ubj(adult: dict, tmp_path: Path, audit_home: Path) -> None:
     import xgboost
 
     train, test = adult["train"], adult["test"]
@@ -119,7 +119,7 @@ def test_xgboost_sklearn_wrapper_file(adult: dict, tmp_path: Path) -> None:
     np.testing.assert_array_equal(est.predict(test), clf.predict(test[NUMERIC]))
 
 
-def test_lightgbm_text_with_categoricals(adult: dict, tmp_path: Path) -> None:
+def test_lightgbm_text_with_categoricals(adult: dict, tmp_path: Path, audit_home: Path) -> None:
     import lightgbm
 
     train, test = adult["train"], adult["test"]
@@ -147,7 +147,7 @@ def test_lightgbm_text_with_categoricals(adult: dict, tmp_path: Path) -> None:
     _check_selection_rates(report, test, (proba >= 0.5).astype(int))
 
 
-def test_onnx_pipeline_with_string_columns(adult: dict, tmp_path: Path) -> None:
+def test_onnx_pipeline_with_string_columns(adult: dict, tmp_path: Path, audit_home: Path) -> None:
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
     from sklearn.compose import ColumnTransformer

@@ -68,7 +68,9 @@ def _train_without(columns: set[str], path: Path) -> None:
     sio.dump(model, path)
 
 
-def test_worse_impact_ratio_fails_against_baseline_while_meeting_threshold(tmp_path: Path) -> None:
+def test_worse_impact_ratio_fails_against_baseline_while_meeting_threshold(
+    tmp_path: Path, audit_home: Path
+) -> None:
     policy = tmp_path / "gate.yaml"
     policy.write_text(POLICY)
     fairer = tmp_path / "fairer.skops"
