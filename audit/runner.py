@@ -23,13 +23,14 @@ import pandas as pd
 from . import contract
 from .access import Actor
 from .bundles import read_report
-from .data import data_profile, is_positive, read_table
-from .digest import sha256_file
+from .data import data_profile, is_positive
 from .errors import InputError
 from .loaders import LoadedModel, load_model
 from .policy import Evidence, Finding, Policy, evaluate, load_policy, outcome, summarise
+from .readonce import Copied, PrivateCopies, named_as_source
 from .registry import Registry
-from .spec import Ref, ResolvedSpec
+from .registry.resolve import Artifacts, system_name
+from .spec import ResolvedSpec
 
 LIBRARIES = (
     "xgboost",
@@ -118,40 +119,8 @@ class _Stages:
             self.timings[name] = time.perf_counter() - t0
 
 
-def _resolve_file(ref: Ref, kind: str, registry: Registry | None) -> tuple[Path, dict[str, Any]]:
-    """The file to read for ``ref`` and its subject description (digest checked for registry)."""
-    if ref.path is not None:
-        if not ref.path.is_file():
-            raise InputError(
-                f"{kind} file {ref.path} does not exist",
-                hint=f"check the `{kind}` path, or use a registered name@version",
-            )
-        return ref.path, {
-            "name": ref.path.stem,
-            "version": None,
-            "sha256": sha256_file(ref.path),
-            "source": "path",
-            "path": ref.path.name,
-        }
-    if registry is None:
-        raise InputError(f"{kind} {ref.display()} refers to the registry, but none was given")
-    assert ref.name is not None and ref.version is not None
-    art = registry.get(kind, ref.name, ref.version)  # type: ignore[arg-type]
-    path = registry.path_of(art)
-    info: dict[str, Any] = {
-        "name": art.name,
-        "version": art.version,
-        "sha256": art.sha256,
-        "source": "registry",
-        "path": art.original_name,
-    }
-    if art.metadata:
-        info["metadata"] = dict(art.metadata)
-    return path, info
-
-
 def _load_model(
-    resolved: ResolvedSpec, registry: Registry | None, allow_pickle_digest: str | None
+    resolved: ResolvedSpec, artifacts: Artifacts, allow_pickle_digest: str | None
 ) -> tuple[LoadedModel, dict[str, Any]]:
     """Load the spec's model from a path, the registry or an MLflow registry, and describe it."""
     ref = resolved.model
@@ -173,16 +142,15 @@ def _load_model(
             "path": ref.uri,
         }
     else:
-        path, info = _resolve_file(ref, "model", registry)
-        if allow_pickle_digest and info["source"] != "registry":
+        if allow_pickle_digest and not ref.is_registered:
             raise InputError(
                 "--allow-pickle applies only to a registered model (its digest is pinned in the "
                 "registry); a model given by path is never unpickled",
                 hint="register it: audit registry add-model --allow-pickle ..., then use name@version",
             )
-        model = load_model(path, info["sha256"], allow_pickle_digest=allow_pickle_digest)
-        if info["source"] == "path":
-            info["name"] = ref.path.stem  # type: ignore[union-attr]
+        copied, info = artifacts.resolve(ref, "model", "model")
+        with named_as_source(copied, ref.display()):
+            model = load_model(copied.path, copied.sha256, allow_pickle_digest=allow_pickle_digest)
     info["format"] = model.format
     info["estimator"] = model.description
     if getattr(model, "unsafe", False):
@@ -192,7 +160,7 @@ def _load_model(
 
 def _drift(
     resolved: ResolvedSpec,
-    registry: Registry | None,
+    artifacts: Artifacts,
     model: LoadedModel | None,
     features: list[str] | None,
     frame: pd.DataFrame,
@@ -209,13 +177,13 @@ def _drift(
 
     spec = resolved.spec
     assert resolved.reference is not None
-    path, info = _resolve_file(resolved.reference, "dataset", registry)
+    copied, info = artifacts.resolve(resolved.reference, "dataset", "reference")
     excluded = {spec.label, *spec.sensitive_features, spec.predictions, spec.scores, spec.id_column}
     inputs = features or [c for c in frame.columns if c not in excluded]
     columns = [c for c in inputs if c != spec.id_column]
     label = [spec.label] if spec.label is not None else []
     wanted = list(dict.fromkeys([*inputs, *spec.sensitive_features, *label]))
-    reference = read_table(path, columns=wanted)
+    reference = artifacts.read_table(copied, resolved.reference, columns=wanted)
     missing = [c for c in wanted if c not in reference.columns]
     if missing:
         raise InputError(
@@ -244,7 +212,9 @@ def _drift(
     return report, info
 
 
-def _load_baseline(path: Path | None) -> tuple[contract.Report | None, dict[str, Any] | None]:
+def _load_baseline(
+    path: Path | None, copies: PrivateCopies
+) -> tuple[contract.Report | None, dict[str, Any] | None]:
     """The baseline report and its identity, or (None, None) when no baseline was given."""
     if path is None:
         return None, None
@@ -253,15 +223,17 @@ def _load_baseline(path: Path | None) -> tuple[contract.Report | None, dict[str,
             f"baseline report {path} does not exist",
             hint="give a report.json, a bundle folder, or <name>@<N> for version N in the output folder",
         )
+    copied = copies.copy(path)  # read once: the digest is of the report that was read
     try:
-        typed = read_report(path)
+        with named_as_source(copied):
+            typed = read_report(copied.path)
     except InputError as exc:
         raise InputError(f"baseline report: {exc.message}", hint=exc.hint) from None
     info = {
         "report_id": typed.report_id,
         "version": typed.version,
         "created_at": typed.created_at,
-        "sha256": sha256_file(path),
+        "sha256": copied.sha256,
         "path": str(path),
     }
     return typed, info
@@ -303,8 +275,41 @@ def run_audit(
     today: date | None = None,
     on_stage: Callable[[str], None] | None = None,
     allow_pickle_digest: str | None = None,
+    on_artifact: Callable[[str, Copied], None] | None = None,
 ) -> AuditResult:
-    """Run the audit ``resolved`` describes; raise AuditError subclasses on bad input."""
+    """Run the audit ``resolved`` describes; raise AuditError subclasses on bad input.
+
+    The model and datasets are each read once, into a private copy that is hashed while it is
+    written and then loaded (see :mod:`audit.readonce`); the copies are removed when the audit
+    returns or fails. ``on_artifact(role, copied)`` is told of each copy (role ``model``,
+    ``dataset`` or ``reference``) once it is made and before it is loaded.
+    """
+    name = system_name(resolved)  # before anything is read: a bad derived name is bad input
+    artifacts = Artifacts(registry, on_artifact)
+    with artifacts.copies:
+        return _run(
+            resolved,
+            name,
+            artifacts,
+            actor=actor,
+            policy=policy,
+            today=today,
+            on_stage=on_stage,
+            allow_pickle_digest=allow_pickle_digest,
+        )
+
+
+def _run(
+    resolved: ResolvedSpec,
+    name: str,
+    artifacts: Artifacts,
+    *,
+    actor: Actor,
+    policy: Policy | None,
+    today: date | None,
+    on_stage: Callable[[str], None] | None,
+    allow_pickle_digest: str | None,
+) -> AuditResult:
     from .data import DatasetRequirements, validate
     from .explain import ExplanationUnavailable, explain_model, load_reason_codes
     from .fairness import compute_fairness, compute_performance
@@ -313,25 +318,26 @@ def run_audit(
     st = _Stages(on_stage)
     with st.stage("policy"):
         policy = policy or load_policy(resolved.policy)
-        baseline, baseline_info = _load_baseline(resolved.baseline)
+        baseline, baseline_info = _load_baseline(resolved.baseline, artifacts.copies)
 
     model: LoadedModel | None = None
     model_info: dict[str, Any] | None = None
     with st.stage("load model"):
         if resolved.model is not None:
-            model, model_info = _load_model(resolved, registry, allow_pickle_digest)
+            model, model_info = _load_model(resolved, artifacts, allow_pickle_digest)
         elif allow_pickle_digest:
             raise InputError("--allow-pickle applies to a registered model; this audit has none")
         reason_codes = load_reason_codes(resolved.reason_codes) if resolved.reason_codes else None
 
     with st.stage("load dataset"):
-        data_path, data_info = _resolve_file(resolved.dataset, "dataset", registry)
+        data_copy, data_info = artifacts.resolve(resolved.dataset, "dataset", "dataset")
         features = model.feature_names if model else None
         wanted = [c for c in (spec.label, *spec.sensitive_features) if c is not None]
         wanted += [c for c in (spec.predictions, spec.scores) if c]
         wanted += features or []
-        frame = read_table(
-            data_path,
+        frame = artifacts.read_table(
+            data_copy,
+            resolved.dataset,
             columns=list(dict.fromkeys(wanted)) + ([spec.id_column] if spec.id_column else [])
             if features
             else None,
@@ -457,7 +463,7 @@ def run_audit(
         reference_info = None
         if resolved.reference is not None:
             drift, reference_info = _drift(
-                resolved, registry, model, features, frame, scores, y_pred
+                resolved, artifacts, model, features, frame, scores, y_pred
             )
 
     with st.stage("policy evaluation"):
@@ -474,7 +480,6 @@ def run_audit(
         )
         findings = evaluate(policy, evidence, today or date.today())
 
-    name = spec.name or (model_info["name"] if model_info else resolved.dataset.name or "audit")
     doc = policy.document
     subject = contract.Subject.model_validate(
         {

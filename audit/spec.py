@@ -14,11 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError
+from .names import NAME, VERSION, is_name
 from .yamlio import load_model, validation_message
 
-REF_PATTERN = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)@(?P<version>[A-Za-z0-9][A-Za-z0-9_.+-]*)$"
-)
+REF_PATTERN = re.compile(f"^(?P<name>{NAME})@(?P<version>{VERSION})$")
+#: ``<name>@<N>`` (or ``<name>@v<N>``): version N of a system in the output folder.
+BASELINE_PATTERN = re.compile(f"^(?P<name>{NAME})@v?(?P<n>[0-9]+)$")
 
 
 class ExplainSettings(BaseModel):
@@ -174,9 +175,10 @@ class AuditSpec(BaseModel):
                 )
         if len(set(self.sensitive_features)) != len(self.sensitive_features):
             raise ValueError("sensitive_features lists a column twice")
-        if self.name is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", self.name):
+        if self.name is not None and not is_name(self.name):
             raise ValueError(
-                "name may hold only letters, digits, '.', '_' and '-' (it names a folder)"
+                "name may hold only letters, digits, '.', '_' and '-', starting with a letter "
+                "or digit, at most 128 characters (it names a folder)"
             )
         return self
 
@@ -275,7 +277,7 @@ def resolve(
     output = (base_for("output") / spec.output).resolve()
     baseline = None
     if spec.baseline is not None:
-        m = re.match(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)@v?(?P<n>\d+)$", spec.baseline)
+        m = BASELINE_PATTERN.match(spec.baseline)
         candidate = base_for("baseline") / spec.baseline
         if m and not candidate.exists():
             baseline = output / m["name"] / f"v{m['n']}" / "report.json"

@@ -35,7 +35,8 @@ COMMAND_ACTIONS: Mapping[str, str] = {
     "registry show": "registry:read",
     "policy validate": "policy:read",
     "policy show": "policy:read",
-    "policy init": "policy:read",
+    # reads a dataset by path and prints its columns and values: what auditing a dataset allows
+    "policy init": "audit:run",
     "policy schema": "policy:read",
     "report list": "report:read",
     "report show": "report:read",

@@ -9,7 +9,8 @@ import click
 
 from ..errors import AuditError
 from ..pipeline.codes import EXIT_INPUT
-from .common import PATH, guard, relative
+from ..pipeline.paths import confine
+from .common import PATH, guard, relative, session
 
 
 @click.group()
@@ -24,7 +25,8 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Validate policy FILES; exit 0 when all are valid, 2 otherwise."""
     from ..policy import load_policy
 
-    guard("policy validate", "policy:" + ",".join(f.name for f in files))
+    actor = guard("policy validate", "policy:" + ",".join(f.name for f in files))
+    confine(session(), actor, "policy validate", [("read the policy", f) for f in files])
     bad = 0
     for f in files:
         try:
@@ -62,7 +64,8 @@ def policy_show(file: Path) -> None:
 
     from ..policy import load_policy
 
-    guard("policy show", f"policy:{file.name}")
+    actor = guard("policy show", f"policy:{file.name}")
+    confine(session(), actor, "policy show", [("read the policy", file)])
     p = load_policy(file)
     doc = p.document
     click.echo(f"# {doc.name} {doc.version}  sha256:{p.sha256}")
@@ -117,8 +120,11 @@ def policy_init(
     """Write a commented starter policy for DATASET, its columns filled in."""
     from ..errors import InputError
     from ..pipeline.policy import starter_policy_for
+    from ..safefs import create_file
 
-    guard("policy init", f"dataset:{dataset.name}")
+    actor = guard("policy init", f"dataset:{dataset.name}")
+    wanted = [("read the dataset", dataset)]
+    confine(session(), actor, "policy init", wanted + ([("write", output)] if output else []))
     chosen = [s.strip() for s in sensitive.split(",") if s.strip()] if sensitive else []
     text = starter_policy_for(dataset, name, label, chosen)
     if output is None:
@@ -126,5 +132,5 @@ def policy_init(
         return
     if output.exists():
         raise InputError(f"{output} already exists", hint="choose another --output or remove it")
-    output.write_text(text, encoding="utf-8")
+    create_file(output, text)
     click.echo(f"wrote {output}; check it with: audit policy validate {output}")

@@ -29,8 +29,13 @@ def _add(
     from ..data import detect_format as data_format
     from ..errors import InputError
     from ..loaders import detect_format as model_format
+    from ..names import check_name, check_version
+    from ..pipeline.paths import confine
 
+    check_name(name, f"{kind} --name", hint="register it under a plain --name")
+    check_version(version, f"{kind} --version", hint="register it under a plain --version")
     actor = guard(f"registry add-{kind}", f"{kind}:{name}@{version}")
+    confine(session(), actor, f"registry add-{kind}", [(f"register the {kind}", file)])
     if kind == "model":
         fmt = model_format(file, allow_pickle=allow_pickle)
     else:

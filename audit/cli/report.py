@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 
 from ..errors import AuditError
+from ..pipeline.paths import confine
 from ..pipeline.session import report_resource
-from .common import PATH, STATUS_STYLE, F, guard, json_option, relative, reports_option
+from .common import PATH, STATUS_STYLE, F, guard, json_option, relative, reports_option, session
 
 
 @click.group()
@@ -30,7 +31,10 @@ def _bundle_argument(name: str = "bundle") -> Callable[[F], F]:
 def report_list(name: str | None, output: Path) -> None:
     """List bundles in the reports folder (all systems, or NAME's versions)."""
     from ..bundles import BundleStore
+    from ..names import check_name
 
+    if name is not None:
+        check_name(name, "system NAME", hint="give a system name as `audit report list` shows it")
     guard("report list", f"report:{name or '*'}")
     store = BundleStore(output)
     found = False
@@ -59,7 +63,8 @@ def report_show(bundle: Path) -> None:
     from ..bundles import Bundle
     from ..report.render import artifact_ref
 
-    guard("report show", report_resource(bundle))
+    actor = guard("report show", report_resource(bundle))
+    confine(session(), actor, "report show", [("read the report", bundle)])
     r = Bundle.open(bundle).report
     subject = r.subject
     text, colour = STATUS_STYLE[r.outcome]
@@ -92,7 +97,8 @@ def report_open(bundle: Path, fmt: str) -> None:
     from ..bundles import Bundle
     from ..errors import InputError
 
-    guard("report open", report_resource(bundle))
+    actor = guard("report open", report_resource(bundle))
+    confine(session(), actor, "report open", [("open the report", bundle)])
     path = Bundle.open(bundle).path / f"report.{fmt}"
     if not path.is_file():
         raise InputError(f"{path} does not exist", hint="the bundle was written with --no-pdf?")
@@ -110,7 +116,8 @@ def report_export(bundle: Path, dest: Path) -> None:
     from ..bundles import Bundle, BundleStore
 
     opened = Bundle.open(bundle)
-    guard("report export", report_resource(bundle))
+    actor = guard("report export", report_resource(bundle))
+    confine(session(), actor, "report export", [("export", bundle), ("write", dest)])
     BundleStore.export(opened, dest)
     click.echo(f"exported {relative(opened.path)} to {dest}")
 
@@ -136,7 +143,8 @@ def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
 
     if tolerance < 0:
         raise InputError("--tolerance must be zero or more")
-    guard("report diff", f"{report_resource(old)},{report_resource(new)}")
+    actor = guard("report diff", f"{report_resource(old)},{report_resource(new)}")
+    confine(session(), actor, "report diff", [("read the report", old), ("read the report", new)])
     d = diff_reports(
         Bundle.open(old).report,
         Bundle.open(new).report,

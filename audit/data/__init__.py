@@ -7,6 +7,7 @@ are collected and reported together, before any computation (see :mod:`audit.dat
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,12 +18,41 @@ from .csv_reader import DTYPES, CsvDialect, convert, read_csv, sniff_csv
 from .model_inputs import ModelInputs, model_inputs
 from .validate import DatasetRequirements, Problems, is_positive, validate
 
+_SNIFF = 1 << 16
+
+
+def _not_tabular(head: bytes) -> str | None:
+    """What ``head`` (a file's first bytes) looks like when it cannot be a CSV, else None."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None  # UTF-16 text holds NUL bytes
+    if b"-----BEGIN " in head:
+        return "a PEM key or certificate"
+    if b"\x00" in head:
+        return "a binary file"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "a JSON document"
+    return None
+
 
 def detect_format(path: Path) -> str:
-    """``parquet`` (by its magic bytes) or ``csv``."""
+    """``parquet`` (by its magic bytes) or ``csv``; InputError for a file that is neither.
+
+    A file that cannot be a dataset (a key, a binary, a JSON document) is refused without
+    quoting any of it: a dataset's header and values are echoed in messages and starter
+    policies, and the bytes of a key file given as a dataset must not be.
+    """
     with path.open("rb") as fh:
-        head = fh.read(4)
-    return "parquet" if head == b"PAR1" else "csv"
+        head = fh.read(_SNIFF)
+    if head[:4] == b"PAR1":
+        return "parquet"
+    what = _not_tabular(head)
+    if what is not None:
+        raise InputError(
+            f"dataset {path} is not a CSV/Parquet dataset (it looks like {what}; its content "
+            "is not shown)",
+            hint="give a CSV file with a header row, or a Parquet file",
+        )
+    return "csv"
 
 
 def read_table(

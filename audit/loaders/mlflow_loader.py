@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..names import check_name
+from ..safefs import is_plain_dir, is_plain_file
 from .interface import LoadedModel
 
 URI_PATTERN = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>[0-9]+)$")
@@ -72,6 +74,12 @@ def load_model_uri(
             hint="install the optional extra: pip install 'audit[mlflow]'",
         ) from None
     name, version = m["name"], m["version"]
+    check_name(
+        name,
+        f"{uri}: the MLflow model name",
+        hint="audit names reports and log entries after the model: register it in MLflow "
+        "under a plain name (letters, digits, '.', '_', '-')",
+    )
     client = MlflowClient(tracking_uri, registry_uri=registry_uri or tracking_uri)
     with tempfile.TemporaryDirectory(prefix="audit-mlflow-") as tmp:
         try:
@@ -95,6 +103,22 @@ def load_model_uri(
         )
 
 
+def _plain_files(folder: Path) -> list[Path]:
+    """Regular files under ``folder``, sorted; a symlinked file or folder is refused (a
+    downloaded model folder has no reason to hold one, and following it could read anything)."""
+    found: list[Path] = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink():
+            raise InputError(
+                f"the MLflow model folder holds a symbolic link ({p.relative_to(folder)}); "
+                "links are not followed",
+                hint="log the model's files themselves, not links to them",
+            )
+        if is_plain_file(p):
+            found.append(p)
+    return found
+
+
 def _model_file(local: Path, uri: str) -> Path:
     """The one model file of a downloaded MLflow model folder (confined to that folder)."""
     if local.is_file():
@@ -105,8 +129,8 @@ def _model_file(local: Path, uri: str) -> Path:
     if mlmodel.is_file():
         candidates = _flavor_files(mlmodel, root, uri)
     if not candidates:
-        candidates = [p for p in sorted(root.rglob("*")) if p.is_file() and p.name not in _METADATA]
-    files = [p for p in dict.fromkeys(candidates) if p.is_file()]
+        candidates = [p for p in _plain_files(root) if p.name not in _METADATA]
+    files = [p for p in dict.fromkeys(candidates) if is_plain_file(p)]
     if len(files) != 1:
         listed = ", ".join(str(p.relative_to(root)) for p in files[:10]) or "none"
         raise InputError(
@@ -139,8 +163,8 @@ def _flavor_files(mlmodel: Path, root: Path, uri: str) -> list[Path]:
                     f"{uri}: its MLmodel names a model file outside the model folder ({value!r})",
                     hint="this registered model is malformed or hostile; do not use it",
                 )
-            if target.is_dir():
-                found += [p for p in sorted(target.rglob("*")) if p.is_file()]
+            if is_plain_dir(target):
+                found += _plain_files(target)
             else:
                 found.append(target)
     return found

@@ -28,7 +28,9 @@ def explain_rows(
     from ..contract import Skipped
     from ..runner import run_audit
     from ..spec import load_spec
+    from .paths import check_user_path, confine, spec_paths
 
+    check_user_path(spec, session.home, action="read the audit spec")
     resolved = load_spec(spec, {"seed": seed, "reason_codes": reason_codes})
     ids: list[str | int] = [
         int(r) if r.isdigit() and not resolved.spec.id_column else r for r in rows
@@ -44,6 +46,7 @@ def explain_rows(
         )
     model_ref = resolved.model
     actor = session.guard("explain", f"model:{model_ref.display()}")
+    confine(session, actor, "explain", spec_paths(resolved))
     resolved = dataclasses.replace(resolved, reference=None, baseline=None)
     result = run_audit(
         resolved, actor=actor, registry=session.registry() if model_ref.is_registered else None

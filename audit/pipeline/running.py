@@ -78,15 +78,18 @@ def run(
     ``request.sign`` is false); ``on_stage`` is told each of the :data:`STEPS` steps."""
     from ..runner import run_audit
     from ..spec import load_spec
+    from .paths import check_user_path, confine, spec_paths
     from .publishing import publish
 
     step = on_stage or (lambda name: None)
+    check_user_path(request.spec, session.home, action="read the audit spec")
     resolved = load_spec(request.spec, dict(request.overrides))
     needs_registry = any(
         r is not None and r.is_registered for r in (resolved.model, resolved.dataset)
     )
     subject = resolved.model or resolved.dataset
     actor = session.guard("run", f"{'model' if resolved.model else 'dataset'}:{subject.display()}")
+    confine(session, actor, "run", [*spec_paths(resolved), ("write reports into", resolved.output)])
     result = run_audit(
         resolved,
         actor=actor,

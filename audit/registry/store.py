@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,9 @@ from typing import Any, Literal
 
 from ..digest import sha256_file
 from ..errors import InputError, IntegrityError
+from ..names import check_name, check_version
+from ..readonce import Copied, PrivateCopies, copy_private
+from ..safefs import is_plain_file, private_tempdir, unlinked_components
 
 Kind = Literal["model", "dataset"]
 
@@ -121,27 +123,27 @@ class Registry:
         metadata: dict[str, str] | None = None,
     ) -> Artifact:
         """Copy ``source`` into the store and record it. A (kind, name, version) is written once."""
-        if not source.is_file():
-            raise InputError(f"{source}: file not found", hint="check the path of the artifact")
-        digest = sha256_file(source)
+        check_name(name, f"{kind} name", hint="register it under a plain --name")
+        check_version(version, f"{kind} version", hint="register it under a plain --version")
         self.objects.mkdir(parents=True, exist_ok=True)
-        target = self.objects / digest
-        if not target.exists():
-            fd, tmp = tempfile.mkstemp(dir=self.objects, prefix=".incoming-")
-            os.close(fd)
-            shutil.copyfile(source, tmp)
-            if sha256_file(Path(tmp)) != digest:
-                os.unlink(tmp)
-                raise IntegrityError(f"{source} changed while it was being registered")
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
+        incoming = private_tempdir(self.objects, prefix=".incoming-")
+        try:
+            # read once: the digest is of the bytes copied into the store, not of a second read
+            copied = copy_private(source, incoming, name="artifact")
+            target = self.objects / copied.sha256
+            if not is_plain_file(target):
+                os.chmod(copied.path, 0o444)
+                os.replace(copied.path, target)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+        digest = copied.sha256
         artifact = Artifact(
             kind=kind,
             name=name,
             version=version,
             sha256=digest,
             format=fmt,
-            size=source.stat().st_size,
+            size=copied.size,
             original_name=source.name,
             registered_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             registered_by=actor,
@@ -207,22 +209,52 @@ class Registry:
                 rows = conn.execute("SELECT * FROM artifacts ORDER BY kind, name, version")
             return [_artifact(r) for r in rows]
 
-    def path_of(self, artifact: Artifact) -> Path:
-        """The stored file, after re-checking its digest (IntegrityError if it changed)."""
+    def _stored(self, artifact: Artifact) -> Path:
         path = self.objects / artifact.sha256
-        if not path.is_file():
+        why = unlinked_components(path, self.home)
+        if why or os.path.lexists(path) and not is_plain_file(path):
+            raise IntegrityError(
+                f"{artifact.kind} {artifact.ref}: stored file {path} is not a regular file "
+                f"({why or 'replaced by a link or a folder'})",
+                hint="the registry store was modified; register the artifact again under a new version",
+            )
+        if not is_plain_file(path):
             raise IntegrityError(
                 f"{artifact.kind} {artifact.ref}: stored file {path} is missing",
                 hint="the registry store was modified; register the artifact again under a new version",
             )
-        actual = sha256_file(path)
+        return path
+
+    def _check(self, artifact: Artifact, path: Path, actual: str) -> None:
         if actual != artifact.sha256:
             raise IntegrityError(
                 f"{artifact.kind} {artifact.ref} was altered after registration: stored file {path} "
                 f"has sha256 {actual}, registered {artifact.sha256}",
                 hint="do not audit it; find out who changed the file, then register a known-good copy",
             )
+
+    def path_of(self, artifact: Artifact) -> Path:
+        """The stored file, after re-checking its digest (IntegrityError if it changed).
+
+        The file can change after this returns; to load an artifact use :meth:`copy_out`,
+        which hashes the very bytes that will be loaded.
+        """
+        path = self._stored(artifact)
+        self._check(artifact, path, sha256_file(path))
         return path
+
+    def copy_out(self, artifact: Artifact, copies: PrivateCopies) -> Copied:
+        """A private copy of the stored file (named by its digest), hashed while copied and
+        checked against the registered digest: load from ``.path``, nothing else.
+
+        IntegrityError (exit 3) if the stored bytes are missing, a link, or altered."""
+        path = self._stored(artifact)
+        try:
+            copied = copies.copy(path, name=artifact.sha256, root=self.home)
+        except InputError as exc:
+            raise IntegrityError(f"{artifact.kind} {artifact.ref}: {exc.message}") from None
+        self._check(artifact, path, copied.sha256)
+        return copied
 
 
 def _artifact(row: tuple[Any, ...]) -> Artifact:
