@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import AuditError
+from ..errors import AuditError, InputError
 from ..pipeline.codes import EXIT_INPUT
+from ..yamlio import read_yaml
 from .common import PATH, guard, relative
 
 
@@ -45,11 +46,9 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
 def _is_rbac_file(path: Path) -> bool:
     """An access-control (RBAC) file rather than a policy: `roles` and `bindings`, no apiVersion."""
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data, _ = read_yaml(path)
+    except InputError:
         return False
     return isinstance(data, dict) and "apiVersion" not in data and "bindings" in data
 

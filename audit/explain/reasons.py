@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from audit.errors import InputError
+from audit.yamlio import parse_yaml
 
 #: At most four principal reasons (Regulation B, Supplement I, comment 9(b)(2)-1).
 MAX_REASONS = 4
@@ -112,9 +112,10 @@ def load_reason_codes(path: Path) -> ReasonCodes:
             hint="check the path of the reason-code file",
         ) from None
     try:
-        raw = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as exc:
-        raise InputError(f"reason-code file {path} is not valid YAML: {exc}") from None
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"reason-code file {path} is not UTF-8 text: {exc}") from None
+    raw, _ = parse_yaml(text, path)
     try:
         document = _File.model_validate(raw)
     except ValidationError as exc:
