@@ -13,7 +13,14 @@ PACKAGE = ROOT / "audit"
 #: Layers, lowest first: a module may import from its own layer and those below it, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("audit.contract",),
-    ("audit.errors", "audit.digest", "audit.yamlio", "audit.safefs", "audit.textsafe"),
+    (
+        "audit.errors",
+        "audit.digest",
+        "audit.yamlio",
+        "audit.safefs",
+        "audit.textsafe",
+        "audit.jsonio",
+    ),
     (
         "audit.fairness",
         "audit.drift",

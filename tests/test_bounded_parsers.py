@@ -8,8 +8,11 @@ reviewer read as ``threshold: 0.8`` ran with a later ``threshold: 0.0``.
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -17,6 +20,10 @@ from audit.access import Rbac
 from audit.cli import main
 from audit.errors import InputError
 from audit.explain.reasons import load_reason_codes
+from audit.jsonio import MAX_DEPTH as JSON_DEPTH
+from audit.jsonio import max_depth
+from audit.loaders import load_model
+from audit.loaders.skops_loader import ZipLimits, check_archive
 from audit.yamlio import MAX_DEPTH, MAX_NODES, parse_yaml, read_yaml
 from tests.conftest import POLICIES, ROOT, SAMPLES
 
@@ -120,3 +127,119 @@ def test_no_yaml_parsing_outside_the_strict_loader() -> None:
         )
     ]
     assert offenders == []
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+
+def _spec_for_model(tmp_path: Path, model: Path) -> Path:
+    spec = {
+        "name": "bounded",
+        "model": str(model),
+        "dataset": str(SAMPLES / "adult" / "adult_test.csv"),
+        "label": "income",
+        "positive_label": ">50K",
+        "sensitive_features": ["sex"],
+        "policy": str(POLICIES / "baseline.yaml"),
+    }
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def test_deeply_nested_xgboost_json_exits_2_before_parsing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the bound, json.loads hit RecursionError here: a traceback and exit 5."""
+    deep = 100_000
+    data = b'{"learner": ' + b"[" * deep + b"]" * deep + b"}"
+    with pytest.raises(RecursionError):
+        json.loads(data)
+    model = tmp_path / "model.json"
+    model.write_bytes(data)
+    spec = _spec_for_model(tmp_path, model)
+    assert main(["run", str(spec), "--output", str(tmp_path / "out"), "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert f"{model}: JSON nested {deep + 1} levels deep; audit reads at most {JSON_DEPTH}" in err
+    assert "Traceback" not in err
+
+
+def test_real_xgboost_json_is_far_below_the_bound(tmp_path: Path) -> None:
+    import xgboost
+
+    frame = pd.read_csv(SAMPLES / "adult" / "adult_test.csv").iloc[:2000]
+    x = frame[["age", "hours_per_week", "education_num"]]
+    booster = xgboost.train(
+        {"objective": "binary:logistic", "max_depth": 8}, xgboost.DMatrix(x, frame["age"] > 40), 20
+    )
+    path = tmp_path / "model.json"
+    booster.save_model(str(path))
+    assert max_depth(path.read_bytes()) < 20
+    assert load_model(path).format == "xgboost"
+
+
+def test_deeply_nested_report_json_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    report.write_bytes(b'{"schema_version": ' + b"[" * 50_000 + b"]" * 50_000 + b"}")
+    assert main(["report", "show", str(report)]) == 2
+    err = capsys.readouterr().err
+    assert "JSON nested 50001 levels deep" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "data, depth",
+    [
+        (b"1", 0),
+        (b'{"a": [1, {"b": []}]}', 4),
+        (b'["[[[{{{", "\\"[[[", [[]]]', 3),  # brackets in strings, escaped quotes
+    ],
+)
+def test_depth_scan_skips_strings(data: bytes, depth: int) -> None:
+    assert max_depth(data) == depth
+
+
+# --- skops zips ---------------------------------------------------------------------------------
+
+
+def test_zip_bomb_skops_file_is_refused_before_skops_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """64 MiB of zeros deflate to ~64 KiB (1000:1); skops would inflate every byte."""
+    model = tmp_path / "model.skops"
+    with zipfile.ZipFile(model, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("schema.json", "{}")
+        zf.writestr("bomb.npy", bytes(64 << 20))
+    spec = _spec_for_model(tmp_path, model)
+    assert main(["run", str(spec), "--output", str(tmp_path / "out"), "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert f"{model}: member 'bomb.npy' is compressed" in err and "zip bomb" in err
+
+
+def test_too_many_members_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "model.skops"
+    with zipfile.ZipFile(model, "w") as zf:
+        zf.writestr("schema.json", "{}")
+        for i in range(ZipLimits().members):
+            zf.writestr(f"m{i}", b"")
+    with pytest.raises(InputError, match=r"has 10001 members; audit reads at most 10000"):
+        load_model(model)
+
+
+def test_member_and_total_size_limits(tmp_path: Path) -> None:
+    model = tmp_path / "model.skops"
+    with zipfile.ZipFile(model, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("schema.json", "{}")
+        zf.writestr("a.npy", bytes(3000))
+        zf.writestr("b.npy", bytes(3000))
+    with pytest.raises(InputError, match=r"member 'a.npy' expands to 3000 bytes"):
+        check_archive(model, ZipLimits(member_bytes=2000))
+    with pytest.raises(InputError, match=r"expands to more than 5000 bytes \(at member 'b.npy'\)"):
+        check_archive(model, ZipLimits(total_bytes=5000))
+    check_archive(model)  # within the default limits
+
+
+@pytest.mark.parametrize("name", ["adult/models/adult-gbm.skops", "german/models/german-rf.skops"])
+def test_shipped_skops_models_pass_the_limits(name: str) -> None:
+    check_archive(SAMPLES / name)
