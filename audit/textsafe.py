@@ -39,3 +39,20 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     """
     pattern = _UNSAFE_KEEP_NEWLINE if keep_newlines else _UNSAFE
     return pattern.sub(_escape, str(text))
+
+
+#: A cell a spreadsheet reads as a formula (OWASP "CSV injection"): = + - @, or a tab or carriage
+#: return before one of them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(value: object) -> object:
+    """A value for a CSV cell that no spreadsheet evaluates: a string from data or a user that
+    starts like a formula gets a leading ``'``; a plain number (-0.25, "-3") is left as it is,
+    since a spreadsheet reads it as that number and nothing else. Non-strings pass unchanged."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value

@@ -9,13 +9,16 @@ straight to the terminal.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
 from audit.cli import main
-from audit.textsafe import printable
-from tests.conftest import POLICIES
+from audit.textsafe import csv_cell, printable
+from tests.conftest import POLICIES, SAMPLES
 
 
 @pytest.mark.parametrize(
@@ -73,3 +76,64 @@ def test_ansi_and_bidi_in_a_column_name_are_escaped_in_the_cli_error(
     assert "column 'gender' is missing" in err
     assert "\\x1b[2J\\x1b[31mage\\u202e" in err
     assert "\x1b" not in err and "\u202e" not in err
+
+
+# --- CSV formula neutralisation -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("-1+1", "'-1+1"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("-0.123", "-0.123"),  # a plain number stays a number
+        ("-3", "-3"),
+        ("+1e-05", "+1e-05"),
+        ("plain", "plain"),
+        (-0.5, -0.5),
+        (None, None),
+    ],
+)
+def test_csv_cell(value: object, written: object) -> None:
+    assert csv_cell(value) == written
+
+
+def test_reasons_csv_neutralises_formulas_from_data_and_reason_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: reasons.csv held ``=HYPERLINK("http://x")`` verbatim, a live formula in Excel."""
+    german = SAMPLES / "german"
+    frame = pd.read_csv(german / "german_test.csv")
+    frame.insert(0, "app", [f"a{i}" for i in range(len(frame))])
+    attacks = ['=HYPERLINK("http://x")', "@SUM(1)", "-2+3", "+cmd"]
+    frame["app"] = attacks * (len(frame) // len(attacks)) + attacks[: len(frame) % len(attacks)]
+    frame["app"] = frame["app"] + [f"|{i}" for i in range(len(frame))]  # ids stay unique
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    codes = yaml.safe_load((POLICIES / "reason-codes" / "german.yaml").read_text("utf-8"))
+    codes["reasons"] = {k: {**v, "text": "=" + v["text"]} for k, v in codes["reasons"].items()}
+    (tmp_path / "codes.yaml").write_text(yaml.safe_dump(codes), encoding="utf-8")
+    spec = yaml.safe_load((german / "audit.yaml").read_text("utf-8"))
+    spec.update(
+        model=str(german / "models" / "german-rf.skops"),
+        dataset="data.csv",
+        id_column="app",
+        policy=str(POLICIES / "baseline-credit.yaml"),
+        explain={"reason_codes": "codes.yaml", "sample_size": 100},
+    )
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["run", str(tmp_path / "audit.yaml"), "--output", str(out), "--no-pdf", "--no-sign"]
+    assert main(argv) in (0, 1), capsys.readouterr().err
+    with (out / "german-credit" / "v1" / "reasons.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows
+    for r in rows:
+        assert r["row_id"][:2] in ("'=", "'@", "'-", "'+"), r["row_id"]
+        assert r["reason"].startswith("'="), r["reason"]
+        float(r["attribution"])  # the tool's own numbers stay numeric ...
+        assert r["attribution"].startswith("-")  # ... negative, and not prefixed
+    assert any(r["row_id"].startswith("'=HYPERLINK(") for r in rows)
