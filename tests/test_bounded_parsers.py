@@ -13,11 +13,14 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from audit.access import Rbac
 from audit.cli import main
+from audit.data import DatasetRequirements, validate
 from audit.errors import InputError
 from audit.explain.reasons import load_reason_codes
 from audit.jsonio import MAX_DEPTH as JSON_DEPTH
@@ -243,3 +246,55 @@ def test_member_and_total_size_limits(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["adult/models/adult-gbm.skops", "german/models/german-rf.skops"])
 def test_shipped_skops_models_pass_the_limits(name: str) -> None:
     check_archive(SAMPLES / name)
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+def _decisions_spec(tmp_path: Path, dataset: str) -> Path:
+    spec = tmp_path / "audit.yaml"
+    spec.write_text(
+        f"name: t\npredictions: y\ndataset: {dataset}\nlabel: y\npositive_label: 1\n"
+        f"sensitive_features: [sex]\npolicy: {POLICIES / 'four-fifths.yaml'}\n",
+        encoding="utf-8",
+    )
+    return spec
+
+
+def test_csv_with_a_header_and_no_rows_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "d.csv").write_text("id,sex,age,y\n", encoding="utf-8")
+    spec = _decisions_spec(tmp_path, "d.csv")
+    assert main(["run", str(spec), "--output", str(tmp_path / "out"), "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert "d.csv cannot be audited" in err and "it has no rows" in err
+
+
+@pytest.mark.parametrize(
+    "column, values, shown",
+    [
+        ("sex", pa.array([[1], [2], [1], [2]]), "'sex' (list<element: int64>)"),
+        ("age", pa.array([[1, 2], [3], [4], [5]]), "'age' (list<element: int64>)"),
+        ("sex", pa.array([{"a": 1}] * 4), "'sex' (struct<a: int64>)"),
+    ],
+)
+def test_parquet_list_and_struct_columns_exit_2_naming_the_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], column: str, values: pa.Array, shown: str
+) -> None:
+    """Before: a list<int> sensitive feature crashed counting groups (unhashable ndarray, exit 5)."""
+    columns = {"sex": pa.array(["m", "f", "m", "f"]), "age": pa.array([1, 2, 3, 4])}
+    columns[column] = values
+    table = pa.table({**columns, "y": pa.array([1, 0, 1, 0])})
+    pq.write_table(table, tmp_path / "d.parquet")
+    spec = _decisions_spec(tmp_path, "d.parquet")
+    assert main(["run", str(spec), "--output", str(tmp_path / "out"), "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert f"column {shown} holds nested values" in err and "Traceback" not in err
+
+
+def test_validate_refuses_list_cells_in_a_frame() -> None:
+    frame = pd.DataFrame({"sex": [["m"], ["f"]], "y": [1, 0]})
+    req = DatasetRequirements(label="y", positive_label=1, sensitive=("sex",))
+    with pytest.raises(InputError, match=r"column 'sex' holds list values, .*\(data rows 1, 2\)"):
+        validate(frame, req, None, source="frame")
