@@ -20,7 +20,6 @@ _INVISIBLE = "\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff"
 
 #: C0 controls, DEL, C1 controls, and the characters above.
 _UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]")
-_UNSAFE_KEEP_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -31,14 +30,16 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def printable(text: str, *, keep_newlines: bool = False) -> str:
+def printable(text: str, *, keep: str = "") -> str:
     """``text`` with every control, ANSI-escape and bidi character written as a visible escape.
 
-    ``keep_newlines`` leaves ``\\n`` alone, for a multi-line message the tool itself composed
-    (its lines are still each made safe).
+    ``keep`` names characters to leave alone: ``"\\n"`` for a multi-line message the tool
+    itself composed, ``"\\n\\r\\t"`` for HTML, where they are only white space.
     """
-    pattern = _UNSAFE_KEEP_NEWLINE if keep_newlines else _UNSAFE
-    return pattern.sub(_escape, str(text))
+    text = str(text)
+    if keep:
+        return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
+    return _UNSAFE.sub(_escape, text)
 
 
 #: A cell a spreadsheet reads as a formula (OWASP "CSV injection"): = + - @, or a tab or carriage

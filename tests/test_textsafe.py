@@ -41,7 +41,7 @@ def test_printable_escapes_exactly_the_unsafe_characters(text: str, shown: str |
 
 
 def test_keep_newlines_keeps_only_newlines() -> None:
-    assert printable("a\nb\x1b\r", keep_newlines=True) == "a\nb\\x1b\\r"
+    assert printable("a\nb\x1b\r", keep="\n") == "a\nb\\x1b\\r"
 
 
 def test_log_show_cannot_be_forged_by_a_resource_name(

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         # messages quote file names, fields and column names: untrusted text, made visible
-        click.echo(f"error: {printable(exc.diagnostics(), keep_newlines=True)}", err=True)
+        click.echo("error: " + printable(exc.diagnostics(), keep="\n"), err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
