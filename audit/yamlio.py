@@ -49,7 +49,7 @@ class StrictLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):  # an alias adds no depth where it is written
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -57,14 +57,14 @@ class StrictLoader(yaml.SafeLoader):
                 raise StrictYAMLError(
                     problem=f"nesting deeper than {MAX_DEPTH} levels", problem_mark=mark
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
             self._refuse_duplicates(node)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
     def _refuse_duplicates(self, node: yaml.MappingNode) -> None:
         seen: dict[Any, yaml.Node] = {}
