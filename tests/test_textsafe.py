@@ -137,3 +137,15 @@ def test_reasons_csv_neutralises_formulas_from_data_and_reason_codes(
         float(r["attribution"])  # the tool's own numbers stay numeric ...
         assert r["attribution"].startswith("-")  # ... negative, and not prefixed
     assert any(r["row_id"].startswith("'=HYPERLINK(") for r in rows)
+
+
+def test_policy_validate_escapes_the_file_name_it_echoes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``policy validate`` prints its own diagnostics (not through the CLI's error handler)."""
+    bad = tmp_path / "p\x1b]0;owned\x07.yaml"
+    bad.write_text("a: 1\na: 2\n", encoding="utf-8")
+    assert main(["policy", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "p\\x1b]0;owned\\x07.yaml:2: duplicate key 'a' (first at line 1)" in err
+    assert "\x1b" not in err and "\x07" not in err

@@ -9,6 +9,7 @@ import click
 
 from ..errors import AuditError, InputError
 from ..pipeline.codes import EXIT_INPUT
+from ..textsafe import printable
 from ..yamlio import read_yaml
 from .common import PATH, guard, relative
 
@@ -38,7 +39,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
             p = load_policy(f)
         except AuditError as exc:
             bad += 1
-            click.echo(f"invalid: {exc.diagnostics()}", err=True)
+            click.echo("invalid: " + printable(exc.diagnostics(), keep="\n"), err=True)
         else:
             click.echo(f"ok: {f} ({p.name} {p.document.version}, {len(p.rules)} rules)")
     ctx.exit(EXIT_INPUT if bad else 0)
