@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "audit.textsafe",
         "audit.names",
         "audit.readonce",
+        "audit.jsonio",
     ),
     (
         "audit.fairness",

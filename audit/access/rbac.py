@@ -39,7 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import InputError
-from ..yamlio import locate, read_yaml, validation_message
+from ..yamlio import locate, parse_yaml, validation_message
 from .identity import Actor
 
 #: Every action a command can ask for, with what it lets an actor do. Unknown actions are denied.
@@ -173,11 +173,9 @@ class Rbac:
             raise InputError(f"{path}: cannot read the RBAC file: {exc}") from None
         try:
             text = raw.decode("utf-8")
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except (UnicodeDecodeError, yaml.YAMLError):
-            read_yaml(path)  # raises the detailed error, with the line
-            raise InputError(f"{path}: invalid YAML") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: cannot read the RBAC file: {exc}") from None
+        data, node = parse_yaml(text, path)
         if not isinstance(data, dict):
             raise InputError(f"{path}:1:1: expected a mapping with keys version, roles, bindings")
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..contract import Report, ReportFormatError
 from ..digest import sha256_file
 from ..errors import InputError
+from ..jsonio import check_depth
 from ..safefs import is_plain_file
 
 REPORT_FILE = "report.json"
@@ -31,6 +32,7 @@ def read_report(path: Path) -> Report:
             f"{path} cannot be read: {exc.strerror}",
             hint="give the report.json of a bundle written by audit run",
         ) from None
+    check_depth(data, path)
     try:
         return Report.from_bytes(data)
     except (ReportFormatError, RecursionError) as exc:

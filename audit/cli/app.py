@@ -20,6 +20,7 @@ import click
 from .. import __version__
 from ..errors import AuditError
 from ..pipeline.codes import EXIT_INPUT, EXIT_INTERNAL
+from ..textsafe import printable
 from .access import rbac, token
 from .common import EPILOG, reset_session, verbose_option
 from .explain import explain
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     except AuditError as exc:
         if verbose:
             traceback.print_exc()
-        click.echo(f"error: {exc.diagnostics()}", err=True)
+        # messages quote file names, fields and column names: untrusted text, made visible
+        click.echo("error: " + printable(exc.diagnostics(), keep="\n"), err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         click.echo(
-            f"internal error: {type(exc).__name__}: {exc}\n"
+            f"internal error: {type(exc).__name__}: {printable(str(exc))}\n"
             "  this is a bug in audit; rerun with --verbose and report the traceback",
             err=True,
         )

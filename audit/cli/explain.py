@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..textsafe import printable
 from .common import EPILOG, FILE, session
 
 
@@ -58,10 +59,14 @@ def explain(
             continue
         stability = "" if d.stability is None else f", stability {d.stability:.2f}"
         click.echo(
-            f"row {r}: decision {d.decision} (additivity error {d.additivity_error:.1e}{stability})"
+            printable(f"row {r}: decision {d.decision}")
+            + f" (additivity error {d.additivity_error:.1e}{stability})"
         )
-        for reason in d.reasons:
+        for reason in d.reasons:  # codes, words, columns and values: the user's and the data's
             click.echo(
-                f"  {reason.rank}. [{reason.code}] {reason.text}  "
-                f"({reason.feature} = {reason.value}, {reason.attribution:+.3f})"
+                "  "
+                + printable(
+                    f"{reason.rank}. [{reason.code}] {reason.text}  "
+                    f"({reason.feature} = {reason.value}, {reason.attribution:+.3f})"
+                )
             )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..textsafe import printable
 from .common import FILE, exit_verified, guard, json_option, passphrase_option, session
 
 
@@ -50,8 +51,10 @@ def log_show(
             click.echo(json.dumps({**json.loads(e.body()), "hash": e.hash}))
         else:
             word = click.style(e.decision.upper(), fg="green" if e.decision == "allow" else "red")
+            # actor, resource and reason are the caller's words: one entry, one line, no escapes
+            actor, act, res, why = (printable(v) for v in (e.actor, e.action, e.resource, e.reason))
             click.echo(
-                f"{e.seq:>6} {e.time} {e.actor:<16} {word:<5} {e.action:<16} {e.resource}  {e.reason}"
+                f"{e.seq:>6} {printable(e.time)} {actor:<16} {word:<5} {act:<16} {res}  {why}"
             )
 
 

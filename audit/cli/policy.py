@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..errors import AuditError
+from ..errors import AuditError, InputError
 from ..pipeline.codes import EXIT_INPUT
 from ..pipeline.paths import confine
+from ..textsafe import printable
+from ..yamlio import read_yaml
 from .common import PATH, guard, relative, session
 
 
@@ -39,7 +41,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
             p = load_policy(f)
         except AuditError as exc:
             bad += 1
-            click.echo(f"invalid: {exc.diagnostics()}", err=True)
+            click.echo("invalid: " + printable(exc.diagnostics(), keep="\n"), err=True)
         else:
             click.echo(f"ok: {f} ({p.name} {p.document.version}, {len(p.rules)} rules)")
     ctx.exit(EXIT_INPUT if bad else 0)
@@ -47,11 +49,9 @@ def validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
 def _is_rbac_file(path: Path) -> bool:
     """An access-control (RBAC) file rather than a policy: `roles` and `bindings`, no apiVersion."""
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data, _ = read_yaml(path)
+    except InputError:
         return False
     return isinstance(data, dict) and "apiVersion" not in data and "bindings" in data
 

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..registry.store import Kind
+from ..textsafe import printable
 from .common import PATH, F, guard, session
 
 
@@ -112,8 +113,8 @@ def list_(kind: Kind | None) -> None:
         return
     for a in rows:
         click.echo(
-            f"{a.kind:<8} {a.ref:<32} {a.format:<8} sha256:{a.sha256[:12]}  "
-            f"{a.registered_at}  {a.registered_by}"
+            f"{a.kind:<8} {printable(a.ref):<32} {a.format:<8} sha256:{a.sha256[:12]}  "
+            f"{a.registered_at}  {printable(a.registered_by)}"
         )
 
 

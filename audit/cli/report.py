@@ -12,6 +12,7 @@ import click
 from ..errors import AuditError
 from ..pipeline.paths import confine
 from ..pipeline.session import report_resource
+from ..textsafe import printable
 from .common import PATH, STATUS_STYLE, F, guard, json_option, relative, reports_option, session
 
 
@@ -68,20 +69,23 @@ def report_show(bundle: Path) -> None:
     r = Bundle.open(bundle).report
     subject = r.subject
     text, colour = STATUS_STYLE[r.outcome]
-    click.echo(f"{subject.name} v{r.version}  {click.style(text, fg=colour, bold=True)}")
-    click.echo(f"  report id {r.report_id}, created {r.created_at} by {r.actor.user}")
+    shown = click.style(text, fg=colour, bold=True)
+    click.echo(f"{printable(subject.name)} v{r.version}  {shown}")
+    click.echo(f"  report id {r.report_id}, created {r.created_at} by {printable(r.actor.user)}")
     for label, a in (
         ("model", subject.model),
         ("dataset", subject.dataset),
         ("reference", subject.reference),
     ):
         if a is not None:
-            click.echo(f"  {label:<9} {artifact_ref(a)}  sha256:{a.sha256[:12]}")
+            click.echo(f"  {label:<9} {printable(artifact_ref(a))}  sha256:{a.sha256[:12]}")
     policy = subject.policy
-    click.echo(f"  policy    {policy.name}@{policy.version}  sha256:{policy.sha256[:12]}")
+    click.echo(
+        f"  policy    {printable(f'{policy.name}@{policy.version}')}  sha256:{policy.sha256[:12]}"
+    )
     for rule in r.rules:
         word, col = STATUS_STYLE.get(rule.status, (rule.status.upper(), None))
-        click.echo(f"  {click.style(word, fg=col)}  {rule.id}: {rule.message}")
+        click.echo(f"  {click.style(word, fg=col)}  {rule.id}: {printable(rule.message)}")
 
 
 @report.command("open")

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..textsafe import printable
 from .common import (
     EPILOG,
     FILE,
@@ -152,10 +153,10 @@ class _Progress:
 
 
 def _print_findings(result: Any) -> None:
-    click.echo(f"audit of {result.name}: {len(result.findings)} rules")
+    click.echo(f"audit of {printable(result.name)}: {len(result.findings)} rules")
     for f in result.findings:
         text, colour = STATUS_STYLE[f.status]
-        click.echo(f"  {click.style(text, fg=colour)}  {f.id}: {f.message}")
+        click.echo(f"  {click.style(text, fg=colour)}  {f.id}: {printable(f.message)}")
 
 
 def _print_changes(lines: list[str], version: int) -> None:
@@ -164,6 +165,6 @@ def _print_changes(lines: list[str], version: int) -> None:
         return
     click.echo(f"since v{version - 1}:")
     for line in lines[:10]:
-        click.echo(f"  {line}")
+        click.echo(f"  {printable(line)}")
     if len(lines) > 10:
         click.echo(f"  ... {len(lines) - 10} more (audit report diff)")

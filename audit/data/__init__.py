@@ -55,6 +55,25 @@ def detect_format(path: Path) -> str:
     return "csv"
 
 
+def _refuse_nested(schema: object, columns: Sequence[str], path: Path) -> None:
+    """InputError naming every wanted Parquet column of a nested type (list, struct, map)."""
+    import pyarrow as pa
+
+    assert isinstance(schema, pa.Schema)
+    nested = [
+        f"{name!r} ({schema.field(name).type})"
+        for name in columns
+        if pa.types.is_nested(schema.field(name).type)
+    ]
+    if nested:
+        raise InputError(
+            f"dataset {path}: {'columns' if len(nested) > 1 else 'column'} {', '.join(nested)} "
+            f"{'hold' if len(nested) > 1 else 'holds'} nested values (lists, structs or maps); "
+            "audit needs one plain value per cell",
+            hint="flatten or drop those columns before the audit (e.g. one column per element)",
+        )
+
+
 def read_table(
     path: Path,
     columns: Sequence[str] | None = None,
@@ -74,8 +93,10 @@ def read_table(
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            available = pq.read_schema(path).names
+            schema = pq.read_schema(path)
+            available = schema.names
             wanted = [c for c in columns if c in available] if columns else None
+            _refuse_nested(schema, wanted or available, path)
             frame = pq.read_table(path, columns=wanted).to_pandas()
             return convert(frame, dtypes or {}, source=str(path)) if dtypes else frame
         return read_csv(path, columns, dtypes)

@@ -111,6 +111,8 @@ def _check(
     available = _preview(list(frame.columns))
     if len(frame) == 0:
         problems.add("it has no rows")
+    if _check_flat(frame, problems):
+        return  # the checks below would hash or compare those cells
     named = [("label", req.label)] if req.label is not None else []
     named += [("sensitive feature", s) for s in req.sensitive]
     named += [("predictions", req.predictions)] if req.predictions else []
@@ -134,6 +136,27 @@ def _check(
             )
     if inputs is not None:
         _check_model_inputs(frame, req, inputs, problems)
+
+
+_NESTED = (list, tuple, dict, set, np.ndarray)
+
+
+def _check_flat(frame: pd.DataFrame, problems: Problems) -> bool:
+    """Add a problem for each column whose cells hold lists, arrays or mappings (a Parquet
+    ``list<...>`` or ``struct`` column); True if there is one."""
+    found = False
+    for col in frame.columns:
+        if frame[col].dtype != object:
+            continue
+        nested = frame[col].map(lambda v: isinstance(v, _NESTED)).to_numpy(dtype=bool)
+        if nested.any():
+            first = frame[col].iloc[int(np.flatnonzero(nested)[0])]
+            problems.add(
+                f"column {str(col)!r} holds {type(first).__name__} values, not one value per "
+                f"cell ({_rows(nested)}); flatten it into plain columns"
+            )
+            found = True
+    return found
 
 
 def _check_label(

@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from audit.errors import InputError
+from audit.textsafe import csv_cell
+from audit.yamlio import parse_yaml
 
 #: At most four principal reasons (Regulation B, Supplement I, comment 9(b)(2)-1).
 MAX_REASONS = 4
@@ -112,9 +113,10 @@ def load_reason_codes(path: Path) -> ReasonCodes:
             hint="check the path of the reason-code file",
         ) from None
     try:
-        raw = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as exc:
-        raise InputError(f"reason-code file {path} is not valid YAML: {exc}") from None
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"reason-code file {path} is not UTF-8 text: {exc}") from None
+    raw, _ = parse_yaml(text, path)
     try:
         document = _File.model_validate(raw)
     except ValidationError as exc:
@@ -202,24 +204,27 @@ def write_reasons_csv(path: Path, decisions: Sequence[DecisionReasons]) -> int:
         for d in decisions:
             fidelity = [_number(d.additivity_error), _number(d.stability)]
             if not d.reasons:
-                writer.writerow([d.row_id, d.decision, "", "", "", "", "", "", *fidelity])
+                writer.writerow([*_cells(d.row_id, d.decision), "", "", "", "", "", "", *fidelity])
                 lines += 1
             for r in d.reasons:
                 writer.writerow(
                     [
-                        d.row_id,
-                        d.decision,
+                        *_cells(d.row_id, d.decision),
                         r.rank,
-                        r.feature,
-                        r.code,
-                        r.text,
-                        _number(r.attribution),
-                        plain_value(r.value),
+                        *_cells(r.feature, r.code, r.text),
+                        _number(r.attribution),  # the tool's own number: stays numeric
+                        *_cells(plain_value(r.value)),
                         *fidelity,
                     ]
                 )
                 lines += 1
     return lines
+
+
+def _cells(*values: Any) -> list[Any]:
+    """Values from the dataset, the model or the reason-code file, neutralised for spreadsheets
+    (a row id ``=HYPERLINK(...)`` is written ``'=HYPERLINK(...)``)."""
+    return [csv_cell(v) for v in values]
 
 
 def _number(value: float | None) -> str:

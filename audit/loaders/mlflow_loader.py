@@ -2,7 +2,7 @@
 
 MLflow's own ``load_model`` unpickles most flavors (scikit-learn is stored as a pickle or
 cloudpickle), so audit never calls it. Instead it asks the registry for the version's artifact
-folder, downloads the files (no loading), reads the ``MLmodel`` file with ``yaml.safe_load`` to
+folder, downloads the files (no loading), reads the ``MLmodel`` file with the strict YAML loader to
 find the model file, and loads that file with audit's own content-detected loaders. Models logged
 in a safe format (XGBoost JSON/UBJ, LightGBM text, ONNX, a ``.skops`` file) audit normally; a
 pickled model is refused with the usual explanation (it is not a registered audit artifact, so
@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import InputError
 from ..names import check_name
 from ..safefs import is_plain_dir, is_plain_file
+from ..yamlio import read_yaml
 from .interface import LoadedModel
 
 URI_PATTERN = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>[0-9]+)$")
@@ -142,12 +143,10 @@ def _model_file(local: Path, uri: str) -> Path:
 
 
 def _flavor_files(mlmodel: Path, root: Path, uri: str) -> list[Path]:
-    import yaml
-
     try:
-        doc: Any = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{uri}: its MLmodel file is not valid YAML ({exc})") from None
+        doc: Any = read_yaml(mlmodel)[0]
+    except InputError as exc:
+        raise InputError(f"{uri}: its MLmodel file is not valid: {exc.message}") from None
     flavors = doc.get("flavors", {}) if isinstance(doc, dict) else {}
     found: list[Path] = []
     for flavor in flavors.values() if isinstance(flavors, dict) else []:

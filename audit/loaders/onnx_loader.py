@@ -15,7 +15,6 @@ and is confirmed by parsing it with ``onnx`` (external data not loaded).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..jsonio import loads
 from .interface import LoadedModel
 from .isolate import probe
 
@@ -135,8 +135,8 @@ def _json_list(raw: str | None) -> list[Any] | None:
     if not raw:
         return None
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = loads(raw, "the ONNX model's metadata")
+    except InputError:
         value = [v.strip() for v in raw.split(",")]
     return value if isinstance(value, list) and value else None
 

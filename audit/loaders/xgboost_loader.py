@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..jsonio import check_depth
 from .interface import LoadedModel
 from .isolate import probe
 
@@ -142,8 +143,10 @@ class XGBoostLoader:
 
 def _check_json(path: Path) -> None:
     """JSON models are parsed fully first, so a truncated file gets a clear message."""
+    raw = path.read_bytes()
+    check_depth(raw, path)  # before json or XGBoost recurse into it
     try:
-        doc = json.loads(path.read_bytes())
+        doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{path}: the XGBoost JSON model is not valid JSON ({exc}); it may be truncated",

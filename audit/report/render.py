@@ -6,8 +6,13 @@ element, charts are inline SVG, and nothing refers to a script, font, image or U
 
 Templates are data, not code: users may point ``template_dir`` at their own folder, so the
 templates run in Jinja2's immutable sandbox (no access to Python internals such as
-``__globals__``), with autoescaping on (a group label such as ``<script>`` is shown, never run) and
-``StrictUndefined`` (a field the template expects but the report lacks is an error, not a blank).
+``__globals__``), read only from inside that folder with no symlink followed, with bounded time
+and output (:mod:`audit.report.sandbox`), with autoescaping on (a group label such as
+``<script>`` is shown, never run) and ``StrictUndefined`` (a field the template expects but the
+report lacks is an error, not a blank). Every value a template prints has its control and bidi
+characters made visible (:func:`audit.textsafe.printable`): a group label with U+202E cannot
+reorder what the reader of the HTML or PDF sees. Any failure of a template is an InputError naming
+the template file and line.
 The template reads the typed report by attribute (``report.subject.dataset.rows``); the metric
 columns of its per-group tables come from the metric catalogue (:mod:`audit.contract.metrics`).
 """
@@ -15,12 +20,12 @@ columns of its per-group tables come from the metric catalogue (:mod:`audit.cont
 from __future__ import annotations
 
 import math
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from audit.contract import CATALOGUE, GROUP_METRICS, Artifact, Finding, GroupMetric, Report, Section
@@ -35,7 +40,15 @@ from audit.report.charts import (
     selection_rate_chart,
     waterfall_chart,
 )
+from audit.report.sandbox import (
+    MAX_TEMPLATE_BYTES,
+    BoundedSandbox,
+    ConfinedLoader,
+    render_bounded,
+)
 from audit.report.typed import as_report
+from audit.safefs import read_file
+from audit.textsafe import printable
 
 __all__ = [
     "default_template_dir",
@@ -239,9 +252,19 @@ def status_symbol(status: Any) -> str:
 # -- environment -------------------------------------------------------------------------------
 
 
-def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(template_dir)),
+def _visible(value: Any) -> Any:
+    """Every printed value with its control and bidi characters shown (white space kept)."""
+    if isinstance(value, Markup):
+        return Markup(printable(value, keep="\n\r\t"))  # adds no markup: still safe
+    if isinstance(value, str):
+        return printable(value, keep="\n\r\t")
+    return value
+
+
+def _environment(template_dir: Path) -> BoundedSandbox:
+    env = BoundedSandbox(
+        loader=ConfinedLoader(template_dir),
+        finalize=_visible,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -278,18 +301,21 @@ def _environment(template_dir: Path) -> ImmutableSandboxedEnvironment:
         needs_label=needs_label,
     )
     env.tests.update(has=has)
+    env.wrap_filters()
     return env
 
 
 def _read_stylesheet(template_dir: Path) -> Markup:
     path = template_dir / STYLESHEET_NAME
-    try:
-        css = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    if not path.exists() and not path.is_symlink():
         raise InputError(
-            f"cannot read the report stylesheet {path}: {exc.strerror or exc}",
+            f"cannot read the report stylesheet {path}: it does not exist",
             hint=f"put a {STYLESHEET_NAME} next to {TEMPLATE_NAME} in the template folder",
-        ) from exc
+        )
+    try:
+        css = read_file(path, root=template_dir, limit=MAX_TEMPLATE_BYTES).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the report stylesheet {path} is not UTF-8 text: {exc}") from None
     # The stylesheet goes verbatim into a <style> element: "</style" would end it early and let
     # the rest of the file be parsed as HTML.
     if "</style" in css.lower():
@@ -328,7 +354,7 @@ def render_html(report: Report | Mapping[str, Any], template_dir: Path | None = 
     """
     typed = as_report(report)
     folder = Path(template_dir) if template_dir is not None else default_template_dir()
-    if not (folder / TEMPLATE_NAME).is_file():
+    if not (folder / TEMPLATE_NAME).exists() and not (folder / TEMPLATE_NAME).is_symlink():
         raise InputError(
             f"template folder {folder} has no {TEMPLATE_NAME}",
             hint="point template_dir at a folder with report.html.j2 and report.css, "
@@ -338,24 +364,52 @@ def render_html(report: Report | Mapping[str, Any], template_dir: Path | None = 
     env = _environment(folder)
     try:
         template = env.get_template(TEMPLATE_NAME)
-        return template.render(template_context(typed), css=css)
+        return render_bounded(template, {**template_context(typed), "css": css})
+    except InputError:
+        raise
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(
             f"template {exc.filename or folder / TEMPLATE_NAME}, line {exc.lineno}: {exc.message}",
             hint="fix the Jinja2 syntax in the template",
-        ) from exc
-    except jinja2.exceptions.SecurityError as exc:
-        raise InputError(
-            f"template in {folder} tried an operation the sandbox refuses: {exc}",
-            hint="report templates may only read the report; remove the offending expression",
-        ) from exc
-    except jinja2.UndefinedError as exc:
-        raise InputError(
-            f"template in {folder} uses a field the report does not have: {exc.message}",
-            hint="guard optional fields in the template with 'is not none' or 'is has(...)'",
         ) from exc
     except jinja2.TemplateNotFound as exc:
         raise InputError(
             f"template in {folder} includes {exc.name!r}, which is not in the template folder",
             hint="keep every partial inside the template folder",
         ) from exc
+    except jinja2.exceptions.SecurityError as exc:
+        raise _template_error(
+            exc,
+            folder,
+            "tried an operation the sandbox refuses or ran away",
+            "report templates may only read the report, in bounded time and "
+            "size; remove the offending expression",
+        ) from exc
+    except jinja2.UndefinedError as exc:
+        raise _template_error(
+            exc,
+            folder,
+            "uses a field the report does not have",
+            "guard optional fields in the template with 'is not none' or 'is has(...)'",
+        ) from exc
+    except RecursionError as exc:
+        raise _template_error(
+            exc,
+            folder,
+            "recursed too deeply (a macro calling itself?)",
+            "end the recursion in the template",
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any failure of a user's template is bad input
+        raise _template_error(exc, folder, "failed", "fix the template at that line") from exc
+
+
+def _template_error(exc: BaseException, folder: Path, what: str, hint: str) -> InputError:
+    """An InputError naming the template file and line where ``exc`` happened (Jinja2 rewrites
+    the traceback so that template lines appear as frames of the template file)."""
+    where = f"template in {folder}"
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename).parent == folder or frame.filename.startswith(f"{folder}/"):
+            where = f"template {frame.filename}, line {frame.lineno}"
+            break
+    detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return InputError(f"{where} {what}: {type(exc).__name__}: {detail[:300]}", hint=hint)
