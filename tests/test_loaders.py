@@ -60,7 +60,8 @@ def _audit(adult: dict, model: Path, tmp_path: Path) -> dict:
     spec = _spec(tmp_path, adult["data"], model)
     code = main(["run", str(spec), "--output", str(out), "--no-pdf"])
     assert code in (0, 1)
-    return json.loads((out / "loader-e2e" / "v1" / "report.json").read_text())
+    latest = max(int(p.name[1:]) for p in (out / "loader-e2e").iterdir() if p.name[0] == "v")
+    return json.loads((out / "loader-e2e" / f"v{latest}" / "report.json").read_text())
 
 
 def _check_selection_rates(report: dict, test: pd.DataFrame, y_pred: np.ndarray) -> None:
