@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import AuditError, InputError
-from .safefs import check_private_dir, private_tempdir, unlinked_components
+from .safefs import check_private_dir, open_regular, private_tempdir
 
 __all__ = ["Copied", "PrivateCopies", "copy_private", "named_as_source"]
 
@@ -48,24 +47,6 @@ class Copied:
     path: Path
     sha256: str
     size: int
-
-
-def _open_source(source: Path, root: Path | None) -> int:
-    if root is not None:
-        why = unlinked_components(source, root)
-        if why:
-            raise InputError(f"refusing to read {source}: {why}", hint="use a regular file")
-    try:
-        return os.open(source, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
-    except FileNotFoundError:
-        raise InputError(f"{source} does not exist", hint="check the path") from None
-    except OSError as exc:
-        if os.path.islink(source):
-            raise InputError(
-                f"refusing to read {source}: it is a symbolic link (not followed)",
-                hint="give the file itself, not a link to it",
-            ) from None
-        raise InputError(f"cannot read {source}: {exc.strerror}") from None
 
 
 def copy_private(
@@ -86,16 +67,7 @@ def copy_private(
     source = Path(source)
     check_private_dir(folder)
     target = folder / (name or source.name)
-    fd = _open_source(source, root)
-    with os.fdopen(fd, "rb") as src:
-        info = os.fstat(src.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise InputError(f"refusing to read {source}: {kind}", hint="give a regular file")
-        if limit is not None and info.st_size > limit:
-            raise InputError(
-                f"refusing to read {source}: {info.st_size:,} bytes, more than {limit:,}"
-            )
+    with open_regular(source, root=root, limit=limit) as src:
         try:
             out = os.open(
                 target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600

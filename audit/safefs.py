@@ -24,6 +24,7 @@ import secrets
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import InputError
 
@@ -32,6 +33,7 @@ __all__ = [
     "create_file",
     "is_plain_dir",
     "is_plain_file",
+    "open_regular",
     "private_tempdir",
     "read_file",
     "unlinked_components",
@@ -85,11 +87,12 @@ def unlinked_components(path: Path, root: Path) -> str | None:
     return None
 
 
-def read_file(path: Path, *, root: Path | None = None, limit: int | None = None) -> bytes:
-    """The bytes of the regular file ``path``, opened without following a symlink.
+def open_regular(path: Path, *, root: Path | None = None, limit: int | None = None) -> BinaryIO:
+    """The regular file ``path``, opened for reading without following a symlink.
 
     With ``root``: ``path`` must be inside it and no component below ``root`` a symlink. With
-    ``limit``: a file larger than ``limit`` bytes is refused.
+    ``limit``: a file larger than ``limit`` bytes is refused (on the open file, so a swap after
+    the check changes nothing). The caller closes the file.
     """
     path = Path(path)
     if root is not None:
@@ -97,24 +100,36 @@ def read_file(path: Path, *, root: Path | None = None, limit: int | None = None)
         if why:
             raise InputError(f"refusing to read {path}: {why}", hint="use a regular file")
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+        # O_NONBLOCK: a FIFO planted under the name must not hang the open (it is refused below;
+        # on a regular file the flag changes nothing)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise InputError(f"{path} does not exist") from None
+        raise InputError(f"{path} does not exist", hint="check the path") from None
     except OSError as exc:
         if os.path.islink(path):
             raise InputError(
                 f"refusing to read {path}: it is a symbolic link (not followed)",
-                hint="replace the link by the file itself",
+                hint="give the file itself, not a link to it",
             ) from None
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"refusing to read {path}: not a regular file")
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise InputError(f"refusing to read {path}: {kind}", hint="give a regular file")
         if limit is not None and info.st_size > limit:
             raise InputError(
                 f"refusing to read {path}: {info.st_size:,} bytes, more than the limit of {limit:,}"
             )
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def read_file(path: Path, *, root: Path | None = None, limit: int | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (see :func:`open_regular`)."""
+    with open_regular(path, root=root, limit=limit) as fh:
         return fh.read()
 
 
