@@ -6,6 +6,21 @@ from typing import Any
 
 from audit.contract import Section
 
+#: A one-rule policy on accuracy; ``.format(threshold=0.5)`` passes the German sample model,
+#: ``0.99`` fails it.
+ACCURACY_POLICY = """\
+apiVersion: audit/v1
+kind: Policy
+name: lenient
+version: "1"
+rules:
+  - id: accuracy
+    kind: performance
+    metric: accuracy
+    operator: ">="
+    threshold: {threshold}
+"""
+
 
 def as_json(section: Any) -> Any:
     """JSON data of a typed report section (or a dict of them), as written to report.json."""

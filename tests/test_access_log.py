@@ -587,6 +587,20 @@ def test_sigkill_during_writes_leaves_a_log_that_verifies(tmp_path: Path) -> Non
         assert log.verify([key.public_key()]).ok
 
 
+def publish(log: AccessLog, key: Ed25519PrivateKey, details: dict, refuse=None) -> LogProof:
+    """Anchor a report:publish entry the way publishing does."""
+    return log.anchor(
+        actor=ALICE,
+        action="report:publish",
+        resource="report:credit/v1",
+        reason="published",
+        rbac_sha256="cd" * 32,
+        details=details,
+        signing_key=key,
+        refuse=refuse,
+    )
+
+
 def test_anchored_entry_carries_details_and_a_proof_that_verifies_alone(
     tmp_path: Path, key
 ) -> None:
@@ -594,15 +608,7 @@ def test_anchored_entry_carries_details_and_a_proof_that_verifies_alone(
     with AccessLog(path) as log:
         fill(log, 7)
         details = {"name": "credit", "version": 1, "report_sha256": "ab" * 32}
-        proof = log.anchor(
-            actor=ALICE,
-            action="report:publish",
-            resource="report:credit/v1",
-            reason="published",
-            rbac_sha256="cd" * 32,
-            details=details,
-            signing_key=key,
-        )
+        proof = publish(log, key, details)
         assert proof.entry.details == details and proof.entry.seq == 8
         assert proof.problems({key_id(key): key.public_key()}) == []
         # a round trip through JSON keeps it verifiable
@@ -614,14 +620,10 @@ def test_anchored_entry_carries_details_and_a_proof_that_verifies_alone(
         assert later.tree_size == 13 and later.problems({key_id(key): key.public_key()}) == []
         # refuse() sees earlier entries under the write lock: a duplicate is refused, nothing added
         with pytest.raises(IntegrityError, match="already"):
-            log.anchor(
-                actor=ALICE,
-                action="report:publish",
-                resource="report:credit/v1",
-                reason="again",
-                rbac_sha256="cd" * 32,
-                details=details,
-                signing_key=key,
+            publish(
+                log,
+                key,
+                details,
                 refuse=lambda e: "v1 already published" if e.details == details else None,
             )
         assert len(log) == 13
@@ -635,15 +637,7 @@ def test_a_proof_is_refused_when_forged_edited_or_signed_by_another_key(
 ) -> None:
     with AccessLog(tmp_path / "access.db") as log:
         fill(log, 4)
-        proof = log.anchor(
-            actor=ALICE,
-            action="report:publish",
-            resource="report:credit/v1",
-            reason="published",
-            rbac_sha256="cd" * 32,
-            details={"version": 1},
-            signing_key=key,
-        )
+        proof = publish(log, key, {"version": 1})
     trusted = {key_id(key): key.public_key()}
     edited = dataclasses.replace(
         proof, entry_body=proof.entry_body.replace(b'"version":1', b'"version":9')

@@ -10,19 +10,9 @@ import yaml
 from audit.access import current_actor
 from audit.cli import main
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers import ACCURACY_POLICY
 
-LENIENT = """\
-apiVersion: audit/v1
-kind: Policy
-name: lenient
-version: "1"
-rules:
-  - id: accuracy
-    kind: performance
-    metric: accuracy
-    operator: ">="
-    threshold: {threshold}
-"""
+LENIENT = ACCURACY_POLICY
 
 
 def _bind(home: Path, roles: list[str]) -> None:

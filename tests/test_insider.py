@@ -37,21 +37,11 @@ from audit.signing import load_identity, predicate_from_report, sign_bundle
 from audit.signing.dsse import sign_envelope
 from audit.signing.keys import KeyRecord, read_private_key
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers import ACCURACY_POLICY
 
 SPEC = SAMPLES / "german" / "audit.yaml"
 MODEL = SAMPLES / "german" / "models" / "german-rf.skops"
-POLICY = """\
-apiVersion: audit/v1
-kind: Policy
-name: insider
-version: "1"
-rules:
-  - id: accuracy
-    kind: performance
-    metric: accuracy
-    operator: ">="
-    threshold: {threshold}
-"""
+POLICY = ACCURACY_POLICY
 
 
 def bind(home: Path, roles: list[str], services: dict[str, list[str]] | None = None) -> None:

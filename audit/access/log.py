@@ -147,18 +147,11 @@ class AccessLog:
         """
         with self._transaction():
             return self._append_locked(
-                actor=actor,
-                action=action,
-                resource=resource,
-                decision=decision,
-                reason=reason,
-                rbac_sha256=rbac_sha256,
-                details=details,
+                actor, action, resource, decision, reason, rbac_sha256, details
             )
 
     def _append_locked(
         self,
-        *,
         actor: Actor,
         action: str,
         resource: str,
@@ -167,6 +160,7 @@ class AccessLog:
         rbac_sha256: str,
         details: dict[str, Any] | None,
     ) -> Entry:
+        """:meth:`append`'s work, inside a write transaction the caller holds."""
         last = self._db.execute(
             "SELECT seq, hash, body FROM entries ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -230,13 +224,7 @@ class AccessLog:
                         if why:
                             raise IntegrityError(f"{self.path}: {why}")
                 entry = self._append_locked(
-                    actor=actor,
-                    action=action,
-                    resource=resource,
-                    decision="allow",
-                    reason=reason,
-                    rbac_sha256=rbac_sha256,
-                    details=details,
+                    actor, action, resource, "allow", reason, rbac_sha256, details
                 )
                 body = entry.body()
                 hashes.append(leaf_hash(body))
