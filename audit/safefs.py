@@ -19,10 +19,12 @@ Errors are :class:`~audit.errors.InputError` (exit 2) naming the path and what w
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +35,7 @@ __all__ = [
     "create_file",
     "is_plain_dir",
     "is_plain_file",
+    "locked",
     "open_regular",
     "private_tempdir",
     "read_file",
@@ -198,6 +201,23 @@ def create_file(path: Path, data: bytes | str, *, mode: int = 0o644) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     return path
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the lock file ``path`` (created, never through a link)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644)
+    except OSError as exc:
+        raise InputError(
+            f"cannot lock {path}: {exc.strerror} (is it a symbolic link?)",
+            hint="remove whatever was planted under that name",
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def check_private_dir(folder: Path) -> None:

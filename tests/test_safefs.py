@@ -19,6 +19,7 @@ from audit.safefs import (
     create_file,
     is_plain_dir,
     is_plain_file,
+    locked,
     open_regular,
     private_tempdir,
     read_file,
@@ -112,3 +113,13 @@ def test_private_temp_folders_are_0700_and_a_swapped_one_is_refused(
     opened.chmod(0o755)
     with pytest.raises(InputError, match="not private"):
         check_private_dir(opened)
+
+
+def test_a_lock_file_planted_as_a_link_is_refused(tmp_path: Path, secret: Path) -> None:
+    before = secret.read_bytes()
+    (tmp_path / ".lock").symlink_to(secret)
+    with pytest.raises(InputError, match="symbolic link"), locked(tmp_path / ".lock"):
+        pass
+    assert secret.read_bytes() == before
+    with locked(tmp_path / "real.lock"):
+        assert is_plain_file(tmp_path / "real.lock")

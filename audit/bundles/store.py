@@ -7,13 +7,11 @@ concurrent audits of one system get different version numbers instead of overwri
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 import shutil
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from ..safefs import (
     create_file,
     is_plain_dir,
     is_plain_file,
+    locked,
     private_tempdir,
     read_file,
     write_file,
@@ -56,21 +55,6 @@ def versions(folder: Path) -> list[int]:
         return []
     found = [VERSION_DIR.match(p.name) for p in folder.iterdir() if is_plain_dir(p)]
     return sorted(int(m[1]) for m in found if m)
-
-
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    try:
-        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    except OSError as exc:
-        raise InputError(
-            f"cannot lock {folder}: {exc.strerror} (is .lock a symbolic link?)"
-        ) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 class BundleStore:
@@ -130,7 +114,7 @@ class BundleStore:
                 f"cannot create the report folder {folder}: {exc.strerror}",
                 hint="choose a writable --output folder",
             ) from None
-        with _locked(folder):
+        with locked(folder / ".lock"):
             existing = versions(folder)
             version = max(existing[-1] if existing else 0, floor(name) if floor else 0) + 1
             new = build(version, self.latest(name))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..access import COMMAND_ACTIONS, AccessContext, Actor, authorize, bootstrap_rbac, open_access
-from ..errors import InputError
+from ..errors import InputError, IntegrityError
 from ..registry import Registry, default_home
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class Session:
         self.cwd = cwd
         self.notify = notify or (lambda message: None)
         self._access: AccessContext | None = None
+        self._trust_error: IntegrityError | None = None
 
     @classmethod
     def at(
@@ -104,7 +105,16 @@ class Session:
                     f"first use of {self.display(home)}: bound OS account {ctx.os_actor.user!r} "
                     f"as admin in {self.display(home / 'rbac.yaml')} (edit it to grant others roles)"
                 )
-            trust = ensure_trust(home, ctx.log, ctx.os_actor, ctx.rbac.sha256)
+            try:
+                trust = ensure_trust(home, ctx.log, ctx.os_actor, ctx.rbac.sha256)
+            except IntegrityError as exc:
+                # a damaged trust configuration: nothing is trusted, every command that needs a
+                # key fails (``trust()`` raises), but ``audit log verify`` can still say where
+                if ctx.token is not None:
+                    raise
+                self._trust_error = exc
+                self._access = ctx
+                return ctx
             ctx.log.signing_key = log_key(home)
             ctx = replace(ctx, trusted_keys=trust.keyring.public("token"))
             self._access = ctx
@@ -114,7 +124,10 @@ class Session:
         """The home's verified trust configuration (IntegrityError if it was tampered with)."""
         from .trust import load_trust
 
-        found = load_trust(self.home, self.access.log)
+        log = self.access.log
+        if self._trust_error is not None:
+            raise self._trust_error
+        found = load_trust(self.home, log)
         assert found is not None  # created by ``access``
         return found
 

@@ -18,12 +18,10 @@ edited, replaced or unlogged trust.json is refused (IntegrityError, exit 3). A k
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..access import AccessLog, Actor, Entry, generate_key_file, load_private_key
 from ..errors import InputError, IntegrityError
-from ..safefs import read_file, write_file
+from ..safefs import locked, read_file, write_file
 from ..signing.dsse import b64decode, b64encode, keyid_of, raw_public_key
 from ..signing.keys import KeyRecord, Keyring, Purpose, SigningIdentity
 from ..signing.times import parse_utc
@@ -64,7 +62,7 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
 
 def _trust_entries(log: AccessLog) -> list[Entry]:
-    return [e for e in log.entries_with_action(TRUST_ACTION) if e.details]
+    return [e for e in log.entries_with_action(TRUST_ACTION) if e.details and e.decision == "allow"]
 
 
 def load_trust(home: Path, log: AccessLog) -> TrustDocument | None:
@@ -85,7 +83,11 @@ def load_trust(home: Path, log: AccessLog) -> TrustDocument | None:
         )
         want = str(entries[-1].details["trust_sha256"])  # type: ignore[index]
     except (KeyError, TypeError, ValueError) as exc:
-        raise IntegrityError(f"access log: malformed keys:trust entry ({exc})") from None
+        raise IntegrityError(
+            f"access log: the keys:trust entries do not pin an administrator key (entry "
+            f"{entries[0].seq} lacks or garbles {exc}): the log was altered",
+            hint="run `audit log verify` to find the first altered entry; restore from backup",
+        ) from None
     pending = path.with_name(TRUST_FILE + ".new")
     try:
         raw = read_file(path, limit=4 << 20)
@@ -106,16 +108,6 @@ def load_trust(home: Path, log: AccessLog) -> TrustDocument | None:
             hint="restore trust.json from backup; run `audit log verify`",
         )
     return read_trust(raw, admin, str(path))
-
-
-@contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    with (Path(home) / ".trust.lock").open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _key(folder: Path, name: str) -> Ed25519PrivateKey:
@@ -149,7 +141,7 @@ def _update(
 ) -> TrustDocument:
     """Apply ``change`` to the current configuration, sign, log, and put it in place."""
     home = Path(home)
-    with _locked(home):
+    with locked(home / ".trust.lock"):
         current = load_trust(home, log)
         admin = _key(home / "keys", ADMIN_KEY)
         now = datetime.now(UTC).replace(microsecond=0)
