@@ -191,6 +191,12 @@ def test_an_approval_signed_with_the_runners_key_does_not_open_the_gate(
     finally:
         real.write_bytes(saved)
     assert report.outcome == "pass" and main(gate(as_home, reports)) == 0
+    # the approver loses the approver role: their approval no longer opens the gate
+    bind(home, ["auditor"])
+    capsys.readouterr()
+    assert main(gate(as_home, reports)) == 3
+    assert "does not allow" in capsys.readouterr().err
+    reader(home)
 
 
 def test_a_token_trusted_through_the_callers_keyring_is_refused(

@@ -26,7 +26,7 @@ from ..digest import sha256_file
 from ..errors import IntegrityError
 from ..safefs import create_file
 from ..signing import ATTESTATION_FILE, SigningIdentity
-from ..signing.verify import PUBLISH_ACTION, LogHistory
+from ..signing.verify import PUBLISH_ACTION, LogHistory, VerificationResult
 from .session import Session
 
 __all__ = [
@@ -189,7 +189,7 @@ def verify_published(
     keyring: Path | None = None,
     log_export: Path | None = None,
     rollback_check: bool = True,
-) -> Any:
+) -> VerificationResult:
     """``audit verify``: the bundle against the home's trust configuration (or the verifier's
     own ``keyring``) and the log's record (the home's log, or ``log_export``)."""
     from ..signing import latest_version_beside, load_keyring, verify_bundle

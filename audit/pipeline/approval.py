@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,15 +110,19 @@ def approve(
             "report_id": record.report_id,
             "approval_sha256": hashlib.sha256(raw).hexdigest(),
             "keyid": keyid,
+            "groups": list(approver.groups),
         },
     )
     return out
 
 
-def read_approval(path: Path, keyring: Keyring, rbac: Rbac, logged: Sequence[str] = ()) -> Approval:
-    """An approval signed by an *approval* key bound to its approver, who the RBAC policy lets
-    approve that report, and recorded in the access log (``logged``: the approval digests the
-    log holds); IntegrityError otherwise."""
+def read_approval(
+    path: Path, keyring: Keyring, rbac: Rbac, logged: Mapping[str, Sequence[str]]
+) -> Approval:
+    """An approval signed by an *approval* key bound to its approver, recorded in the access
+    log (``logged``: approval sha256 -> the approver's OS groups, as the tool logged them), by
+    someone the RBAC policy lets approve that report (judged with those logged groups, not the
+    ones the approval claims); IntegrityError otherwise."""
     try:
         raw = read_file(path, limit=1 << 20)
         envelope = json.loads(raw)
@@ -146,12 +150,15 @@ def read_approval(path: Path, keyring: Keyring, rbac: Rbac, logged: Sequence[str
             f"approval {path} says it is by {approval.approved_by!r} but is signed with the key "
             f"of {holder.principal!r}"
         )
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest not in logged:
+        raise IntegrityError(f"approval {path} is not recorded in the access log")
     service = approval.approved_by.startswith("service:")
     who = Actor(
         user=approval.approved_by.removeprefix("service:"),
         uid=-1,
         source="token" if service else "os",
-        groups=() if service else approval.groups,
+        groups=() if service else tuple(logged[digest]),
     )
     decision = rbac.decide(who, APPROVE_ACTION, f"report:{approval.name}/v{approval.version}")
     if not decision.allowed:
@@ -159,8 +166,6 @@ def read_approval(path: Path, keyring: Keyring, rbac: Rbac, logged: Sequence[str
             f"approval {path} is by {approval.approved_by!r}, whom {rbac.source} does not allow "
             f"to approve: {decision.reason}"
         )
-    if hashlib.sha256(raw).hexdigest() not in logged:
-        raise IntegrityError(f"approval {path} is not recorded in the access log")
     return approval
 
 
@@ -180,7 +185,7 @@ def gate(
     keyring: Keyring,
     record: LogHistory,
     rbac: Rbac,
-    approvals_logged: Sequence[str],
+    approvals_logged: Mapping[str, Sequence[str]],
     *,
     max_age: timedelta = timedelta(days=365),
     now: datetime | None = None,

@@ -78,11 +78,11 @@ def gate(
     registry.path_of(artifact)  # the registered bytes must still match their digest
     policy = load_policy(policy_file)
     log = session.access.log
-    logged = [
-        str((e.details or {}).get("approval_sha256"))
+    logged = {
+        str(e.details.get("approval_sha256")): list(e.details.get("groups", []))
         for e in log.entries_with_action(APPROVE_ACTION)
-        if e.details
-    ]
+        if e.details and e.decision == "allow"
+    }
     return decide(
         artifact.sha256,
         policy.sha256,
