@@ -428,3 +428,28 @@ def test_export_and_the_writer_refuse_planted_symlinks(as_home, tmp_path: Path, 
         == 2
     )
     assert listing() == before
+
+
+def test_concurrent_audits_of_one_system_publish_a_chain_that_verifies(
+    as_home, tmp_path: Path, capsys
+) -> None:
+    """Three audits at once (real processes): each gets its own version, each pins the version
+    before it as the log records it, and every one verifies (before: the predecessor was read
+    before the lock, so two of them pinned the same one and never verified)."""
+    import os
+    import subprocess
+    import sys
+
+    bind(as_home["home"], ["engineer"])
+    out = tmp_path / "reports"
+    args = [sys.executable, "-m", "audit", "run", str(SPEC), "--model", "german-rf@1"]
+    args += ["--policy", str(as_home["lenient"]), "--output", str(out), "--no-pdf"]
+    args += ["--explain-sample-size", "20", "-q"]
+    env = {**os.environ, "AUDIT_HOME": str(as_home["home"])}
+    procs = [subprocess.Popen(args, env=env, cwd=tmp_path) for _ in range(3)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    reader(as_home["home"])
+    versions = sorted(int(p.name[1:]) for p in (out / "german-credit").glob("v*"))
+    assert len(versions) == 3
+    for v in versions:
+        assert main(["verify", str(out / "german-credit" / f"v{v}"), "--no-rollback-check"]) == 0

@@ -331,10 +331,12 @@ def test_checkpoint_is_recorded(
     report: dict[str, Any],
     keyring_path: Path,
     testlog: AnchorLog,
+    bundle: Path,
 ) -> None:
     folder = work / "checkpointed" / "adult-income" / "v2"
     shutil.copytree(unsigned, folder)
-    typed = Report.model_validate({**report, "version": 2})
+    prev = "sha256:" + hashlib.sha256((bundle / "report.json").read_bytes()).hexdigest()
+    typed = Report.model_validate({**report, "version": 2, "previous": prev})
     (folder / "report.json").write_bytes(typed.to_bytes())
     point = {"size": 12, "root": "ab" * 32, "signature": "xyz"}
     bundle_signer(identity, checkpoint=lambda: point)(typed, folder)
@@ -407,7 +409,9 @@ def test_rotation_keeps_old_bundles_valid_and_is_announced_by_the_old_key(
     def signed(version: int, identity: SigningIdentity, now: datetime | None = None) -> Path:
         folder = tmp_path / f"b{version}" / "adult-income" / f"v{version}"
         shutil.copytree(unsigned, folder)
-        typed = Report.model_validate({**report, "version": version})
+        before = tmp_path / f"b{version - 1}" / "adult-income" / f"v{version - 1}" / "report.json"
+        prev = "sha256:" + hashlib.sha256(before.read_bytes()).hexdigest() if version > 1 else None
+        typed = Report.model_validate({**report, "version": version, "previous": prev})
         (folder / "report.json").write_bytes(typed.to_bytes())
         sign_bundle(folder, identity, predicate=predicate_from_report(typed), now=now)
         log.anchor(folder, identity.keyid)

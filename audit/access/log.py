@@ -24,7 +24,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -203,26 +203,26 @@ class AccessLog:
         rbac_sha256: str,
         details: dict[str, Any],
         signing_key: Ed25519PrivateKey,
-        refuse: Callable[[Entry], str | None] | None = None,
+        refuse: Callable[[Sequence[Entry]], str | None] | None = None,
     ) -> LogProof:
         """Append an allowed entry that anchors evidence, sign a checkpoint covering it, and
         return the entry's inclusion proof, all in one write transaction.
 
-        ``refuse`` sees every earlier entry first (under the write lock, so no concurrent
-        writer can slip in between): if it returns a reason, nothing is appended and
-        IntegrityError is raised (e.g. that version of that system is already published).
+        ``refuse`` sees every earlier entry of the same action first (under the write lock, so
+        no concurrent writer can slip in between): if it returns a reason, nothing is appended
+        and IntegrityError is raised (e.g. that version of that system is already published).
         """
         self._db.execute("PRAGMA synchronous=FULL")
         try:
             with self._transaction():
-                hashes: list[bytes] = []
-                for (body,) in self._db.execute("SELECT body FROM entries ORDER BY seq"):
-                    raw = bytes(body)
-                    hashes.append(leaf_hash(raw))
-                    if refuse is not None:
-                        why = refuse(Entry.from_body(raw))
-                        if why:
-                            raise IntegrityError(f"{self.path}: {why}")
+                hashes = [
+                    leaf_hash(bytes(body))
+                    for (body,) in self._db.execute("SELECT body FROM entries ORDER BY seq")
+                ]
+                if refuse is not None:
+                    why = refuse(list(self.entries_with_action(action)))
+                    if why:
+                        raise IntegrityError(f"{self.path}: {why}")
                 entry = self._append_locked(
                     actor, action, resource, "allow", reason, rbac_sha256, details
                 )

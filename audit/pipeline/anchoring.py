@@ -12,7 +12,7 @@ a version the log already holds. ``verify`` and ``gate`` read the log's record b
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,12 +131,24 @@ def anchor_bundle(
         "signer_keyid": signer_keyid,
     }
 
-    def refuse(e: Entry) -> str | None:
-        if e.action == PUBLISH_ACTION and _name(e) == name and _version(e) >= version:
-            return (
-                f"version {_version(e)} of {name} is already in the access log (entry "
-                f"{e.seq}); refusing to publish version {version} beside it"
-            )
+    def refuse(published: Sequence[Entry]) -> str | None:
+        same = [e for e in published if _name(e) == name]
+        for e in same:
+            if _version(e) >= version:
+                return (
+                    f"version {_version(e)} of {name} is already in the access log (entry "
+                    f"{e.seq}); refusing to publish version {version} beside it"
+                )
+        if same:
+            last = max(same, key=_version)
+            logged = "sha256:" + str((last.details or {}).get("report_sha256"))
+            if report.previous != logged:
+                return (
+                    f"{name} v{_version(last)} was published while this audit was being "
+                    f"written (its report pins another predecessor); run the audit again"
+                )
+        elif report.previous is not None:
+            return f"the report pins a predecessor the access log never recorded for {name}"
         return None
 
     proof = log.anchor(

@@ -45,7 +45,7 @@ def publish(
     the log's record of the system, not just the folder.
     """
     seal = None if signer is None else bundle_signer(signer, checkpoint=checkpoint)
-    logged = None if steps is None else steps.previous(result.name)
+    logged = None if steps is None else (lambda: steps.previous(result.name))
     return BundleStore(output).write(
         result.name,
         report_builder(result, now=now, previous=logged),
@@ -57,17 +57,23 @@ def publish(
 
 
 def report_builder(
-    result: AuditResult, *, now: datetime | None = None, previous: str | None = None
+    result: AuditResult,
+    *,
+    now: datetime | None = None,
+    previous: Callable[[], str | None] | None = None,
 ) -> ReportBuilder:
     """The report of version N of ``result``: pinning the previous version's report.json digest
-    (``previous``, the log's record, when given; else the folder's latest) and diffing against
+    (``previous()``, the log's record, asked for when the version number is chosen, under the
+    folder's lock, None before the first logged version; without it, the folder's latest) and diffing against
     the folder's latest (omitted if it is unreadable); validated against the published schema
     before anything is written."""
     created = utc_text(now or datetime.now(UTC))
 
-    pinned = previous
-
     def build(version: int, prior: Bundle | None) -> NewReport:
+        if previous is not None:  # the log's record is the history, whatever the folder holds
+            pinned = previous()
+        else:
+            pinned = None if prior is None else "sha256:" + prior.report_sha256()
         prev_report = None
         if prior is not None:
             try:
@@ -78,9 +84,7 @@ def report_builder(
             result,
             report_id=str(uuid.uuid4()),
             version=version,
-            previous=pinned
-            if pinned is not None
-            else (None if prior is None else "sha256:" + prior.report_sha256()),
+            previous=pinned,
             created_at=created,
         )
         change_lines: list[str] | None = None
