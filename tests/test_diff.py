@@ -104,7 +104,7 @@ def test_identical_runs_give_an_empty_diff(runs: dict[str, dict[str, Any]]) -> N
     assert diff.to_text() == f"no changes since v{old['version']}"
     assert diff.to_changes().to_json()["since"] == {
         "report_id": old["report_id"],
-        "version": 1,
+        "version": old["version"],
         "created_at": old["created_at"],
     }
 

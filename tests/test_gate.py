@@ -18,11 +18,15 @@ LENIENT = ACCURACY_POLICY
 def _bind(home: Path, roles: list[str]) -> None:
     data = yaml.safe_load((ROOT / "policies" / "rbac.yaml").read_text())
     data["bindings"]["users"] = {current_actor().user: roles}
+    data["bindings"]["services"] = {"ci-bot": ["ci"]}
     (home / "rbac.yaml").write_text(yaml.safe_dump(data))
 
 
 def test_gate_refuses_until_approved_and_tracks_model_and_policy(
-    audit_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    audit_home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     policy = tmp_path / "lenient.yaml"
     policy.write_text(LENIENT.format(threshold=0.5))
@@ -78,9 +82,20 @@ def test_gate_refuses_until_approved_and_tracks_model_and_policy(
 
     assert main(["approve", str(bundle)]) == 4  # admin may run audits, not approve them
     assert "may not 'report:approve'" in capsys.readouterr().err
+    _bind(audit_home, ["admin"])
+    assert main(["token", "issue", "--user", "ci-bot", "--roles", "ci", "--expires", "1h"]) == 0
+    token = capsys.readouterr().out.strip()
     _bind(audit_home, ["approver"])
-    assert main(["approve", str(bundle), "--note", "release 1.4"]) == 0
+    # holding the approver role now does not let the person who ran v1 approve it
+    assert main(["approve", str(bundle)]) == 4
+    assert "separation of duties" in capsys.readouterr().err
     assert main(run) == 4  # an approver may not run the audit it approves
+    # the CI pipeline runs the audit under its own token; the approver approves that one
+    monkeypatch.setenv("AUDIT_TOKEN", token)
+    assert main(run) == 0
+    monkeypatch.delenv("AUDIT_TOKEN")
+    bundle = reports / "german-credit" / "v2"
+    assert main(["approve", str(bundle), "--note", "release 1.4"]) == 0
 
     capsys.readouterr()
     assert main(gate) == 0

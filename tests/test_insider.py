@@ -18,6 +18,8 @@ that worked before keys per purpose, log anchoring and confined files, and shows
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -47,7 +49,7 @@ POLICY = ACCURACY_POLICY
 def bind(home: Path, roles: list[str], services: dict[str, list[str]] | None = None) -> None:
     data = yaml.safe_load((ROOT / "policies" / "rbac.yaml").read_text())
     data["bindings"]["users"] = {current_actor().user: roles}
-    data["bindings"]["services"] = services or {}
+    data["bindings"]["services"] = services or {"ci-bot": ["ci"]}
     (home / "rbac.yaml").write_text(yaml.safe_dump(data))
 
 
@@ -73,8 +75,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
             args += ["--output", str(reports), "--no-pdf", "--explain-sample-size", "20", *extra]
             return main(args)
 
+        # the audits are CI's (a token), so the person who approves did not run them
+        bind(home, ["admin"])
+        capture = io.StringIO()
+        with contextlib.redirect_stdout(capture):
+            assert main(["token", "issue", "--user", "ci-bot", "--roles", "ci"]) == 0
+        mp.setenv("AUDIT_TOKEN", capture.getvalue().strip())
         assert run(strict, "--name", "german-b") == 1  # german-b v1, FAIL
         assert run(lenient) == 0  # german-credit v1, PASS: the model's latest audit
+        mp.delenv("AUDIT_TOKEN")
         bind(home, ["approver"])
         assert main(["approve", str(reports / "german-credit" / "v1")]) == 0
         bind(home, ["admin"])

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..access import AccessLog, Actor, Rbac
+from ..access import AccessLog, Actor, Entry, Rbac
 from ..bundles import Bundle
-from ..errors import InputError, IntegrityError
+from ..errors import AccessDenied, InputError, IntegrityError
 from ..safefs import create_file, read_file
 from ..signing import Keyring
 from ..signing.dsse import sign_envelope, verify_envelope
@@ -36,6 +36,22 @@ APPROVE_ACTION = "report:approve"
 Reason = Literal[
     "approved", "none", "failed", "not approved", "stale", "policy changed", "unverified"
 ]
+
+
+def publisher(entry: Entry) -> str:
+    """Who published a ``report:publish`` entry, as an approver is named (``service:x``)."""
+    return f"service:{entry.actor}" if entry.actor_source == "token" else entry.actor
+
+
+def check_separation(approver: str, published: Entry, where: str) -> None:
+    """Nobody approves an audit they ran (AccessDenied, exit 4): separation of duties holds
+    even for someone who holds both roles, or switched roles in between."""
+    if approver == publisher(published):
+        raise AccessDenied(
+            f"{approver} ran the audit {where} (access-log entry {published.seq}) and may not "
+            "also approve it (separation of duties)",
+            hint="ask someone else bound to the approver role to review and approve it",
+        )
 
 
 @dataclass(frozen=True)
@@ -66,11 +82,13 @@ def approve(
     rbac_sha256: str,
     note: str = "",
     now: datetime | None = None,
+    published: Entry | None = None,
 ) -> Path:
     """Record ``approver``'s signed approval of the (verified) ``bundle``; the approval file.
 
     Refuses (InputError) a bundle whose outcome is fail: a failed audit is waived in the
-    policy, never approved around.
+    policy, never approved around; and (AccessDenied) an approver who ran the audit
+    (``published``: its ``report:publish`` entry).
     """
     opened = Bundle(bundle)
     report = opened.report
@@ -79,6 +97,8 @@ def approve(
             f"{bundle}: the audit failed; a failed report cannot be approved",
             hint="fix the model, or record a waiver in the policy and audit again",
         )
+    if published is not None:
+        check_separation(approver.label, published, str(bundle))
     model = report.subject.model
     record = Approval(
         report_id=report.report_id,
@@ -246,6 +266,11 @@ def gate(
             False, "not approved", f"{where} passed but is not approved (audit approve)", bundle
         )
     approval = read_approval(approval_file, keyring, rbac, approvals_logged)
+    if approval.approved_by == publisher(latest):
+        raise IntegrityError(
+            f"gate closed: {where} was approved by {approval.approved_by}, who ran the audit "
+            "(separation of duties)"
+        )
     if (
         approval.report_sha256 != Bundle(bundle).report_sha256()
         or approval.model_sha256 != model_sha256

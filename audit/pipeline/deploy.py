@@ -26,16 +26,20 @@ def approve(
     """Approve the verified, passing bundle at ``target`` as the session's actor (needs
     report:approve), signed with the actor's own approval key (created and enrolled on first
     use). Verified against ``keyring``, else the home's trust configuration."""
-    from .anchoring import verify_published
+    from .anchoring import history, verify_published
     from .approval import approve as record_approval
     from .trust import approver_key
 
     bundle = Bundle.open(target)
     actor = session.guard("approve", report_resource(bundle.path))
-    verify_published(
-        session, bundle.path, keyring=keyring, rollback_check=False
-    ).raise_for_problems()
+    verified = verify_published(session, bundle.path, keyring=keyring, rollback_check=False)
+    verified.raise_for_problems()
     ctx = session.access
+    report_id = verified.predicate.report_id if verified.predicate else None
+    published = next(
+        (e for e in history(session).publishes if (e.details or {}).get("report_id") == report_id),
+        None,
+    )
     key, keyid = approver_key(session.home, ctx.log, actor, ctx.rbac.sha256)
     out = record_approval(
         bundle.path,
@@ -46,6 +50,7 @@ def approve(
         log=ctx.log,
         rbac_sha256=ctx.rbac.sha256,
         note=note,
+        published=published,
     )
     return Approved(bundle, actor.label, out)
 
