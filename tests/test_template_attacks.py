@@ -10,6 +10,7 @@ signed PDF); a ZeroDivisionError in a template was an internal error (exit 5); n
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,23 @@ def test_symlink_to_a_private_key_in_the_templates_folder_is_refused_by_audit_ru
     assert f"refusing to read {folder / 'key.pem'}" in err and "Traceback" not in err
     written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert not any("BEGIN PRIVATE KEY" in p.read_text("utf-8", "replace") for p in written)
+
+
+def test_a_hard_linked_or_copied_private_key_in_the_templates_folder_is_refused(
+    report: dict[str, Any], tmp_path: Path, folder: Path
+) -> None:
+    """A hard link is no symlink: O_NOFOLLOW opens it. Before, `{% include "k.pem" %}` of a
+    hard link to the home's attestation key put the key into the signed report.html."""
+    key = tmp_path / "attestation.key.pem"
+    key.write_text(SECRET, encoding="utf-8")
+    os.link(key, folder / "k.pem")
+    _template(folder, '<pre>{% include "k.pem" %}</pre>')
+    with pytest.raises(InputError, match="hard link"):
+        render_html(report, folder)
+    (folder / "k.pem").unlink()
+    shutil.copy(key, folder / "k.pem")  # a copy is no link at all: refused for what it holds
+    with pytest.raises(InputError, match="holds a private key"):
+        render_html(report, folder)
 
 
 @pytest.mark.parametrize("linked", ["report.html.j2", "report.css"])

@@ -68,7 +68,12 @@ def _fetcher_class() -> type:
             if scheme != "file":
                 raise ResourceRefused(f"refused to fetch {url!r}: only data: URLs are allowed")
             path = self.resolve_inside(url)
-            body = path.read_bytes()
+            from .sandbox import read_template_file
+
+            try:
+                body = read_template_file(path, self.root)
+            except InputError as exc:
+                raise ResourceRefused(f"refused to fetch {url!r}: {exc.message}") from None
             mime, _ = mimetypes.guess_type(path.name)
             content_type = mime or "application/octet-stream"
             if content_type.startswith("text/"):

@@ -41,13 +41,12 @@ from audit.report.charts import (
     waterfall_chart,
 )
 from audit.report.sandbox import (
-    MAX_TEMPLATE_BYTES,
     BoundedSandbox,
     ConfinedLoader,
+    read_template_file,
     render_bounded,
 )
 from audit.report.typed import as_report
-from audit.safefs import read_file
 from audit.textsafe import printable
 
 __all__ = [
@@ -313,7 +312,7 @@ def _read_stylesheet(template_dir: Path) -> Markup:
             hint=f"put a {STYLESHEET_NAME} next to {TEMPLATE_NAME} in the template folder",
         )
     try:
-        css = read_file(path, root=template_dir, limit=MAX_TEMPLATE_BYTES).decode("utf-8")
+        css = read_template_file(path, template_dir).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"the report stylesheet {path} is not UTF-8 text: {exc}") from None
     # The stylesheet goes verbatim into a <style> element: "</style" would end it early and let

@@ -4,8 +4,10 @@ Users may point ``templates`` at their own folder, so a template is untrusted in
 
 * :class:`ConfinedLoader` reads every template (and every ``include``/``extends``/``import``)
   through :func:`audit.safefs.read_file` with ``root`` the template folder: a symlink anywhere
-  below it, a name with ``..`` or an absolute path is refused (exit 2), so a link planted in a
-  templates folder cannot copy a private key into report.html and the signed PDF;
+  below it, a name with ``..`` or an absolute path is refused (exit 2), and so are hard links
+  and files holding a PEM private key (:func:`read_template_file`, also used for the stylesheet
+  and the PDF's images), so a link planted in a templates folder cannot copy a private key into
+  report.html and the signed PDF;
 * :class:`BoundedSandbox` is Jinja2's immutable sandbox with a time budget and an output bound:
   every loop iterates through a guard (the template's syntax tree is rewritten so that
   ``{% for x in xs %}`` reads ``{% for x in __audit_iter(xs) %}``), every call, attribute access,
@@ -22,6 +24,7 @@ repetition are checked before they run).
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -32,7 +35,7 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import InputError
-from ..safefs import read_file
+from ..safefs import open_regular
 
 #: Largest template (or stylesheet) file read.
 MAX_TEMPLATE_BYTES = 1 << 20
@@ -45,6 +48,25 @@ _MAX_POWER_BITS = 4096
 
 class TemplateLimit(jinja2.exceptions.SecurityError):
     """A template went past the time or output bound of :class:`BoundedSandbox`."""
+
+
+def read_template_file(path: Path, root: Path) -> bytes:
+    """A file of the template folder ``root`` (template, stylesheet, image), read without
+    following a link below ``root``; a hard link (the same file as one elsewhere, such as a
+    key) and anything holding a PEM private key are refused: nothing secret reaches a report."""
+    with open_regular(path, root=root, limit=MAX_TEMPLATE_BYTES) as fh:
+        if os.fstat(fh.fileno()).st_nlink > 1:
+            raise InputError(
+                f"refusing to read {path}: it is a hard link (the same file as one elsewhere)",
+                hint="copy the file into the template folder instead of linking it",
+            )
+        data = fh.read()
+    if b"PRIVATE KEY-----" in data:
+        raise InputError(
+            f"refusing to use {path}: it holds a private key",
+            hint="a template folder holds templates, stylesheets and images only",
+        )
+    return data
 
 
 class ConfinedLoader(jinja2.BaseLoader):
@@ -65,7 +87,7 @@ class ConfinedLoader(jinja2.BaseLoader):
         path = self.root.joinpath(*name.parts)
         if not path.exists() and not path.is_symlink():
             raise jinja2.TemplateNotFound(template)
-        data = read_file(path, root=self.root, limit=MAX_TEMPLATE_BYTES)
+        data = read_template_file(path, self.root)
         try:
             source = data.decode("utf-8")
         except UnicodeDecodeError as exc:
