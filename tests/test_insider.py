@@ -462,3 +462,23 @@ def test_concurrent_audits_of_one_system_publish_a_chain_that_verifies(
     assert len(versions) == 3
     for v in versions:
         assert main(["verify", str(out / "german-credit" / f"v{v}"), "--no-rollback-check"]) == 0
+
+
+def test_deep_or_garbled_log_files_are_refused_with_a_reason(
+    as_home, tmp_path: Path, capsys
+) -> None:
+    """Before: 100,000 nested brackets in a log export were an internal error (exit 5)."""
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    v1 = as_home["reports"] / "german-credit" / "v1"
+    capsys.readouterr()
+    assert main(["verify", str(v1), "--log", str(deep)]) in (2, 3)
+    assert main(["log", "verify", "--checkpoint", str(deep)]) in (2, 3)
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "deep" in err
+    # a proof of the wrong shape in a bundle
+    reports = copy_reports(as_home, tmp_path)
+    bundle = reports / "german-credit" / "v1"
+    (bundle / "log-proof.json").write_text("[" * 5000 + "]" * 5000)
+    assert main(["verify", str(bundle)]) == 3
+    assert "log-proof.json" in capsys.readouterr().err

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .. import jsonio
 from ..digest import canonical_json
 from ..errors import InputError
+from ..jsonio import max_depth
 from .keys import TrustedKeys, keyring
 from .merkle import MerkleFrontier
-from .records import GENESIS, Checkpoint, LogVerification
+from .records import ENTRY_DEPTH, GENESIS, Checkpoint, LogVerification
 
 __all__ = ["check_entry", "verify_export", "verify_rows"]
 
@@ -40,6 +42,8 @@ def check_entry(
         if seq > k:
             return f"entry {k} is missing (deleted): the next stored entry is {seq}", k
         return f"entry {seq} appears after entry {k - 1} (reordered or duplicated)", seq
+    if max_depth(body) > ENTRY_DEPTH:
+        return f"entry {k} nests deeper than any entry (edited)", k
     try:
         data = json.loads(body)
     except ValueError:
@@ -154,6 +158,7 @@ def verify_export(path: Path, trusted_keys: TrustedKeys) -> LogVerification:
         lines.pop()
     cps: list[Checkpoint] = []
     if lines and lines[-1].startswith(b'{"checkpoint":'):
-        cps.append(Checkpoint.from_dict(json.loads(lines.pop())["checkpoint"]))
+        line = jsonio.loads(lines.pop(), f"{path}: checkpoint line", limit=ENTRY_DEPTH)
+        cps.append(Checkpoint.from_dict(line["checkpoint"] if isinstance(line, dict) else {}))
     log_id = cps[0].log_id if cps else None
     return verify_rows(((None, b, None) for b in lines), [], cps, keyring(trusted_keys), log_id)

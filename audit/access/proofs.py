@@ -10,13 +10,13 @@ position, and nobody can add, drop or edit a publish entry without a log key.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .. import jsonio
 from ..errors import InputError
 from .merkle import leaf_hash, root_from_proof
 from .records import Checkpoint, Entry
@@ -100,10 +100,7 @@ class LogProof:
 
     @staticmethod
     def parse(raw: bytes, where: str) -> LogProof:
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise InputError(f"{where}: not valid JSON") from None
+        data = jsonio.loads(raw, where, limit=16)
         try:
             return LogProof.from_dict(data)
         except InputError as exc:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..digest import canonical_json
 from ..errors import InputError, IntegrityError
+from ..jsonio import max_depth
 from .keys import key_id
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 GENESIS = "0" * 64
+#: Entries are flat records (``details`` one level down): anything deeper is not one.
+ENTRY_DEPTH = 16
 CHECKPOINT_KIND = "audit.access-log.checkpoint"
 
 
@@ -83,6 +86,8 @@ class Entry:
     def from_body(cls, body: bytes) -> Entry:
         """Parse stored bytes; raise IntegrityError if they are not an entry."""
         try:
+            if max_depth(body) > ENTRY_DEPTH:
+                raise ValueError(f"nested more than {ENTRY_DEPTH} levels deep")
             data = json.loads(body)
             if not isinstance(data.get("details", {}), dict):
                 raise TypeError("details is not an object")

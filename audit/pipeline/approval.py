@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from .. import jsonio
 from ..access import AccessLog, Actor, Entry, Rbac
 from ..bundles import Bundle
 from ..errors import AccessDenied, InputError, IntegrityError
@@ -145,8 +146,8 @@ def read_approval(
     ones the approval claims); IntegrityError otherwise."""
     try:
         raw = read_file(path, limit=1 << 20)
-        envelope = json.loads(raw)
-    except (InputError, ValueError) as exc:
+        envelope = jsonio.loads(raw, path, limit=16)
+    except InputError as exc:
         raise IntegrityError(f"approval {path} is unreadable: {exc}") from None
     opened, checks = verify_envelope(envelope, keyring.public("approval"))
     if opened.payload_type != APPROVAL_TYPE:

@@ -60,19 +60,31 @@ def verify_log(session: Session, checkpoint_files: list[Path]) -> LogVerificatio
 
 def checkpoints_in(path: Path) -> list[dict[str, Any]]:
     """Checkpoints found in a log export, a bundle's attestation.json, or a checkpoint file."""
+    from .. import jsonio
+    from ..safefs import read_file
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        text = read_file(path, limit=1 << 30).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path} is not UTF-8 text", hint="give a log export or attestation"
+        ) from None
     found: list[dict[str, Any]] = []
     for line in text.splitlines() if path.suffix == ".jsonl" else [text]:
+        if jsonio.max_depth(line.encode("utf-8")) > 32:
+            raise InputError(f"{path}: JSON nested too deep to be a log export or attestation")
         try:
             doc = json.loads(line)
         except ValueError:
             continue
         if isinstance(doc, dict) and "payload" in doc and "payloadType" in doc:  # DSSE envelope
-            statement = json.loads(base64.b64decode(doc["payload"]))
-            cp = statement.get("predicate", {}).get("checkpoint")
+            try:
+                statement = jsonio.loads(base64.b64decode(doc["payload"]), path, limit=32)
+            except (ValueError, TypeError):
+                continue
+            if not isinstance(statement, dict) or not isinstance(statement.get("predicate"), dict):
+                continue
+            cp = statement["predicate"].get("checkpoint")
             if cp:
                 found.append(cp)
         elif isinstance(doc, dict) and isinstance(doc.get("checkpoint"), dict):

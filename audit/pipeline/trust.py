@@ -273,19 +273,20 @@ def record_rotation(
     identity: SigningIdentity,
     old_keyid: str,
 ) -> TrustDocument:
-    """Log a rotation (``keys:rotate``) and retire the old key at the entry's time."""
-    entry = log.append(
-        actor=actor,
-        action=ROTATE_ACTION,
-        resource="keys",
-        decision="allow",
-        reason="bundle key rotated",
-        rbac_sha256=rbac_sha256,
-        details={"retired": old_keyid, "new": identity.keyid},
-    )
-    retired_at = parse_utc(entry.time)
+    """Log a rotation (``keys:rotate``) and retire the old key at the entry's time; the entry
+    is written under the trust lock, with the trust update that follows it."""
 
     def rotate(ring: Keyring) -> Keyring:
+        entry = log.append(
+            actor=actor,
+            action=ROTATE_ACTION,
+            resource="keys",
+            decision="allow",
+            reason="bundle key rotated",
+            rbac_sha256=rbac_sha256,
+            details={"retired": old_keyid, "new": identity.keyid},
+        )
+        retired_at = parse_utc(entry.time)
         keys = dict(ring.keys)
         old = keys.get(old_keyid)
         if old is not None:
