@@ -271,6 +271,19 @@ def test_csv_with_a_header_and_no_rows_exits_2(
     assert "d.csv cannot be audited" in err and "it has no rows" in err
 
 
+def test_a_header_only_dataset_for_a_model_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: with a model to feed, the empty numeric input columns crashed (IndexError, exit 5)."""
+    header = (SAMPLES / "german" / "german_test.csv").read_text("utf-8").splitlines()[0]
+    (tmp_path / "empty.csv").write_text(header + "\n", encoding="utf-8")
+    argv = ["run", str(SAMPLES / "german" / "audit.yaml"), "--dataset", str(tmp_path / "empty.csv")]
+    assert main([*argv, "--output", str(tmp_path / "out"), "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert "it has no rows" in err and "internal error" not in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     "column, values, shown",
     [

@@ -263,6 +263,18 @@ def test_markdown_escapes_pipes_and_newlines_in_cells(report: dict[str, Any]) ->
     assert re.search(r"(?<!\\)<x>", md) is None  # no unescaped tag reaches the renderer
 
 
+def test_markdown_shows_ansi_escapes_and_bidi_overrides_visibly(report: dict[str, Any]) -> None:
+    """summary.md is appended to CI job summaries and read in terminals: a system name or a
+    message with an ANSI escape or a bidi override must not repaint or reorder what is shown."""
+    r = _with_waiver_and_hostile(report)
+    r["subject"]["name"] = "credit\x1b[31mFAKE"
+    r["rules"][2]["message"] = "ok \u202eedoc"
+    md = FORMATS["markdown"].render(r)
+    assert "\x1b" not in md and "\u202e" not in md
+    # shown as the escapes themselves (backslash-escaped once more for Markdown)
+    assert "credit\\\\x1b\\[31mFAKE" in md and "\\\\u202eedoc" in md
+
+
 def test_markdown_pass_headline_in_words(report: dict[str, Any]) -> None:
     r = copy.deepcopy(report)
     r["outcome"] = "pass"

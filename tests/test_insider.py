@@ -406,6 +406,13 @@ def test_export_and_the_writer_refuse_planted_symlinks(as_home, tmp_path: Path, 
     assert not (tmp_path / "out.zip").exists()
     captured = capsys.readouterr()
     assert "not a regular file" in captured.err and "PRIVATE KEY" not in captured.out
+    # a bundle folder that is itself a link is neither verified nor exported
+    (tmp_path / "linked" / "german-credit").mkdir(parents=True)
+    linked = tmp_path / "linked" / "german-credit" / "v1"
+    linked.symlink_to(as_home["reports"] / "german-credit" / "v1")
+    assert main(["verify", str(linked)]) == 2
+    assert main(["report", "export", str(linked), str(tmp_path / "l.zip")]) == 2
+    assert "symbolic link" in capsys.readouterr().err
     # the system's folder replaced by a link into the home: nothing is written through it
     out = tmp_path / "planted"
     out.mkdir()

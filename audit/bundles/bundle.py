@@ -62,6 +62,11 @@ class Bundle:
         """The bundle at ``target``, a bundle folder or its report.json; InputError if neither."""
         target = Path(target)
         folder = target.parent if target.name == REPORT_FILE else target
+        if folder.is_symlink() or (folder / REPORT_FILE).is_symlink():
+            raise InputError(
+                f"{target} is a symbolic link; a bundle is used only where it was written",
+                hint="give the bundle folder itself (or a copy: audit report export)",
+            )
         if not (folder / REPORT_FILE).is_file():
             raise InputError(
                 f"{target} is not a report bundle (no {REPORT_FILE} in {folder})",

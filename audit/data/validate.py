@@ -134,7 +134,7 @@ def _check(
                 f"scores column {req.scores!r} has {int(bad.sum())} missing or non-numeric "
                 f"values ({_rows(bad)})"
             )
-    if inputs is not None:
+    if inputs is not None and len(frame):  # a frame without rows has nothing to check
         _check_model_inputs(frame, req, inputs, problems)
 
 

@@ -325,6 +325,8 @@ def verify_bundle(
     verifier's own input); everything wrong with the bundle itself is returned as problems.
     """
     folder = Path(folder)
+    if folder.is_symlink():
+        return VerificationResult((f"{folder} is a symbolic link, not a bundle folder",))
     if not folder.is_dir():
         raise InputError(
             f"bundle folder {folder} does not exist", hint="give a reports/<name>/v<N>"

@@ -7,7 +7,9 @@ be judged, and where the full bundle is. Everything else is in report.html / rep
 
 Text from the report (messages, group labels from the data) is escaped for GitHub-flavoured
 Markdown tables: backslashes, pipes and inline markup are backslash-escaped, newlines become
-``<br>``, so a label can neither break the table's columns nor inject markup.
+``<br>``, so a label can neither break the table's columns nor inject markup; control
+characters, ANSI escapes and bidi overrides are written as visible escapes (the file is
+appended to CI job summaries and read in terminals).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from audit.contract import Finding, Report, Subject
+from audit.textsafe import printable
 
 from .interface import OutputFormat, fmt_number, reference, rule_location, short_digest
 
@@ -33,14 +36,16 @@ _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
 def cell(text: Any) -> str:
-    """``text`` as the content of one GFM table cell: markup and pipes escaped, one line."""
-    escaped = _ENTITY.sub(r"\\&", _MARKUP.sub(lambda m: "\\" + m[0], str(text)))
+    """``text`` as the content of one GFM table cell: markup and pipes escaped, one line,
+    control and bidi characters visible (``textsafe.printable``)."""
+    raw = printable(str(text), keep="\n\r")
+    escaped = _ENTITY.sub(r"\\&", _MARKUP.sub(lambda m: "\\" + m[0], raw))
     return _NEWLINES.sub("<br>", escaped).strip()
 
 
 def code(text: Any, *, in_table: bool = False) -> str:
     """``text`` as an inline code span (in a table cell, GFM needs its pipes escaped too)."""
-    s = _NEWLINES.sub(" ", str(text))
+    s = printable(_NEWLINES.sub(" ", str(text)))
     if in_table:
         s = s.replace("|", "\\|")
     longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
