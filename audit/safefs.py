@@ -179,7 +179,10 @@ def create_file(path: Path, data: bytes | str, *, mode: int = 0o644) -> Path:
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if os.path.lexists(path):
-        raise InputError(f"{path} already exists", hint="choose a new name; nothing was written")
+        what = " (a symbolic link; not followed)" if os.path.islink(path) else ""
+        raise InputError(
+            f"{path} already exists{what}", hint="choose a new name; nothing was written"
+        )
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
         fd = _open_new(tmp, mode)

@@ -150,7 +150,8 @@ class BundleStore:
         """
         folder = bundle.path
         if os.path.lexists(dest):
-            raise InputError(f"{dest} already exists", hint="choose a new destination")
+            what = " (a symbolic link; not followed)" if os.path.islink(dest) else ""
+            raise InputError(f"{dest} already exists{what}", hint="choose a new destination")
         files = bundle.files()  # regular files only: a planted symlink is refused, not followed
         if dest.suffix == ".zip":
             buf = io.BytesIO()

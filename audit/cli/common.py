@@ -30,6 +30,20 @@ Exit codes:
   5  internal error (a bug; rerun with --verbose and report it)
 """
 
+_COMMON_CODES = """  2  bad input or usage (file, flag, malformed bundle or export)
+  3  integrity failure (altered, unanchored, rolled back or forged evidence)
+  4  access denied
+  5  internal error (a bug; rerun with --verbose and report it)
+"""
+VERIFY_EPILOG = (
+    "\b\nExit codes:\n  0  the bundle is intact and anchored in the log\n" + _COMMON_CODES
+)
+APPROVE_EPILOG = "\b\nExit codes:\n  0  approved and logged\n" + _COMMON_CODES
+GATE_EPILOG = (
+    "\b\nExit codes:\n  0  gate open\n"
+    "  1  gate closed (none, failed, not approved, stale, policy changed)\n" + _COMMON_CODES
+)
+
 STATUS_STYLE = {
     "pass": ("PASS", "green"),
     "fail": ("FAIL", "red"),

@@ -9,10 +9,12 @@ import click
 from ..pipeline.codes import EXIT_FAIL
 from ..pipeline.session import report_resource
 from .common import (
-    EPILOG,
+    APPROVE_EPILOG,
     FILE,
     FOLDER,
+    GATE_EPILOG,
     PATH,
+    VERIFY_EPILOG,
     exit_verified,
     guard,
     keyring_option,
@@ -22,7 +24,7 @@ from .common import (
 )
 
 
-@click.command(epilog=EPILOG)
+@click.command(epilog=VERIFY_EPILOG)
 @click.argument("bundle", type=PATH)
 @keyring_option(
     "A public keyring you hold yourself (audit keys export) [default: this audit home's "
@@ -73,7 +75,7 @@ def verify(
     )
 
 
-@click.command(epilog=EPILOG)
+@click.command(epilog=APPROVE_EPILOG)
 @click.argument("bundle", type=PATH)
 @keyring_option(
     "A public keyring you hold yourself to verify the bundle with [default: this audit home's "
@@ -92,7 +94,7 @@ def approve(bundle: Path, keyring: Path | None, note: str) -> None:
     )
 
 
-@click.command(epilog=EPILOG)
+@click.command(epilog=GATE_EPILOG)
 @click.option("--model", "model_ref", required=True, help="The registered model, name@version.")
 @click.option(
     "--policy",
