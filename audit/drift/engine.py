@@ -47,9 +47,19 @@ import numpy as np
 import pandas as pd
 
 from audit import contract
+from audit.drift.checks import (
+    all_missing,
+    check_arguments,
+    check_columns,
+    check_prediction_pair,
+    is_float,
+    is_numeric,
+    no_rows,
+    prediction_series,
+    type_mismatch,
+)
 from audit.drift.psi import EPSILON, bin_counts, psi, quantile_edges
 from audit.drift.tests import TestResult, chi2_test, ks_test
-from audit.errors import InputError
 from audit.fairness.counts import group_codes
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
@@ -253,14 +263,27 @@ def _compare(column: _Column, ref: np.ndarray, cur: np.ndarray, bins: int) -> _C
     if column.kind == NUMERIC:
         ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
         edges = quantile_edges(ref, bins)
-        ref_counts, cur_counts = bin_counts(ref, edges), bin_counts(cur, edges)
-        test = ks_test(ref, cur)
-    else:
-        ref_counts = np.bincount(ref, minlength=column.n_codes)
-        cur_counts = np.bincount(cur, minlength=column.n_codes)
-        used = (ref_counts + cur_counts) > 0  # categories of neither slice: not a bin here
-        ref_counts, cur_counts = ref_counts[used], cur_counts[used]
-        test = chi2_test(ref_counts, cur_counts)
+        return _compare_counts(
+            NUMERIC, bin_counts(ref, edges), bin_counts(cur, edges), ks_test(ref, cur)
+        )
+    ref_counts = np.bincount(ref, minlength=column.n_codes)
+    cur_counts = np.bincount(cur, minlength=column.n_codes)
+    used = (ref_counts + cur_counts) > 0  # categories of neither slice: not a bin here
+    return _compare_counts(CATEGORICAL, ref_counts[used], cur_counts[used])
+
+
+def _compare_counts(
+    kind: str, ref_counts: np.ndarray, cur_counts: np.ndarray, ks: TestResult | None = None
+) -> _Comparison:
+    """PSI (and, for a categorical column, the chi-squared test) from per-bin counts.
+
+    Numeric columns: ``ref_counts``/``cur_counts`` are PSI bin counts and ``ks`` is the KS test
+    of the values. Categorical columns: one count per category used by the slice, the missing
+    category first and the others in label order. Shared with :mod:`audit.drift.stream`, which
+    only ever holds counts, so that both paths give the same floats.
+    """
+    test = chi2_test(ref_counts, cur_counts) if kind == CATEGORICAL else ks
+    assert test is not None, "a numeric comparison needs its KS test"
     return _Comparison(
         psi=psi(ref_counts, cur_counts),
         test=test,
@@ -278,42 +301,20 @@ def _compared_count(column: _Column, values: np.ndarray) -> int:
     )
 
 
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
-        series.dtype
-    )
-
-
-def _is_float(series: pd.Series) -> bool:
-    return pd.api.types.is_float_dtype(series.dtype)
-
-
 def _prepare(
     name: str, reference: pd.Series, current: pd.Series, *, what: str, scores_only: bool
 ) -> _Column:
     """Decide the column type and encode both datasets' values (see the module docstring)."""
-    ref_numeric, cur_numeric = _is_numeric(reference), _is_numeric(current)
+    ref_numeric, cur_numeric = is_numeric(reference), is_numeric(current)
     if ref_numeric != cur_numeric:
-        raise InputError(
-            f"{what} {name!r} is {'numeric' if ref_numeric else 'not numeric'} "
-            f"(dtype {reference.dtype}) in the reference data but "
-            f"{'numeric' if cur_numeric else 'not numeric'} (dtype {current.dtype}) in the "
-            "audit data",
-            hint=f"give {name!r} the same type in both datasets, e.g. cast it with "
-            f"astype(float) or astype(str)",
-        )
-    numeric = ref_numeric and (not scores_only or _is_float(reference) or _is_float(current))
+        raise type_mismatch(what, name, reference.dtype, current.dtype, ref_numeric=ref_numeric)
+    numeric = ref_numeric and (not scores_only or is_float(reference) or is_float(current))
     if numeric:
         ref = reference.to_numpy(dtype=np.float64, na_value=np.nan)
         cur = current.to_numpy(dtype=np.float64, na_value=np.nan)
         for values, dataset in ((ref, "reference"), (cur, "audit")):
             if np.isnan(values).all():
-                raise InputError(
-                    f"{what} {name!r} has no non-missing value in the {dataset} data, so its "
-                    "drift cannot be measured",
-                    hint=f"check that {name!r} is the intended column and parsed as numbers, "
-                    "or leave it out of the drift features",
-                )
+                raise all_missing(what, name, dataset)
         return _Column(name, NUMERIC, ref, cur)
     both = pd.concat(
         [reference.reset_index(drop=True), current.reset_index(drop=True)], ignore_index=True
@@ -323,34 +324,6 @@ def _prepare(
     return _Column(
         name, CATEGORICAL, codes[: len(reference)], codes[len(reference) :], len(labels) + 1
     )
-
-
-def _require_columns(
-    frame: pd.DataFrame, columns: Sequence[str], *, what: str, dataset: str
-) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{what} column(s) {', '.join(map(repr, missing))} not found in the {dataset} data",
-            hint=f"the {dataset} data has columns {', '.join(map(str, frame.columns))}; fix the "
-            "column names in the audit spec or add the columns to the data",
-        )
-
-
-def _predictions(values: np.ndarray, n_rows: int, dataset: str) -> pd.Series:
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise InputError(
-            f"{dataset} predictions must be one-dimensional, got shape {array.shape}",
-            hint="pass one prediction or score per row, e.g. predict_proba(X)[:, 1]",
-        )
-    if array.shape[0] != n_rows:
-        raise InputError(
-            f"{dataset} predictions have {array.shape[0]} values but the {dataset} data has "
-            f"{n_rows} rows",
-            hint="predict on exactly the rows of the dataset, in the same order",
-        )
-    return pd.Series(array)
 
 
 @dataclass(frozen=True)
@@ -459,49 +432,12 @@ def compute_drift(
     predictions, ``bins < 2`` or ``min_group_size < 1``.
     """
     del seed  # see the docstring: nothing here is random
-    features = list(features)
-    sensitive = list(sensitive)
-    if not features:
-        raise InputError(
-            "no drift features given: drift needs at least one column to compare",
-            hint="list the model's input columns as the drift features",
-        )
-    duplicated = sorted({f for f in features if features.count(f) > 1})
-    if duplicated:
-        raise InputError(
-            f"drift features listed more than once: {', '.join(map(repr, duplicated))}",
-            hint="list each feature once",
-        )
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise InputError(
-            f"bins must be an integer of at least 2, got {bins!r}",
-            hint="use the conventional 10 bins",
-        )
-    if (
-        isinstance(min_group_size, bool)
-        or not isinstance(min_group_size, int)
-        or min_group_size < 1
-    ):
-        raise InputError(
-            f"min_group_size must be a positive integer, got {min_group_size!r}",
-            hint="use at least 30 rows per group, so that the tests have some power",
-        )
+    features, sensitive = check_arguments(features, sensitive, bins, min_group_size)
     for frame, dataset in ((reference, "reference"), (current, "audit")):
         if len(frame) == 0:
-            raise InputError(
-                f"the {dataset} data has no rows, so drift cannot be measured",
-                hint="check the dataset path and any row filter in the audit spec",
-            )
-        _require_columns(frame, features, what="drift feature", dataset=dataset)
-        _require_columns(frame, sensitive, what="sensitive", dataset=dataset)
-        if label is not None:
-            _require_columns(frame, [label], what="label", dataset=dataset)
-    if (reference_predictions is None) != (current_predictions is None):
-        given = "reference" if current_predictions is None else "current"
-        raise InputError(
-            f"only the {given} predictions were given, so prediction drift cannot be measured",
-            hint="pass predictions for both the reference and the audit data, or neither",
-        )
+            raise no_rows(dataset)
+        check_columns(frame, features, sensitive, label, dataset=dataset)
+    check_prediction_pair(reference_predictions, current_predictions)
 
     groupings = [_grouping(s, reference[s], current[s]) for s in sensitive]
     feature_drift = tuple(
@@ -521,8 +457,8 @@ def compute_drift(
     if reference_predictions is not None and current_predictions is not None:
         column = _prepare(
             "predictions",
-            _predictions(reference_predictions, len(reference), "reference"),
-            _predictions(current_predictions, len(current), "current"),
+            prediction_series(reference_predictions, len(reference), "reference"),
+            prediction_series(current_predictions, len(current), "current"),
             what="predictions",
             scores_only=True,
         )
