@@ -1,7 +1,8 @@
 """Drift of the audit data against training or reference data: PSI and two-sample tests.
 
 See :mod:`audit.drift.engine` for what is compared and :mod:`audit.drift.psi` for the PSI
-formula, bins and the usual reading (< 0.1 stable, 0.1-0.25 moderate, > 0.25 significant).
+formula, bins and the usual reading (< 0.1 stable, 0.1-0.25 moderate, > 0.25 significant);
+:mod:`audit.drift.stream` measures the same drift in one pass over partitions of the audit data.
 """
 
 from audit.drift.engine import (
@@ -16,6 +17,7 @@ from audit.drift.engine import (
     compute_drift,
 )
 from audit.drift.psi import EPSILON, bin_counts, psi, quantile_edges
+from audit.drift.stream import CurrentDriftStats, DriftPlan
 from audit.drift.tests import TestResult, chi2_test, ks_test
 
 __all__ = [
@@ -24,7 +26,9 @@ __all__ = [
     "INSUFFICIENT_DATA",
     "NUMERIC",
     "ColumnDrift",
+    "CurrentDriftStats",
     "DriftMethod",
+    "DriftPlan",
     "DriftReport",
     "GroupDrift",
     "SensitiveDrift",
