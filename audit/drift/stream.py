@@ -244,7 +244,7 @@ class DriftPlan:
 def _count_numeric(
     plan: _ColumnPlan, x: np.ndarray, groups: list[GroupedRows], out: Counter
 ) -> None:
-    valid = x[~np.isnan(x)]
+    valid = _sorted_values(x)
     out.count(("missing", plan.name), x.size - valid.size)
     if plan.overall is not None:
         out.add(("num", plan.name, None, None), plan.overall.summarise(valid))
@@ -252,12 +252,21 @@ def _count_numeric(
         if rows.sensitive == plan.name:
             continue
         for group, segment in rows.segments(x):
-            segment = segment[~np.isnan(segment)]
             part = plan.slices.get((rows.sensitive, group))
             if part is None:
-                out.count(("n", plan.name, rows.sensitive, group), segment.size)
+                n = int(segment.size - np.count_nonzero(np.isnan(segment)))
+                out.count(("n", plan.name, rows.sensitive, group), n)
             else:
-                out.add(("num", plan.name, rows.sensitive, group), part.summarise(segment))
+                out.add(
+                    ("num", plan.name, rows.sensitive, group),
+                    part.summarise(_sorted_values(segment)),
+                )
+
+
+def _sorted_values(x: np.ndarray) -> np.ndarray:
+    """The non-missing values of ``x``, sorted (np.sort puts NaN last)."""
+    ordered = np.sort(x)
+    return ordered[: ordered.size - np.count_nonzero(np.isnan(x))]
 
 
 def _check_group_dtype(sensitive: str, reference: Any, column: pd.Series) -> None:

@@ -130,12 +130,23 @@ class NumericSlice:
         return int(self.counts.sum())
 
     def summarise(self, cur: np.ndarray) -> np.ndarray:
-        """The cells (module docstring) and PSI bin counts of non-missing current values."""
-        cells = np.searchsorted(self.values, cur, "left") + np.searchsorted(
-            self.values, cur, "right"
-        )
-        counts = np.bincount(cells, minlength=2 * self.values.size + 1)
-        return np.concatenate([counts, bin_counts(cur, self.edges)]).astype(np.int64)
+        """The cells (module docstring) and PSI bin counts of sorted, non-missing current values.
+
+        The few reference values and edges are looked up in the sorted current values rather
+        than each current value among them: measured on 1M rows (benchmarks/
+        bench_drift_stream.py) a sort and these lookups take about a tenth of the time of
+        ``np.searchsorted(values, cur)``, whose random probes miss the cache.
+        """
+        below = np.searchsorted(cur, self.values, "left")  # current values < r_k
+        upto = np.searchsorted(cur, self.values, "right")  # current values <= r_k
+        out = np.empty(2 * self.values.size + 1 + self.edges.size + 1, dtype=np.int64)
+        out[1 : 2 * self.values.size : 2] = upto - below
+        out[0 : 2 * self.values.size : 2] = below - np.concatenate([[0], upto[:-1]])
+        out[2 * self.values.size] = cur.size - upto[-1]
+        # bin j of bin_counts is (e_{j-1}, e_j]: rows <= e_j minus rows <= e_{j-1}
+        at_edges = np.concatenate([[0], np.searchsorted(cur, self.edges, "right"), [cur.size]])
+        out[2 * self.values.size + 1 :] = np.diff(at_edges)
+        return out
 
     def compare(self, summary: np.ndarray) -> _Comparison:
         cells = summary[: 2 * self.values.size + 1]
