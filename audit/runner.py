@@ -17,13 +17,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from . import contract
 from .access import Actor
 from .bundles import read_report
-from .data import data_profile, is_positive
 from .errors import InputError
 from .loaders import LoadedModel, load_model
 from .policy import Evidence, Finding, Policy, evaluate, load_policy, outcome, summarise
@@ -95,7 +93,8 @@ STAGES = (
     "policy",
     "load model",
     "load dataset",
-    "predict",
+    "load reference",
+    "summarise",
     "fairness",
     "explanations",
     "drift",
@@ -158,28 +157,28 @@ def _load_model(
     return model, info
 
 
-def _drift(
+def _drift_plan(
     resolved: ResolvedSpec,
     artifacts: Artifacts,
     model: LoadedModel | None,
     features: list[str] | None,
-    frame: pd.DataFrame,
-    scores: np.ndarray | None,
-    y_pred: np.ndarray,
-) -> tuple[contract.Drift, dict[str, Any]]:
-    """Drift of the audit data (and the model's scores) against the reference data.
+    present: list[str],
+) -> tuple[Any, dict[str, Any]]:
+    """The drift plan: the reference data read (it is held in memory) and, with a model, its
+    predictions; the audit data is then summarised against it partition by partition.
 
     Compared: the model's input columns (with recorded decisions: every column that is not the
     label, a sensitive feature, the decisions or scores), never the id column, whose values
     differ between any two datasets by design; the label when the audit has one.
     """
-    from .drift import compute_drift
+    from .drift.stream import DriftPlan
+    from .engine import model_decisions
 
     spec = resolved.spec
     assert resolved.reference is not None
     copied, info = artifacts.resolve(resolved.reference, "dataset", "reference")
     excluded = {spec.label, *spec.sensitive_features, spec.predictions, spec.scores, spec.id_column}
-    inputs = features or [c for c in frame.columns if c not in excluded]
+    inputs = features or [c for c in present if c not in excluded]
     columns = [c for c in inputs if c != spec.id_column]
     label = [spec.label] if spec.label is not None else []
     wanted = list(dict.fromkeys([*inputs, *spec.sensitive_features, *label]))
@@ -192,24 +191,96 @@ def _drift(
             hint="the reference data needs the model's features, the sensitive features"
             + (" and the label" if label else ""),
         )
-    ref_pred = cur_pred = None
+    ref_pred = None
     if model is not None:
-        ref_decisions, ref_scores = _model_decisions(model, reference[inputs], spec.positive_label)
-        if scores is not None and ref_scores is not None:
-            ref_pred, cur_pred = ref_scores, scores
-        else:
-            ref_pred, cur_pred = ref_decisions.astype(str), y_pred.astype(str)
-    report = compute_drift(
+        ref_decisions, ref_scores = model_decisions(
+            model.estimator, reference[inputs], spec.positive_label
+        )
+        ref_pred = ref_scores if ref_scores is not None else ref_decisions.astype(str)
+    plan = DriftPlan.build(
         reference,
-        frame,
         features=columns,
         sensitive=list(spec.sensitive_features),
         label=spec.label,  # None: no label drift to measure
         reference_predictions=ref_pred,
-        current_predictions=cur_pred,
-    ).to_report()
+    )
     info["rows"] = int(len(reference))
-    return report, info
+    return plan, info
+
+
+def _explain_columns(spec: Any, features: list[str] | None, present: list[str]) -> tuple[str, ...]:
+    """The columns the explanation sample keeps: the model's inputs, the sensitive features and
+    the id column."""
+    inputs = features or [c for c in present if c not in (spec.label, spec.id_column)]
+    extra = [*spec.sensitive_features, *([spec.id_column] if spec.id_column else [])]
+    return tuple(dict.fromkeys([*inputs, *[c for c in extra if c in present]]))
+
+
+def _summarise(
+    plan: Any, backend: str, spec: Any, data: Any, frame: pd.DataFrame | None, on_progress: Any
+) -> Any:
+    from .engine import run_memory, run_stream
+
+    if backend == "memory":
+        assert frame is not None
+        return run_memory(plan, frame, on_progress)
+    if backend == "stream":
+        return run_stream(plan, data, on_progress)
+    from .engine.dask_backend import run_dask
+
+    return run_dask(
+        plan,
+        data,
+        scheduler=spec.engine.scheduler,
+        workers=spec.engine.workers,
+        progress=on_progress,
+    )
+
+
+def _explain(
+    spec: Any, model: LoadedModel, features: list[str] | None, stats: Any, reason_codes: Any
+) -> Any:
+    """Explanations on the explanation population the pass kept (every row up to
+    ``explain.population``, else a seeded sample of that many: :mod:`audit.engine.sample`)."""
+    from .explain import explain_model
+
+    sample = stats.sample
+    rows = sample.population()
+    X = (
+        rows[features]
+        if features
+        else rows.drop(columns=[spec.id_column] if spec.id_column else [])
+    )
+    row_ids = None
+    if spec.id_column:
+        row_ids = rows[spec.id_column]
+    elif not sample.complete:
+        row_ids = pd.Series(rows.index.to_numpy())  # positions in the dataset
+    ex = spec.explain
+    return explain_model(
+        model.estimator,
+        X,
+        positive_label=spec.positive_label,
+        # every sensitive feature, input or not: those that are inputs are direct use, and
+        # proxies are looked for among the other inputs either way
+        sensitive_features=list(spec.sensitive_features),
+        sample_size=ex.sample_size,
+        background_size=ex.background_size,
+        seed=spec.seed,
+        rows=ex.rows,
+        row_ids=row_ids,
+        groups=rows[list(spec.sensitive_features)],
+        reason_codes=reason_codes,
+        max_reasons=ex.max_reasons,
+        method=ex.method,
+        permutations=ex.permutations,
+        stability_replicas=ex.stability_replicas,
+        stability_rows=ex.stability_rows,
+        stability_background=ex.stability_background,
+        proxy_threshold=ex.proxy_threshold,
+        proxy_auc_threshold=ex.proxy_auc_threshold,
+        proxy_model_rows=ex.proxy_model_rows,
+    )
 
 
 def _load_baseline(
@@ -239,33 +310,6 @@ def _load_baseline(
     return typed, info
 
 
-def _model_decisions(
-    model: LoadedModel, X: pd.DataFrame, positive_label: object
-) -> tuple[np.ndarray, np.ndarray | None]:
-    est = model.estimator
-    classes = getattr(est, "classes_", None)
-    if classes is not None:
-        pos = is_positive(pd.Series(classes), positive_label)
-        if not pos.any():
-            raise InputError(
-                f"positive_label {positive_label!r} is not one of the model's classes "
-                f"({', '.join(map(repr, map(str, classes)))})",
-                hint="set positive_label to the model's class for the favourable outcome",
-            )
-    try:
-        y_pred = is_positive(pd.Series(est.predict(X)), positive_label)
-        scores = None
-        if classes is not None and hasattr(est, "predict_proba"):
-            proba = est.predict_proba(X)
-            scores = proba[:, int(np.flatnonzero(pos)[0])]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"the model could not score the dataset: {exc}",
-            hint="check that the dataset's columns and types match what the model was trained on",
-        ) from None
-    return y_pred, scores
-
-
 def run_audit(
     resolved: ResolvedSpec,
     *,
@@ -276,6 +320,7 @@ def run_audit(
     on_stage: Callable[[str], None] | None = None,
     allow_pickle_digest: str | None = None,
     on_artifact: Callable[[str, Copied], None] | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> AuditResult:
     """Run the audit ``resolved`` describes; raise AuditError subclasses on bad input.
 
@@ -296,6 +341,7 @@ def run_audit(
             today=today,
             on_stage=on_stage,
             allow_pickle_digest=allow_pickle_digest,
+            on_progress=on_progress,
         )
 
 
@@ -309,10 +355,11 @@ def _run(
     today: date | None,
     on_stage: Callable[[str], None] | None,
     allow_pickle_digest: str | None,
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> AuditResult:
     from .data import DatasetRequirements, validate
-    from .explain import ExplanationUnavailable, explain_model, load_reason_codes
-    from .fairness import compute_fairness, compute_performance
+    from .engine import DataSource, EngineOptions, Plan, choose, finalize
+    from .explain import ExplanationUnavailable, load_reason_codes
 
     spec = resolved.spec
     st = _Stages(on_stage)
@@ -335,15 +382,19 @@ def _run(
         wanted = [c for c in (spec.label, *spec.sensitive_features) if c is not None]
         wanted += [c for c in (spec.predictions, spec.scores) if c]
         wanted += features or []
-        frame = artifacts.read_table(
-            data_copy,
-            resolved.dataset,
-            columns=list(dict.fromkeys(wanted)) + ([spec.id_column] if spec.id_column else [])
+        columns = (
+            list(dict.fromkeys(wanted)) + ([spec.id_column] if spec.id_column else [])
             if features
-            else None,
-            dtypes=spec.dtypes,
+            else None
         )
         source = resolved.dataset.display()
+        data = DataSource(
+            data_copy.path,
+            source,
+            tuple(columns) if columns else None,
+            dict(spec.dtypes),
+            spec.engine.batch_rows,
+        )
         requirements = DatasetRequirements(
             spec.label,
             spec.positive_label,
@@ -352,8 +403,17 @@ def _run(
             spec.scores,
             spec.id_column,
         )
-        validate(frame, requirements, model, source=source)
-        if spec.id_column and spec.id_column not in frame.columns:
+        backend = choose(EngineOptions(spec.engine.backend), data)
+        frame = None
+        if backend == "memory":
+            frame = artifacts.read_table(
+                data_copy, resolved.dataset, columns=columns, dtypes=spec.dtypes
+            )
+            validate(frame, requirements, model, source=source)
+            present = list(frame.columns)
+        else:
+            present = data.wanted()
+        if spec.id_column and spec.id_column not in present:
             raise InputError(
                 f"dataset {source}: id_column {spec.id_column!r} is missing",
                 hint="name the dataset's row-id column, or remove id_column",
@@ -362,61 +422,56 @@ def _run(
             data_info["description"] = spec.data_description
         elif (data_info.get("metadata") or {}).get("description"):
             data_info["description"] = data_info["metadata"]["description"]
+
+    with st.stage("load reference"):
+        drift_plan, reference_info = None, None
+        if resolved.reference is not None:
+            drift_plan, reference_info = _drift_plan(resolved, artifacts, model, features, present)
+
+    plan = Plan(
+        requirements=requirements,
+        source=source,
+        model=model,
+        features=tuple(features) if features else None,
+        used=tuple(c for c in (features or []) if c in present),
+        score_threshold=spec.score_threshold,
+        explain_columns=_explain_columns(spec, features, present) if model else None,
+        population=None if spec.explain.rows == "all" else spec.explain.population,
+        seed=spec.seed,
+        forced_ids=frozenset(map(str, spec.explain.rows))
+        if isinstance(spec.explain.rows, list)
+        else None,
+        drift=drift_plan,
+    )
+    with st.stage("summarise"):
+        stats = _summarise(plan, backend, spec, data, frame, on_progress)
+        del frame  # the statistics (and the explanation sample) are all that is kept
         data_info.update(
-            rows=int(len(frame)),
+            rows=int(stats.rows),
             label=spec.label,
             positive_label=spec.positive_label,
             sensitive_features=list(spec.sensitive_features),
             decisions="model" if model else "recorded",
         )
 
-    with st.stage("predict"):
-        # no label (decisions or scores alone): y_true is None throughout, and every metric
-        # and rule that needs it says "not assessable: the audit has no label"
-        y_true = None if spec.label is None else is_positive(frame[spec.label], spec.positive_label)
-        scores: np.ndarray | None = None
-        if model is not None:
-            X = (
-                frame[features]
-                if features
-                else frame.drop(columns=[c for c in (spec.label, spec.id_column) if c])
-            )
-            y_pred, scores = _model_decisions(model, X, spec.positive_label)
-        else:
-            if spec.scores:
-                scores = pd.to_numeric(frame[spec.scores], errors="coerce").to_numpy(float)
-                if np.isnan(scores).any():
-                    raise InputError(
-                        f"scores column {spec.scores!r} of {source} has non-numeric or missing values",
-                        hint="scores must be numbers in every row",
-                    )
-            if spec.predictions:
-                y_pred = is_positive(frame[spec.predictions], spec.positive_label)
-            else:
-                assert scores is not None
-                if spec.score_threshold == "median":
-                    y_pred = scores > np.median(scores)
-                else:
-                    y_pred = scores >= float(spec.score_threshold)
-
+    for step, seconds in stats.extra["timings"].seconds.items():
+        st.timings[f"summarise/{step}"] = seconds
     with st.stage("fairness"):
-        fairness = compute_fairness(
-            y_true,
-            y_pred,
-            frame[list(spec.sensitive_features)],
-            scores=scores,
-            reference=policy.reference_group,
-            min_group_size=policy.min_group_size,
-            exclude_below_share=policy.exclude_below_share,
-            n_bootstrap=spec.fairness.n_bootstrap,
-            confidence=spec.fairness.confidence,
-            seed=spec.seed,
+        fairness = finalize.fairness(
+            stats,
+            list(spec.sensitive_features),
+            finalize.FairnessOptions(
+                reference=policy.reference_group,
+                min_group_size=policy.min_group_size,
+                exclude_below_share=policy.exclude_below_share,
+                n_bootstrap=spec.fairness.n_bootstrap,
+                confidence=spec.fairness.confidence,
+                seed=spec.seed,
+            ),
         ).to_report()
-        performance = compute_performance(y_true, y_pred, scores).to_report()
-        used = [c for c in (features or []) if c in frame.columns]
-        profile = data_profile(
-            frame, y_true, spec.sensitive_features, used, id_column=spec.id_column
-        )
+        performance = finalize.performance(stats).to_report()
+        profile = finalize.profile(stats, list(spec.sensitive_features))
+        y_true_known = stats.labelled
 
     with st.stage("explanations"):
         decisions: list[Any] | None = None
@@ -427,31 +482,7 @@ def _run(
             )
         else:
             try:
-                ex = spec.explain
-                explanation = explain_model(
-                    model.estimator,
-                    X,
-                    positive_label=spec.positive_label,
-                    # every sensitive feature, input or not: those that are inputs are direct
-                    # use, and proxies are looked for among the other inputs either way
-                    sensitive_features=list(spec.sensitive_features),
-                    sample_size=ex.sample_size,
-                    background_size=ex.background_size,
-                    seed=spec.seed,
-                    rows=ex.rows,
-                    row_ids=frame[spec.id_column] if spec.id_column else None,
-                    groups=frame[list(spec.sensitive_features)],
-                    reason_codes=reason_codes,
-                    max_reasons=ex.max_reasons,
-                    method=ex.method,
-                    permutations=ex.permutations,
-                    stability_replicas=ex.stability_replicas,
-                    stability_rows=ex.stability_rows,
-                    stability_background=ex.stability_background,
-                    proxy_threshold=ex.proxy_threshold,
-                    proxy_auc_threshold=ex.proxy_auc_threshold,
-                    proxy_model_rows=ex.proxy_model_rows,
-                )
+                explanation = _explain(spec, model, features, stats, reason_codes)
                 explanations = explanation.to_report()
                 if reason_codes is not None:
                     decisions = list(explanation.decision_reasons())
@@ -460,11 +491,8 @@ def _run(
 
     with st.stage("drift"):
         drift = None
-        reference_info = None
-        if resolved.reference is not None:
-            drift, reference_info = _drift(
-                resolved, artifacts, model, features, frame, scores, y_pred
-            )
+        if drift_plan is not None:
+            drift = drift_plan.finalize(stats.drift).to_report()
 
     with st.stage("policy evaluation"):
         evidence = Evidence(
@@ -476,7 +504,7 @@ def _run(
             model_registered=bool(model_info and model_info["source"] == "registry"),
             baseline=baseline,
             drift=drift,
-            has_label=y_true is not None,
+            has_label=y_true_known,
         )
         findings = evaluate(policy, evidence, today or date.today())
 

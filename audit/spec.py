@@ -38,6 +38,12 @@ class ExplainSettings(BaseModel):
         None, description="YAML mapping each input column to a reason code and its wording"
     )
     max_reasons: int = Field(4, ge=1, le=10, description="reasons per adverse decision (ECOA: 4)")
+    population: int = Field(
+        200_000,
+        ge=1,
+        description="rows explanations, proxies and stability draw from: every row up to this "
+        "many, else a seeded uniform sample of this many (the same on every engine)",
+    )
     stability_replicas: int = Field(3, ge=0, description="re-explanations to measure stability")
     stability_rows: int = Field(100, ge=1)
     stability_background: int = Field(50, ge=1)
@@ -64,6 +70,29 @@ class FairnessSettings(BaseModel):
         1000, ge=0, description="multinomial resamples for intervals (0: none)"
     )
     confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class EngineSettings(BaseModel):
+    """Which backend reads and summarises the data (the report is the same for every one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["auto", "memory", "stream", "dask"] = Field(
+        "auto",
+        description="memory: read the whole dataset; stream: pyarrow record batches, memory "
+        "bounded by batch_rows; dask: partitions on a Dask cluster; auto: stream files over "
+        "512 MiB, else memory",
+    )
+    batch_rows: int = Field(1_000_000, ge=1, description="rows per batch (stream) ")
+    scheduler: str | None = Field(
+        None, description="dask: a scheduler address (tcp://host:8786); none starts a LocalCluster"
+    )
+    workers: int = Field(2, ge=1, description="dask: LocalCluster worker processes")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"backend": value} if isinstance(value, str) else value
 
 
 class MlflowSettings(BaseModel):
@@ -135,6 +164,9 @@ class AuditSpec(BaseModel):
     seed: int = 0
     explain: ExplainSettings = ExplainSettings()
     fairness: FairnessSettings = FairnessSettings()
+    engine: EngineSettings = Field(
+        EngineSettings(), description="`engine: stream`, or a mapping of EngineSettings"
+    )
 
     @model_validator(mode="after")
     def _decisions_source(self) -> AuditSpec:
@@ -253,6 +285,12 @@ def resolve(
             explain["sample_size"] = overrides.pop("explain_sample_size")
         if "explain_rows" in overrides:
             explain["rows"] = overrides.pop("explain_rows")
+        engine = dict(data.get("engine", {}))
+        for key in ("engine", "batch_rows", "scheduler", "workers"):
+            if key in overrides:
+                engine["backend" if key == "engine" else key] = overrides.pop(key)
+        if engine:
+            data["engine"] = engine
         if "reason_codes" in overrides:
             explain["reason_codes"] = str(Path(overrides.pop("reason_codes")).resolve())
         data.update(overrides)

@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "audit.spec",
         "audit.bundles",
     ),
+    ("audit.engine",),
     ("audit.policy",),
     ("audit.report",),
     ("audit.runner",),

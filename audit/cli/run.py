@@ -41,6 +41,16 @@ from .common import (
     help="A previous report for regression rules: report.json, bundle folder, or NAME@N.",
 )
 @click.option("--explain-sample-size", type=click.IntRange(min=1), help="Rows to explain.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "memory", "stream", "dask"]),
+    help="Backend that reads and summarises the data: memory, stream (record batches, memory "
+    "bounded by --batch-rows), dask (a cluster), auto (stream files over 512 MiB). The report "
+    "is the same for each.",
+)
+@click.option("--batch-rows", type=click.IntRange(min=1), help="Rows per batch (stream).")
+@click.option("--scheduler", help="Dask scheduler address (tcp://host:8786); else a LocalCluster.")
+@click.option("--workers", type=click.IntRange(min=1), help="Dask LocalCluster workers.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDF (faster; report.json and HTML only).")
 @click.option(
     "--fail-on",
@@ -99,7 +109,9 @@ def run(
     )
     progress = _Progress(STEPS, enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
-        outcome = run_pipeline(request, session(), on_stage=progress.step)
+        outcome = run_pipeline(
+            request, session(), on_stage=progress.step, on_progress=progress.rows
+        )
     finally:
         progress.close()
 
@@ -127,8 +139,11 @@ def run(
     if verbose:
         click.echo("\nstage times:", err=True)
         for stage, seconds in result.timings.items():
-            click.echo(f"  {stage:<18} {seconds:8.3f} s", err=True)
-        click.echo(f"  {'total':<18} {sum(result.timings.values()):8.3f} s", err=True)
+            # "summarise/predict": a part of the summarise stage, summed over partitions
+            shown = f"  {stage.split('/', 1)[1]}" if "/" in stage else stage
+            click.echo(f"  {shown:<18} {seconds:8.3f} s", err=True)
+        total = sum(v for k, v in result.timings.items() if "/" not in k)
+        click.echo(f"  {'total':<18} {total:8.3f} s", err=True)
     ctx.exit(outcome.exit_code)
 
 
@@ -138,8 +153,12 @@ class _Progress:
     def __init__(self, total: int, enabled: bool) -> None:
         self.total, self.enabled = total, enabled
         self.bar: Any = None
+        self.rows_bar: Any = None
 
     def step(self, name: str) -> None:
+        if self.rows_bar is not None:  # the data has been read: the row counter's job is done
+            self.rows_bar.close()
+            self.rows_bar = None
         if self.enabled and self.bar is None:  # shown from the first stage on
             self.bar = click.progressbar(length=self.total, label="auditing", file=sys.stderr)
             self.bar.__enter__()
@@ -147,7 +166,27 @@ class _Progress:
             self.bar.label = f"auditing: {name:<18}"
             self.bar.update(1)
 
+    def rows(self, done: int, total: int | None) -> None:
+        """Rows summarised so far, with throughput (tqdm), while the data is read."""
+        if not self.enabled:
+            return
+        if self.rows_bar is None:
+            from tqdm import tqdm
+
+            self.rows_bar = tqdm(
+                total=total,
+                unit=" rows",
+                unit_scale=True,
+                file=sys.stderr,
+                leave=False,
+                desc="rows",
+                dynamic_ncols=True,
+            )
+        self.rows_bar.update(done - self.rows_bar.n)
+
     def close(self) -> None:
+        if self.rows_bar is not None:
+            self.rows_bar.close()
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
 

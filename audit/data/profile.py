@@ -15,7 +15,8 @@ None: not assessable, never 0. The id column only identifies rows: it is never a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,38 +50,64 @@ def data_profile(
     used = [c for c in used_columns if c != id_column]
     missing = frame[used].isna().any(axis=1).to_numpy() if used else np.zeros(total, bool)
     labelled = y_true is not None
-    y = np.asarray(y_true, dtype=float) if labelled else np.full(total, np.nan)
+    y = np.asarray(y_true, dtype=np.int64) if labelled else np.zeros(total, np.int64)
     keys = [[c] for c in sensitive] + ([list(sensitive)] if len(sensitive) > 1 else [])
-    features: dict[str, Any] = {}
+    features: dict[str, GroupTally] = {}
     for cols in keys:
         label = _labels(frame, cols)
         known = label.notna().to_numpy()
         stats = (
             pd.DataFrame({"g": label[known].to_numpy(), "m": missing[known], "y": y[known]})
             .groupby("g", sort=True)
-            .agg(n=("m", "size"), missing=("m", "mean"), base=("y", "mean"))
+            .agg(n=("m", "size"), missing=("m", "sum"), positives=("y", "sum"))
         )
+        groups = {str(g): (int(r.n), int(r.missing), int(r.positives)) for g, r in stats.iterrows()}
+        features["&".join(cols)] = GroupTally(groups, int((~known).sum()))
+    return profile_from_counts(
+        total, int(missing.sum()), int(y.sum()) if labelled else None, features
+    )
+
+
+@dataclass(frozen=True)
+class GroupTally:
+    """Per group label: (rows, rows with a missing used value, positive labels); and the rows
+    whose group is unknown."""
+
+    groups: Mapping[str, tuple[int, int, int]]
+    unknown: int
+
+
+def profile_from_counts(
+    total: int,
+    rows_with_missing: int,
+    positives: int | None,
+    features: Mapping[str, GroupTally],
+) -> contract.DataProfile:
+    """The data profile from counts alone (``positives`` None: the audit has no label); shared
+    with the audit engine, which counts partition by partition."""
+    labelled = positives is not None
+    out: dict[str, Any] = {}
+    for key, tally in features.items():
         groups = {
-            str(g): {
-                "n": int(r.n),
-                "share": float(r.n / total) if total else None,
-                "missing_share": float(r.missing),
-                "base_rate": float(r.base) if labelled else None,
+            g: {
+                "n": n,
+                "share": float(n / total) if total else None,
+                "missing_share": float(m / n),
+                "base_rate": float(p / n) if labelled else None,
             }
-            for g, r in stats.iterrows()
+            for g, (n, m, p) in sorted(tally.groups.items())
         }
-        unknown = int((~known).sum())
-        features["&".join(cols)] = {
+        out[key] = {
             "groups": groups,
-            "unknown": unknown,
-            "unknown_share": float(unknown / total) if total else None,
+            "unknown": tally.unknown,
+            "unknown_share": float(tally.unknown / total) if total else None,
         }
-    positive = float(y.mean()) if total and labelled else None
+    positive = float(positives / total) if total and positives is not None else None
     return contract.DataProfile.model_validate(
         {
             "rows": total,
-            "rows_with_missing_values": int(missing.sum()),
+            "rows_with_missing_values": rows_with_missing,
             "label_balance": min(positive, 1 - positive) if positive is not None else None,
-            "features": features,
+            "features": out,
         }
     )

@@ -47,6 +47,15 @@ class Problems:
 
     source: str
     items: list[str] = field(default_factory=list)
+    #: 0-based position of the frame's first row in the dataset (a partition of it)
+    first_row: int = 0
+    #: a partition: leave out the checks only the whole dataset answers (see check_whole)
+    partial: bool = False
+
+    def rows(self, mask: np.ndarray) -> str:
+        rows = np.flatnonzero(mask)[:5] + 1 + self.first_row
+        more = " ..." if mask.sum() > 5 else ""
+        return f"data rows {', '.join(map(str, rows))}{more}"
 
     def add(self, msg: str) -> None:
         self.items.append(msg)
@@ -77,6 +86,8 @@ def validate(
     model: Any = None,
     *,
     source: str,
+    first_row: int = 0,
+    partial: bool = False,
 ) -> None:
     """Raise one InputError listing every problem of ``frame`` for this audit (see module doc).
 
@@ -85,19 +96,13 @@ def validate(
     """
     estimator = getattr(model, "estimator", model)
     inputs = model_inputs(estimator) if estimator is not None else None
-    problems = Problems(source)
+    problems = Problems(source, first_row=first_row, partial=partial)
     _check(frame, requirements, estimator, inputs, problems)
     problems.raise_if_any()
 
 
 def _preview(columns: Sequence[Any]) -> str:
     return ", ".join(map(str, columns[:30])) + (" ..." if len(columns) > 30 else "")
-
-
-def _rows(mask: np.ndarray) -> str:
-    rows = np.flatnonzero(mask)[:5] + 1
-    more = " ..." if mask.sum() > 5 else ""
-    return f"data rows {', '.join(map(str, rows))}{more}"
 
 
 def _check(
@@ -109,7 +114,7 @@ def _check(
 ) -> None:
     cols = set(map(str, frame.columns))
     available = _preview(list(frame.columns))
-    if len(frame) == 0:
+    if len(frame) == 0 and not problems.partial:
         problems.add("it has no rows")
     if _check_flat(frame, problems):
         return  # the checks below would hash or compare those cells
@@ -132,7 +137,7 @@ def _check(
         if bad.any():
             problems.add(
                 f"scores column {req.scores!r} has {int(bad.sum())} missing or non-numeric "
-                f"values ({_rows(bad)})"
+                f"values ({problems.rows(bad)})"
             )
     if inputs is not None and len(frame):  # a frame without rows has nothing to check
         _check_model_inputs(frame, req, inputs, problems)
@@ -153,7 +158,7 @@ def _check_flat(frame: pd.DataFrame, problems: Problems) -> bool:
             first = frame[col].iloc[int(np.flatnonzero(nested)[0])]
             problems.add(
                 f"column {str(col)!r} holds {type(first).__name__} values, not one value per "
-                f"cell ({_rows(nested)}); flatten it into plain columns"
+                f"cell ({problems.rows(nested)}); flatten it into plain columns"
             )
             found = True
     return found
@@ -165,25 +170,15 @@ def _check_label(
     missing = y.isna().to_numpy()
     if missing.any():
         problems.add(
-            f"label column {req.label!r} has {int(missing.sum())} missing values ({_rows(missing)})"
+            f"label column {req.label!r} has {int(missing.sum())} missing values ({problems.rows(missing)})"
         )
     present = y[~missing]
     values = sorted(map(str, present.unique()))
     pos = is_positive(present, req.positive_label)
-    if not pos.any():
-        problems.add(
-            f"positive_label {req.positive_label!r} never occurs in label column {req.label!r} "
-            f"(values: {', '.join(map(repr, values[:10]))})"
-        )
-    elif pos.all():
-        problems.add(
-            f"label column {req.label!r} holds only the positive class; both classes are needed"
-        )
-    if len(values) > 2:
-        problems.add(
-            f"label column {req.label!r} has {len(values)} distinct values "
-            f"({', '.join(map(repr, values[:10]))}); a binary audit needs exactly two"
-        )
+    if not problems.partial:  # else a question for the whole dataset: check_whole
+        _label_classes(problems, req, values, int(pos.sum()), len(present))
+    elif len(values) > 2:
+        _label_classes(problems, req, values, 1, 2)
     model_classes = _check_model_classes(req, estimator, problems)
     if model_classes is not None:
         unknown = _not_in(present, model_classes)
@@ -231,7 +226,7 @@ def _check_predictions(frame: pd.DataFrame, req: DatasetRequirements, problems: 
     if missing.any():
         problems.add(
             f"predictions column {req.predictions!r} has {int(missing.sum())} missing values "
-            f"({_rows(missing)})"
+            f"({problems.rows(missing)})"
         )
     if req.label is None:
         _check_decisions(pred[~missing], req, problems)
@@ -250,13 +245,20 @@ def _check_decisions(pred: pd.Series, req: DatasetRequirements, problems: Proble
     """Recorded decisions with no label to check them against: binary, and the positive label
     (the selected decision) among them, so a misspelt positive_label cannot select nobody."""
     values = sorted(map(str, pred.unique()))
+    selected = int(is_positive(pred, req.positive_label).sum()) if len(pred) else 1
+    _decision_classes(problems, req, values, 1 if problems.partial else selected)
+
+
+def _decision_classes(
+    problems: Problems, req: DatasetRequirements, values: list[str], selected: int
+) -> None:
     shown = ", ".join(map(repr, values[:10]))
     if len(values) > 2:
         problems.add(
             f"predictions column {req.predictions!r} has {len(values)} distinct values ({shown}); "
             "binary decisions hold at most two"
         )
-    if len(pred) and not is_positive(pred, req.positive_label).any():
+    if selected == 0:
         problems.add(
             f"positive_label {req.positive_label!r} never occurs in predictions column "
             f"{req.predictions!r} (values: {shown}); with no label it names the selected decision"
@@ -290,7 +292,7 @@ def _check_model_inputs(
         na = values.isna().to_numpy()
         if na.any():
             problems.add(
-                f"model input column {col!r} has {int(na.sum())} missing values ({_rows(na)})"
+                f"model input column {col!r} has {int(na.sum())} missing values ({problems.rows(na)})"
             )
         if col in inputs.numeric and not (
             pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
@@ -309,3 +311,44 @@ def _check_model_inputs(
                     f"model input column {col!r} must hold numbers but has text such as "
                     f"{', '.join(map(repr, bad.unique()[:3]))}"
                 )
+
+
+def check_whole(
+    source: str,
+    req: DatasetRequirements,
+    *,
+    rows: int,
+    positives: int | None,
+    label_values: Sequence[str],
+    selected: int,
+    decision_values: Sequence[str],
+) -> None:
+    """The checks of :func:`validate` that only the whole dataset answers, from counts: a
+    partitioned audit validates each partition with ``partial=True``, then calls this."""
+    problems = Problems(source)
+    if rows == 0:
+        problems.add("it has no rows")
+    elif req.label is not None and positives is not None:
+        _label_classes(problems, req, sorted(label_values), positives, rows)
+    elif req.predictions:
+        _decision_classes(problems, req, sorted(decision_values), selected)
+    problems.raise_if_any()
+
+
+def _label_classes(
+    problems: Problems, req: DatasetRequirements, values: list[str], positives: int, rows: int
+) -> None:
+    if positives == 0:
+        problems.add(
+            f"positive_label {req.positive_label!r} never occurs in label column {req.label!r} "
+            f"(values: {', '.join(map(repr, values[:10]))})"
+        )
+    elif positives == rows:
+        problems.add(
+            f"label column {req.label!r} holds only the positive class; both classes are needed"
+        )
+    if len(values) > 2:
+        problems.add(
+            f"label column {req.label!r} has {len(values)} distinct values "
+            f"({', '.join(map(repr, values[:10]))}); a binary audit needs exactly two"
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -15,6 +15,7 @@ from audit import contract
 from audit.errors import InputError
 from audit.fairness.counts import (
     INTERSECTION_SEP,
+    GroupCounts,
     as_outcome,
     check_lengths,
     count_cells,
@@ -22,7 +23,7 @@ from audit.fairness.counts import (
     intersect_codes,
 )
 from audit.fairness.metrics import FeatureFairness, ReferenceRule
-from audit.fairness.scores import above_median, as_scores, score_stats
+from audit.fairness.scores import ScoreStats, above_median, as_scores, score_stats
 from audit.fairness.uncertainty import feature_rng
 
 _RULES = ("most_favoured", "largest")
@@ -99,9 +100,7 @@ def compute_fairness(
     if intersections and len(names) > 1:
         key = INTERSECTION_SEP.join(names)  # longer than any one name, so never a clash
         parts.append((key, names, intersect_codes(coded, key=key)))
-    named = _named_references(reference, [p[0] for p in parts])
-
-    features: dict[str, FeatureFairness] = {}
+    scored: list[FeaturePart] = []
     for key, columns, (codes, labels) in parts:
         counts = count_cells(truth, pred, codes, labels, above)
         stats = None
@@ -116,6 +115,48 @@ def compute_fairness(
                 confidence=confidence,
                 rng=feature_rng(seed, key + "/scores"),
             )
+        scored.append(FeaturePart(key, columns, counts, stats))
+    return fairness_from_parts(
+        scored,
+        labelled=labelled,
+        reference=reference,
+        min_group_size=min_group_size,
+        exclude_below_share=exclude_below_share,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class FeaturePart:
+    """The counts (and score statistics) of one feature or intersection, before any metric."""
+
+    key: str
+    columns: tuple[str, ...]
+    counts: GroupCounts
+    scores: ScoreStats | None = None
+
+
+def fairness_from_parts(
+    parts: Sequence[FeaturePart],
+    *,
+    labelled: bool,
+    reference: str | Mapping[str, str] = "most_favoured",
+    min_group_size: int = 1,
+    exclude_below_share: float | None = None,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> FairnessReport:
+    """Every metric of every feature from its counts alone: the part of :func:`compute_fairness`
+    after counting, shared with the audit engine, which counts partition by partition.
+    Score statistics must have been computed with ``feature_rng(seed, key + "/scores")``."""
+    _check_options(min_group_size, exclude_below_share, n_bootstrap, confidence, seed)
+    named = _named_references(reference, [p.key for p in parts])
+    features: dict[str, FeatureFairness] = {}
+    for part in parts:
+        key, counts = part.key, part.counts
         rule: ReferenceRule = "most_favoured"
         if key in named:
             rule = "named"
@@ -125,9 +166,9 @@ def compute_fairness(
             _check_named(key, named[key], counts.labels, counts.n, min_group_size)
         feature = FeatureFairness.from_counts(
             key,
-            columns,
+            part.columns,
             counts,
-            scores=stats,
+            scores=part.scores,
             reference=rule,
             named_group=named.get(key),
             min_group_size=min_group_size,

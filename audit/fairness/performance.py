@@ -73,14 +73,34 @@ def compute_performance(y_true: Any, y_pred: Any, scores: Any = None) -> Perform
         lengths["scores"] = len(score_values)
     check_lengths(**lengths)
     if truth is None:
+        return performance_from_counts(len(pred), int(pred.sum()), None)
+    counts = count_cells(truth, pred, np.zeros(len(truth), dtype=np.int64), ("all",))
+    return performance_from_counts(
+        len(truth),
+        int(pred.sum()),
+        tuple(int(c) for c in counts.cells[0]),  # type: ignore[arg-type]
+        roc_auc=None if score_values is None else _roc_auc(truth, score_values),
+    )
+
+
+def performance_from_counts(
+    n: int,
+    selected: int,
+    cells: tuple[int, int, int, int] | None,
+    *,
+    roc_auc: float | None = None,
+) -> PerformanceReport:
+    """The report from counts: ``n`` rows, ``selected`` positive decisions and, with a label,
+    the confusion ``cells`` (tn, fp, fn, tp); None cells: an audit without a label."""
+    if cells is None:
         return PerformanceReport(
-            n=len(pred),
+            n=n,
             tp=None,
             fp=None,
             fn=None,
             tn=None,
             base_rate=None,
-            selection_rate=int(pred.sum()) / len(pred),
+            selection_rate=selected / n,
             accuracy=None,
             precision=None,
             recall=None,
@@ -88,10 +108,7 @@ def compute_performance(y_true: Any, y_pred: Any, scores: Any = None) -> Perform
             roc_auc=None,
             not_assessable=contract.NO_LABEL,
         )
-
-    counts = count_cells(truth, pred, np.zeros(len(truth), dtype=np.int64), ("all",))
-    tn, fp, fn, tp = (int(c) for c in counts.cells[0])
-    n = len(truth)
+    tn, fp, fn, tp = cells
     return PerformanceReport(
         n=n,
         tp=tp,
@@ -104,7 +121,7 @@ def compute_performance(y_true: Any, y_pred: Any, scores: Any = None) -> Perform
         precision=_ratio(tp, tp + fp),
         recall=_ratio(tp, tp + fn),
         f1=_ratio(2 * tp, 2 * tp + fp + fn),
-        roc_auc=None if score_values is None else _roc_auc(truth, score_values),
+        roc_auc=roc_auc,
     )
 
 

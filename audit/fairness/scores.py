@@ -23,12 +23,15 @@ over rows. The median of the full sample (the scoring rate's cut) is held fixed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from audit.errors import InputError
+from audit.fairness.counters import ScoreCounter, counters_by_code
+from audit.fairness.counters import auc as auc_of
 from audit.fairness.rates import quantile_interval
 
 N_BINS = 10
@@ -95,43 +98,77 @@ def score_stats(
 
     Without true labels (``y_true`` None) AUC and calibration are undefined (NaN / None).
     ``n_bootstrap`` resamples (with ``rng``) add the intervals of :func:`score_intervals`.
+    The rows are first reduced to one exact :class:`~audit.fairness.counters.ScoreCounter` per
+    group, and everything is computed from those (:func:`counter_stats`), as the audit engine
+    does with counters merged over partitions.
     """
     labelled = y_true is not None
-    if y_true is None:
-        y_true = np.zeros(len(scores), dtype=bool)
+    truth = y_true if y_true is not None else np.zeros(len(scores), dtype=bool)
+    counters = counters_by_code(scores, truth.astype(np.int64) * 2, codes, n_groups)
     known = codes >= 0
-    codes_k, scores_k, truth_k = codes[known], scores[known], y_true[known]
-    n = np.bincount(codes_k, minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(codes_k, weights=scores_k, minlength=n_groups) / n
-    above_n = np.bincount(codes_k, weights=above[known], minlength=n_groups).astype(np.int64)
-    auc = _group_auc(scores_k, truth_k, codes_k, n_groups)
-    if not labelled:
-        auc = np.full(n_groups, np.nan)
-    ece, table = None, None
+    above_n = np.bincount(codes[known], weights=above[known], minlength=n_groups).astype(np.int64)
     # Whether scores read as probabilities is a property of the score column, not of the rows
     # whose group happens to be known.
     probabilities = bool(scores.min() >= 0.0 and scores.max() <= 1.0)
+    return counter_stats(
+        counters,
+        above_n,
+        labelled=labelled,
+        probabilities=probabilities,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        rng=rng,
+    )
+
+
+def counter_stats(
+    counters: Sequence[ScoreCounter],
+    above_n: np.ndarray,
+    *,
+    labelled: bool,
+    probabilities: bool,
+    n_bootstrap: int = 0,
+    confidence: float = 0.95,
+    rng: np.random.Generator | None = None,
+) -> ScoreStats:
+    """:class:`ScoreStats` of groups given as one counter each (see :func:`score_stats`)."""
+    n_groups = len(counters)
+    n = np.array([c.rows for c in counters], dtype=np.int64)
+    sums = np.array([float(np.dot(c.values, c.total())) for c in counters])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / n
+    auc = np.full(n_groups, np.nan)
+    if labelled:
+        auc[:] = [auc_of(*c.neg_pos()) for c in counters]
+    ece, table = None, None
     if probabilities and labelled:
-        ece, table = _calibration(scores_k, truth_k, codes_k, n_groups)
+        ece, table = _calibration(counters)
     ci = None
     if n_bootstrap > 0 and rng is not None:
-        ci = score_intervals(
-            scores_k,
-            truth_k,
-            codes_k,
-            n_groups,
+        ci = counter_intervals(
+            counters,
             n_bootstrap=n_bootstrap,
             confidence=confidence,
             rng=rng,
             labelled=labelled,
             calibrated=probabilities and labelled,
         )
-    return ScoreStats(above=above_n, mean_score=mean, auc=auc, ece=ece, calibration=table, ci=ci)
+    return ScoreStats(
+        above=np.asarray(above_n, np.int64),
+        mean_score=mean,
+        auc=auc,
+        ece=ece,
+        calibration=table,
+        ci=ci,
+    )
 
 
 #: Resamples drawn at once (bounds the memory: chunk x distinct scores of a group).
 _CHUNK = 100
+#: Groups of at most this many rows are resampled row by row; larger groups by a multinomial
+#: over at most _CELLS runs of neighbouring scores (see counter_intervals).
+BOOTSTRAP_ROWS = 200_000
+_CELLS = 2048
 
 
 def score_intervals(
@@ -146,95 +183,158 @@ def score_intervals(
     labelled: bool = True,
     calibrated: bool = True,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Percentile bootstrap intervals of mean_score, auc and ece per group, from rows."""
+    counters = counters_by_code(scores, truth.astype(np.int64) * 2, codes, n_groups)
+    return counter_intervals(
+        counters,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        rng=rng,
+        labelled=labelled,
+        calibrated=calibrated,
+    )
+
+
+def counter_intervals(
+    counters: Sequence[ScoreCounter],
+    *,
+    n_bootstrap: int,
+    confidence: float,
+    rng: np.random.Generator,
+    labelled: bool = True,
+    calibrated: bool = True,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Percentile bootstrap intervals of mean_score, auc (``labelled``) and ece (``calibrated``).
 
     Each group's rows are resampled on their own (see the module docstring); a resample's AUC is
     the Mann-Whitney statistic of the resampled counts, ties counting 1/2, exactly as
-    :func:`_group_auc` computes it on the rows. NaN where fewer than half the resamples define
-    the value.
+    :func:`~audit.fairness.counters.auc` computes it. NaN where fewer than half the resamples
+    define the value.
+
+    A group of more than :data:`BOOTSTRAP_ROWS` rows (where drawing every row of every resample
+    would cost rows x resamples) is resampled as a multinomial over at most 2,048 runs of
+    neighbouring distinct scores (runs never cross a calibration bin edge), each run standing
+    for its rows' mean score; the percentile interval of that resampled statistic is then
+    shifted by the difference between the exact point estimate and the run-level one, so
+    the interval stays centred on the reported value.
     """
     names = ["mean_score"] + (["auc"] if labelled else []) + (["ece"] if calibrated else [])
+    n_groups = len(counters)
     out = {k: (np.full(n_groups, np.nan), np.full(n_groups, np.nan)) for k in names}
-    edges = np.linspace(0.0, 1.0, N_BINS + 1)
-    for g in range(n_groups):
-        mine = codes == g
-        if not mine.any():
+    for g, counter in enumerate(counters):
+        if counter.rows == 0:
             continue
-        values, run = np.unique(scores[mine], return_inverse=True)
-        t = truth[mine].astype(np.int64)
-        # counts of (distinct score, label): column 0 negatives, column 1 positives
-        pairs = np.bincount(run * 2 + t, minlength=2 * len(values)).reshape(-1, 2)
-        flat = pairs.ravel()
-        total = int(flat.sum())
-        cell_of_row = np.repeat(np.arange(len(flat)), flat)
-        bins = np.searchsorted(edges[1:-1], values)
-        in_bin = np.zeros((len(values), N_BINS))
-        in_bin[np.arange(len(values)), bins] = 1.0
-        draws: dict[str, list[np.ndarray]] = {k: [] for k in names}
-        for start in range(0, n_bootstrap, _CHUNK):
-            size = min(_CHUNK, n_bootstrap - start)
+        neg, pos = counter.neg_pos()
+        values = counter.values
+        total = int(neg.sum() + pos.sum())
+        shift: dict[str, float] = {}
+        if total > BOOTSTRAP_ROWS:
+            exact = _point(values, neg, pos, names)
+            values, neg, pos = _runs(values, neg, pos)
+            binned = _point(values, neg, pos, names)
+            shift = {k: exact[k] - binned[k] for k in names}
+        draws = _resample(values, neg, pos, total, n_bootstrap, rng, names)
+        for k in names:
+            low, high = quantile_interval(draws[k][:, None], confidence)
+            out[k][0][g], out[k][1][g] = low[0] + shift.get(k, 0.0), high[0] + shift.get(k, 0.0)
+    return out
+
+
+def _resample(
+    values: np.ndarray,
+    neg: np.ndarray,
+    pos: np.ndarray,
+    total: int,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    names: list[str],
+) -> dict[str, np.ndarray]:
+    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    flat = np.column_stack([neg, pos]).ravel()  # (distinct score, label), label fastest
+    bins = np.searchsorted(edges[1:-1], values)
+    in_bin = np.zeros((len(values), N_BINS))
+    in_bin[np.arange(len(values)), bins] = 1.0
+    by_rows = total <= BOOTSTRAP_ROWS
+    cell_of_row = np.repeat(np.arange(len(flat)), flat) if by_rows else None
+    p = flat / total
+    draws: dict[str, list[np.ndarray]] = {k: [] for k in names}
+    for start in range(0, n_bootstrap, _CHUNK):
+        size = min(_CHUNK, n_bootstrap - start)
+        if cell_of_row is not None:
             # the row bootstrap: ``total`` rows drawn with replacement, counted per cell (a
             # multinomial draw; drawing rows is far faster than a multinomial over many cells)
             drawn = cell_of_row[rng.integers(0, total, size=(size, total))]
             drawn += (np.arange(size) * len(flat))[:, None]
             w = np.bincount(drawn.ravel(), minlength=size * len(flat)).reshape(size, -1, 2)
-            rows = w.sum(axis=2).astype(np.float64)  # resampled rows per distinct score
-            draws["mean_score"].append(rows @ values / total)
-            neg, pos = w[..., 0].astype(np.float64), w[..., 1].astype(np.float64)
-            if labelled:
-                below = np.cumsum(neg, axis=1) - neg  # negatives strictly below each score
-                wins = (pos * (below + 0.5 * neg)).sum(axis=1)
-                pairs_n = pos.sum(axis=1) * neg.sum(axis=1)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    draws["auc"].append(np.where(pairs_n > 0, wins / pairs_n, np.nan))
-            if calibrated:
-                # per bin: sum of scores - sum of positives = sum over its scores of the residual
-                gap = (rows * values - pos) @ in_bin
-                draws["ece"].append(np.abs(gap).sum(axis=1) / total)
-        for k in names:
-            low, high = quantile_interval(np.concatenate(draws[k])[:, None], confidence)
-            out[k][0][g], out[k][1][g] = low[0], high[0]
+        else:
+            w = rng.multinomial(total, p, size=size).reshape(size, -1, 2)
+        rows = w.sum(axis=2).astype(np.float64)  # resampled rows per distinct score
+        draws["mean_score"].append(rows @ values / total)
+        neg_w, pos_w = w[..., 0].astype(np.float64), w[..., 1].astype(np.float64)
+        if "auc" in draws:
+            below = np.cumsum(neg_w, axis=1) - neg_w  # negatives strictly below each score
+            wins = (pos_w * (below + 0.5 * neg_w)).sum(axis=1)
+            pairs_n = pos_w.sum(axis=1) * neg_w.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                draws["auc"].append(np.where(pairs_n > 0, wins / pairs_n, np.nan))
+        if "ece" in draws:
+            # per bin: sum of scores - sum of positives = sum over its scores of the residual
+            gap = (rows * values - pos_w) @ in_bin
+            draws["ece"].append(np.abs(gap).sum(axis=1) / total)
+    return {k: np.concatenate(v) for k, v in draws.items()}
+
+
+def _point(
+    values: np.ndarray, neg: np.ndarray, pos: np.ndarray, names: list[str]
+) -> dict[str, float]:
+    """The statistics of one group's counts (the unresampled statistic of _resample)."""
+    rows = neg + pos
+    total = rows.sum()
+    out = {"mean_score": float(np.dot(values, rows) / total)}
+    if "auc" in names:
+        out["auc"] = auc_of(neg, pos)
+    if "ece" in names:
+        edges = np.linspace(0.0, 1.0, N_BINS + 1)
+        bins = np.searchsorted(edges[1:-1], values)
+        gap = np.bincount(bins, weights=rows * values - pos, minlength=N_BINS)
+        out["ece"] = float(np.abs(gap).sum() / total)
     return out
 
 
-def _group_auc(
-    scores: np.ndarray, truth: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Mann-Whitney AUC per group, from one sort by (group, score)."""
-    order = np.lexsort((scores, codes))
-    s, c, t = scores[order], codes[order], truth[order]
-    m = len(s)
-    if m == 0:
-        return np.full(n_groups, np.nan)
-    # Runs of equal (group, score) share the average of the ranks they span.
-    new_run = np.ones(m, dtype=bool)
-    new_run[1:] = (c[1:] != c[:-1]) | (s[1:] != s[:-1])
-    run_id = np.cumsum(new_run) - 1
-    run_start = np.flatnonzero(new_run)
-    run_end = np.append(run_start[1:], m)  # exclusive
-    group_start = np.searchsorted(c, np.arange(n_groups), side="left")
-    # Rank within the group (1-based) of a run = mean of its positions minus the group start.
-    run_rank = (run_start + run_end + 1) / 2.0 - group_start[c[run_start]]
-    rank_sum = np.bincount(c, weights=run_rank[run_id] * t, minlength=n_groups)
-    n_pos = np.bincount(c, weights=t, minlength=n_groups)
-    n_all = np.bincount(c, minlength=n_groups)
-    n_neg = n_all - n_pos
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
-    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+def _runs(values: np.ndarray, neg: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, ...]:
+    """At most about _CELLS runs of neighbouring scores with about equal rows, never across a
+    calibration bin edge; each run's value is its rows' mean score."""
+    rows = neg + pos
+    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    calibration_bin = np.searchsorted(edges[1:-1], values)
+    quantile_run = (np.cumsum(rows) - rows) * _CELLS // rows.sum()
+    key = calibration_bin * (_CELLS + 1) + quantile_run
+    new = np.ones(values.size, dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    run = np.cumsum(new) - 1
+    n_runs = int(run[-1]) + 1
+    run_rows = np.bincount(run, weights=rows, minlength=n_runs)
+    run_values = np.bincount(run, weights=values * rows, minlength=n_runs) / run_rows
+    run_neg = np.bincount(run, weights=neg, minlength=n_runs).astype(np.int64)
+    run_pos = np.bincount(run, weights=pos, minlength=n_runs).astype(np.int64)
+    return run_values, run_neg, run_pos
 
 
 def _calibration(
-    scores: np.ndarray, truth: np.ndarray, codes: np.ndarray, n_groups: int
+    counters: Sequence[ScoreCounter],
 ) -> tuple[np.ndarray, tuple[tuple[CalibrationBin, ...], ...]]:
     """ECE and reliability table per group; see the module docstring for the binning."""
     edges = np.linspace(0.0, 1.0, N_BINS + 1)
-    bins = np.searchsorted(edges[1:-1], scores)  # sklearn's calibration_curve binning
-    index = codes * N_BINS + bins
-    size = n_groups * N_BINS
-    count = np.bincount(index, minlength=size).reshape(n_groups, N_BINS)
-    score_sum = np.bincount(index, weights=scores, minlength=size).reshape(n_groups, N_BINS)
-    pos_sum = np.bincount(index, weights=truth, minlength=size).reshape(n_groups, N_BINS)
+    n_groups = len(counters)
+    count = np.zeros((n_groups, N_BINS))
+    score_sum = np.zeros((n_groups, N_BINS))
+    pos_sum = np.zeros((n_groups, N_BINS))
+    for g, c in enumerate(counters):
+        bins = np.searchsorted(edges[1:-1], c.values)  # sklearn's calibration_curve binning
+        rows = c.total()
+        count[g] = np.bincount(bins, weights=rows, minlength=N_BINS)
+        score_sum[g] = np.bincount(bins, weights=c.values * rows, minlength=N_BINS)
+        pos_sum[g] = np.bincount(bins, weights=c.neg_pos()[1], minlength=N_BINS)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = score_sum / count
         observed = pos_sum / count

@@ -73,9 +73,11 @@ def run(
     session: Session,
     *,
     on_stage: Callable[[str], None] | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> RunOutcome:
     """Run the audit ``request.spec`` describes and publish its bundle (signed unless
-    ``request.sign`` is false); ``on_stage`` is told each of the :data:`STEPS` steps."""
+    ``request.sign`` is false); ``on_stage`` is told each of the :data:`STEPS` steps, and
+    ``on_progress`` the rows summarised so far (and the total when the file states it)."""
     from ..runner import run_audit
     from ..spec import load_spec
     from .paths import check_user_path, confine, spec_paths
@@ -96,6 +98,7 @@ def run(
         registry=session.registry() if needs_registry else None,
         on_stage=step,
         allow_pickle_digest=request.allow_pickle,
+        on_progress=on_progress,
     )
     model_info = result.subject.model
     if model_info is not None and model_info.unsafe_format:
