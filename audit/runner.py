@@ -23,6 +23,7 @@ from . import contract
 from .access import Actor
 from .bundles import read_report
 from .errors import InputError
+from .fairness.counters import RESOLUTION
 from .loaders import LoadedModel, load_model
 from .policy import Evidence, Finding, Policy, evaluate, load_policy, outcome, summarise
 from .readonce import Copied, PrivateCopies, named_as_source
@@ -539,6 +540,7 @@ def _run(
             "score_threshold": spec.score_threshold
             if model is None and not spec.predictions
             else None,
+            "score_resolution": RESOLUTION if stats.rounded else None,
         }
     )
     return AuditResult(

@@ -323,6 +323,9 @@ class Settings(Section):
     min_group_size: int | None = None
     distribution_date: str | None = None
     score_threshold: Num | str | None = None
+    #: None: every score kept exactly; else the scores were rounded to this step (an audit with
+    #: more than 2,000,000 distinct scores: audit.fairness.counters)
+    score_resolution: float | None = None
 
 
 class Environment(Section):
