@@ -231,8 +231,19 @@ def _check_predictions(frame: pd.DataFrame, req: DatasetRequirements, problems: 
     if req.label is None:
         _check_decisions(pred[~missing], req, problems)
         return
-    label_values = sorted(map(str, frame[req.label].dropna().unique()))
-    extra = _not_in(pred, frame[req.label])
+    if not problems.partial:  # else a question for the whole dataset: check_whole
+        label_values = sorted(map(str, frame[req.label].dropna().unique()))
+        _decisions_are_labels(problems, req, pred, frame[req.label], label_values)
+
+
+def _decisions_are_labels(
+    problems: Problems,
+    req: DatasetRequirements,
+    pred: pd.Series,
+    label: pd.Series,
+    label_values: list[str],
+) -> None:
+    extra = _not_in(pred, label)
     if extra:
         problems.add(
             f"predictions column {req.predictions!r} holds values that are not label values: "
@@ -330,6 +341,11 @@ def check_whole(
         problems.add("it has no rows")
     elif req.label is not None and positives is not None:
         _label_classes(problems, req, sorted(label_values), positives, rows)
+        if req.predictions:
+            values = sorted(label_values)
+            _decisions_are_labels(
+                problems, req, pd.Series(sorted(decision_values)), pd.Series(values), values
+            )
     elif req.predictions:
         _decision_classes(problems, req, sorted(decision_values), selected)
     problems.raise_if_any()

@@ -69,17 +69,37 @@ def run_stream(plan: Plan, source: DataSource, progress: Progress | None = None)
     if plan.needs_median:
         plan = plan.with_median(_median_pass(plan, source))
     done = 0
-    merged: Stats | None = None
+    merger = Merger()
     for batch in source.batches():
-        stats = plan.summarise(batch, done)
-        merged = stats if merged is None else merge_stats([merged, stats])
+        merger.add(plan.summarise(batch, done))
         done += len(batch)
         if progress is not None:
             progress(done, total)
-    if merged is None:
-        merged = plan.summarise(_empty(source), 0)
+    merged = merger.result() or plan.summarise(_empty(source), 0)
     plan.check(merged)
     return merged
+
+
+class Merger:
+    """Merges partitions' statistics as a binary counter counts (the merges of a merge sort):
+    level i holds the merge of 2**i partitions, so each score counter is merged about
+    log2(partitions) times instead of once per later partition."""
+
+    def __init__(self) -> None:
+        self.levels: list[Stats | None] = []
+
+    def add(self, stats: Stats) -> None:
+        for i, held in enumerate(self.levels):
+            if held is None:
+                self.levels[i] = stats
+                return
+            stats = merge_stats([held, stats])
+            self.levels[i] = None
+        self.levels.append(stats)
+
+    def result(self) -> Stats | None:
+        held = [s for s in reversed(self.levels) if s is not None]
+        return merge_stats(held) if held else None
 
 
 def _median_pass(plan: Plan, source: DataSource) -> float:
@@ -107,6 +127,7 @@ __all__ = [
     "ENGINES",
     "DataSource",
     "EngineOptions",
+    "Merger",
     "Plan",
     "Progress",
     "Stats",

@@ -108,12 +108,11 @@ class DataSource:
 
     def _csv_text(self, wanted: list[str]) -> Iterator[object]:
         import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.csv as pacsv
 
         dialect = sniff_csv(self.path)
         header = _csv_header(self.path)
-        row_bytes = max(16, self.path.stat().st_size // max(1, _sample_rows(self.path)))
+        row_bytes = max(16, _row_bytes(self.path))
         block = int(min(max(row_bytes * self.batch_rows, 1 << 20), 1 << 30))
         reader = pacsv.open_csv(
             self.path,
@@ -133,16 +132,9 @@ class DataSource:
                 quoted_strings_can_be_null=True,
             ),
         )
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            arrays = []
-            for array in batch.columns:
-                trimmed = pc.utf8_ltrim(array, characters=" ")  # pandas' skipinitialspace
-                arrays.append(
-                    pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-                )
-            yield pa.table(arrays, names=batch.schema.names)
+        for block in reader:
+            for start in range(0, block.num_rows, self.batch_rows):
+                yield _text_batch(block.slice(start, self.batch_rows))
 
     def csv_kinds(self, wanted: list[str]) -> dict[str, tuple[str, bool]]:
         """Each column's type as the whole file decides it, and whether any value is missing."""
@@ -177,8 +169,7 @@ class DataSource:
         return kinds
 
     def _typed(self, table: object, kinds: dict[str, tuple[str, bool]]) -> pd.DataFrame:
-        text = table.to_pandas()  # type: ignore[attr-defined]
-        text = text.astype(object).where(text.notna(), np.nan)  # missing as NaN, as pandas reads
+        text = table.to_pandas()  # type: ignore[attr-defined]  # text as pandas reads it
         return typed_frame(text, kinds, self.dtypes, self.display)
 
 
@@ -201,6 +192,19 @@ def typed_frame(
     return frame
 
 
+def _text_batch(batch: object) -> object:
+    """A CSV record batch as a table of text, leading spaces skipped and an empty field missing
+    (pandas' ``skipinitialspace=True, na_values=[""]``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for array in batch.columns:  # type: ignore[attr-defined]
+        trimmed = pc.utf8_ltrim(array, characters=" ")
+        arrays.append(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed))
+    return pa.table(arrays, names=batch.schema.names)  # type: ignore[attr-defined]
+
+
 def _csv_header(path: Path) -> list[str]:
     import csv
 
@@ -210,9 +214,11 @@ def _csv_header(path: Path) -> list[str]:
     return [c for c in row]
 
 
-def _sample_rows(path: Path) -> int:
+def _row_bytes(path: Path) -> int:
+    """Bytes per line in the file's first 64 KiB (sizes the CSV reader's blocks)."""
     with path.open("rb") as fh:
-        return fh.read(1 << 16).count(b"\n") or 1
+        head = fh.read(1 << 16)
+    return len(head) // max(1, head.count(b"\n"))
 
 
 def _parquet_nullable_ints(path: Path, schema: object, wanted: list[str]) -> list[str]:

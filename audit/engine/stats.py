@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from audit.fairness.counters import MAX_DISTINCT, ScoreCounter, counters_by_code, merge
-from audit.fairness.counts import CODE_DTYPE, group_codes
+from audit.fairness.counts import CODE_DTYPE, _dense_codes, group_codes
 
 Key = tuple[str | None, ...]
 #: Distinct label (or decision) values remembered: a binary audit needs two, three prove a problem.
@@ -111,9 +111,12 @@ def joint_codes(sensitive: pd.DataFrame) -> tuple[np.ndarray, tuple[Key, ...]]:
         combined *= len(labels) + 1
         combined += codes.astype(np.int64) + 1  # 0 = missing
         parts.append(labels)
-    present, joint = np.unique(combined, return_inverse=True)
+    size = 1
+    for labels in parts:
+        size *= len(labels) + 1
+    present, joint = _dense_codes(combined, size)
     keys = []
-    for value in present.tolist():
+    for value in present:
         key: list[str | None] = []
         for labels in reversed(parts):
             code = value % (len(labels) + 1)
