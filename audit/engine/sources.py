@@ -91,7 +91,11 @@ class DataSource:
         _refuse_nested(schema, wanted, self.path)
         nullable_ints = _parquet_nullable_ints(self.path, schema, wanted)
         dataset = ds.dataset(str(self.path), format="parquet")
-        for batch in dataset.to_batches(columns=wanted, batch_size=self.batch_rows):
+        # read ahead one batch, not pyarrow's default 16 (which would hold 16 batches at once)
+        batches = dataset.to_batches(
+            columns=wanted, batch_size=self.batch_rows, batch_readahead=1, fragment_readahead=1
+        )
+        for batch in batches:
             if batch.num_rows == 0:
                 continue
             frame = batch.to_pandas()

@@ -167,7 +167,7 @@ def counter_stats(
 _CHUNK = 100
 #: Groups of at most this many rows are resampled row by row; larger groups by a multinomial
 #: over at most _CELLS runs of neighbouring scores (see counter_intervals).
-BOOTSTRAP_ROWS = 200_000
+BOOTSTRAP_ROWS = 20_000
 _CELLS = 2048
 
 
