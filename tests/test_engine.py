@@ -18,7 +18,7 @@ import pytest
 from audit.data import data_profile
 from audit.engine import finalize
 from audit.engine.partition import model_decisions
-from audit.engine.sample import Sample
+from audit.engine.sample import Sample, key_bound
 from audit.engine.stats import merge_stats, summarise_arrays
 from audit.fairness import compute_fairness, compute_performance
 from audit.fairness.counters import RESOLUTION, ScoreCounter, median
@@ -138,6 +138,16 @@ def test_explanation_sample_is_the_same_for_every_partitioning() -> None:
     ]
     merged = parts[2].merge(parts[0], parts[1])
     assert np.array_equal(whole.population().index, merged.population().index)
+    # the Dask backend's key bound (partitions send back about `limit` rows in all) changes nothing
+    bound = key_bound(500, 10_000)
+    bounded = [
+        Sample.draw(frame.iloc[a:b], a, seed=4, limit=500, below=bound)
+        for a, b in ((0, 2500), (2500, 5000), (5000, 10_000))
+    ]
+    assert sum(len(b.positions) for b in bounded) < 1000
+    together = bounded[0].merge(*bounded[1:])
+    assert together.seen == 10_000 and together.free == 500
+    assert np.array_equal(whole.population().index, together.population().index)
     assert len(whole.population()) == 500 and not whole.complete
     # uniform: the sample's positions spread over the file (chi-squared over 10 deciles)
     deciles = np.bincount(whole.population().index // 1000, minlength=10)
@@ -186,30 +196,40 @@ def _run(spec: Path, out: Path, *extra: str) -> dict:
     return data
 
 
+def _spec_copy(folder: Path, tmp_path: Path, explain: dict) -> Path:
+    """The sample's spec with absolute paths and other explanation settings."""
+    import yaml
+
+    doc = yaml.safe_load((folder / "audit.yaml").read_text())
+    for key in ("model", "dataset", "reference_dataset", "policy"):
+        if key in doc:
+            doc[key] = str((folder / doc[key]).resolve())
+    doc.pop("output", None)
+    doc["explain"] = explain
+    spec = tmp_path / "audit.yaml"
+    spec.write_text(yaml.safe_dump(doc))
+    return spec
+
+
 def test_stream_and_dask_backends_give_the_in_memory_report(tmp_path: Path, audit_home) -> None:
-    """German credit: memory, stream in 97-row batches, and Dask on a two-worker LocalCluster."""
-    spec = SAMPLES / "german" / "audit.yaml"
+    """German credit: memory, stream in 97-row batches, and Dask on a two-worker LocalCluster.
+    The explanation population is cut to 300 of the 1,000 rows, so the seeded sample (and the
+    Dask workers' key bound) decide which rows are explained."""
+    spec = _spec_copy(SAMPLES / "german", tmp_path, {"population": 300, "sample_size": 200})
     memory = _run(spec, tmp_path / "m", "--engine", "memory")
     stream = _run(spec, tmp_path / "s", "--engine", "stream", "--batch-rows", "97")
     dask = _run(spec, tmp_path / "d", "--engine", "dask", "--workers", "2")
     assert json.dumps(stream, sort_keys=True) == json.dumps(memory, sort_keys=True)
     assert json.dumps(dask, sort_keys=True) == json.dumps(memory, sort_keys=True)
+    assert memory["explanations"]["population_rows"] == 300
 
 
 def test_adult_with_drift_streams_to_the_in_memory_report(tmp_path: Path, audit_home) -> None:
     """Adult (16,281 rows, 32,561 reference rows for drift): stream in 2,000-row batches. The
     explanations are cut short (no proxy models or stability): they run on the same population
-    either way, which the German test covers in full."""
-    import yaml
-
-    adult = SAMPLES / "adult"
-    doc = yaml.safe_load((adult / "audit.yaml").read_text())
-    for key in ("model", "dataset", "reference_dataset", "policy"):
-        doc[key] = str((adult / doc[key]).resolve())
-    doc.pop("output", None)
-    doc["explain"] = {"sample_size": 100, "proxy_model_rows": 0, "stability_replicas": 0}
-    spec = tmp_path / "audit.yaml"
-    spec.write_text(yaml.safe_dump(doc))
+    either way, which the German test covers."""
+    explain = {"sample_size": 100, "proxy_model_rows": 0, "stability_replicas": 0}
+    spec = _spec_copy(SAMPLES / "adult", tmp_path, explain)
     memory = _run(spec, tmp_path / "m", "--engine", "memory")
     stream = _run(spec, tmp_path / "s", "--engine", "stream", "--batch-rows", "2000")
     assert memory["drift"] is not None

@@ -17,7 +17,10 @@ from typing import Any
 
 import pandas as pd
 
+from dataclasses import replace
+
 from audit.engine.partition import Plan
+from audit.engine.sample import key_bound
 from audit.engine.sources import DataSource
 from audit.engine.stats import Stats, merge_stats
 from audit.errors import InputError
@@ -116,6 +119,52 @@ def _summarise(
     return plan.summarise(part, first_row)
 
 
+def _lengths(c: Any, frame: Any, source: DataSource) -> list[int]:
+    """Rows per partition: from the Parquet metadata when partitions are its row groups, else
+    counted on the workers (a pass that reads the partitions)."""
+    if source.format == "parquet":
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(source.path).metadata
+        groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        if len(groups) == frame.npartitions:
+            return groups
+    return [int(n) for n in c.compute(frame.map_partitions(len)).result().tolist()]
+
+
+def _pass(
+    c: Any,
+    frame: Any,
+    plan: Plan,
+    offsets: list[int],
+    args: tuple[Any, ...],
+    progress: Any,
+    total: int,
+) -> Stats | None:
+    """One task per partition (read it, type it, summarise it, on a worker); the statistics
+    are merged on the client as they arrive, so it never holds more than a few at once."""
+    import dask
+    from distributed import as_completed
+
+    from audit.engine import Merger
+
+    shipped = c.scatter(plan, broadcast=True)  # the plan and its model: sent once
+    tasks = [
+        dask.delayed(_summarise)(part, shipped, offset, *args)
+        for part, offset in zip(frame.to_delayed(), offsets, strict=True)
+    ]
+    merger = Merger()
+    done = 0
+    for future in as_completed(c.compute(tasks)):
+        stats = future.result()
+        future.release()
+        merger.add(stats)
+        done += stats.rows
+        if progress is not None:
+            progress(done, total)
+    return merger.result()
+
+
 def run_dask(
     plan: Plan,
     source: DataSource,
@@ -136,34 +185,24 @@ def run_dask(
         _parquet_nullable_ints(source.path, pq.read_schema(source.path), wanted) if parquet else []
     )
     kinds = None if parquet else source.csv_kinds(wanted)
-    total = source.rows_hint()
     with client(scheduler, workers) as c:
-        lengths = c.compute(frame.map_partitions(len)).result().tolist()
+        lengths = _lengths(c, frame, source)
         offsets = [sum(lengths[:i]) for i in range(len(lengths))]
         if plan.needs_median:
             from audit.engine import _median_pass
 
             plan = plan.with_median(_median_pass(plan, source))
-        shipped = c.scatter(plan, broadcast=True)
-        parts = frame.to_delayed()
-        futures = [
-            c.submit(
-                _summarise, part, shipped, offset, ints, dict(source.dtypes), kinds, pure=False
-            )
-            for part, offset in zip(c.compute(parts), offsets, strict=True)
-        ]
-        from distributed import as_completed
-
-        done = 0
-        results: dict[int, Stats] = {}
-        index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
-            stats = future.result()
-            results[index[future.key]] = stats
-            done += stats.rows
-            if progress is not None:
-                progress(done, total)
-    merged = merge_stats([results[i] for i in sorted(results)]) if results else None
+        rows = sum(lengths)
+        bounded = replace(plan, sample_below=key_bound(plan.population, rows))
+        args = (ints, dict(source.dtypes), kinds)
+        merged = _pass(c, frame, bounded, offsets, args, progress, rows)
+        if (
+            merged is not None
+            and merged.sample is not None
+            and bounded.sample_below is not None
+            and merged.sample.free < (plan.population or 0)
+        ):  # fewer rows under the bound than the sample needs (improbable): draw again
+            merged = _pass(c, frame, plan, offsets, args, progress, rows)
     if merged is None:
         raise InputError(f"dataset {source.display} has no rows", hint="check the dataset")
     plan.check(merged)

@@ -107,6 +107,7 @@ class Plan:
     seed: int = 0
     forced_ids: frozenset[str] | None = None
     drift: Any = None  # audit.drift.stream.DriftPlan
+    sample_below: int | None = None  # see sample.key_bound
 
     @property
     def needs_median(self) -> bool:
@@ -161,6 +162,7 @@ class Plan:
                 seed=self.seed,
                 limit=self.population,
                 forced=forced,
+                below=self.sample_below,
             )
         t0 = clock.add("sample", t0)
         drift = None

@@ -51,18 +51,21 @@ class Sample:
         seed: int,
         limit: int | None,
         forced: np.ndarray | None = None,
+        below: int | None = None,
     ) -> Sample:
+        """``below``: keep only rows whose key is under it (besides forced rows), a bound the
+        Dask backend sets from the row count so that partitions send back about ``limit`` rows
+        in all, not ``limit`` each (see :func:`key_bound`)."""
         positions = np.arange(first_row, first_row + len(frame), dtype=np.int64)
         forced = np.zeros(len(frame), bool) if forced is None else np.asarray(forced, bool)
-        sample = cls(
-            limit,
-            positions,
-            row_keys(positions, seed),
-            forced,
-            frame.reset_index(drop=True),
-            len(frame),
-        )
-        return sample._trimmed()
+        keys = row_keys(positions, seed)
+        seen = len(frame)
+        frame = frame.reset_index(drop=True)
+        if below is not None:
+            keep = np.flatnonzero(forced | (keys < np.uint64(below)))
+            positions, keys, forced = positions[keep], keys[keep], forced[keep]
+            frame = frame.iloc[keep].reset_index(drop=True)
+        return cls(limit, positions, keys, forced, frame, seen)._trimmed()
 
     def merge(self, *others: Sample) -> Sample:
         parts = [self, *others]
@@ -91,6 +94,11 @@ class Sample:
         )
 
     @property
+    def free(self) -> int:
+        """Rows kept by key (not forced)."""
+        return int((~self.forced).sum())
+
+    @property
     def complete(self) -> bool:
         """True when every row offered was kept (the population is the whole dataset)."""
         return len(self.positions) == self.seen
@@ -101,3 +109,14 @@ class Sample:
         frame = self.frame.iloc[order]
         frame.index = pd.Index(self.positions[order])
         return frame
+
+
+def key_bound(limit: int | None, total: int) -> int | None:
+    """A key below which, with overwhelming probability, at least ``limit`` of ``total``
+    uniform keys fall (the mean plus 8 standard deviations, plus 64); None when every row is
+    kept anyway. A caller that finds fewer than ``limit`` keys under it must draw again without
+    the bound (the result is then the same: the bottom ``limit`` keys)."""
+    if limit is None or total <= limit:
+        return None
+    share = (limit + 8 * limit**0.5 + 64) / total
+    return None if share >= 1 else int(share * 2.0**64)
