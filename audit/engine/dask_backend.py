@@ -13,16 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-from dataclasses import replace
-
 from audit.engine.partition import Plan
 from audit.engine.sample import key_bound
 from audit.engine.sources import DataSource
-from audit.engine.stats import Stats, merge_stats
+from audit.engine.stats import Stats
 from audit.errors import InputError
 
 
