@@ -83,7 +83,12 @@ class EngineSettings(BaseModel):
         "bounded by batch_rows; dask: partitions on a Dask cluster; auto: stream files over "
         "512 MiB, else memory",
     )
-    batch_rows: int = Field(1_000_000, ge=1, description="rows per batch (stream) ")
+    batch_rows: int = Field(
+        250_000,
+        ge=1,
+        description="rows per batch (stream): memory grows with it (the batch, and the model's "
+        "working memory for that many rows)",
+    )
     scheduler: str | None = Field(
         None, description="dask: a scheduler address (tcp://host:8786); none starts a LocalCluster"
     )

@@ -17,7 +17,8 @@ merged statistics and therefore the same report.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ Progress = Callable[[int, int | None], None]
 @dataclass(frozen=True)
 class EngineOptions:
     backend: str = "auto"
-    batch_rows: int = 1_000_000
+    batch_rows: int = 250_000
     scheduler: str | None = None
     workers: int = 2
 
@@ -83,12 +84,21 @@ def run_stream(plan: Plan, source: DataSource, progress: Progress | None = None)
 class Merger:
     """Merges partitions' statistics as a binary counter counts (the merges of a merge sort):
     level i holds the merge of 2**i partitions, so each score counter is merged about
-    log2(partitions) times instead of once per later partition."""
+    log2(partitions) times instead of once per later partition. The explanation sample and the
+    drift counts, whose merges cost the same at any size, are merged at once, so only one
+    sample is ever held."""
 
     def __init__(self) -> None:
         self.levels: list[Stats | None] = []
+        self.sample: Any = None
+        self.drift: Any = None
 
     def add(self, stats: Stats) -> None:
+        if stats.sample is not None:
+            self.sample = stats.sample if self.sample is None else self.sample.merge(stats.sample)
+        if stats.drift is not None:
+            self.drift = stats.drift if self.drift is None else self.drift.merge(stats.drift)
+        stats = replace(stats, sample=None, drift=None)
         for i, held in enumerate(self.levels):
             if held is None:
                 self.levels[i] = stats
@@ -99,7 +109,9 @@ class Merger:
 
     def result(self) -> Stats | None:
         held = [s for s in reversed(self.levels) if s is not None]
-        return merge_stats(held) if held else None
+        if not held:
+            return None
+        return replace(merge_stats(held), sample=self.sample, drift=self.drift)
 
 
 def _median_pass(plan: Plan, source: DataSource) -> float:
