@@ -67,7 +67,8 @@ FAIRLEARN_METRICS = {
     "tpr": true_positive_rate,
     "fpr": false_positive_rate,
 }
-STAGE_LINE = re.compile(r"^  (\S.*?)\s+(\d+(?:\.\d+)?) s$")
+#: ``audit run -v`` stage lines: "  summarise   12.3 s", its parts indented further
+STAGE_LINE = re.compile(r"^(  +)(\S.*?)\s+(\d+(?:\.\d+)?) s$")
 STREAM_TARGET_ROWS, STREAM_TARGET_GIB = 100_000_000, 2.0
 FAIRNESS_TARGET_ROWS, FAIRNESS_TARGET_S = 10_000_000, 1.0
 GIB = 1024**3
@@ -197,15 +198,28 @@ def run_audit(run: Run, spec: Path, work: Path, flags: list[str], timeout: float
     run.processes = len(peaks) or 1
     run.peak = others + (peaks.get(proc.pid, own) if others else max(own, peaks.get(proc.pid, 0)))
     stderr = log_err.read_text()
-    run.stages = {
-        m[1]: float(m[2])
-        for line in stderr.splitlines()
-        if (m := STAGE_LINE.match(line)) and m[1] != "total"
-    }
+    run.stages = parse_stages(stderr)
     if status not in (0, 1):  # 1: the policy failed the model, still a report
         run.problems.append(f"audit exited {status}; see {log_err}: {stderr.strip()[-600:]}")
         return
     run.report = json.loads(newest_report(work / "reports" / run.backend).read_text())
+
+
+def parse_stages(stderr: str) -> dict[str, float]:
+    """Seconds per stage from ``audit run -v``; a part of a stage (indented further, e.g. the
+    predict time summed over partitions) as "stage/part"."""
+    stages: dict[str, float] = {}
+    parent = ""
+    for line in stderr.splitlines():
+        m = STAGE_LINE.match(line)
+        if m is None or m[2] == "total":
+            continue
+        if len(m[1]) == 2:
+            parent = m[2]
+            stages[parent] = float(m[3])
+        else:
+            stages[f"{parent}/{m[2]}"] = float(m[3])
+    return stages
 
 
 def check(run: Run, decisions: np.ndarray, labels_mean: float, first: Run | None) -> None:
@@ -378,7 +392,8 @@ def print_tables(runs: list[Run]) -> None:
         cells = "".join(
             f"{r.stages[stage]:>10.3f}" if stage in r.stages else f"{'-':>10}" for r in ran
         )
-        print(f"{stage:<20}{cells}")
+        shown = "  " + stage.split("/", 1)[1] if "/" in stage else stage
+        print(f"{shown:<20}{cells}")
 
 
 def print_targets(runs: list[Run], fairness_rows: int, fairness_s: float | None) -> None:
