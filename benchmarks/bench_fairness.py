@@ -80,11 +80,15 @@ def run_audit(df: pd.DataFrame, n_bootstrap: int = 0):
     )
 
 
-def run_fairlearn(df: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
+def run_fairlearn(
+    df: pd.DataFrame, metrics: dict[str, Callable[..., Any]] = METRICS
+) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
+    """MetricFrame by group and between-group differences for each of :data:`FEATURES`; ``df``
+    has columns y_true, y_pred, sex and race (bench_scale passes a smaller set of metrics)."""
     results = {}
     for key, columns in FEATURES:
         frame = MetricFrame(
-            metrics=METRICS,
+            metrics=metrics,
             y_true=df["y_true"],
             y_pred=df["y_pred"],
             sensitive_features=df[columns],
