@@ -437,7 +437,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep the files")
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--batch-rows", type=int, default=1_000_000, help="stream and dask")
+    parser.add_argument(
+        "--batch-rows", type=int, help="stream and dask (default: the engine's, 250,000)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="dask LocalCluster workers")
     parser.add_argument("--scheduler", help="a Dask scheduler address instead of a LocalCluster")
     parser.add_argument("--memory-max-rows", type=int, default=20_000_000)
@@ -509,7 +511,7 @@ def main() -> None:
             run.skipped = "this audit run has no --engine (the engine of issue #17 is not here)"
             continue
         flags = ["--engine", backend] if with_engine else []
-        if backend != "memory":
+        if backend != "memory" and args.batch_rows:
             flags += ["--batch-rows", str(args.batch_rows)]
         if backend == "dask":
             flags += ["--scheduler", args.scheduler] if args.scheduler else []

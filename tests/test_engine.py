@@ -234,3 +234,31 @@ def test_adult_with_drift_streams_to_the_in_memory_report(tmp_path: Path, audit_
     stream = _run(spec, tmp_path / "s", "--engine", "stream", "--batch-rows", "2000")
     assert memory["drift"] is not None
     assert json.dumps(stream, sort_keys=True) == json.dumps(memory, sort_keys=True)
+
+
+def test_large_groups_poisson_bootstrap_agrees_with_the_row_bootstrap(monkeypatch) -> None:
+    """A group over BOOTSTRAP_ROWS rows is resampled by the Poisson bootstrap over runs of
+    neighbouring scores (cost independent of its rows); its intervals must match the row
+    bootstrap's (forced here by raising the limit) and hold the exact estimate."""
+    import audit.fairness.scores as scores
+
+    rng = np.random.default_rng(7)
+    n = 60_000
+    s = rng.random(n)
+    y = rng.random(n) < s  # calibrated, AUC about 0.83
+    codes = np.zeros(n, np.int64)
+    fast = scores.score_intervals(
+        s, y, codes, 1, n_bootstrap=400, confidence=0.95, rng=np.random.default_rng(1)
+    )
+    monkeypatch.setattr(scores, "BOOTSTRAP_ROWS", 10**9)
+    rows = scores.score_intervals(
+        s, y, codes, 1, n_bootstrap=400, confidence=0.95, rng=np.random.default_rng(1)
+    )
+    exact = scores.score_stats(s, y, s > np.median(s), codes, 1)
+    points = {"mean_score": exact.mean_score[0], "auc": exact.auc[0], "ece": exact.ece[0]}
+    for name, (low, high) in fast.items():
+        r_low, r_high = rows[name][0][0], rows[name][1][0]
+        width = r_high - r_low
+        assert abs(low[0] - r_low) < 0.25 * width and abs(high[0] - r_high) < 0.25 * width, name
+        if name != "ece":  # ECE's bootstrap distribution sits above its estimate (bias)
+            assert low[0] <= points[name] <= high[0], name

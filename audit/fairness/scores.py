@@ -168,7 +168,7 @@ _CHUNK = 100
 #: Groups of at most this many rows are resampled row by row; larger groups by a multinomial
 #: over at most _CELLS runs of neighbouring scores (see counter_intervals).
 BOOTSTRAP_ROWS = 20_000
-_CELLS = 2048
+_CELLS = 512
 
 
 def score_intervals(
@@ -212,8 +212,9 @@ def counter_intervals(
     define the value.
 
     A group of more than :data:`BOOTSTRAP_ROWS` rows (where drawing every row of every resample
-    would cost rows x resamples) is resampled as a multinomial over at most 2,048 runs of
-    neighbouring distinct scores (runs never cross a calibration bin edge), each run standing
+    would cost rows x resamples) is resampled by the Poisson bootstrap (each cell's count drawn
+    as Poisson of its count: the multinomial's large-sample equivalent) over at most 512 runs
+    of neighbouring distinct scores (runs never cross a calibration bin edge), each run standing
     for its rows' mean score; the percentile interval of that resampled statistic is then
     shifted by the difference between the exact point estimate and the run-level one, so
     the interval stays centred on the reported value.
@@ -256,7 +257,6 @@ def _resample(
     in_bin[np.arange(len(values)), bins] = 1.0
     by_rows = total <= BOOTSTRAP_ROWS
     cell_of_row = np.repeat(np.arange(len(flat)), flat) if by_rows else None
-    p = flat / total
     draws: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for start in range(0, n_bootstrap, _CHUNK):
         size = min(_CHUNK, n_bootstrap - start)
@@ -266,10 +266,11 @@ def _resample(
             drawn = cell_of_row[rng.integers(0, total, size=(size, total))]
             drawn += (np.arange(size) * len(flat))[:, None]
             w = np.bincount(drawn.ravel(), minlength=size * len(flat)).reshape(size, -1, 2)
-        else:
-            w = rng.multinomial(total, p, size=size).reshape(size, -1, 2)
+        else:  # the Poisson bootstrap: each cell's count ~ Poisson(its count), independently
+            w = rng.poisson(flat, size=(size, len(flat))).reshape(size, -1, 2)
         rows = w.sum(axis=2).astype(np.float64)  # resampled rows per distinct score
-        draws["mean_score"].append(rows @ values / total)
+        drawn_rows = rows.sum(axis=1)  # = total for the row bootstrap
+        draws["mean_score"].append(rows @ values / drawn_rows)
         neg_w, pos_w = w[..., 0].astype(np.float64), w[..., 1].astype(np.float64)
         if "auc" in draws:
             below = np.cumsum(neg_w, axis=1) - neg_w  # negatives strictly below each score
@@ -280,7 +281,7 @@ def _resample(
         if "ece" in draws:
             # per bin: sum of scores - sum of positives = sum over its scores of the residual
             gap = (rows * values - pos_w) @ in_bin
-            draws["ece"].append(np.abs(gap).sum(axis=1) / total)
+            draws["ece"].append(np.abs(gap).sum(axis=1) / drawn_rows)
     return {k: np.concatenate(v) for k, v in draws.items()}
 
 
