@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+# test processes (pytest-xdist); each test file runs in one of them, so its fixtures are built once
+JOBS   ?= 2
 
 .PHONY: dev demo test lint bench clean
 
@@ -20,8 +22,8 @@ demo: $(STAMP)  ## audit the shipped UCI Adult model; prints the bundle path and
 	if [ $$rc -eq 1 ]; then echo "(exit 1: the policy failed the model - in CI this blocks the deployment)"; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
-test: $(STAMP)  ## the whole test suite
-	$(BIN)/pytest
+test: $(STAMP)  ## the whole test suite (JOBS=2 processes; JOBS=1 for one)
+	$(BIN)/pytest $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check audit tests benchmarks samples

@@ -85,6 +85,19 @@ def sniff_csv(path: Path) -> CsvDialect:
     return CsvDialect(encoding, delimiter)
 
 
+def text_options(dialect: CsvDialect) -> dict[str, object]:
+    """``pandas.read_csv`` options that read every value as text, only an empty field missing
+    (shared with the Dask engine, whose partitions pandas reads)."""
+    return {
+        "sep": dialect.delimiter,
+        "encoding": dialect.encoding,
+        "dtype": str,
+        "keep_default_na": False,
+        "na_values": [""],
+        "skipinitialspace": True,
+    }
+
+
 def read_csv(
     path: Path,
     columns: Sequence[str] | None = None,
@@ -99,12 +112,7 @@ def read_csv(
     wanted = set(columns) if columns else None
     frame = pd.read_csv(
         path,
-        sep=dialect.delimiter,
-        encoding=dialect.encoding,
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-        skipinitialspace=True,
+        **text_options(dialect),
         usecols=(lambda c: c in wanted) if wanted is not None else None,
         engine="c",
     )

@@ -80,16 +80,11 @@ def _read(source: DataSource, columns: list[str]) -> Any:
     if source.format == "parquet":
         return dd.read_parquet(str(source.path), columns=columns, split_row_groups=True)
     from audit.data import sniff_csv
+    from audit.data.csv_reader import text_options
 
-    dialect = sniff_csv(source.path)
     return dd.read_csv(
         str(source.path),
-        sep=dialect.delimiter,
-        encoding=dialect.encoding,
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-        skipinitialspace=True,
+        **text_options(sniff_csv(source.path)),
         usecols=columns,
         blocksize=max(1 << 16, min(source.path.stat().st_size // 4 + 1, 64 << 20)),
     )
