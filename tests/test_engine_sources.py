@@ -90,3 +90,15 @@ def test_dataset_wide_checks_run_on_the_merged_counts(tmp_path: Path) -> None:
     bad = _decisions_csv(tmp_path / "bad.csv", ["0"] * 40)
     with pytest.raises(InputError, match="positive_label 1 never occurs in label column 'label'"):
         run_stream(_plan("bad.csv"), DataSource(bad, "bad.csv", None, batch_rows=5))
+
+
+def test_a_declared_type_error_names_the_files_data_row(tmp_path: Path) -> None:
+    """A value that does not fit its declared type in the third batch is named by its data row
+    in the whole file (before: its row within the batch)."""
+    lines = [f"{g},{i % 2},{i % 2}" for i, g in enumerate([1, 2] * 20)]
+    lines[12] = "x,0,0"  # data row 13
+    path = tmp_path / "d.csv"
+    path.write_text("group,label,pred\n" + "\n".join(lines) + "\n")
+    source = DataSource(path, "d.csv", None, {"group": "integer"}, batch_rows=5)
+    with pytest.raises(InputError, match=r"'x' \(data row 13\)"):
+        run_stream(_plan("d.csv"), source)

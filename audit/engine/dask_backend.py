@@ -102,7 +102,7 @@ def _summarise(
     from audit.data.csv_reader import convert
     from audit.engine.sources import typed_frame
 
-    part = part.reset_index(drop=True)
+    part.index = pd.RangeIndex(first_row, first_row + len(part))  # data rows of the file
     if kinds is not None:  # CSV text
         part = typed_frame(part, kinds, dtypes, plan.source)
     else:

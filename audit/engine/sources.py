@@ -101,10 +101,14 @@ class DataSource:
             fragment_readahead=1,
             fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
         )
+        done = 0
         for batch in batches:
             if batch.num_rows == 0:
                 continue
             frame = batch.to_pandas()
+            # indexed by position in the file, so that messages name the file's data rows
+            frame.index = pd.RangeIndex(done, done + len(frame))
+            done += len(frame)
             for name in nullable_ints:
                 frame[name] = frame[name].astype(np.float64)
             yield convert(frame, self.dtypes, source=self.display) if self.dtypes else frame
@@ -113,8 +117,10 @@ class DataSource:
 
     def _csv(self, wanted: list[str]) -> Iterator[pd.DataFrame]:
         kinds = self.csv_kinds(wanted)
+        done = 0
         for table in self._csv_text(wanted):
-            yield self._typed(table, kinds)
+            yield self._typed(table, kinds, done)
+            done += table.num_rows  # type: ignore[attr-defined]
 
     def _csv_text(self, wanted: list[str]) -> Iterator[object]:
         import pyarrow as pa
@@ -178,8 +184,11 @@ class DataSource:
             kinds[name] = (kind, missing)
         return kinds
 
-    def _typed(self, table: object, kinds: dict[str, tuple[str, bool]]) -> pd.DataFrame:
+    def _typed(
+        self, table: object, kinds: dict[str, tuple[str, bool]], first_row: int
+    ) -> pd.DataFrame:
         text = table.to_pandas()  # type: ignore[attr-defined]  # text as pandas reads it
+        text.index = pd.RangeIndex(first_row, first_row + len(text))  # data rows of the file
         return typed_frame(text, kinds, self.dtypes, self.display)
 
 
