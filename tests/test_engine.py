@@ -212,7 +212,8 @@ def _spec_copy(folder: Path, tmp_path: Path, explain: dict) -> Path:
 
 
 def test_stream_and_dask_backends_give_the_in_memory_report(tmp_path: Path, audit_home) -> None:
-    """German credit: memory, stream in 97-row batches, and Dask on a two-worker LocalCluster.
+    """German credit: memory, stream in 97-row batches, Dask on a two-worker LocalCluster the audit
+    starts, and Dask through the address of a scheduler it did not start.
     The explanation population is cut to 150 of the 300 rows, so the seeded sample (and the
     Dask workers' key bound) decide which rows are explained."""
     spec = _spec_copy(SAMPLES / "german", tmp_path, {"population": 150, "sample_size": 100})
@@ -222,6 +223,14 @@ def test_stream_and_dask_backends_give_the_in_memory_report(tmp_path: Path, audi
     assert json.dumps(stream, sort_keys=True) == json.dumps(memory, sort_keys=True)
     assert json.dumps(dask, sort_keys=True) == json.dumps(memory, sort_keys=True)
     assert memory["explanations"]["population_rows"] == 150 < memory["subject"]["dataset"]["rows"]
+    # a scheduler the audit did not start (a real cluster's address), with two worker processes
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        remote = _run(
+            spec, tmp_path / "r", "--engine", "dask", "--scheduler", cluster.scheduler_address
+        )
+    assert json.dumps(remote, sort_keys=True) == json.dumps(memory, sort_keys=True)
 
 
 def test_adult_with_drift_streams_to_the_in_memory_report(tmp_path: Path, audit_home) -> None:
