@@ -359,7 +359,7 @@ def _run(
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> AuditResult:
     from .data import DatasetRequirements, validate
-    from .engine import DataSource, EngineOptions, Plan, choose, finalize
+    from .engine import DataSource, Plan, choose, finalize
     from .explain import ExplanationUnavailable, load_reason_codes
 
     spec = resolved.spec
@@ -404,7 +404,7 @@ def _run(
             spec.scores,
             spec.id_column,
         )
-        backend = choose(EngineOptions(spec.engine.backend), data)
+        backend = choose(spec.engine.backend, data)
         frame = None
         if backend == "memory":
             frame = artifacts.read_table(
@@ -455,7 +455,7 @@ def _run(
             decisions="model" if model else "recorded",
         )
 
-    for step, seconds in stats.extra["timings"].seconds.items():
+    for step, seconds in stats.timings.seconds.items():
         st.timings[f"summarise/{step}"] = seconds
     with st.stage("fairness"):
         fairness = finalize.fairness(

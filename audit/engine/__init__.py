@@ -17,7 +17,7 @@ merged statistics and therefore the same report.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,17 +38,10 @@ ENGINES = ("auto", "memory", "stream", "dask")
 Progress = Callable[[int, int | None], None]
 
 
-@dataclass(frozen=True)
-class EngineOptions:
-    backend: str = "auto"
-    batch_rows: int = 250_000
-    scheduler: str | None = None
-    workers: int = 2
-
-
-def choose(options: EngineOptions, source: DataSource) -> str:
-    if options.backend != "auto":
-        return options.backend
+def choose(backend: str, source: DataSource) -> str:
+    """The backend ``auto`` stands for with this file (any other name is itself)."""
+    if backend != "auto":
+        return backend
     return "stream" if source.path.stat().st_size > AUTO_STREAM_BYTES else "memory"
 
 
@@ -138,7 +131,6 @@ __all__ = [
     "AUTO_STREAM_BYTES",
     "ENGINES",
     "DataSource",
-    "EngineOptions",
     "Merger",
     "Plan",
     "Progress",

@@ -169,7 +169,7 @@ class Plan:
         if self.drift is not None:
             drift = self.drift.summarise(frame, current)
         clock.add("drift", t0)
-        return replace(stats, sample=sample, drift=drift, extra={"timings": clock})
+        return replace(stats, sample=sample, drift=drift, timings=clock)
 
     def _decide(
         self, frame: pd.DataFrame

@@ -20,7 +20,7 @@ sample, whose size is bounded by the spec (``explain.population``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ class Stats:
     decision_values: frozenset[str] = frozenset()
     sample: Any = None  # audit.engine.sample.Sample
     drift: Any = None  # audit.drift.stream.CurrentDriftStats
-    extra: dict[str, Any] = field(default_factory=dict)
+    timings: Any = None  # audit.engine.partition.Timings: seconds per step, summed
 
     @property
     def distinct_scores(self) -> int:
@@ -157,26 +157,19 @@ def merge_stats(parts: Sequence[Stats]) -> Stats:
         label_values=_union(p.label_values for p in parts),
         decision_values=_union(p.decision_values for p in parts),
         sample=samples[0].merge(*samples[1:]) if samples else None,
-        drift=_merge_drift(drifts),
-        extra=_merge_extra(parts),
+        drift=_merge_all(drifts),
+        timings=_merge_all([p.timings for p in parts if p.timings is not None]),
     )
     return _bounded(merged)
 
 
-def _merge_drift(drifts: list[Any]) -> Any:
-    if not drifts:
+def _merge_all(parts: list[Any]) -> Any:
+    """Merge values that have a ``merge`` method (drift counts, timings); None if none."""
+    if not parts:
         return None
-    out = drifts[0]
-    for other in drifts[1:]:
+    out = parts[0]
+    for other in parts[1:]:
         out = out.merge(other)
-    return out
-
-
-def _merge_extra(parts: Sequence[Stats]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for part in parts:
-        for name, value in part.extra.items():
-            out[name] = value if name not in out else out[name].merge(value)
     return out
 
 
@@ -192,17 +185,8 @@ def _union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
 
 
 def _bounded(stats: Stats) -> Stats:
-    """Round every score counter once the statistics hold more than MAX_DISTINCT scores."""
-    if stats.scores is None or stats.rounded or stats.distinct_scores <= MAX_DISTINCT:
-        if stats.rounded and stats.scores is not None:
-            return replace(stats, scores=tuple(c.rounded_to_grid() for c in stats.scores))
+    """Round every score counter once any is rounded or they hold more than MAX_DISTINCT
+    scores (rounding is a function of the score, so it commutes with merging)."""
+    if stats.scores is None or (not stats.rounded and stats.distinct_scores <= MAX_DISTINCT):
         return stats
     return replace(stats, scores=tuple(c.rounded_to_grid() for c in stats.scores))
-
-
-def with_sample(stats: Stats, sample: Any) -> Stats:
-    return replace(stats, sample=sample)
-
-
-def with_drift(stats: Stats, drift: Any) -> Stats:
-    return replace(stats, drift=drift)
