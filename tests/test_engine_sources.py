@@ -102,3 +102,17 @@ def test_a_declared_type_error_names_the_files_data_row(tmp_path: Path) -> None:
     source = DataSource(path, "d.csv", None, {"group": "integer"}, batch_rows=5)
     with pytest.raises(InputError, match=r"'x' \(data row 13\)"):
         run_stream(_plan("d.csv"), source)
+
+
+def test_a_malformed_scheduler_address_is_bad_input(tmp_path: Path, audit_home, capsys) -> None:
+    """A garbled --scheduler (with a newline and an ANSI escape) exits 2 naming the option, and
+    writes no report (before: ValueError from distributed, exit 5)."""
+    from audit.cli.app import main
+
+    spec = Path(__file__).resolve().parents[1] / "samples" / "german" / "audit.yaml"
+    out = tmp_path / "out"
+    flags = ["--no-pdf", "--no-sign", "--engine", "dask", "--scheduler", "tcp://h:9\x1b[31m\nx"]
+    assert main(["run", str(spec), "--output", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler / engine.scheduler" in err and "\x1b[" not in err
+    assert not out.exists()

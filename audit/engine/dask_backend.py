@@ -52,10 +52,11 @@ def client(scheduler: str | None, workers: int) -> Iterator[Any]:
         if scheduler:
             try:
                 c = distributed.Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise InputError(
-                    f"the Dask scheduler {scheduler} cannot be reached: {exc}",
-                    hint="check the address (tcp://host:8786) and that the scheduler runs",
+                    f"the Dask scheduler {scheduler!r} (--scheduler / engine.scheduler) cannot "
+                    f"be reached: {exc}",
+                    hint="give an address such as tcp://host:8786, of a scheduler that runs",
                 ) from None
             try:
                 yield c
