@@ -11,7 +11,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -70,7 +70,8 @@ class AuditResult:
     actor: Actor
     timings: dict[str, float] = field(default_factory=dict)
     #: per-decision reasons (explain.DecisionReasons) for reasons.csv; not part of report.json
-    decisions: list[Any] | None = None
+    #: (or an audit.explain.ReasonsSpool: the reasons.csv of every adverse decision)
+    decisions: Any = None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -98,6 +99,7 @@ STAGES = (
     "summarise",
     "fairness",
     "explanations",
+    "reasons",
     "drift",
     "policy evaluation",
 )
@@ -217,27 +219,6 @@ def _explain_columns(spec: Any, features: list[str] | None, present: list[str]) 
     return tuple(dict.fromkeys([*inputs, *[c for c in extra if c in present]]))
 
 
-def _summarise(
-    plan: Any, backend: str, spec: Any, data: Any, frame: pd.DataFrame | None, on_progress: Any
-) -> Any:
-    from .engine import run_memory, run_stream
-
-    if backend == "memory":
-        assert frame is not None
-        return run_memory(plan, frame, on_progress)
-    if backend == "stream":
-        return run_stream(plan, data, on_progress)
-    from .engine.dask_backend import run_dask
-
-    return run_dask(
-        plan,
-        data,
-        scheduler=spec.engine.scheduler,
-        workers=spec.engine.workers,
-        progress=on_progress,
-    )
-
-
 def _explain(
     spec: Any, model: LoadedModel, features: list[str] | None, stats: Any, reason_codes: Any
 ) -> Any:
@@ -268,7 +249,7 @@ def _explain(
         sample_size=ex.sample_size,
         background_size=ex.background_size,
         seed=spec.seed,
-        rows=ex.rows,
+        rows="sample" if ex.rows == "adverse" else ex.rows,
         row_ids=row_ids,
         groups=rows[list(spec.sensitive_features)],
         reason_codes=reason_codes,
@@ -281,7 +262,24 @@ def _explain(
         proxy_threshold=ex.proxy_threshold,
         proxy_auc_threshold=ex.proxy_auc_threshold,
         proxy_model_rows=ex.proxy_model_rows,
+        adverse=ex.rows == "adverse",
     )
+
+
+def _check_adverse(model: LoadedModel | None, reason_codes: Any) -> None:
+    """``explain.rows: adverse`` needs a model to explain and reason codes to word it."""
+    if model is None:
+        raise InputError(
+            "explain.rows: adverse gives reasons for a model's adverse decisions, but this audit "
+            "judges recorded decisions (no model)",
+            hint="name the model in the spec, or remove explain.rows",
+        )
+    if reason_codes is None:
+        raise InputError(
+            "explain.rows: adverse needs a reason-code file: reasons must be given in words",
+            hint="set explain.reason_codes in the spec (examples: policies/reason-codes/), or "
+            "use a policy pack that names one",
+        )
 
 
 def _load_baseline(
@@ -359,7 +357,7 @@ def _run(
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> AuditResult:
     from .data import DatasetRequirements, validate
-    from .engine import DataSource, Plan, choose, finalize
+    from .engine import DataSource, Plan, choose, finalize, summarise
     from .explain import ExplanationUnavailable, load_reason_codes
 
     spec = resolved.spec
@@ -376,6 +374,8 @@ def _run(
         elif allow_pickle_digest:
             raise InputError("--allow-pickle applies to a registered model; this audit has none")
         reason_codes = load_reason_codes(resolved.reason_codes) if resolved.reason_codes else None
+        if spec.explain.rows == "adverse":
+            _check_adverse(model, reason_codes)
 
     with st.stage("load dataset"):
         data_copy, data_info = artifacts.resolve(resolved.dataset, "dataset", "dataset")
@@ -445,8 +445,9 @@ def _run(
         drift=drift_plan,
     )
     with st.stage("summarise"):
-        stats = _summarise(plan, backend, spec, data, frame, on_progress)
-        del frame  # the statistics (and the explanation sample) are all that is kept
+        stats = summarise(plan, backend, spec.engine, data, frame, on_progress)
+        if spec.explain.rows != "adverse":
+            del frame  # the statistics (and the explanation sample) are all that is kept
         data_info.update(
             rows=int(stats.rows),
             label=spec.label,
@@ -475,7 +476,8 @@ def _run(
         y_true_known = stats.labelled
 
     with st.stage("explanations"):
-        decisions: list[Any] | None = None
+        decisions: Any = None  # DecisionReasons, or a ReasonsSpool (every adverse decision)
+        explanation = None
         if model is None:
             explanations: contract.Explanations = contract.Skipped(
                 status="skipped",
@@ -484,11 +486,25 @@ def _run(
         else:
             try:
                 explanation = _explain(spec, model, features, stats, reason_codes)
-                explanations = explanation.to_report()
-                if reason_codes is not None:
-                    decisions = list(explanation.decision_reasons())
             except ExplanationUnavailable as exc:
+                explanation = None
                 explanations = contract.Skipped(status="skipped", reason=exc.reason)
+
+    with st.stage("reasons"):
+        if explanation is not None:
+            if explanation.row_explainer is not None:  # explain.rows: adverse
+                from .engine import run_reasons
+                from .explain.reasons import ReasonsSpool
+
+                decisions = ReasonsSpool()
+                tally = run_reasons(
+                    plan, backend, spec.engine, data, frame, explanation, decisions, on_progress
+                )
+                explanation = replace(explanation, rows="adverse", all_reasons=tally)
+            elif reason_codes is not None:
+                decisions = list(explanation.decision_reasons())
+            explanations = explanation.to_report()
+        frame = None
 
     with st.stage("drift"):
         drift = None

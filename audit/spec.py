@@ -29,8 +29,11 @@ class ExplainSettings(BaseModel):
 
     sample_size: int = Field(1000, ge=1, description="rows explained (a seeded random sample)")
     background_size: int = Field(200, ge=1, description="background rows (linear, model-agnostic)")
-    rows: Literal["sample", "all"] | list[str | int] = Field(
-        "sample", description="sample, all, or a list of row ids (id_column values or row numbers)"
+    rows: Literal["sample", "all", "adverse"] | list[str | int] = Field(
+        "sample",
+        description="sample, all, adverse (a sample for the report; reasons.csv for every "
+        "adverse decision, in a second pass over the data), or a list of row ids (id_column "
+        "values or row numbers)",
     )
     method: Literal["auto", "tree", "linear", "permutation"] = "auto"
     permutations: int = Field(4, ge=1, description="orderings per row for permutation SHAP")

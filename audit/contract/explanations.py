@@ -157,6 +157,8 @@ class ReasonsComputed(Section):
     summary: list[ReasonSummary]
     stability: Stability
     examples: list[DecisionExample]
+    #: with ``explain.rows: adverse``: the fidelity of every adverse decision's explanation
+    additivity: Additivity | None = None
 
 
 class Skipped(Section):

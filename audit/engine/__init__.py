@@ -45,6 +45,63 @@ def choose(backend: str, source: DataSource) -> str:
     return "stream" if source.path.stat().st_size > AUTO_STREAM_BYTES else "memory"
 
 
+def summarise(
+    plan: Plan,
+    backend: str,
+    settings: Any,
+    source: DataSource,
+    frame: pd.DataFrame | None,
+    progress: Progress | None = None,
+) -> Stats:
+    """The audit's pass on ``backend`` (``settings``: the spec's ``engine``; ``frame``: the
+    in-memory reader's frame, for ``memory``)."""
+    if backend == "memory":
+        assert frame is not None
+        return run_memory(plan, frame, progress)
+    if backend == "stream":
+        return run_stream(plan, source, progress)
+    from audit.engine.dask_backend import run_dask
+
+    return run_dask(
+        plan, source, scheduler=settings.scheduler, workers=settings.workers, progress=progress
+    )
+
+
+def run_reasons(
+    plan: Plan,
+    backend: str,
+    settings: Any,
+    source: DataSource,
+    frame: pd.DataFrame | None,
+    explanation: Any,
+    spool: Any,
+    progress: Any = None,
+) -> Any:
+    """The reasons pass (:mod:`audit.engine.reasons`) on ``backend`` with the explained
+    sample's ``row_explainer``; returns the :class:`~audit.explain.adverse.ReasonsTally`."""
+    from audit.engine.reasons import reasons_memory, reasons_stream
+
+    explainer = explanation.row_explainer
+    if backend == "memory":
+        assert frame is not None
+        return reasons_memory(
+            plan, frame, explainer, spool, batch_rows=settings.batch_rows, progress=progress
+        )
+    if backend == "stream":
+        return reasons_stream(plan, source, explainer, spool, progress=progress)
+    from audit.engine.dask_backend import reasons_dask
+
+    return reasons_dask(
+        plan,
+        source,
+        explainer,
+        spool,
+        scheduler=settings.scheduler,
+        workers=settings.workers,
+        progress=progress,
+    )
+
+
 def run_memory(plan: Plan, frame: pd.DataFrame, progress: Progress | None = None) -> Stats:
     """One partition: the frame the in-memory reader read (already validated as a whole)."""
     if plan.needs_median:
@@ -140,5 +197,7 @@ __all__ = [
     "merge_stats",
     "model_decisions",
     "run_memory",
+    "run_reasons",
     "run_stream",
+    "summarise",
 ]

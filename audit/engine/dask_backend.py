@@ -91,27 +91,38 @@ def _read(source: DataSource, columns: list[str]) -> Any:
     )
 
 
-def _summarise(
+def _typed(
     part: pd.DataFrame,
     plan: Plan,
     first_row: int,
     ints: list[str],
     dtypes: dict[str, str],
     kinds: dict[str, tuple[str, bool]] | None,
-) -> Stats:
-    """On a worker: type the partition as a whole-file read would, then summarise it."""
+) -> pd.DataFrame:
+    """On a worker: the partition typed as a whole-file read would type it."""
     from audit.data.csv_reader import convert
     from audit.engine.sources import typed_frame
 
     part.index = pd.RangeIndex(first_row, first_row + len(part))  # data rows of the file
     if kinds is not None:  # CSV text
-        part = typed_frame(part, kinds, dtypes, plan.source)
-    else:
-        for name in ints:
-            part[name] = part[name].astype("float64")
-        if dtypes:
-            part = convert(part, dtypes, source=plan.source)
-    return plan.summarise(part, first_row)
+        return typed_frame(part, kinds, dtypes, plan.source)
+    for name in ints:
+        part[name] = part[name].astype("float64")
+    if dtypes:
+        part = convert(part, dtypes, source=plan.source)
+    return part
+
+
+def _summarise(part: pd.DataFrame, plan: Plan, first_row: int, *args: Any) -> Stats:
+    """On a worker: type the partition, then summarise it."""
+    return plan.summarise(_typed(part, plan, first_row, *args), first_row)
+
+
+def _reasons(
+    part: pd.DataFrame, plan: Plan, explainer: Any, index: int, first_row: int, *args: Any
+) -> tuple[int, Any]:
+    """On a worker: type the partition, then give its adverse decisions their reasons."""
+    return index, plan.reasons(_typed(part, plan, first_row, *args), first_row, explainer)
 
 
 def _lengths(c: Any, frame: Any, source: DataSource) -> list[int]:
@@ -160,15 +171,8 @@ def _pass(
     return merger.result()
 
 
-def run_dask(
-    plan: Plan,
-    source: DataSource,
-    *,
-    scheduler: str | None,
-    workers: int,
-    progress: Any = None,
-) -> Stats:
-    """Summarise every partition on the cluster and merge on the client."""
+def _prepared(source: DataSource) -> tuple[Any, tuple[Any, ...]]:
+    """The Dask frame of ``source`` and the typing arguments its partitions need."""
     import pyarrow.parquet as pq
 
     from audit.engine.sources import _parquet_nullable_ints
@@ -180,6 +184,19 @@ def run_dask(
         _parquet_nullable_ints(source.path, pq.read_schema(source.path), wanted) if parquet else []
     )
     kinds = None if parquet else source.csv_kinds(wanted)
+    return frame, (ints, dict(source.dtypes), kinds)
+
+
+def run_dask(
+    plan: Plan,
+    source: DataSource,
+    *,
+    scheduler: str | None,
+    workers: int,
+    progress: Any = None,
+) -> Stats:
+    """Summarise every partition on the cluster and merge on the client."""
+    frame, args = _prepared(source)
     with client(scheduler, workers) as c:
         lengths = _lengths(c, frame, source)
         offsets = [sum(lengths[:i]) for i in range(len(lengths))]
@@ -189,7 +206,6 @@ def run_dask(
             plan = plan.with_median(_median_pass(plan, source))
         rows = sum(lengths)
         bounded = replace(plan, sample_below=key_bound(plan.population, rows))
-        args = (ints, dict(source.dtypes), kinds)
         merged = _pass(c, frame, bounded, offsets, args, progress, rows)
         if (
             merged is not None
@@ -202,3 +218,41 @@ def run_dask(
         raise InputError(f"dataset {source.display} has no rows", hint="check the dataset")
     plan.check(merged)
     return merged
+
+
+def reasons_dask(
+    plan: Plan,
+    source: DataSource,
+    explainer: Any,
+    spool: Any,
+    *,
+    scheduler: str | None,
+    workers: int,
+    progress: Any = None,
+) -> Any:
+    """The reasons pass on the cluster: one task per partition (read, type, decide, explain its
+    adverse rows); the plan and the explainer are sent once; the reasons are written on the
+    client in partition order as they arrive (:class:`audit.engine.reasons.InOrder`)."""
+    import dask
+    from distributed import as_completed
+
+    from audit.engine.reasons import _consume
+
+    frame, args = _prepared(source)
+    with client(scheduler, workers) as c:
+        lengths = _lengths(c, frame, source)
+        offsets = [sum(lengths[:i]) for i in range(len(lengths))]
+        shipped_plan = c.scatter(plan, broadcast=True)
+        shipped = c.scatter(explainer, broadcast=True)
+        tasks = [
+            dask.delayed(_reasons)(part, shipped_plan, shipped, i, offset, *args)
+            for i, (part, offset) in enumerate(zip(frame.to_delayed(), offsets, strict=True))
+        ]
+
+        def parts() -> Iterator[tuple[int, Any]]:
+            for future in as_completed(c.compute(tasks)):
+                index, part = future.result()
+                future.release()
+                yield index, part
+
+        return _consume(parts(), spool, explainer, progress, sum(lengths))

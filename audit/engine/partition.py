@@ -177,11 +177,7 @@ class Plan:
         """Decisions, scores, and the values prediction drift compares (scores, else decisions)."""
         req = self.requirements
         if self.model is not None:
-            X = (
-                frame[list(self.features)]
-                if self.features
-                else frame.drop(columns=[c for c in (req.label, req.id_column) if c])
-            )
+            X = self._inputs(frame)
             y_pred, scores = model_decisions(self.model.estimator, X, req.positive_label)
             current = scores if scores is not None else y_pred.astype(str)
             return y_pred, scores, current
@@ -201,6 +197,24 @@ class Plan:
             else:
                 y_pred = scores >= float(self.score_threshold)
         return y_pred, scores, None
+
+    def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's input columns of a partition."""
+        req = self.requirements
+        if self.features:
+            return frame[list(self.features)]
+        return frame.drop(columns=[c for c in (req.label, req.id_column) if c])
+
+    def reasons(self, frame: pd.DataFrame, first_row: int, explainer: Any) -> Any:
+        """The reasons of one partition's adverse decisions (an
+        :class:`audit.explain.adverse.ReasonsPart`): decided again by the model, explained by
+        ``explainer`` (an :class:`~audit.explain.adverse.AdverseExplainer`)."""
+        req = self.requirements
+        assert self.model is not None, "reasons need a model"
+        X = self._inputs(frame)
+        favourable, _ = model_decisions(self.model.estimator, X, req.positive_label)
+        ids = frame[req.id_column].to_numpy() if req.id_column else None
+        return explainer.explain(X, favourable, first_row, ids)
 
     def check(self, stats: Stats) -> None:
         """The dataset-wide checks a partition cannot make (see validate.check_whole)."""

@@ -26,10 +26,16 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import InputError
+from audit.explain.adverse import AdverseExplainer
 from audit.explain.explanation import Explanation
-from audit.explain.features import FeatureMap, identity_map, map_features
+from audit.explain.features import (
+    FeatureMap,
+    identity_map,
+    map_features,
+    per_input,
+    transform_rows,
+)
 from audit.explain.interface import (
-    Attribution,
     Explainer,
     ExplanationUnavailable,
     ModelRows,
@@ -112,6 +118,7 @@ def explain_model(
     proxy_auc_threshold: float = PROXY_AUC_THRESHOLD,
     proxy_model_rows: int = MAX_ROWS,
     proxy_folds: int = FOLDS,
+    adverse: bool = False,
 ) -> Explanation:
     """Explain ``model`` (a fitted estimator or ``Pipeline``) on rows of ``X``.
 
@@ -134,6 +141,10 @@ def explain_model(
     up to ``stability_rows`` adverse decisions (seeded), each against its own random background of
     ``stability_background`` rows, measure how stable the top reasons are (0 replicas: not
     measured).
+
+    ``adverse``: also keep the explainer, ready to give reasons for any other rows of the same
+    dataset (:class:`~audit.explain.adverse.AdverseExplainer`, as ``row_explainer``; classifiers
+    with ``reason_codes`` only), for reasons on every adverse decision.
 
     Raises ``InputError`` for bad arguments or data (missing columns, unknown positive label or
     row ids, incomplete reason codes) and ``ExplanationUnavailable`` when no explainer applies.
@@ -163,7 +174,7 @@ def explain_model(
     data = X.loc[:, list(input_names)] if list(X.columns) != list(input_names) else X
     rng = np.random.default_rng(seed)
     positions, mode = _explained_positions(rng, data, rows, sample_size, ids)
-    model_rows = _transform(preprocessor, data.iloc[positions])
+    model_rows = transform_rows(preprocessor, data.iloc[positions])
     feature_map: FeatureMap = (
         identity_map(input_names)
         if preprocessor is None
@@ -174,7 +185,7 @@ def explain_model(
     background = None
     if explainer.needs_background:
         background_positions = _draw(rng, len(data), background_size)
-        background = _transform(preprocessor, data.iloc[background_positions]).dense
+        background = transform_rows(preprocessor, data.iloc[background_positions]).dense
 
     attribution = explainer.explain(
         estimator,
@@ -184,11 +195,11 @@ def explain_model(
         owner=feature_map.owner,
         seed=seed,
     )
-    values = _per_input(attribution.values, attribution, feature_map)
+    values = per_input(attribution.values, attribution, feature_map)
     decisions = _decisions(estimator, model_rows, target)
     stability = None
     if decisions is not None and stability_replicas > 0:
-        adverse = np.asarray([d != positive_label for d in decisions], dtype=bool)
+        adverse_rows = np.asarray([d != positive_label for d in decisions], dtype=bool)
         stability = _stability(
             explainer,
             estimator,
@@ -196,7 +207,7 @@ def explain_model(
             data,
             model_rows,
             values,
-            adverse,
+            adverse_rows,
             target=target,
             feature_map=feature_map,
             seed=seed,
@@ -213,6 +224,29 @@ def explain_model(
             models = proxy_models(
                 data, group_frame, folds=proxy_folds, max_rows=proxy_model_rows, seed=seed
             )
+    row_explainer = None
+    if adverse and reason_codes is not None and target.is_classifier:
+        row_explainer = _adverse_explainer(
+            estimator,
+            preprocessor,
+            explainer,
+            target,
+            feature_map,
+            input_names,
+            background,
+            seed=seed,
+            reason_codes=reason_codes,
+            sensitive=sensitive,
+            max_reasons=max_reasons,
+            tolerance=attribution.tolerance,
+            stability={}
+            if stability is None
+            else {
+                int(X.index[p]): float(v)
+                for p, v in zip(positions, stability, strict=True)
+                if not np.isnan(v)
+            },
+        )
     se = attribution.standard_error
     return Explanation(
         method=explainer.method,
@@ -233,7 +267,7 @@ def explain_model(
         background=explainer.background_kind,
         rows=mode,
         row_ids=None if ids is None else _frozen(np.asarray(ids)[positions]),
-        standard_error=None if se is None else _frozen(_per_input(se, attribution, feature_map)),
+        standard_error=None if se is None else _frozen(per_input(se, attribution, feature_map)),
         decisions=None if decisions is None else _frozen(decisions),
         feature_values=data.iloc[positions].reset_index(drop=True),
         group_values=None
@@ -249,11 +283,48 @@ def explain_model(
         reason_codes=reason_codes,
         max_reasons=max_reasons,
         additivity_tolerance=attribution.tolerance,
+        row_explainer=row_explainer,
     )
 
 
-def _per_input(values: np.ndarray, attribution: Attribution, feature_map: FeatureMap) -> np.ndarray:
-    return values if attribution.per_input_column else feature_map.aggregate(values)
+def _adverse_explainer(
+    estimator: Any,
+    preprocessor: Any,
+    explainer: Explainer,
+    target: Target,
+    feature_map: FeatureMap,
+    input_names: tuple[str, ...],
+    background: np.ndarray | None,
+    *,
+    seed: int,
+    reason_codes: ReasonCodes,
+    sensitive: tuple[str, ...],
+    max_reasons: int,
+    tolerance: float,
+    stability: dict[int, float],
+) -> AdverseExplainer:
+    from audit.explain.reasons import plain_value
+
+    assert target.positive_index is not None
+    classes = list(np.asarray(estimator.classes_).tolist())
+    names = feature_map.original_names
+    codes = reason_codes.lookup(names)
+    return AdverseExplainer(
+        estimator=estimator,
+        preprocessor=preprocessor,
+        explainer=explainer,
+        target=target,
+        feature_map=feature_map,
+        input_names=input_names,
+        background=background,
+        seed=seed,
+        adverse_label=plain_value(classes[1 - target.positive_index]),
+        codes=tuple(codes[n] for n in names),
+        sensitive=tuple(n in sensitive for n in names),
+        max_reasons=max_reasons,
+        tolerance=tolerance,
+        stability=stability,
+    )
 
 
 def _groups(
@@ -385,7 +456,7 @@ def _stability(
     for r in range(1, replicas + 1):
         rng = np.random.default_rng([seed, r])
         positions = _draw(rng, len(data), background_size)
-        background = _transform(preprocessor, data.iloc[positions]).dense
+        background = transform_rows(preprocessor, data.iloc[positions]).dense
         again = explainer.replicate(
             estimator,
             subset,
@@ -394,7 +465,7 @@ def _stability(
             owner=feature_map.owner,
             seed=int(rng.integers(2**31)),
         )
-        other = top_adverse(_per_input(again.values, again, feature_map), k)
+        other = top_adverse(per_input(again.values, again, feature_map), k)
         for i, (a, b) in enumerate(zip(main, other, strict=True)):
             overlap[i] += len(set(a.tolist()) & set(b.tolist())) / len(a) if len(a) else 1.0
     result[checked] = overlap / replicas
@@ -483,30 +554,6 @@ def _draw(rng: np.random.Generator, population: int, size: int) -> np.ndarray:
     if population <= size:
         return np.arange(population)
     return np.sort(rng.choice(population, size=size, replace=False))
-
-
-def _transform(preprocessor: Any | None, rows: pd.DataFrame) -> ModelRows:
-    """Rows as the final estimator sees them, plus a dense float64 copy for SHAP."""
-    from scipy import sparse
-
-    if preprocessor is None:
-        native: Any = rows
-    else:
-        try:
-            native = preprocessor.transform(rows)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise InputError(
-                f"the model's preprocessing rejected the dataset: {exc}",
-                hint="check the dataset's column types and categories against the training data",
-            ) from exc
-    dense = native.toarray() if sparse.issparse(native) else native
-    try:
-        dense = np.asarray(dense.to_numpy() if isinstance(dense, pd.DataFrame) else dense, float)
-    except (ValueError, TypeError) as exc:
-        raise ExplanationUnavailable(
-            f"the final estimator receives non-numeric columns ({exc}); SHAP needs numbers"
-        ) from exc
-    return ModelRows(dense=dense, native=native)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from audit import contract
 from audit.errors import InputError
+from audit.explain.adverse import ReasonsTally
 from audit.explain.importance import LEVEL, Importance, importance, spearman
 from audit.explain.proxies import PROXY_AUC_THRESHOLD, PROXY_THRESHOLD, Association, ProxyModel
 from audit.explain.reasons import (
@@ -113,6 +114,11 @@ class Explanation:
     max_reasons: int = MAX_REASONS
     examples: int = 3
     additivity_tolerance: float = 1e-6
+    #: the explainer, ready for other rows (``explain_model(adverse=True)``); not reported
+    row_explainer: Any = None
+    #: the reasons of every adverse decision of the dataset (``explain.rows: adverse``): the
+    #: report's reasons summary counts these instead of the sample's
+    all_reasons: ReasonsTally | None = None
 
     @property
     def sample_size(self) -> int:
@@ -381,19 +387,11 @@ class Explanation:
                 "status": "skipped",
                 "reason": "no reason-code file was given, and reasons must be in words",
             }
-        decisions = self.decision_reasons()
-        counts: dict[str, int] = {}
-        first: dict[str, int] = {}
-        with_sensitive = 0
-        for d in decisions:
-            features = [r.feature for r in d.reasons]
-            with_sensitive += any(f in self.sensitive_features for f in features)
-            for f in features:
-                counts[f] = counts.get(f, 0) + 1
-            if d.reasons:
-                first[d.reasons[0].feature] = first.get(d.reasons[0].feature, 0) + 1
+        tally = self.all_reasons if self.all_reasons is not None else self._tally()
         codes = self.reason_codes.lookup(self.feature_names)
-        n = len(decisions)
+        n = tally.adverse
+        counts = {f: int(c) for f, c in zip(self.feature_names, tally.counts, strict=True) if c > 0}
+        first = dict(zip(self.feature_names, tally.first.tolist(), strict=True))
         summary = [
             {
                 "feature": f,
@@ -416,15 +414,15 @@ class Explanation:
             example["model_output"] = float(self.model_output[i])
             example["contributions"] = self.contributions(int(i))
             examples.append(example)
-        return {
+        result: dict[str, Any] = {
             "status": "computed",
             "max_reasons": self.max_reasons,
             "relative_to": self.background,
             "reason_codes": self.reason_codes.describe(),
-            "explained_decisions": int(len(adverse)),
+            "explained_decisions": tally.decisions,
             "adverse_decisions": n,
-            "decisions_with_sensitive_reason": with_sensitive,
-            "sensitive_reason_share": with_sensitive / n if n else 0.0,
+            "decisions_with_sensitive_reason": tally.with_sensitive,
+            "sensitive_reason_share": tally.with_sensitive / n if n else 0.0,
             "summary": summary,
             "stability": {
                 "replicas": self.stability_replicas,
@@ -439,6 +437,33 @@ class Explanation:
             },
             "examples": examples,
         }
+        if self.all_reasons is not None:  # every adverse decision: their explanations' fidelity
+            result["additivity"] = {
+                "max_abs_error": tally.max_error,
+                "mean_abs_error": tally.sum_error / n if n else 0.0,
+                "rows": n,
+                "tolerance": self.additivity_tolerance,
+                "rows_above_tolerance": tally.above_tolerance,
+            }
+        return result
+
+    def _tally(self) -> ReasonsTally:
+        """The reasons summary of the explained sample's adverse decisions."""
+        adverse = self.adverse
+        assert adverse is not None
+        index = {f: j for j, f in enumerate(self.feature_names)}
+        counts = np.zeros(len(self.feature_names), dtype=np.int64)
+        first = np.zeros(len(self.feature_names), dtype=np.int64)
+        with_sensitive = 0
+        decisions = self.decision_reasons()
+        for d in decisions:
+            features = [r.feature for r in d.reasons]
+            with_sensitive += any(f in self.sensitive_features for f in features)
+            for f in features:
+                counts[index[f]] += 1
+            if d.reasons:
+                first[index[features[0]]] += 1
+        return ReasonsTally(len(adverse), len(decisions), with_sensitive, counts, first)
 
     def to_report(self) -> contract.ExplanationsComputed:
         """The report's explanations section."""

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from audit.explain.interface import ExplanationUnavailable
+from audit.errors import InputError
+from audit.explain.interface import Attribution, ExplanationUnavailable, ModelRows
 
 # Transformers that turn input column j into output column j and nothing else, element by element.
 # (Normalizer keeps the width too, but divides each row by its norm: it mixes columns.)
@@ -62,9 +64,12 @@ class FeatureMap:
                 f"attribution matrix has {values.shape[1]} columns, the feature map "
                 f"{self.transformed_width}"
             )
-        membership = np.zeros((self.transformed_width, len(self.original_names)))
-        membership[np.arange(self.transformed_width), self.owner] = 1.0
-        return values @ membership
+        # Column by column, in transformed order: each row's sums are the same however many rows
+        # are aggregated at once (a matrix product's blocking changes the last digits).
+        out = np.zeros((values.shape[0], len(self.original_names)))
+        for k, j in enumerate(self.owner.tolist()):
+            out[:, j] += values[:, k]
+        return out
 
 
 def identity_map(names: Sequence[str]) -> FeatureMap:
@@ -258,3 +263,32 @@ def _resolve_columns(columns: Any, names: list[str], width: int, *, ct_name: str
             f"ColumnTransformer entry {ct_name!r} selects column {exc.args[0]!r}, which is not "
             "among the columns it was fitted on"
         ) from None
+
+
+def per_input(values: np.ndarray, attribution: Attribution, feature_map: FeatureMap) -> np.ndarray:
+    """Attributions per input column (summed back from transformed columns if need be)."""
+    return values if attribution.per_input_column else feature_map.aggregate(values)
+
+
+def transform_rows(preprocessor: Any | None, rows: pd.DataFrame) -> ModelRows:
+    """Rows as the final estimator sees them, plus a dense float64 copy for SHAP."""
+    from scipy import sparse
+
+    if preprocessor is None:
+        native: Any = rows
+    else:
+        try:
+            native = preprocessor.transform(rows)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InputError(
+                f"the model's preprocessing rejected the dataset: {exc}",
+                hint="check the dataset's column types and categories against the training data",
+            ) from exc
+    dense = native.toarray() if sparse.issparse(native) else native
+    try:
+        dense = np.asarray(dense.to_numpy() if isinstance(dense, pd.DataFrame) else dense, float)
+    except (ValueError, TypeError) as exc:
+        raise ExplanationUnavailable(
+            f"the final estimator receives non-numeric columns ({exc}); SHAP needs numbers"
+        ) from exc
+    return ModelRows(dense=dense, native=native)

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -197,28 +200,70 @@ def write_reasons_csv(path: Path, decisions: Sequence[DecisionReasons]) -> int:
     A decision with no negative attribution at all gets one line with empty reason fields, so
     every adverse decision appears in the file.
     """
-    lines = 0
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for d in decisions:
-            fidelity = [_number(d.additivity_error), _number(d.stability)]
-            if not d.reasons:
-                writer.writerow([*_cells(d.row_id, d.decision), "", "", "", "", "", "", *fidelity])
-                lines += 1
-            for r in d.reasons:
-                writer.writerow(
-                    [
-                        *_cells(d.row_id, d.decision),
-                        r.rank,
-                        *_cells(r.feature, r.code, r.text),
-                        _number(r.attribution),  # the tool's own number: stays numeric
-                        *_cells(plain_value(r.value)),
-                        *fidelity,
-                    ]
-                )
-                lines += 1
+        fh.write(CSV_HEADER)
+        return write_reason_lines(fh, decisions)
+
+
+#: The header line of reasons.csv.
+CSV_HEADER = ",".join(CSV_COLUMNS) + "\n"
+
+
+def write_reason_lines(fh: TextIO, decisions: Iterable[DecisionReasons]) -> int:
+    """The lines of ``decisions`` (no header) written to ``fh``; returns how many."""
+    lines = 0
+    writer = csv.writer(fh, lineterminator="\n")
+    for d in decisions:
+        fidelity = [_number(d.additivity_error), _number(d.stability)]
+        if not d.reasons:
+            writer.writerow([*_cells(d.row_id, d.decision), "", "", "", "", "", "", *fidelity])
+            lines += 1
+        for r in d.reasons:
+            writer.writerow(
+                [
+                    *_cells(d.row_id, d.decision),
+                    r.rank,
+                    *_cells(r.feature, r.code, r.text),
+                    _number(r.attribution),  # the tool's own number: stays numeric
+                    *_cells(plain_value(r.value)),
+                    *fidelity,
+                ]
+            )
+            lines += 1
     return lines
+
+
+class ReasonsSpool:
+    """reasons.csv written part by part (in row order) into a private temporary folder, for
+    audits that give reasons for every adverse decision: the bundle copies the finished file,
+    and :meth:`cleanup` (also run when the spool is garbage-collected) removes it."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="audit-reasons-"))
+        self.path = self.folder / "reasons.csv"
+        self.lines = 0
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
+        self._fh: TextIO | None = self.path.open("w", newline="", encoding="utf-8")
+        self._fh.write(CSV_HEADER)
+
+    def write(self, text: str, lines: int) -> None:
+        """Append ``lines`` CSV lines (``text``, from :func:`write_reason_lines`)."""
+        assert self._fh is not None, "the spool is closed"
+        self._fh.write(text)
+        self.lines += lines
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def copy_to(self, target: Path) -> None:
+        self.close()
+        shutil.copyfile(self.path, target)
+
+    def cleanup(self) -> None:
+        self.close()
+        self._cleanup()
 
 
 def _cells(*values: Any) -> list[Any]:

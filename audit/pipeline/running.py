@@ -120,19 +120,23 @@ def run(
         return None if key is None else dict(session.access.log.checkpoint(key).to_dict())
 
     root = session.display(resolved.output)
-    bundle = publish(
-        result,
-        resolved.output,
-        bundle_renderers(
-            templates=resolved.templates,
-            pdf=request.pdf,
-            reports_root=root,
-            decisions=result.decisions,
-        ),
-        signer=identity,
-        checkpoint=checkpoint,
-        steps=steps,
-    )
+    try:
+        bundle = publish(
+            result,
+            resolved.output,
+            bundle_renderers(
+                templates=resolved.templates,
+                pdf=request.pdf,
+                reports_root=root,
+                decisions=result.decisions,
+            ),
+            signer=identity,
+            checkpoint=checkpoint,
+            steps=steps,
+        )
+    finally:
+        if hasattr(result.decisions, "cleanup"):  # the spooled reasons.csv: now in the bundle
+            result.decisions.cleanup()
     result.timings["report bundle"] = time.perf_counter() - t0
     return RunOutcome(result, bundle, request.fail_on, exit_code(result.summary, request.fail_on))
 

@@ -17,15 +17,20 @@ from .interface import Renderer
 
 
 class ReasonsCsv(Renderer):
-    """reasons.csv from ``decisions`` (``audit.explain.DecisionReasons``, in row order)."""
+    """reasons.csv from ``decisions`` (``audit.explain.DecisionReasons``, in row order), or
+    copied from the ``audit.explain.ReasonsSpool`` the audit's reasons pass wrote."""
 
     name: ClassVar[str] = "reasons"
     filenames: ClassVar[tuple[str, ...]] = ("reasons.csv",)
 
-    def __init__(self, decisions: Sequence[Any]) -> None:
-        self.decisions = list(decisions)
+    def __init__(self, decisions: Sequence[Any] | Any) -> None:
+        # a ReasonsSpool (every adverse decision, already written) or the decisions themselves
+        self.decisions = decisions if hasattr(decisions, "copy_to") else list(decisions)
 
     def write(self, report: Report, folder: Path) -> None:
+        if hasattr(self.decisions, "copy_to"):
+            self.decisions.copy_to(folder / "reasons.csv")
+            return
         # Imported here: the writer lives with the reasons engine (numpy, SHAP helpers), which a
         # renderer of report.json alone does not otherwise need.
         from audit.explain import write_reasons_csv
