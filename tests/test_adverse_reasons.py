@@ -74,6 +74,9 @@ def test_german_every_adverse_decision_matches_the_complete_sample(
     assert a["reasons"] == s["reasons"]
     assert additivity["rows"] == a["reasons"]["adverse_decisions"] > 0
     assert additivity["max_abs_error"] < 1e-9 and additivity["rows_above_tolerance"] == 0
+    (html,) = (tmp_path / "a").glob("*/v*/report.html")
+    n = a["reasons"]["adverse_decisions"]
+    assert f"every adverse decision of the dataset: {n} of its 300 decisions" in html.read_text()
 
 
 def test_adult_reasons_cover_every_adverse_decision(tmp_path: Path, audit_home) -> None:
