@@ -184,3 +184,81 @@ def test_adverse_reasons_need_a_model_and_reason_codes(
     assert "explain.rows: adverse" in err and expected in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("report.json"))
+
+
+def test_column_wise_lines_are_the_csv_writers_byte_for_byte() -> None:
+    """reason_lines (column-wise, for millions of decisions) against write_reason_lines (the
+    csv module, one DecisionReasons at a time) on awkward cells: commas, quotes, newlines,
+    formula starts, missing values, numpy scalars, ties, a row without negative attribution."""
+    import io
+
+    from audit.explain.adverse import reason_lines
+    from audit.explain.reasons import (
+        DecisionReasons,
+        Reason,
+        ReasonCode,
+        plain_value,
+        top_adverse,
+        write_reason_lines,
+    )
+
+    rng = np.random.default_rng(5)
+    n = 200
+    values = rng.normal(size=(n, 4)).round(2)
+    values[3] = [0.1, 0.2, 0.0, 0.3]  # nothing pushed towards the adverse outcome
+    values[4] = [-0.5, -0.5, -0.5, 0.1]  # ties keep column order
+    inputs = pd.DataFrame(
+        {
+            "a": rng.choice(["x,y", 'say "hi"', "=SUM(A1)", "-3", "line\nbreak", "plain"], n),
+            "b": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
+            "c": rng.integers(-5, 5, size=n),
+            "d": rng.random(n) < 0.5,
+        }
+    )
+    codes = (
+        ReasonCode("a", "R1", "Text, with comma"),
+        ReasonCode("b", "R2", 'Quoted "words"'),
+        ReasonCode("c", "=R3", "plain"),
+        ReasonCode("d", "R4", "last"),
+    )
+    ids = np.array([f"id-{i}" if i % 7 else f"+{i}" for i in range(n)], dtype=object)
+    errors = rng.random(n) * 1e-12
+    stability = [None if i % 3 else 0.75 for i in range(n)]
+    text, lines, tally = reason_lines(
+        values,
+        ids,
+        inputs,
+        errors,
+        stability,
+        codes=codes,
+        decision="<=50K",
+        sensitive=np.array([False, True, False, False]),
+        k=3,
+    )
+    top = top_adverse(values, 3)
+    decisions = [
+        DecisionReasons(
+            row_id=ids[i],
+            decision="<=50K",
+            reasons=tuple(
+                Reason(
+                    r,
+                    codes[j].feature,
+                    codes[j].code,
+                    codes[j].text,
+                    float(values[i, j]),
+                    plain_value(inputs.iat[i, j]),
+                )
+                for r, j in enumerate(top[i].tolist(), start=1)
+            ),
+            additivity_error=float(errors[i]),
+            stability=stability[i],
+        )
+        for i in range(n)
+    ]
+    expected = io.StringIO()
+    assert lines == write_reason_lines(expected, decisions)
+    assert text == expected.getvalue()
+    assert tally.counts.tolist() == [sum(j in t for t in top) for j in range(4)]
+    assert tally.first.tolist() == [sum(len(t) > 0 and t[0] == j for t in top) for j in range(4)]
+    assert tally.with_sensitive == sum(1 in t.tolist() for t in top)

@@ -11,7 +11,6 @@ a :class:`ReasonsTally` (counts that add up across partitions) for the report's 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,14 +19,8 @@ import pandas as pd
 
 from audit.explain.features import FeatureMap, per_input, transform_rows
 from audit.explain.interface import Explainer, Target
-from audit.explain.reasons import (
-    DecisionReasons,
-    Reason,
-    ReasonCode,
-    plain_value,
-    top_adverse,
-    write_reason_lines,
-)
+from audit.explain.reasons import ReasonCode, plain_value
+from audit.textsafe import csv_cell
 
 
 @dataclass(frozen=True)
@@ -120,49 +113,124 @@ class AdverseExplainer:
         )
         values = per_input(attribution.values, attribution, self.feature_map)
         errors = np.abs(attribution.base_value + values.sum(axis=1) - attribution.model_output)
-        top = top_adverse(values, self.max_reasons)
         positions = first_row + adverse
         row_ids = positions if ids is None else np.asarray(ids)[adverse]
-        columns = [rows.iloc[:, j].to_numpy() for j in range(rows.shape[1])]
-        counts = np.zeros(len(self.input_names), dtype=np.int64)
-        first = np.zeros(len(self.input_names), dtype=np.int64)
-        sensitive = np.asarray(self.sensitive, dtype=bool)
-        with_sensitive = 0
-        decisions = []
-        for i, chosen in enumerate(top):
-            if chosen.size:
-                counts[chosen] += 1
-                first[chosen[0]] += 1
-                with_sensitive += bool(sensitive[chosen].any())
-            decisions.append(
-                DecisionReasons(
-                    row_id=plain_value(row_ids[i]),
-                    decision=self.adverse_label,
-                    reasons=tuple(
-                        Reason(
-                            rank=rank,
-                            feature=self.codes[j].feature,
-                            code=self.codes[j].code,
-                            text=self.codes[j].text,
-                            attribution=float(values[i, j]),
-                            value=plain_value(columns[j][i]),
-                        )
-                        for rank, j in enumerate(chosen.tolist(), start=1)
-                    ),
-                    additivity_error=float(errors[i]),
-                    stability=self.stability.get(int(positions[i])),
-                )
-            )
-        buffer = io.StringIO()
-        lines = write_reason_lines(buffer, decisions)
-        tally = ReasonsTally(
+        stability = [self.stability.get(p) for p in positions.tolist()]
+        text, lines, tally = reason_lines(
+            values,
+            row_ids,
+            rows,
+            errors,
+            stability,
+            codes=self.codes,
+            decision=self.adverse_label,
+            sensitive=np.asarray(self.sensitive, dtype=bool),
+            k=self.max_reasons,
+        )
+        tally = replace(
+            tally,
             decisions=len(X),
-            adverse=int(adverse.size),
-            with_sensitive=with_sensitive,
-            counts=counts,
-            first=first,
-            max_error=float(errors.max()),
-            sum_error=float(errors.sum()),
             above_tolerance=int((errors > self.tolerance).sum()),
         )
-        return ReasonsPart(first_row, buffer.getvalue(), lines, tally)
+        return ReasonsPart(first_row, text, lines, tally)
+
+
+def reason_lines(
+    values: np.ndarray,
+    row_ids: np.ndarray,
+    inputs: pd.DataFrame,
+    errors: np.ndarray,
+    stability: list[float | None],
+    *,
+    codes: tuple[ReasonCode, ...],
+    decision: Any,
+    sensitive: np.ndarray,
+    k: int,
+) -> tuple[str, int, ReasonsTally]:
+    """reasons.csv lines (no header) of adverse rows with ``values`` (rows x input columns),
+    byte for byte what :func:`~audit.explain.reasons.write_reason_lines` writes for the same
+    decisions, built column-wise (a million decisions in seconds, not minutes), and their tally.
+
+    A row's reasons are its at most ``k`` most negative attributions, most negative first
+    (:func:`~audit.explain.reasons.top_adverse`); a row with none gets one line of empty fields.
+    """
+    n = len(values)
+    order = np.argsort(values, axis=1, kind="stable")[:, :k]
+    picked = np.take_along_axis(values, order, axis=1)
+    negative = picked < 0  # ascending, so the negatives come first
+    count = negative.sum(axis=1)
+    lines_per_row = np.maximum(count, 1)
+    row = np.repeat(np.arange(n), lines_per_row)
+    starts = np.cumsum(lines_per_row) - lines_per_row
+    rank = np.arange(len(row)) - np.repeat(starts, lines_per_row)
+    real = rank < count[row]
+    feature = np.where(real, order[row, np.minimum(rank, order.shape[1] - 1)], -1)
+
+    features = len(codes)
+    named = [_cell(c.feature) + "," + _cell(c.code) + "," + _cell(c.text) for c in codes]
+    feature_cells = np.array([*named, ",,"], dtype=object)[feature]  # -1: the empty line
+    attribution = np.full(len(row), "", dtype=object)
+    attribution[real] = [repr(v) for v in values[row[real], feature[real]].tolist()]
+    value = np.full(len(row), "", dtype=object)
+    for j in range(features):
+        at = np.flatnonzero(feature == j)
+        if at.size:
+            column = inputs.iloc[:, j].to_numpy()[row[at]]
+            memo: dict[Any, str] = {}
+            value[at] = [_memo_cell(memo, v) for v in column.tolist()]
+    id_cells = np.array([_cell(v) for v in row_ids.tolist()], dtype=object)[row]
+    fidelity = np.array(
+        [
+            repr(float(e)) + "," + ("" if s is None else repr(float(s)))
+            for e, s in zip(errors.tolist(), stability, strict=True)
+        ],
+        dtype=object,
+    )[row]
+    head = "," + _cell(decision) + ","
+    ranks = np.where(real, (rank + 1).astype(str), "")
+    text = "".join(
+        f"{i}{head}{r},{f},{a},{v},{x}\n"
+        for i, r, f, a, v, x in zip(
+            id_cells.tolist(),
+            ranks.tolist(),
+            feature_cells.tolist(),
+            attribution.tolist(),
+            value.tolist(),
+            fidelity.tolist(),
+            strict=True,
+        )
+    )
+    chosen = feature[real]
+    first = order[count > 0, 0]
+    tally = ReasonsTally(
+        decisions=n,
+        adverse=n,
+        with_sensitive=int((sensitive[order] & negative).any(axis=1).sum()),
+        counts=np.bincount(chosen, minlength=features).astype(np.int64),
+        first=np.bincount(first, minlength=features).astype(np.int64),
+        max_error=float(errors.max()) if n else 0.0,
+        sum_error=float(errors.sum()),
+    )
+    return text, len(row), tally
+
+
+def _memo_cell(memo: dict[Any, str], value: Any) -> str:
+    try:
+        return memo[value]
+    except KeyError:
+        cell = memo[value] = _cell(value)
+        return cell
+    except TypeError:  # unhashable
+        return _cell(value)
+
+
+def _cell(value: Any) -> str:
+    """The text :mod:`csv` writes (minimal quoting) for a value from the data, the model or the
+    reason-code file, after :func:`plain_value` and spreadsheet neutralisation."""
+    cell = csv_cell(plain_value(value))
+    if cell is None:
+        return ""
+    text = cell if isinstance(cell, str) else str(cell)
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
