@@ -153,7 +153,9 @@ def _compile(forest: Forest, table_cap: int, table_budget: int) -> Ensemble:
 
     a = forest.arrays()
     n_leaves = int(a["is_leaf"].sum())
-    out = kernels.prepare_paths(a["left"], a["right"], a["feature"], a["cover"], n_leaves, MAX_UNIQUE)
+    out = kernels.prepare_paths(
+        a["left"], a["right"], a["feature"], a["cover"], n_leaves, MAX_UNIQUE
+    )
     node_slot, leaf_of_node, leaf_node, leaf_d, slot_off, slot_feature, slot_z, ok = out
     if not ok:
         raise Unsupported(f"a path with more than {MAX_UNIQUE} features, or a node without cover")
@@ -171,8 +173,20 @@ def _compile(forest: Forest, table_cap: int, table_budget: int) -> Ensemble:
     depth = int(kernels.max_depth(a["left"], a["right"], a["roots"]))
     compiled = {
         name: a[name]
-        for name in ("roots", "left", "right", "feature", "threshold", "kind", "flags",
-                     "cat_off", "cat_len", "known_off", "known_len", "bits")  # fmt: skip
+        for name in (
+            "roots",
+            "left",
+            "right",
+            "feature",
+            "threshold",
+            "kind",
+            "flags",
+            "cat_off",
+            "cat_len",
+            "known_off",
+            "known_len",
+            "bits",
+        )  # fmt: skip
     }
     compiled.update(
         node_slot=node_slot.astype(np.int64),

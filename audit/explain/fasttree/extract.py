@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from audit.explain.fasttree.kernels import (
+from audit.explain.fasttree.codes import (
     CAT_EXACT,
     CAT_TRUNCATE,
     CATEGORICAL,
@@ -114,7 +114,9 @@ def _sklearn_tree(forest: Forest, tree: Any, scale: float, normalize: bool) -> N
     if value.shape[1] != forest.n_out:
         raise Unsupported("trees with different numbers of outputs")
     missing = getattr(tree, "missing_go_to_left", None)
-    flags = np.zeros(tree.node_count, np.int64) if missing is None else np.where(missing, NAN_LEFT, 0)
+    flags = (
+        np.zeros(tree.node_count, np.int64) if missing is None else np.where(missing, NAN_LEFT, 0)
+    )
     forest.add(
         tree.children_left.astype(np.int64),
         tree.children_right.astype(np.int64),
@@ -149,7 +151,9 @@ def sklearn_trees(model: Any) -> Forest:
 
         if model.estimators_.shape[1] != 1:
             raise Unsupported("multi-class gradient boosting")
-        if not (model.init_ == "zero" or isinstance(model.init_, (DummyClassifier, DummyRegressor))):
+        if not (
+            model.init_ == "zero" or isinstance(model.init_, (DummyClassifier, DummyRegressor))
+        ):
             raise Unsupported("a gradient boosting init estimator that is not constant")
         constant = np.asarray(model._raw_predict_init(np.zeros((1, n_features))), float)[0]
         forest = Forest(n_features, 1, True, constant.reshape(1))
@@ -166,7 +170,9 @@ def _words(values: np.ndarray) -> np.ndarray:
     """A uint32 bitset of non-negative integers."""
     values = np.asarray(values, np.int64)
     words = np.zeros(int(values.max(initial=0)) // 32 + 1, np.uint32)
-    np.bitwise_or.at(words, values >> 5, np.left_shift(np.uint32(1), (values & 31).astype(np.uint32)))
+    np.bitwise_or.at(
+        words, values >> 5, np.left_shift(np.uint32(1), (values & 31).astype(np.uint32))
+    )
     return words
 
 
@@ -291,7 +297,7 @@ def xgboost_trees(booster: Any) -> Forest:
             left,
             np.asarray(tree["right_children"], np.int64),
             np.asarray(tree["split_indices"], np.int64),
-            np.asarray(tree["sum_hessian"], np.float64),
+            np.asarray(tree["sum_hessian"], np.float32).astype(np.float64),  # exact float32s
             np.where(leaf, condition.astype(np.float64), 0.0),
             below,
             np.where(np.asarray(tree["default_left"], np.int64) != 0, NAN_LEFT, 0),
@@ -300,6 +306,35 @@ def xgboost_trees(booster: Any) -> Forest:
 
 
 # -- LightGBM -------------------------------------------------------------------------------
+
+
+def _lgb_node(node: dict[str, Any], rows: list[list[Any]], cat: list[Any], scale: float) -> int:
+    """Append ``node`` and its subtree (preorder) to ``rows`` / ``cat``; return its index."""
+    index = len(rows)
+    rows.append([-1, -1, 0, 0.0, 0, NUMERIC, 0.0, 0.0])
+    cat.append(None)
+    if "leaf_value" in node:
+        if "leaf_const" in node or "leaf_coeff" in node:
+            raise Unsupported("LightGBM linear trees")
+        rows[index][6] = float(node.get("leaf_count", 0))
+        rows[index][7] = float(node["leaf_value"]) * scale
+        return index
+    missing = node.get("missing_type", "None")
+    default_left = NAN_LEFT if node.get("default_left") else 0
+    if node["decision_type"] == "==":
+        kind, flags, threshold = CATEGORICAL, CAT_TRUNCATE, 0.0
+        cat[index] = _words(np.array(str(node["threshold"]).split("||"), np.int64))
+    elif node["decision_type"] == "<=":
+        kind, threshold = NUMERIC, float(node["threshold"])
+        flags = {"None": NAN_AS_ZERO, "Zero": NAN_AS_ZERO | ZERO_MISSING | default_left,
+                 "NaN": default_left}[missing]  # fmt: skip
+    else:
+        raise Unsupported(f"LightGBM decision type {node['decision_type']!r}")
+    left = _lgb_node(node["left_child"], rows, cat, scale)
+    right = _lgb_node(node["right_child"], rows, cat, scale)
+    rows[index] = [left, right, int(node["split_feature"]), threshold, flags, kind,
+                   float(node["internal_count"]), 0.0]  # fmt: skip
+    return index
 
 
 def lightgbm_trees(booster: Any) -> Forest:
@@ -315,35 +350,7 @@ def lightgbm_trees(booster: Any) -> Forest:
     for info in infos:
         rows: list[list[Any]] = []
         cat: list[np.ndarray | None] = []
-
-        def visit(node: dict[str, Any]) -> int:
-            index = len(rows)
-            rows.append([-1, -1, 0, 0.0, 0, NUMERIC, 0.0, 0.0])
-            cat.append(None)
-            if "leaf_value" in node:
-                if "leaf_const" in node or "leaf_coeff" in node:
-                    raise Unsupported("LightGBM linear trees")
-                rows[index][6] = float(node.get("leaf_count", 0))
-                rows[index][7] = float(node["leaf_value"]) * scale
-                return index
-            missing = node.get("missing_type", "None")
-            default_left = NAN_LEFT if node.get("default_left") else 0
-            if node["decision_type"] == "==":
-                kind, flags, threshold = CATEGORICAL, CAT_TRUNCATE, 0.0
-                cat[index] = _words(np.array(str(node["threshold"]).split("||"), np.int64))
-            elif node["decision_type"] == "<=":
-                kind, threshold = NUMERIC, float(node["threshold"])
-                flags = {"None": NAN_AS_ZERO, "Zero": NAN_AS_ZERO | ZERO_MISSING | default_left,
-                         "NaN": default_left}[missing]  # fmt: skip
-            else:
-                raise Unsupported(f"LightGBM decision type {node['decision_type']!r}")
-            left = visit(node["left_child"])
-            right = visit(node["right_child"])
-            rows[index] = [left, right, int(node["split_feature"]), threshold, flags, kind,
-                           float(node["internal_count"]), 0.0]  # fmt: skip
-            return index
-
-        visit(info["tree_structure"])
+        _lgb_node(info["tree_structure"], rows, cat, scale)
         table = np.array(rows, dtype=object)
         forest.add(
             table[:, 0].astype(np.int64),

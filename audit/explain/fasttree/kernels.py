@@ -14,20 +14,16 @@ import math
 import numba
 import numpy as np
 
-#: Node flags.
-NAN_LEFT = 1  # NaN (and, for categorical splits, invalid categories) goes left
-NAN_AS_ZERO = 2  # NaN is read as 0.0 before the split (LightGBM missing_type None / Zero)
-ZERO_MISSING = 4  # |x| <= 1e-35 takes the missing direction (LightGBM missing_type Zero)
-CAT_TRUNCATE = 8  # categorical: truncate to int before the negative check (LightGBM)
-CAT_EXACT = 16  # categorical: a value that is not a whole number takes the missing direction
-
-#: Node kinds.
-NUMERIC = 0  # left iff x <= threshold
-CATEGORICAL = 1  # left iff int(x) in the node's bitset
+from audit.explain.fasttree.codes import (
+    CAT_EXACT,
+    CAT_TRUNCATE,
+    NAN_AS_ZERO,
+    NAN_LEFT,
+    NUMERIC,
+    ZERO_MISSING,
+)
 
 _ZERO = 1e-35  # LightGBM's kZeroThreshold
-
-_OPTS = {"cache": True, "nogil": True}
 
 
 def weights(max_d: int) -> np.ndarray:
@@ -39,7 +35,7 @@ def weights(max_d: int) -> np.ndarray:
     return w
 
 
-@numba.njit(**_OPTS)
+@numba.njit(cache=True, nogil=True)
 def _in_bits(bits: np.ndarray, offset: int, length: int, c: int) -> bool:
     word = c >> 5
     if word >= length:
@@ -47,8 +43,8 @@ def _in_bits(bits: np.ndarray, offset: int, length: int, c: int) -> bool:
     return (bits[offset + word] >> np.uint32(c & 31)) & np.uint32(1) == 1
 
 
-@numba.njit(**_OPTS)
-def go_left(x, kind, threshold, flags, cat_off, cat_len, known_off, known_len, bits):  # type: ignore[no-untyped-def]
+@numba.njit(cache=True, nogil=True)
+def go_left(x, kind, threshold, flags, cat_off, cat_len, known_off, known_len, bits):
     """Whether a row with value ``x`` at this node goes to its left child."""
     missing_left = (flags & NAN_LEFT) != 0
     if math.isnan(x):
@@ -77,8 +73,8 @@ def go_left(x, kind, threshold, flags, cat_off, cat_len, known_off, known_len, b
     return False
 
 
-@numba.njit(**_OPTS)
-def prepare_paths(left, right, feature, cover, n_leaves, max_unique):  # type: ignore[no-untyped-def]
+@numba.njit(cache=True, nogil=True)
+def prepare_paths(left, right, feature, cover, n_leaves, max_unique):
     """Slots of internal nodes; per leaf its unique features, zero fractions and ``d``.
 
     Returns (node_slot, leaf_of_node, leaf_node, leaf_d, slot_off, slot_feature, slot_z, ok);
@@ -115,7 +111,16 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):  # type: i
             node = chain[a]
             child = chain[a - 1]
             if cover[node] <= 0.0:
-                return node_slot, leaf_of_node, leaf_node, leaf_d, slot_off, slot_feature, slot_z, False
+                return (
+                    node_slot,
+                    leaf_of_node,
+                    leaf_node,
+                    leaf_d,
+                    slot_off,
+                    slot_feature,
+                    slot_z,
+                    False,
+                )
             ratio = cover[child] / cover[node]
             s = -1
             for k in range(d):
@@ -124,7 +129,16 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):  # type: i
                     break
             if s < 0:
                 if d == max_unique:
-                    return node_slot, leaf_of_node, leaf_node, leaf_d, slot_off, slot_feature, slot_z, False
+                    return (
+                        node_slot,
+                        leaf_of_node,
+                        leaf_node,
+                        leaf_d,
+                        slot_off,
+                        slot_feature,
+                        slot_z,
+                        False,
+                    )
                 feats[d] = feature[node]
                 zs[d] = ratio
                 d += 1
@@ -137,7 +151,16 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):  # type: i
                     s = k
                     break
             if s == max_unique:
-                return node_slot, leaf_of_node, leaf_node, leaf_d, slot_off, slot_feature, slot_z, False
+                return (
+                    node_slot,
+                    leaf_of_node,
+                    leaf_node,
+                    leaf_d,
+                    slot_off,
+                    slot_feature,
+                    slot_z,
+                    False,
+                )
             node_slot[i] = s
         else:
             leaf_of_node[i] = leaf
@@ -162,8 +185,8 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):  # type: i
     )
 
 
-@numba.njit(parallel=True, **_OPTS)
-def build_tables(leaf_d, slot_off, slot_z, table_off, w, total):  # type: ignore[no-untyped-def]
+@numba.njit(cache=True, nogil=True, parallel=True)
+def build_tables(leaf_d, slot_off, slot_z, table_off, w, total):
     """K(U) = sum_k w(|U| - k, d) e_k(z_U) for every subset U of every tabled leaf's slots."""
     tables = np.zeros(total)
     for leaf in numba.prange(leaf_d.shape[0]):
@@ -196,8 +219,8 @@ def build_tables(leaf_d, slot_off, slot_z, table_off, w, total):  # type: ignore
     return tables
 
 
-@numba.njit(**_OPTS)
-def _leaf_direct(phi, r, leaf, fail, leaf_d, slot_off, slot_feature, slot_z, leaf_value, w, e, e2):  # type: ignore[no-untyped-def]
+@numba.njit(cache=True, nogil=True)
+def _leaf_direct(phi, r, leaf, fail, leaf_d, slot_off, slot_feature, slot_z, leaf_value, w, e, e2):
     """One leaf's contributions in O(d^2) (for leaves with too many slots for a table)."""
     d = leaf_d[leaf]
     base = slot_off[leaf]
@@ -236,8 +259,8 @@ def _leaf_direct(phi, r, leaf, fail, leaf_d, slot_off, slot_feature, slot_z, lea
             phi[r, f, c] += val * leaf_value[leaf, c]
 
 
-@numba.njit(parallel=True, **_OPTS)
-def shap_values(  # type: ignore[no-untyped-def]
+@numba.njit(cache=True, nogil=True, parallel=True)
+def shap_values(
     X,
     roots,
     left,
@@ -338,8 +361,8 @@ def shap_values(  # type: ignore[no-untyped-def]
     return phi
 
 
-@numba.njit(**_OPTS)
-def leaf_weights(leaf_d, slot_off, slot_z):  # type: ignore[no-untyped-def]
+@numba.njit(cache=True, nogil=True)
+def leaf_weights(leaf_d, slot_off, slot_z):
     """prod_j z_j per leaf: the share of the root's cover that reaches it."""
     out = np.ones(leaf_d.shape[0])
     for leaf in range(leaf_d.shape[0]):
@@ -348,8 +371,8 @@ def leaf_weights(leaf_d, slot_off, slot_z):  # type: ignore[no-untyped-def]
     return out
 
 
-@numba.njit(**_OPTS)
-def max_depth(left, right, roots):  # type: ignore[no-untyped-def]
+@numba.njit(cache=True, nogil=True)
+def max_depth(left, right, roots):
     """The deepest leaf's depth over all trees (sizes the walk's stack)."""
     deepest = 0
     stack = np.empty(left.shape[0] + 1, np.int64)
