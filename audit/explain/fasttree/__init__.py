@@ -77,8 +77,9 @@ class Ensemble:
             a = self.arrays
             total = int(a["table_size"].sum())
             self._tables = kernels.build_tables(
-                a["leaf_d"], a["slot_off"], a["slot_z"], a["table_off"], a["w"], max(total, 1)
-            )
+                a["leaf_d"], a["slot_off"], a["slot_z"], a["table_off"], a["w"], max(total, 1),
+                a["leaf_mode"], a["fold_value"],
+            )  # fmt: skip
         return self._tables
 
     @property
@@ -99,10 +100,15 @@ class Ensemble:
             X, a["roots"], a["left"], a["right"], a["feature"], a["threshold"], a["kind"],
             a["flags"], a["cat_off"], a["cat_len"], a["known_off"], a["known_len"], a["bits"],
             a["node_slot"], a["leaf_of_node"], a["leaf_d"], a["slot_off"], a["slot_feature"],
-            a["slot_z"], a["leaf_value"], a["table_off"], self.tables, a["w"], self.max_depth,
-            _block(len(X)),
+            a["slot_z"], a["kernel_value"], a["table_off"], self.tables, a["w"], self.max_depth,
+            _block(len(X)), a["leaf_mode"], a["slot_ratio"],
         )  # fmt: skip
-        values = phi[:, :, 0] if self.n_out == 1 else phi
+        if self.n_out == 1:
+            values = phi[:, :, 0]
+        elif phi.shape[2] == 1:  # two class fractions adding up to a constant: phi_0 = -phi_1
+            values = np.concatenate([-phi, phi], axis=2)
+        else:
+            values = phi
         return values, self.base.copy()
 
 
@@ -167,7 +173,19 @@ def _compile(forest: Forest, table_cap: int, table_budget: int) -> Ensemble:
             break
         cap -= 1
     table_off = np.where(size > 0, np.cumsum(size) - size, -1).astype(np.int64)
+    positive = np.ones(len(leaf_d), bool)
+    zero = np.flatnonzero(slot_z <= 0.0)
+    if zero.size:
+        positive[np.searchsorted(slot_off, zero, side="right") - 1] = False
+    with np.errstate(divide="ignore"):
+        slot_ratio = np.where(slot_z > 0, (1.0 - slot_z) / slot_z, 0.0)
     leaf_value = np.ascontiguousarray(a["value"][leaf_node])
+    # One output computed: the only one, or class 1 of two fractions with a constant sum (a
+    # forest's leaves), whose class-0 values are then the negatives.
+    total = leaf_value.sum(axis=1)
+    pair = forest.n_out == 2 and np.ptp(total) <= 1e-12 * max(1.0, float(np.abs(total).max()))
+    column = 0 if forest.n_out == 1 else 1 if pair else -1
+    kernel_value = leaf_value if column < 0 else np.ascontiguousarray(leaf_value[:, [column]])
     weight = kernels.leaf_weights(leaf_d, slot_off, slot_z)
     base = weight @ leaf_value + forest.constant
     depth = int(kernels.max_depth(a["left"], a["right"], a["roots"]))
@@ -195,7 +213,10 @@ def _compile(forest: Forest, table_cap: int, table_budget: int) -> Ensemble:
         slot_off=slot_off,
         slot_feature=slot_feature.astype(np.int64),
         slot_z=slot_z,
-        leaf_value=leaf_value,
+        kernel_value=kernel_value,
+        leaf_mode=((size > 0) & positive & (column >= 0)).astype(np.int8),
+        fold_value=kernel_value[:, 0].copy() if column >= 0 else np.ones(len(leaf_d)),
+        slot_ratio=slot_ratio,
         table_off=table_off,
         table_size=size.astype(np.int64),
         w=kernels.weights(MAX_UNIQUE + 1),

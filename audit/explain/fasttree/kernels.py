@@ -186,8 +186,12 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def build_tables(leaf_d, slot_off, slot_z, table_off, w, total):
-    """K(U) = sum_k w(|U| - k, d) e_k(z_U) for every subset U of every tabled leaf's slots."""
+def build_tables(leaf_d, slot_off, slot_z, table_off, w, total, leaf_mode, fold_value):
+    """K(U) = sum_k w(|U| - k, d) e_k(z_U) for every subset U of every tabled leaf's slots.
+
+    Leaves with ``leaf_mode == 1`` (one output, every z > 0) store ``v prod_{j not in U} z_j
+    K(U)`` instead, ``v = fold_value[leaf]``: a row then costs one look-up per slot.
+    """
     tables = np.zeros(total)
     for leaf in numba.prange(leaf_d.shape[0]):
         off = table_off[leaf]
@@ -215,6 +219,12 @@ def build_tables(leaf_d, slot_off, slot_z, table_off, w, total):
             acc = 0.0
             for k in range(m + 1):
                 acc += w[d, m - k] * e[u, k]
+            if leaf_mode[leaf] == 1:
+                outside = fold_value[leaf]
+                for s in range(d):
+                    if not (u >> s) & 1:
+                        outside *= slot_z[slot_off[leaf] + s]
+                acc *= outside
             tables[off + u] = acc
     return tables
 
@@ -286,6 +296,8 @@ def shap_values(
     w,
     max_depth,
     block,
+    leaf_mode,
+    slot_ratio,
 ):
     """SHAP values ``phi[row, feature, output]``; rows in blocks, each block walks all trees."""
     n, n_features = X.shape
@@ -345,6 +357,15 @@ def shap_values(
                     sbase = slot_off[leaf]
                     full = (np.int64(1) << d) - 1
                     u = full & ~fail
+                    if leaf_mode[leaf] == 1:
+                        t_u = tables[off + u]
+                        for s in range(d):
+                            f = slot_feature[sbase + s]
+                            if (fail >> s) & 1:
+                                phi[r, f, 0] -= t_u
+                            else:
+                                phi[r, f, 0] += slot_ratio[sbase + s] * tables[off + (u ^ (1 << s))]
+                        continue
                     g = 1.0
                     for s in range(d):
                         if (fail >> s) & 1:
