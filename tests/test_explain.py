@@ -27,6 +27,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from audit.errors import InputError
 from audit.explain import ExplanationUnavailable, explain_model
+from audit.explain.fasttree import NAME as FAST
 from tests.helpers import as_json
 
 ADULT = Path(__file__).resolve().parents[1] / "samples" / "adult" / "adult_train.csv"
@@ -115,7 +116,7 @@ def test_tree_attributions_equal_shap_summed_by_hand(adult, hgb):
     np.testing.assert_allclose(ex.base_value + ex.attributions.sum(1), log_odds, atol=TOL)
     report = as_json(ex.to_report())
     assert report["additivity"]["max_abs_error"] < TOL
-    assert (report["method"], report["explainer"]) == ("tree", "shap.TreeExplainer")
+    assert (report["method"], report["explainer"]) == ("tree", FAST)
     assert report["output_space"] == "log-odds of the positive class"
     assert report["background_size"] is None
 

@@ -16,9 +16,10 @@ import shap
 
 from audit.explain import ExplanationUnavailable, explain_model
 from audit.explain.engine import select_explainer
+from audit.explain.fasttree import NAME as FAST
 from audit.explain.interface import ModelRows, Target
 from audit.explain.permutation import PermutationSHAP
-from audit.explain.tree import FLOAT32_TOLERANCE, NATIVE, TreeSHAP
+from audit.explain.tree import FLOAT32_TOLERANCE, TreeSHAP
 from audit.loaders import LightGBMModel, XGBoostModel, load_model
 from tests.helpers import as_json
 
@@ -83,9 +84,9 @@ def test_native_file_gets_native_treeshap_equal_to_shap(tmp_path, adult, library
 
     ex = explain_model(model, X, positive_label=1, sample_size=300, stability_replicas=2)
 
-    # (a) exact, native TreeSHAP; not the model-agnostic explainer
+    # (a) exact, our compiled TreeSHAP; not the model-agnostic explainer
     assert ex.method == "tree"
-    assert ex.explainer == NATIVE[library]
+    assert ex.explainer == FAST
     assert ex.background_size is None and "training data" in ex.background
     assert ex.feature_names == tuple(X.columns)
     # (b) the values shap computes from the raw booster, column for column
@@ -127,7 +128,7 @@ def test_positive_class_zero_flips_the_signs(tmp_path, adult, library):
     one = explain_model(model, X, positive_label=1, **kwargs)
     zero = explain_model(model, X, positive_label=0, **kwargs)
 
-    assert zero.method == "tree" and zero.explainer == NATIVE[library]
+    assert zero.method == "tree" and zero.explainer == FAST
     np.testing.assert_array_equal(one.row_positions, zero.row_positions)
     np.testing.assert_array_equal(zero.attributions, -one.attributions)
     assert zero.base_value == -one.base_value
