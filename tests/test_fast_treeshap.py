@@ -72,12 +72,25 @@ def _sklearn_game(t, x: np.ndarray, scale: float):
     return lambda S: expect(0, S)
 
 
-@pytest.mark.parametrize("table_cap", [10, 0], ids=["tables", "direct-kernel"])
-def test_brute_force_shapley_of_a_deep_tree_with_repeated_features(table_cap):
+@pytest.mark.parametrize(
+    ("table_cap", "full_cap", "mode"),
+    [(10, 10, 2), (10, 0, 1), (0, 0, -1)],
+    ids=["contribution-tables", "pattern-tables", "direct-kernel"],
+)
+def test_brute_force_shapley_of_a_deep_tree_with_repeated_features(
+    table_cap, full_cap, mode, monkeypatch
+):
+    """Every leaf kernel: mode 2 (a run of d contributions per pattern), mode 1 (one 2**d
+    table per leaf, d+1 look-ups) and the O(d^2) kernel for leaves without a table."""
+    import audit.explain.fasttree as fasttree
+
+    monkeypatch.setattr(fasttree, "FULL_CAP", full_cap)
     X, y = _data(nan=0.05)
     model = tree.DecisionTreeRegressor(max_depth=9, random_state=0).fit(X, y)
     ens = compile_ensemble(model, table_cap=table_cap)
     assert ens.arrays["leaf_d"].max() == 5  # every feature, repeatedly, on the deep paths
+    kinds = ens.arrays["leaf_mode"][ens.arrays["table_off"] >= 0]
+    assert set(kinds.tolist()) == ({mode} if mode >= 0 else set())
     rows = X[:12]
     values, base = ens.shap_values(rows)
     for r, x in enumerate(rows):

@@ -40,9 +40,13 @@ __all__ = ["NAME", "Ensemble", "Unsupported", "compile_ensemble"]
 NAME = "audit fast TreeSHAP (numba, exact path-dependent)"
 
 #: Leaves with more unique features than this use the O(d^2) kernel instead of a table.
-TABLE_CAP = 10
+TABLE_CAP = 16
 #: Upper bound on the tables' memory; the cap is lowered until they fit.
 TABLE_BUDGET = 512 * 2**20
+#: Leaves with at most this many unique features get mode-2 tables (2**d * d values each).
+FULL_CAP = 10
+#: Upper bound on the mode-2 tables (2**d * d contributions per leaf); smaller leaves first.
+FULL_BUDGET = 256 * 2**20
 #: Paths with more unique features than this are not compiled (masks are 64-bit).
 MAX_UNIQUE = 62
 
@@ -64,10 +68,25 @@ class Ensemble:
     table_cap: int
     _tables: np.ndarray | None = field(default=None, repr=False)
 
+    _full: np.ndarray | None = field(default=None, repr=False)
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_tables"] = None  # cheap to rebuild, often large to ship
+        state["_tables"] = state["_full"] = None  # cheap to rebuild, often large to ship
         return state
+
+    @property
+    def full(self) -> np.ndarray:
+        """Mode-2 leaves' contributions per pattern and slot (see ``kernels.build_full``)."""
+        if self._full is None:
+            from audit.explain.fasttree import kernels
+
+            a = self.arrays
+            self._full = kernels.build_full(
+                a["leaf_d"], a["slot_off"], a["slot_ratio"], a["table_off"], self.tables,
+                a["full_off"], max(int(a["full_size"].sum()), 1),
+            )  # fmt: skip
+        return self._full
 
     @property
     def tables(self) -> np.ndarray:
@@ -84,7 +103,7 @@ class Ensemble:
 
     @property
     def table_bytes(self) -> int:
-        return int(self.arrays["table_size"].sum()) * 8
+        return int(self.arrays["table_size"].sum() + self.arrays["full_size"].sum()) * 8
 
     def shap_values(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from audit.explain.fasttree import kernels
@@ -101,7 +120,8 @@ class Ensemble:
             a["flags"], a["cat_off"], a["cat_len"], a["known_off"], a["known_len"], a["bits"],
             a["node_slot"], a["leaf_of_node"], a["leaf_d"], a["slot_off"], a["slot_feature"],
             a["slot_z"], a["kernel_value"], a["table_off"], self.tables, a["w"], self.max_depth,
-            _block(len(X)), a["leaf_mode"], a["slot_ratio"],
+            _block(len(X)), a["leaf_mode"], a["slot_ratio"], a["full_off"], self.full,
+            a["tree_leaf0"], a["tree_leaves"],
         )  # fmt: skip
         if self.n_out == 1:
             values = phi[:, :, 0]
@@ -116,7 +136,9 @@ def _block(n: int) -> int:
     import numba
 
     threads = max(1, numba.get_num_threads())
-    return int(max(1, min(64, -(-n // (4 * threads)))))
+    # Large blocks: each leaf's table is read once per block from memory, then from cache (the
+    # block's SHAP values, rows x features, stay in the core's cache up to about 1,024 rows).
+    return int(max(1, min(1024, -(-n // threads))))
 
 
 def compile_ensemble(
@@ -189,6 +211,27 @@ def _compile(forest: Forest, table_cap: int, table_budget: int) -> Ensemble:
     weight = kernels.leaf_weights(leaf_d, slot_off, slot_z)
     base = weight @ leaf_value + forest.constant
     depth = int(kernels.max_depth(a["left"], a["right"], a["roots"]))
+    # the leaves of tree t are leaves tree_leaf0[t] .. + tree_leaves[t] (nodes are in tree order)
+    roots = a["roots"]
+    ends = np.append(roots[1:], len(leaf_of_node))
+    if np.any(np.diff(roots) <= 0):
+        raise Unsupported("trees not stored one after another")
+    is_leaf = leaf_of_node >= 0
+    counts = np.add.reduceat(is_leaf.astype(np.int64), roots) if len(roots) else roots
+    tree_leaf0 = np.cumsum(counts) - counts
+    if not np.array_equal(leaf_of_node[is_leaf], np.arange(int(is_leaf.sum()))) or np.any(
+        ends <= roots
+    ):
+        raise Unsupported("leaves not numbered in tree order")
+    mode = ((size > 0) & positive & (column >= 0)).astype(np.int8)
+    full_cap = min(cap, FULL_CAP)
+    while True:  # mode 2: one contiguous run of d contributions per pattern, while they fit
+        full_size = np.where((mode == 1) & (leaf_d <= full_cap), size * leaf_d, 0)
+        if int(full_size.sum()) * 8 <= FULL_BUDGET or full_cap < 0:
+            break
+        full_cap -= 1
+    mode[full_size > 0] = 2
+    full_off = np.where(full_size > 0, np.cumsum(full_size) - full_size, -1).astype(np.int64)
     compiled = {
         name: a[name]
         for name in (
@@ -214,7 +257,11 @@ def _compile(forest: Forest, table_cap: int, table_budget: int) -> Ensemble:
         slot_feature=slot_feature.astype(np.int64),
         slot_z=slot_z,
         kernel_value=kernel_value,
-        leaf_mode=((size > 0) & positive & (column >= 0)).astype(np.int8),
+        leaf_mode=mode,
+        tree_leaf0=tree_leaf0.astype(np.int64),
+        tree_leaves=counts.astype(np.int64),
+        full_off=full_off,
+        full_size=full_size,
         fold_value=kernel_value[:, 0].copy() if column >= 0 else np.ones(len(leaf_d)),
         slot_ratio=slot_ratio,
         table_off=table_off,

@@ -189,7 +189,7 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):
 def build_tables(leaf_d, slot_off, slot_z, table_off, w, total, leaf_mode, fold_value):
     """K(U) = sum_k w(|U| - k, d) e_k(z_U) for every subset U of every tabled leaf's slots.
 
-    Leaves with ``leaf_mode == 1`` (one output, every z > 0) store ``v prod_{j not in U} z_j
+    Leaves with ``leaf_mode`` 1 or 2 (one output, every z > 0) store ``v prod_{j not in U} z_j
     K(U)`` instead, ``v = fold_value[leaf]``: a row then costs one look-up per slot.
     """
     tables = np.zeros(total)
@@ -219,7 +219,7 @@ def build_tables(leaf_d, slot_off, slot_z, table_off, w, total, leaf_mode, fold_
             acc = 0.0
             for k in range(m + 1):
                 acc += w[d, m - k] * e[u, k]
-            if leaf_mode[leaf] == 1:
+            if leaf_mode[leaf] >= 1:  # modes 1 and 2 (which is built from mode 1's table)
                 outside = fold_value[leaf]
                 for s in range(d):
                     if not (u >> s) & 1:
@@ -227,6 +227,29 @@ def build_tables(leaf_d, slot_off, slot_z, table_off, w, total, leaf_mode, fold_
                 acc *= outside
             tables[off + u] = acc
     return tables
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def build_full(leaf_d, slot_off, slot_ratio, table_off, tables, full_off, total):
+    """Per mode-2 leaf and pattern ``u`` (satisfied slots), every slot's contribution:
+    ``-T(u)`` for a failed slot, ``(1 - z_s) / z_s * T(u - s)`` for a satisfied one, where ``T``
+    is the leaf's mode-1 table; laid out ``[u * d + s]`` so a row reads one contiguous run."""
+    full = np.zeros(total)
+    for leaf in numba.prange(leaf_d.shape[0]):
+        at = full_off[leaf]
+        if at < 0:
+            continue
+        d = leaf_d[leaf]
+        off = table_off[leaf]
+        base = slot_off[leaf]
+        for u in range(1 << d):
+            t_u = tables[off + u]
+            for s in range(d):
+                if (u >> s) & 1:
+                    full[at + u * d + s] = slot_ratio[base + s] * tables[off + (u ^ (1 << s))]
+                else:
+                    full[at + u * d + s] = -t_u
+    return full
 
 
 @numba.njit(cache=True, nogil=True)
@@ -298,21 +321,39 @@ def shap_values(
     block,
     leaf_mode,
     slot_ratio,
+    full_off,
+    contrib,
+    tree_leaf0,
+    tree_leaves,
 ):
-    """SHAP values ``phi[row, feature, output]``; rows in blocks, each block walks all trees."""
+    """SHAP values ``phi[row, feature, output]``, in blocks of rows (one thread each).
+
+    Tree by tree, every row of the block first walks the tree once (each leaf's mask of the
+    slots the row failed), then the tree's leaves are visited one at a time for all the block's
+    rows, so a leaf's table is read from cache by every row (the tables of a whole model do not
+    fit in cache; visiting them row by row made TreeSHAP memory-bound). Leaves in mode 2 read
+    their slots' contributions for the row's pattern from one contiguous run of ``contrib``;
+    mode 1 from the ``2**d`` table; mode 0 multiply out per output; leaves without a table use
+    the O(d^2) kernel.
+    """
     n, n_features = X.shape
     n_out = leaf_value.shape[1]
     phi = np.zeros((n, n_features, n_out))
     n_blocks = (n + block - 1) // block
     width = w.shape[0]
+    most = 1
+    for t in range(tree_leaves.shape[0]):
+        most = max(most, tree_leaves[t])
     for b in numba.prange(n_blocks):
         stack_node = np.empty(max_depth + 2, np.int64)
         stack_fail = np.empty(max_depth + 2, np.int64)
+        masks = np.empty((block, most), np.int64)
         e = np.empty(width + 1)
         e2 = np.empty(width + 1)
         start = b * block
         stop = min(n, start + block)
         for t in range(roots.shape[0]):
+            first = tree_leaf0[t]
             for r in range(start, stop):
                 stack_node[0] = roots[t]
                 stack_fail[0] = 0
@@ -321,43 +362,59 @@ def shap_values(
                     sp -= 1
                     node = stack_node[sp]
                     fail = stack_fail[sp]
-                    if left[node] >= 0:
-                        bit = np.int64(1) << node_slot[node]
-                        if go_left(
-                            X[r, feature[node]],
-                            kind[node],
-                            threshold[node],
-                            flags[node],
-                            cat_off[node],
-                            cat_len[node],
-                            known_off[node],
-                            known_len[node],
-                            bits,
-                        ):
-                            stack_node[sp] = right[node]
-                            stack_fail[sp] = fail | bit
-                            stack_node[sp + 1] = left[node]
-                            stack_fail[sp + 1] = fail
-                        else:
-                            stack_node[sp] = right[node]
-                            stack_fail[sp] = fail
-                            stack_node[sp + 1] = left[node]
-                            stack_fail[sp + 1] = fail | bit
-                        sp += 2
+                    if left[node] < 0:
+                        masks[r - start, leaf_of_node[node] - first] = fail
                         continue
-                    leaf = leaf_of_node[node]
-                    off = table_off[leaf]
+                    bit = np.int64(1) << node_slot[node]
+                    x = X[r, feature[node]]
+                    if kind[node] == NUMERIC and flags[node] <= NAN_LEFT:
+                        # the common case without branches: NaN goes left iff NAN_LEFT is set
+                        goes = np.int64(x <= threshold[node]) | (
+                            np.int64(x != x) & np.int64(flags[node])
+                        )
+                    else:
+                        goes = np.int64(
+                            go_left(
+                                x,
+                                kind[node],
+                                threshold[node],
+                                flags[node],
+                                cat_off[node],
+                                cat_len[node],
+                                known_off[node],
+                                known_len[node],
+                                bits,
+                            )
+                        )
+                    stack_node[sp] = right[node]
+                    stack_fail[sp] = fail | (bit * goes)
+                    stack_node[sp + 1] = left[node]
+                    stack_fail[sp + 1] = fail | (bit * (1 - goes))
+                    sp += 2
+            for li in range(tree_leaves[t]):
+                leaf = first + li
+                d = leaf_d[leaf]
+                sbase = slot_off[leaf]
+                every = (np.int64(1) << d) - 1
+                mode = leaf_mode[leaf]
+                if mode == 2:
+                    at0 = full_off[leaf]
+                    for r in range(start, stop):
+                        at = at0 + (every & ~masks[r - start, li]) * d
+                        for s in range(d):
+                            phi[r, slot_feature[sbase + s], 0] += contrib[at + s]
+                    continue
+                off = table_off[leaf]
+                for r in range(start, stop):
+                    fail = masks[r - start, li]
                     if off < 0:
                         _leaf_direct(
                             phi, r, leaf, fail, leaf_d, slot_off, slot_feature, slot_z,
                             leaf_value, w, e, e2,
                         )  # fmt: skip
                         continue
-                    d = leaf_d[leaf]
-                    sbase = slot_off[leaf]
-                    full = (np.int64(1) << d) - 1
-                    u = full & ~fail
-                    if leaf_mode[leaf] == 1:
+                    u = every & ~fail
+                    if mode == 1:
                         t_u = tables[off + u]
                         for s in range(d):
                             f = slot_feature[sbase + s]
