@@ -443,6 +443,7 @@ def _run(
         if isinstance(spec.explain.rows, list)
         else None,
         drift=drift_plan,
+        keep_decisions=spec.explain.rows == "adverse",
     )
     with st.stage("summarise"):
         stats = summarise(plan, backend, spec.engine, data, frame, on_progress)
@@ -498,7 +499,15 @@ def _run(
 
                 decisions = ReasonsSpool()
                 tally = run_reasons(
-                    plan, backend, spec.engine, data, frame, explanation, decisions, on_progress
+                    plan,
+                    backend,
+                    spec.engine,
+                    data,
+                    frame,
+                    explanation,
+                    decisions,
+                    on_progress,
+                    stats.decisions,
                 )
                 explanation = replace(explanation, rows="adverse", all_reasons=tally)
             elif reason_codes is not None:

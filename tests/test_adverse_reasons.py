@@ -262,3 +262,21 @@ def test_column_wise_lines_are_the_csv_writers_byte_for_byte() -> None:
     assert tally.counts.tolist() == [sum(j in t for t in top) for j in range(4)]
     assert tally.first.tolist() == [sum(len(t) > 0 and t[0] == j for t in top) for j in range(4)]
     assert tally.with_sensitive == sum(1 in t.tolist() for t in top)
+
+
+def test_kept_decisions_unpack_to_the_first_passs_decisions() -> None:
+    """The first pass keeps each partition's decisions as bits (merged in any order); the
+    reasons pass reads any row range of a partition back exactly."""
+    from audit.engine.decisions import Decisions
+
+    rng = np.random.default_rng(3)
+    favourable = rng.random(1003) < 0.3
+    cuts = [0, 13, 500, 501, 1003]
+    parts = [Decisions.of(a, favourable[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    merged = parts[2].merge(parts[0]).merge(parts[3]).merge(parts[1])
+    assert merged.rows == 1003
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        assert np.array_equal(merged.favourable(a, b - a), favourable[a:b])
+    assert np.array_equal(merged.favourable(20, 100), favourable[20:120])  # inside a part
+    with pytest.raises(KeyError):
+        merged.favourable(400, 200)  # crosses a partition boundary: a different partitioning

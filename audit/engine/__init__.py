@@ -76,19 +76,30 @@ def run_reasons(
     explanation: Any,
     spool: Any,
     progress: Any = None,
+    decisions: Any = None,
 ) -> Any:
     """The reasons pass (:mod:`audit.engine.reasons`) on ``backend`` with the explained
-    sample's ``row_explainer``; returns the :class:`~audit.explain.adverse.ReasonsTally`."""
+    sample's ``row_explainer``; returns the :class:`~audit.explain.adverse.ReasonsTally`.
+    ``decisions`` (:class:`~audit.engine.decisions.Decisions`, kept by the first pass) spare
+    the model a second call on every row."""
     from audit.engine.reasons import reasons_memory, reasons_stream
 
     explainer = explanation.row_explainer
     if backend == "memory":
         assert frame is not None
         return reasons_memory(
-            plan, frame, explainer, spool, batch_rows=settings.batch_rows, progress=progress
+            plan,
+            frame,
+            explainer,
+            spool,
+            batch_rows=settings.batch_rows,
+            decisions=decisions,
+            progress=progress,
         )
     if backend == "stream":
-        return reasons_stream(plan, source, explainer, spool, progress=progress)
+        return reasons_stream(
+            plan, source, explainer, spool, decisions=decisions, progress=progress
+        )
     from audit.engine.dask_backend import reasons_dask
 
     return reasons_dask(
@@ -98,6 +109,7 @@ def run_reasons(
         spool,
         scheduler=settings.scheduler,
         workers=settings.workers,
+        decisions=decisions,
         progress=progress,
     )
 

@@ -119,10 +119,17 @@ def _summarise(part: pd.DataFrame, plan: Plan, first_row: int, *args: Any) -> St
 
 
 def _reasons(
-    part: pd.DataFrame, plan: Plan, explainer: Any, index: int, first_row: int, *args: Any
+    part: pd.DataFrame,
+    plan: Plan,
+    explainer: Any,
+    decisions: Any,
+    index: int,
+    first_row: int,
+    *args: Any,
 ) -> tuple[int, Any]:
     """On a worker: type the partition, then give its adverse decisions their reasons."""
-    return index, plan.reasons(_typed(part, plan, first_row, *args), first_row, explainer)
+    typed = _typed(part, plan, first_row, *args)
+    return index, plan.reasons(typed, first_row, explainer, decisions)
 
 
 def _lengths(c: Any, frame: Any, source: DataSource) -> list[int]:
@@ -169,6 +176,16 @@ def _pass(
         if progress is not None:
             progress(done, total)
     return merger.result()
+
+
+def _own(decisions: Any, first_row: int) -> Any:
+    """The first pass's decisions of the partition starting at ``first_row`` (a task's share)."""
+    if decisions is None:
+        return None
+    from audit.engine.decisions import Decisions
+
+    own = tuple(p for p in decisions.parts if p[0] == first_row)
+    return Decisions(own) if own else None
 
 
 def _prepared(source: DataSource) -> tuple[Any, tuple[Any, ...]]:
@@ -228,10 +245,12 @@ def reasons_dask(
     *,
     scheduler: str | None,
     workers: int,
+    decisions: Any = None,
     progress: Any = None,
 ) -> Any:
     """The reasons pass on the cluster: one task per partition (read, type, decide, explain its
-    adverse rows); the plan and the explainer are sent once; the reasons are written on the
+    adverse rows, as the first pass decided them: ``decisions``); the plan and the explainer are
+    sent once; the reasons are written on the
     client in partition order as they arrive (:class:`audit.engine.reasons.InOrder`)."""
     import dask
     from distributed import as_completed
@@ -245,7 +264,9 @@ def reasons_dask(
         shipped_plan = c.scatter(plan, broadcast=True)
         shipped = c.scatter(explainer, broadcast=True)
         tasks = [
-            dask.delayed(_reasons)(part, shipped_plan, shipped, i, offset, *args)
+            dask.delayed(_reasons)(
+                part, shipped_plan, shipped, _own(decisions, offset), i, offset, *args
+            )
             for i, (part, offset) in enumerate(zip(frame.to_delayed(), offsets, strict=True))
         ]
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from audit.data import DatasetRequirements, is_positive, validate
 from audit.data.validate import check_whole
+from audit.engine.decisions import Decisions
 from audit.engine.sample import Sample
 from audit.engine.stats import Stats, summarise_arrays
 from audit.errors import InputError
@@ -108,6 +109,7 @@ class Plan:
     forced_ids: frozenset[str] | None = None
     drift: Any = None  # audit.drift.stream.DriftPlan
     sample_below: int | None = None  # see sample.key_bound
+    keep_decisions: bool = False  # for the reasons pass (explain.rows: adverse)
 
     @property
     def needs_median(self) -> bool:
@@ -169,7 +171,8 @@ class Plan:
         if self.drift is not None:
             drift = self.drift.summarise(frame, current)
         clock.add("drift", t0)
-        return replace(stats, sample=sample, drift=drift, timings=clock)
+        kept = Decisions.of(first_row, y_pred) if self.keep_decisions else None
+        return replace(stats, sample=sample, drift=drift, timings=clock, decisions=kept)
 
     def _decide(
         self, frame: pd.DataFrame
@@ -205,14 +208,24 @@ class Plan:
             return frame[list(self.features)]
         return frame.drop(columns=[c for c in (req.label, req.id_column) if c])
 
-    def reasons(self, frame: pd.DataFrame, first_row: int, explainer: Any) -> Any:
+    def reasons(
+        self,
+        frame: pd.DataFrame,
+        first_row: int,
+        explainer: Any,
+        decisions: Decisions | None = None,
+    ) -> Any:
         """The reasons of one partition's adverse decisions (an
-        :class:`audit.explain.adverse.ReasonsPart`): decided again by the model, explained by
-        ``explainer`` (an :class:`~audit.explain.adverse.AdverseExplainer`)."""
+        :class:`audit.explain.adverse.ReasonsPart`), explained by ``explainer`` (an
+        :class:`~audit.explain.adverse.AdverseExplainer`); the decisions are the first pass's
+        (``decisions``) or, without them, the model's again."""
         req = self.requirements
         assert self.model is not None, "reasons need a model"
         X = self._inputs(frame)
-        favourable, _ = model_decisions(self.model.estimator, X, req.positive_label)
+        if decisions is not None:
+            favourable = decisions.favourable(first_row, len(frame))
+        else:
+            favourable, _ = model_decisions(self.model.estimator, X, req.positive_label)
         ids = frame[req.id_column].to_numpy() if req.id_column else None
         return explainer.explain(X, favourable, first_row, ids)
 

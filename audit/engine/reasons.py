@@ -64,12 +64,13 @@ def reasons_memory(
     spool: ReasonsSpool,
     *,
     batch_rows: int,
+    decisions: Any = None,
     progress: Any = None,
 ) -> ReasonsTally:
     """The in-memory frame in slices of ``batch_rows`` rows (the explainer's working memory
     grows with the rows explained at once)."""
     parts = (
-        (i, plan.reasons(frame.iloc[start : start + batch_rows], start, explainer))
+        (i, plan.reasons(frame.iloc[start : start + batch_rows], start, explainer, decisions))
         for i, start in enumerate(range(0, len(frame), batch_rows))
     )
     return _consume(parts, spool, explainer, progress, len(frame))
@@ -81,6 +82,7 @@ def reasons_stream(
     explainer: Any,
     spool: ReasonsSpool,
     *,
+    decisions: Any = None,
     progress: Any = None,
 ) -> ReasonsTally:
     """The file's batches again, typed as in the first pass."""
@@ -88,7 +90,7 @@ def reasons_stream(
     def parts() -> Iterable[tuple[int, ReasonsPart]]:
         done = 0
         for i, batch in enumerate(source.batches()):
-            yield i, plan.reasons(batch, done, explainer)
+            yield i, plan.reasons(batch, done, explainer, decisions)
             done += len(batch)
 
     return _consume(parts(), spool, explainer, progress, source.rows_hint())

@@ -48,6 +48,8 @@ class Stats:
     sample: Any = None  # audit.engine.sample.Sample
     drift: Any = None  # audit.drift.stream.CurrentDriftStats
     timings: Any = None  # audit.engine.partition.Timings: seconds per step, summed
+    #: the model's decisions, kept for a later pass (``explain.rows: adverse``)
+    decisions: Any = None  # audit.engine.decisions.Decisions
 
     @property
     def distinct_scores(self) -> int:
@@ -159,6 +161,7 @@ def merge_stats(parts: Sequence[Stats]) -> Stats:
         sample=samples[0].merge(*samples[1:]) if samples else None,
         drift=_merge_all(drifts),
         timings=_merge_all([p.timings for p in parts if p.timings is not None]),
+        decisions=_merge_all([p.decisions for p in parts if p.decisions is not None]),
     )
     return _bounded(merged)
 
