@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import subprocess
@@ -56,7 +57,7 @@ _PROBE = """
 import json, sys
 from audit.cli import main
 code = main(sys.argv[1:])
-print(json.dumps([code, sorted({m.split(".")[0] for m in sys.modules})]))
+print(json.dumps([code, sorted(sys.modules)]))
 """
 
 
@@ -89,7 +90,7 @@ def _modules_after(spec: Path, *flags: str) -> set[str]:
     assert proc.returncode == 0, proc.stderr[-2000:]
     code, modules = json.loads(proc.stdout.strip().splitlines()[-1])
     assert code in (0, 1), proc.stderr[-2000:]
-    return set(modules)
+    return set(modules) | {m.split(".")[0] for m in modules}
 
 
 def _env() -> dict[str, str]:
@@ -104,6 +105,23 @@ def test_a_recorded_decisions_audit_imports_no_model_or_cluster_library(tmp_path
     modules = _modules_after(_recorded_audit(tmp_path), "--no-pdf", "--no-sign")
     assert sorted(modules & set(HEAVY)) == []
     assert sorted(modules & set(PDF_ONLY)) == []  # nothing of the PDF without one
+    # audit.explain re-exports lazily: no explainer or proxy model is loaded without a model
+    assert sorted(m for m in modules if m.startswith("audit.explain.")) == [
+        "audit.explain.interface",
+        "audit.explain.reasons",
+    ]
+
+
+def test_audit_explain_re_exports_every_name_it_lists() -> None:
+    import audit.explain as explain
+
+    assert set(explain.__all__) == set(explain._WHERE)
+    for name in explain.__all__:
+        assert getattr(explain, name) is getattr(
+            importlib.import_module(f"audit.explain.{explain._WHERE[name]}"), name
+        )
+    with pytest.raises(AttributeError):
+        explain.no_such_name  # noqa: B018
 
 
 def test_the_pdf_libraries_load_when_the_pdf_is_written(tmp_path: Path) -> None:
