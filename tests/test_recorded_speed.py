@@ -280,3 +280,24 @@ def test_a_report_breaking_the_schema_raises_the_error_jsonschema_validate_raise
         jsonschema.validate(report, report_schema(), format_checker=jsonschema.FormatChecker())
     assert ours.value.message == theirs.value.message
     assert list(ours.value.absolute_path) == list(theirs.value.absolute_path)
+
+
+@pytest.mark.parametrize(
+    ("values", "dtypes"),
+    [
+        ([None] * 2000 + ["1", "2"], {}),  # the first rows all missing settle nothing
+        ([None] * 2000 + ["1.5", "2"], {}),
+        ([None] * 1500 + ["x"], {}),
+        ([None, None], {"x": "integer"}),
+        ([None, None], {"x": "float"}),
+        ([], {}),
+        ([], {"x": "integer"}),
+    ],
+)
+def test_columns_missing_at_the_start_or_throughout(values: list, dtypes: dict) -> None:
+    """A numeric column whose first thousand rows are empty was read as text by the first
+    version of the fast path (its look at the first rows took "nothing present" for "no")."""
+    column = pd.Series(values, dtype="str", name="x")
+    got = csv_reader.convert(pd.DataFrame({"x": column}), dtypes, source="x")["x"]
+    want = _as_written_before(column, dtypes.get("x"))
+    pd.testing.assert_series_equal(got, want, check_exact=True)

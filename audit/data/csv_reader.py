@@ -237,7 +237,8 @@ def _all_match(arrow: Any, pattern: re.Pattern[str]) -> bool:
     import pyarrow.compute as pc
 
     for part in (arrow.slice(0, _FIRST_ROWS), arrow) if len(arrow) > _FIRST_ROWS else (arrow,):
-        if not pc.all(pc.match_substring_regex(part, pattern.pattern)).as_py():
+        # None: no value present in the part (its rows all missing), which settles nothing
+        if pc.all(pc.match_substring_regex(part, pattern.pattern)).as_py() is False:
             return False
     return True
 
@@ -249,6 +250,8 @@ def _to_number(values: pd.Series, arrow: Any, *, integer: bool) -> pd.Series:
     import pyarrow.compute as pc
 
     gaps = arrow.null_count > 0
+    if arrow.null_count == len(arrow):  # nothing to parse: pandas' float NaNs
+        return _parsed(values, integer=integer, gaps=gaps)
     # without gaps, whole numbers are parsed as int64 first (so "-0" declared float is 0.0)
     whole = not gaps and (integer or _all_match(arrow, _ANY_INT))
     try:
@@ -262,6 +265,10 @@ def _to_number(values: pd.Series, arrow: Any, *, integer: bool) -> pd.Series:
             return pd.Series(numbers, index=values.index, name=values.name)
     except pa.ArrowInvalid:  # e.g. "+5" or beyond int64: pandas decides
         pass
+    return _parsed(values, integer=integer, gaps=gaps)
+
+
+def _parsed(values: pd.Series, *, integer: bool, gaps: bool) -> pd.Series:
     parsed = pd.to_numeric(values)
     if not integer:
         return parsed.astype(np.float64)
