@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from audit.data import detect_format, sniff_csv
-from audit.data.csv_reader import _PLAIN_INT, _PLAIN_NUMBER, convert
+from audit.data.csv_reader import _PLAIN_INT, _PLAIN_NUMBER, _arrow_text, _to_number, convert
 from audit.errors import InputError
 
 INT, FLOAT, TEXT = "int", "float", "text"
@@ -205,10 +205,19 @@ def typed_frame(
         kind, missing = kinds[name]
         dtype = declared.get(name)
         if dtype is None and kind != TEXT:
-            frame[name] = pd.to_numeric(text[name]).astype(np.int64 if kind == INT else np.float64)
+            frame[name] = _numbers(text[name], integer=kind == INT)
         elif dtype == "integer" and missing:
             frame[name] = frame[name].astype(np.float64)
     return frame
+
+
+def _numbers(values: pd.Series, *, integer: bool) -> pd.Series:
+    """``pd.to_numeric(values)`` as int64 (an INT column, never missing) or float64, parsed by
+    pyarrow where that gives the same bits (:func:`audit.data.csv_reader._to_number`)."""
+    arrow = _arrow_text(values)
+    if arrow is None:
+        return pd.to_numeric(values).astype(np.int64 if integer else np.float64)
+    return _to_number(values, arrow, integer=integer)
 
 
 def _text_batch(batch: object) -> object:
