@@ -87,7 +87,8 @@ def main() -> None:
     if done.returncode not in (0, 1):
         print(done.stdout[-3000:], done.stderr[-3000:])
         raise SystemExit(f"audit run failed with exit {done.returncode}")
-    stages = dict(re.findall(r"^  (\S[^\n]*?)\s{2,}([0-9.]+) s$", done.stdout, flags=re.M))
+    out = done.stdout + done.stderr  # -v prints the stage times on stderr
+    stages = dict(re.findall(r"^  (\S[^\n]*?)\s{2,}([0-9.]+) s$", out, flags=re.M))
     print("stage times (audit run -v):")
     for name, seconds in stages.items():
         print(f"  {name:<20} {float(seconds):8.2f} s")
