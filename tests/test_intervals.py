@@ -533,3 +533,33 @@ def test_most_favoured_ratio_test_is_the_union_intersection_p_and_matches_the_in
             np.testing.assert_array_equal((p < (1 - confidence) / 2)[clear], (high < theta0)[clear])
             assert np.array_equal(np.isnan(p), np.isnan(high))
     assert np.all(iv.most_favoured_ratio_test([0, 0], [5, 5], True) == 1)
+
+
+def test_benjamini_hochberg_is_scipys_false_discovery_control_exactly() -> None:
+    """Our BH adjustment (which spares a no-model audit scipy.stats' import) gives
+    scipy.stats.false_discovery_control's numbers bit for bit: ties, zeros, ones, rows."""
+    from scipy.stats import false_discovery_control
+
+    from audit.fairness.intervals import benjamini_hochberg
+
+    rng = np.random.default_rng(11)
+    for shape in [(2,), (7,), (5, 9), (3, 4, 6)]:
+        p = rng.random(shape)
+        p.flat[::3] = np.round(p.flat[::3], 1)  # ties
+        p.flat[0], p.flat[-1] = 0.0, 1.0
+        assert np.array_equal(
+            benjamini_hochberg(p), false_discovery_control(p, axis=-1, method="bh")
+        )
+
+
+def test_jeffreys_quantiles_are_scipys_beta_quantiles_exactly() -> None:
+    from scipy.special import betainccinv, betaincinv
+    from scipy.stats import beta
+
+    rng = np.random.default_rng(12)
+    n = rng.integers(1, 10**6, 5000).astype(float)
+    x = np.floor(rng.random(5000) * n)
+    for tail in (0.025, 0.005):
+        a, b = x + 0.5, n - x + 0.5
+        assert np.array_equal(beta.ppf(tail, a, b), betaincinv(a, b, tail))
+        assert np.array_equal(beta.isf(tail, a, b), betainccinv(a, b, tail))
