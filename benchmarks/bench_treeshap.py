@@ -19,17 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_explain import best  # benchmarks/ is on the path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def sample(name: str, frame: str) -> tuple[object, np.ndarray]:

@@ -74,6 +74,14 @@ def go_left(x, kind, threshold, flags, cat_off, cat_len, known_off, known_len, b
 
 
 @numba.njit(cache=True, nogil=True)
+def _no_paths():
+    """prepare_paths' result when a path cannot be compiled (``ok`` False)."""
+    none32 = np.empty(0, np.int32)
+    none64 = np.empty(0, np.int64)
+    return none32, none32, none64, none32, none64, none32, np.empty(0), False
+
+
+@numba.njit(cache=True, nogil=True)
 def prepare_paths(left, right, feature, cover, n_leaves, max_unique):
     """Slots of internal nodes; per leaf its unique features, zero fractions and ``d``.
 
@@ -111,16 +119,7 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):
             node = chain[a]
             child = chain[a - 1]
             if cover[node] <= 0.0:
-                return (
-                    node_slot,
-                    leaf_of_node,
-                    leaf_node,
-                    leaf_d,
-                    slot_off,
-                    slot_feature,
-                    slot_z,
-                    False,
-                )
+                return _no_paths()
             ratio = cover[child] / cover[node]
             s = -1
             for k in range(d):
@@ -129,16 +128,7 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):
                     break
             if s < 0:
                 if d == max_unique:
-                    return (
-                        node_slot,
-                        leaf_of_node,
-                        leaf_node,
-                        leaf_d,
-                        slot_off,
-                        slot_feature,
-                        slot_z,
-                        False,
-                    )
+                    return _no_paths()
                 feats[d] = feature[node]
                 zs[d] = ratio
                 d += 1
@@ -151,16 +141,7 @@ def prepare_paths(left, right, feature, cover, n_leaves, max_unique):
                     s = k
                     break
             if s == max_unique:
-                return (
-                    node_slot,
-                    leaf_of_node,
-                    leaf_node,
-                    leaf_d,
-                    slot_off,
-                    slot_feature,
-                    slot_z,
-                    False,
-                )
+                return _no_paths()
             node_slot[i] = s
         else:
             leaf_of_node[i] = leaf
