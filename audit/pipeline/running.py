@@ -78,20 +78,41 @@ def run(
     """Run the audit ``request.spec`` describes and publish its bundle (signed unless
     ``request.sign`` is false); ``on_stage`` is told each of the :data:`STEPS` steps, and
     ``on_progress`` the rows summarised so far (and the total when the file states it)."""
-    from ..runner import run_audit
     from ..spec import load_spec
     from .paths import check_user_path, confine, spec_paths
-    from .publishing import publish
 
     step = on_stage or (lambda name: None)
     check_user_path(request.spec, session.home, action="read the audit spec")
     resolved = load_spec(request.spec, dict(request.overrides))
-    needs_registry = any(
-        r is not None and r.is_registered for r in (resolved.model, resolved.dataset)
-    )
     subject = resolved.model or resolved.dataset
     actor = session.guard("run", f"{'model' if resolved.model else 'dataset'}:{subject.display()}")
     confine(session, actor, "run", [*spec_paths(resolved), ("write reports into", resolved.output)])
+    from ..report.pdf_worker import PdfWorker
+
+    # WeasyPrint's import (0.75 s) overlaps the audit in a child, where the PDF is then printed
+    worker = PdfWorker.start() if request.pdf else None
+    try:
+        return _run(request, session, resolved, actor, worker, step, on_progress)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _run(
+    request: RunRequest,
+    session: Session,
+    resolved: Any,
+    actor: Any,
+    worker: Any,
+    step: Callable[[str], None],
+    on_progress: Callable[[int, int | None], None] | None,
+) -> RunOutcome:
+    from ..runner import run_audit
+    from .publishing import publish
+
+    needs_registry = any(
+        r is not None and r.is_registered for r in (resolved.model, resolved.dataset)
+    )
     result = run_audit(
         resolved,
         actor=actor,
@@ -129,6 +150,7 @@ def run(
                 pdf=request.pdf,
                 reports_root=root,
                 decisions=result.decisions,
+                pdf_worker=worker,
             ),
             signer=identity,
             checkpoint=checkpoint,

@@ -15,9 +15,12 @@ Everything else raises ``ResourceRefused``; WeasyPrint logs it and leaves the re
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import mimetypes
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,6 +108,34 @@ def template_folder_fetcher(root: Path) -> Any:
     return _fetcher_class()(root)
 
 
+_CREATED = re.compile(r'<meta name="dcterms\.created" content="([^"]+)"')
+
+
+@contextlib.contextmanager
+def _font_timestamps(html: str) -> Iterator[None]:
+    """Font subsets stamped with the report's creation time, not the clock.
+
+    fontTools writes each embedded subset's ``head.modified`` from ``SOURCE_DATE_EPOCH`` when
+    it is set, else from the current time, which made two prints of the same HTML differ.
+    """
+    from datetime import datetime
+
+    found = _CREATED.search(html)
+    epoch = 0
+    if found:
+        with contextlib.suppress(ValueError):
+            epoch = int(datetime.fromisoformat(found.group(1).replace("Z", "+00:00")).timestamp())
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(max(epoch, 0))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before
+
+
 def render_pdf(html: str, template_dir: Path | None = None) -> bytes:
     """Print ``html`` (from ``render_html``) to an A4 PDF and return its bytes.
 
@@ -112,8 +143,9 @@ def render_pdf(html: str, template_dir: Path | None = None) -> bytes:
     each section after the summary) comes from the ``@page`` rules in the inlined stylesheet.
     Relative references resolve against ``template_dir`` and only files inside it (or ``data:``
     URLs) are fetched. The PDF's creation and modification dates come from the
-    ``dcterms.created`` / ``dcterms.modified`` meta elements (the report's ``created_at``) and no
-    random file identifier is written, so the same HTML gives the same bytes.
+    ``dcterms.created`` / ``dcterms.modified`` meta elements (the report's ``created_at``), so
+    do the embedded font subsets' timestamps, and no random file identifier is written, so the
+    same HTML gives the same bytes.
     """
     folder = Path(template_dir) if template_dir is not None else default_template_dir()
     if not folder.is_dir():
@@ -127,7 +159,8 @@ def render_pdf(html: str, template_dir: Path | None = None) -> bytes:
         base_url=str(folder.resolve()) + "/",
         url_fetcher=template_folder_fetcher(folder),
     )
-    pdf = document.write_pdf(pdf_identifier=None, uncompressed_pdf=False)
+    with _font_timestamps(html):
+        pdf = document.write_pdf(pdf_identifier=None, uncompressed_pdf=False)
     if not isinstance(pdf, bytes):  # pragma: no cover - write_pdf returns bytes without a target
         raise TypeError("WeasyPrint returned no PDF bytes")
     return pdf

@@ -29,18 +29,20 @@ def bundle_renderers(
     pdf: bool = True,
     reports_root: str | None = None,
     decisions: Sequence[Any] | None = None,
+    pdf_worker: Any = None,
 ) -> list[Renderer]:
     """The renderers of one bundle, in writing order: report.html and (unless ``pdf`` is False)
     report.pdf from ``templates`` (None: the built-in templates), junit.xml and summary.md
     (pointing readers at ``<reports_root>/<name>/v<N>`` when ``reports_root`` is given), and
-    reasons.csv when ``decisions`` (the per-decision reasons) is not None.
+    reasons.csv when ``decisions`` (the per-decision reasons) is not None. ``pdf_worker`` (an
+    :class:`audit.report.pdf_worker.PdfWorker`) prints the PDF if it can.
 
     Each is called as ``renderer(report, folder)`` with the typed report.
     """
     html = HtmlReport(templates)
     renderers: list[Renderer] = [html]
     if pdf:
-        renderers.append(PdfReport(templates, html=html))
+        renderers.append(PdfReport(templates, html=html, worker=pdf_worker))
     renderers += [fmt(reports_root=reports_root) for fmt in TEXT_FORMATS]
     if decisions is not None:
         renderers.append(ReasonsCsv(decisions))

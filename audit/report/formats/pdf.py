@@ -8,6 +8,7 @@ from typing import ClassVar
 from audit.contract import Report
 
 from ..pdf import render_pdf
+from ..pdf_worker import PdfWorker
 from .html import HtmlReport
 from .interface import Renderer
 
@@ -19,10 +20,20 @@ class PdfReport(Renderer):
     name: ClassVar[str] = "pdf"
     filenames: ClassVar[tuple[str, ...]] = ("report.pdf",)
 
-    def __init__(self, templates: Path | None = None, *, html: HtmlReport | None = None) -> None:
+    def __init__(
+        self,
+        templates: Path | None = None,
+        *,
+        html: HtmlReport | None = None,
+        worker: PdfWorker | None = None,
+    ) -> None:
         self.templates = templates
         self.source = html if html is not None else HtmlReport(templates)
+        self.worker = worker  # a printer started early (audit.report.pdf_worker), or None
 
     def write(self, report: Report, folder: Path) -> None:
-        pdf = render_pdf(self.source.html(report), self.templates)
+        page = self.source.html(report)
+        pdf = None if self.worker is None else self.worker.render(page, self.templates)
+        if pdf is None:
+            pdf = render_pdf(page, self.templates)
         (folder / "report.pdf").write_bytes(pdf)
