@@ -124,11 +124,20 @@ def test_audit_explain_re_exports_every_name_it_lists() -> None:
         explain.no_such_name  # noqa: B018
 
 
-def test_the_pdf_libraries_load_when_the_pdf_is_written(tmp_path: Path) -> None:
-    """The other side of the test above: it would pass vacuously if nothing were ever imported."""
-    modules = _modules_after(_recorded_audit(tmp_path), "--no-sign")
+def test_the_pdf_libraries_load_when_the_pdf_is_written(tmp_path: Path, monkeypatch) -> None:
+    """The other side of the test above: it would pass vacuously if nothing were ever imported.
+    Printed in-process (AUDIT_PDF_WORKER=0) the audit loads WeasyPrint; by default the PDF is
+    printed by the child started with the audit, so the audit's own process never loads it."""
+    spec = _recorded_audit(tmp_path)
+    monkeypatch.setenv("AUDIT_PDF_WORKER", "0")
+    modules = _modules_after(spec, "--no-sign")
     assert "weasyprint" in modules
     assert sorted(modules & set(HEAVY)) == []
+    monkeypatch.delenv("AUDIT_PDF_WORKER")
+    modules = _modules_after(spec, "--no-sign")
+    assert "weasyprint" not in modules
+    pdfs = sorted((tmp_path / "out").glob("*/v*/report.pdf"))
+    assert len(pdfs) == 2 and all(p.read_bytes().startswith(b"%PDF-") for p in pdfs)
 
 
 # -- the CSV text: pyarrow's reader gives pandas' frame, or leaves the file to pandas ----------
