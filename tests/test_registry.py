@@ -58,3 +58,30 @@ def test_altered_stored_bytes_are_caught(tmp_path: Path) -> None:
     stored.unlink()
     with pytest.raises(IntegrityError, match="is missing"):
         reg.path_of(art)
+
+
+@pytest.mark.parametrize("kind", ["csv header only", "csv blank lines", "parquet no rows"])
+def test_a_dataset_without_rows_is_not_registered(
+    kind: str, tmp_path: Path, audit_home, capsys
+) -> None:
+    """Before: `registry add-dataset` registered a header-only file, and every audit of it
+    then failed. Now: exit 2 naming the file, and nothing is registered."""
+    import pandas as pd
+
+    from audit.cli.app import main
+
+    if kind == "parquet no rows":
+        data = tmp_path / "empty.parquet"
+        pd.DataFrame({"a": pd.Series(dtype=float), "b": pd.Series(dtype=str)}).to_parquet(data)
+    else:
+        data = tmp_path / "empty.csv"
+        data.write_text("a,b\n" + ("\n  \n" if kind == "csv blank lines" else ""))
+    args = ["registry", "add-dataset", "--name", "empty", "--version", "1", str(data)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"dataset {data} has no data rows" in err and "Traceback" not in err
+    assert main(["registry", "list"]) == 0
+    assert "empty@1" not in capsys.readouterr().out
+    data.write_text("a,b\n1,x\n")
+    if kind != "parquet no rows":
+        assert main(args) == 0

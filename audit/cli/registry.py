@@ -43,8 +43,31 @@ def _add(
         if not file.is_file():
             raise InputError(f"dataset file {file} does not exist", hint="check the path")
         fmt = str(data_format(file))
+        _check_rows(file, fmt)
     art = session().registry().add(kind, name, version, file, fmt, actor.user, metadata)
     click.echo(f"registered {kind} {art.ref}  sha256:{art.sha256}  format:{art.format}")
+
+
+def _check_rows(file: Path, fmt: str) -> None:
+    """A dataset to register has at least one data row (an audit of it could not run)."""
+    from ..errors import InputError
+
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            empty = pq.ParquetFile(file).metadata.num_rows == 0
+        except (OSError, ValueError) as exc:
+            raise InputError(f"dataset {file} is not a readable Parquet file: {exc}") from None
+    else:
+        with file.open("rb") as fh:
+            fh.readline()  # the header
+            empty = not any(line.strip() for line in fh)
+    if empty:
+        raise InputError(
+            f"dataset {file} has no data rows (only a header)",
+            hint="register the file that holds the rows to audit",
+        )
 
 
 def _name_and_version(kind: str) -> Callable[[F], F]:
