@@ -70,3 +70,27 @@ def test_no_worker_where_weasyprint_is_already_loaded_or_it_is_switched_off(monk
     monkeypatch.delitem(sys.modules, "weasyprint")
     monkeypatch.setenv("AUDIT_PDF_WORKER", "0")
     assert PdfWorker.start() is None
+
+
+def test_an_audit_package_in_the_working_directory_is_not_what_the_worker_runs(
+    tmp_path, monkeypatch
+) -> None:
+    """Attack: run the audit in a folder holding its own ``audit/report/pdf_worker.py``. With
+    ``python -m`` alone the child would import it from the working directory and run it; the
+    worker starts Python with -P, so ours runs and the planted file never does."""
+    planted = tmp_path / "audit" / "report"
+    planted.mkdir(parents=True)
+    for folder in (tmp_path / "audit", planted):
+        (folder / "__init__.py").write_text("")
+    marker = tmp_path / "planted-code-ran"
+    (planted / "pdf_worker.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
+    worker = PdfWorker.start()
+    assert worker is not None
+    try:
+        printed = worker.render(_html(), None)
+    finally:
+        worker.close()
+    assert not marker.exists()
+    assert printed is not None and printed.startswith(b"%PDF-")

@@ -34,7 +34,9 @@ class PdfWorker:
             return None
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "audit.report.pdf_worker"],
+                # -P: the working directory is not put on sys.path, so an ``audit/`` folder
+                # where the user runs the audit is never imported in place of ours
+                [sys.executable, "-P", "-m", "audit.report.pdf_worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
