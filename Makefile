@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # test processes (pytest-xdist); each test file runs in one of them, so its fixtures are built once
 JOBS   ?= 2
 
-.PHONY: dev demo test lint bench clean
+.PHONY: dev demo test system-deps lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ demo: $(STAMP)  ## audit the shipped UCI Adult model; prints the bundle path and
 	if [ $$rc -eq 1 ]; then echo "(exit 1: the policy failed the model - in CI this blocks the deployment)"; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
-test: $(STAMP)  ## the whole test suite (JOBS=2 processes; JOBS=1 for one)
+system-deps:  ## Debian packages the tests start for real (PostgreSQL, Chromium + driver, poppler)
+	@bash .ci/system-deps
+
+test: $(STAMP) system-deps  ## the whole test suite (JOBS=2 processes; JOBS=1 for one)
 	$(BIN)/pytest $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy
