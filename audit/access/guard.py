@@ -85,8 +85,12 @@ def open_access(
     signing_key: Ed25519PrivateKey | None = None,
     checkpoint_every: int = 1000,
     environ: Mapping[str, str] | None = None,
+    actor: Actor | None = None,
 ) -> AccessContext:
     """Load the RBAC file and open ``<home>/access.db`` (paths may be overridden).
+
+    ``actor`` is the caller as an authenticating service established it (a Unix socket's peer
+    credentials, a verified token); without it, the OS account of this process.
 
     ``environ`` is used only to read ``SUDO_UID`` when the RBAC file names a ``service_account``
     and the process runs as that account (see :func:`~audit.access.identity.current_actor`).
@@ -98,7 +102,8 @@ def open_access(
         checkpoint_every=checkpoint_every,
     )
     keys = keyring(trusted_keys)
-    actor = current_actor(service_account=rbac.spec.service_account, environ=environ)
+    if actor is None:
+        actor = current_actor(service_account=rbac.spec.service_account, environ=environ)
     return AccessContext(rbac, log, actor, token, keys)
 
 

@@ -37,7 +37,9 @@ def report_resource(target: Path) -> str:
 class Session:
     """``home`` is the audit home (registry, keys, rbac.yaml, access.db); ``environ`` is the
     environment to honour ($AUDIT_TOKEN, $AUDIT_KEY_PASSPHRASE; never a source of trusted keys); ``notify``
-    receives notices for a human (first use of a home, a new signing identity)."""
+    receives notices for a human (first use of a home, a new signing identity). ``actor`` is the
+    caller an authenticating service established (``audit serve``); without it, the OS account of
+    this process."""
 
     def __init__(
         self,
@@ -46,8 +48,10 @@ class Session:
         *,
         cwd: Path,
         notify: Callable[[str], None] | None = None,
+        actor: Actor | None = None,
     ) -> None:
         self.home = home
+        self.actor = actor
         self.environ = dict(environ)
         self.cwd = cwd
         self.notify = notify or (lambda message: None)
@@ -137,6 +141,7 @@ class Session:
             token=self.environ.get("AUDIT_TOKEN") or None,
             signing_key=signing_key,
             environ=self.environ,
+            actor=self.actor,
         )
 
     def guard(self, command: str, resource: str = "") -> Actor:
