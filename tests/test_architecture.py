@@ -40,7 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("audit.report",),
     ("audit.runner",),
     ("audit.pipeline",),
-    ("audit.cli", "audit.__main__"),
+    ("audit.cli", "audit.serve", "audit.__main__"),
 )
 
 

@@ -16,7 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-ActorSource = Literal["os", "sudo", "token"]
+ActorSource = Literal["os", "sudo", "token", "oidc", "anonymous"]
+
+#: How each kind of actor is named in messages and approvals (``service:ci-bot``, ``oidc:ann``).
+LABEL_PREFIX: dict[str, str] = {"token": "service:", "oidc": "oidc:"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,9 @@ class Actor:
 
     @property
     def label(self) -> str:
-        """``alice`` for an OS user, ``service:ci-bot`` for a token actor (for messages)."""
-        return f"service:{self.user}" if self.source == "token" else self.user
+        """``alice`` for an OS user, ``service:ci-bot`` for a token actor, ``oidc:ann@example.org``
+        for an OpenID Connect subject (for messages and approvals)."""
+        return LABEL_PREFIX.get(self.source, "") + self.user
 
 
 def _group_name(gid: int) -> str:

@@ -100,13 +100,15 @@ class RoleSpec(BaseModel):
 
 
 class Bindings(BaseModel):
-    """Who has which roles, in three separate namespaces."""
+    """Who has which roles, in four separate namespaces."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     users: dict[str, list[str]] = Field(default_factory=dict)
     groups: dict[str, list[str]] = Field(default_factory=dict)
     services: dict[str, list[str]] = Field(default_factory=dict)
+    # subjects of the OIDC issuer `audit serve` trusts (e.g. an e-mail address)
+    oidc: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class RbacFile(BaseModel):
@@ -190,6 +192,10 @@ class Rbac:
         b = self.spec.bindings
         if actor.source == "token":
             found = list(b.services.get(actor.user, []))
+        elif actor.source == "oidc":
+            found = list(b.oidc.get(actor.user, []))
+        elif actor.source == "anonymous":
+            found = []
         else:
             found = list(b.users.get(actor.user, []))
             for group in actor.groups:

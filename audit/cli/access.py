@@ -20,7 +20,14 @@ def token() -> None:
     "--roles", required=True, help="Comma-separated roles (bound to the service in rbac.yaml)."
 )
 @click.option("--expires", default="7d", show_default=True, help="Lifetime: 90s, 15m, 12h, 7d, 2w.")
-def token_issue(subject: str, roles: str, expires: str) -> None:
+@click.option(
+    "--audience",
+    default="audit",
+    show_default=True,
+    help="Who accepts it: 'audit' (this home's CLI) or 'audit-serve' (the service; its "
+    "--audience if it was given one). A token is refused everywhere else.",
+)
+def token_issue(subject: str, roles: str, expires: str, audience: str) -> None:
     """Print an EdDSA-signed token (signed by the home's token key); the runner passes it as
     $AUDIT_TOKEN."""
     from ..access import issue_token, parse_duration
@@ -35,6 +42,7 @@ def token_issue(subject: str, roles: str, expires: str) -> None:
             subject=subject,
             roles=role_list,
             expires_in=parse_duration(expires),
+            audience=audience,
         )
     )
 

@@ -59,18 +59,19 @@ class _State:
     session: Session | None = None
 
 
-def reset_session() -> None:
-    _State.session = None
+def reset_session(preset: Session | None = None) -> None:
+    """Forget the last invocation's session; ``preset``: use this one (a service worker's)."""
+    _State.session = preset
 
 
 def session() -> Session:
     """This invocation's session: home from $AUDIT_HOME or ./.audit, the process environment."""
     if _State.session is None:
-        _State.session = Session.at(Path.cwd(), os.environ, notify=_notice)
+        _State.session = Session.at(Path.cwd(), os.environ, notify=notice)
     return _State.session
 
 
-def _notice(message: str) -> None:
+def notice(message: str) -> None:
     """A notice on stderr, unless the running command was given ``--quiet`` or ``--json``."""
     ctx = click.get_current_context(silent=True)
     params = ctx.params if ctx is not None else {}

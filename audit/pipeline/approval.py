@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .. import jsonio
 from ..access import AccessLog, Actor, Entry, Rbac
+from ..access.identity import LABEL_PREFIX
 from ..bundles import Bundle
 from ..errors import AccessDenied, InputError, IntegrityError
 from ..safefs import create_file, read_file
@@ -41,7 +42,7 @@ Reason = Literal[
 
 def publisher(entry: Entry) -> str:
     """Who published a ``report:publish`` entry, as an approver is named (``service:x``)."""
-    return f"service:{entry.actor}" if entry.actor_source == "token" else entry.actor
+    return LABEL_PREFIX.get(entry.actor_source, "") + entry.actor
 
 
 def check_separation(approver: str, published: Entry, where: str) -> None:
@@ -174,12 +175,15 @@ def read_approval(
     digest = hashlib.sha256(raw).hexdigest()
     if digest not in logged:
         raise IntegrityError(f"approval {path} is not recorded in the access log")
-    service = approval.approved_by.startswith("service:")
+    source, user = "os", approval.approved_by
+    for kind, prefix in LABEL_PREFIX.items():
+        if user.startswith(prefix):
+            source, user = kind, user.removeprefix(prefix)
     who = Actor(
-        user=approval.approved_by.removeprefix("service:"),
+        user=user,
         uid=-1,
-        source="token" if service else "os",
-        groups=() if service else tuple(logged[digest]),
+        source=source,  # type: ignore[arg-type]
+        groups=tuple(logged[digest]) if source == "os" else (),
     )
     decision = rbac.decide(who, APPROVE_ACTION, f"report:{approval.name}/v{approval.version}")
     if not decision.allowed:

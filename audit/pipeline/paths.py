@@ -110,7 +110,16 @@ def confine(
     """Check each ``(action, path)``; a refusal is logged as a denied decision, then raised."""
     for action, path in paths:
         try:
-            check_user_path(path, session.home, action=action)
+            resolved = check_user_path(path, session.home, action=action)
+            if session.roots is not None and not any(
+                resolved.is_relative_to(_resolved(r)) for r in session.roots
+            ):
+                raise AccessDenied(
+                    f"access denied: through audit serve, a command may {action} only a file "
+                    f"it uploaded or the service's reports, not {path}",
+                    hint="name a file on your machine (the client uploads it) or a registered "
+                    "artifact (name@version)",
+                )
         except AccessDenied as exc:
             from ..access import COMMAND_ACTIONS
 

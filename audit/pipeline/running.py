@@ -85,6 +85,8 @@ def run(
     check_user_path(request.spec, session.home, action="read the audit spec")
     resolved = load_spec(request.spec, dict(request.overrides))
     subject = resolved.model or resolved.dataset
+    if session.roots is not None:
+        _registered_only(resolved)
     actor = session.guard("run", f"{'model' if resolved.model else 'dataset'}:{subject.display()}")
     confine(session, actor, "run", [*spec_paths(resolved), ("write reports into", resolved.output)])
     from ..report.pdf_worker import PdfWorker
@@ -96,6 +98,22 @@ def run(
     finally:
         if worker is not None:
             worker.close()
+
+
+def _registered_only(resolved: Any) -> None:
+    """Through ``audit serve`` an audit reads registered artifacts only (InputError, exit 2)."""
+    for field_name, ref in (
+        ("model", resolved.model),
+        ("dataset", resolved.dataset),
+        ("reference_dataset", resolved.reference),
+    ):
+        if ref is not None and not ref.is_registered:
+            raise InputError(
+                f"{resolved.source or 'the spec'}: {field_name} is a file ({ref.path}); through "
+                "audit serve, audits run on registered artifacts only",
+                hint=f"register it (audit --server URL registry add-{'model' if field_name == 'model' else 'dataset'} "
+                "FILE --name NAME --version V) and write name@version in the spec",
+            )
 
 
 def _run(

@@ -49,9 +49,14 @@ class Session:
         cwd: Path,
         notify: Callable[[str], None] | None = None,
         actor: Actor | None = None,
+        database: str | None = None,
     ) -> None:
         self.home = home
         self.actor = actor
+        self.database = database
+        #: set by a service worker: the only folders a command may read or write (its job's
+        #: uploads and outputs, the service's reports); audits then use registered artifacts only
+        self.roots: tuple[Path, ...] | None = None
         self.environ = dict(environ)
         self.cwd = cwd
         self.notify = notify or (lambda message: None)
@@ -124,6 +129,11 @@ class Session:
             self._access = ctx
         return self._access
 
+    def close(self) -> None:
+        """Close the access log, if it was opened (a service closes each request's session)."""
+        if self._access is not None:
+            self._access.log.close()
+
     def trust(self) -> TrustDocument:
         """The home's verified trust configuration (IntegrityError if it was tampered with)."""
         from .trust import load_trust
@@ -142,6 +152,7 @@ class Session:
             signing_key=signing_key,
             environ=self.environ,
             actor=self.actor,
+            **({"database": self.database} if self.database else {}),  # type: ignore[arg-type]
         )
 
     def guard(self, command: str, resource: str = "") -> Actor:

@@ -306,7 +306,7 @@ def approver_key(
     home: Path, log: AccessLog, actor: Actor, rbac_sha256: str
 ) -> tuple[Ed25519PrivateKey, str]:
     """``actor``'s own approval key, created and enrolled (bound to them) on first use."""
-    user = actor.label.replace("service:", "service-")
+    user = actor.label.replace(":", "-")
     if not _FILE_NAME.match(user):
         raise InputError(
             f"approver {actor.label!r} cannot name a key file", hint="use a plain account name"

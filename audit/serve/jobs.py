@@ -1,0 +1,170 @@
+"""``POST /api/v1/cli``: one CLI command run by a service worker, as the authenticated caller.
+
+The client (:mod:`audit.serve.client`) sends the command line with each local file it names
+uploaded (``@in/<path>`` in the arguments) and each file it wants back named ``@out/<path>``.
+The service keeps the uploads in a private job folder, starts a worker process
+(:mod:`audit.serve.worker`) in the service folder with the caller as the actor, and returns the
+worker's exit code, its output and the files it wrote under ``@out/``. At most
+``ServeConfig.jobs`` workers run at once; the others wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..access import COMMAND_ACTIONS
+from ..errors import AccessDenied, AuditError, InputError
+from .api import caller, error_response, service_of
+from .auth import csrf_ok
+from .service import Unauthenticated
+
+#: most bytes a request may upload, and a worker may print or hand back
+MAX_UPLOAD = 2 << 30
+MAX_OUTPUT = 64 << 20
+#: environment a worker inherits from the service (nothing a caller could have set)
+KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR", "HOME", "AUDIT_KEY_PASSPHRASE", "OMP_NUM_THREADS")
+
+
+def command_of(argv: list[str]) -> str:
+    """The CLI command an argument list names (``report export``), or the first word."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    for n in (2, 1):
+        if " ".join(words[:n]) in COMMAND_ACTIONS:
+            return " ".join(words[:n])
+    return words[0] if words else ""
+
+
+def safe_relative(name: str) -> PurePosixPath:
+    """An uploaded file's relative path, refusing absolute paths, ``..`` and empty parts."""
+    rel = PurePosixPath(name)
+    if (
+        not name
+        or rel.is_absolute()
+        or any(p in ("", ".", "..") for p in rel.parts)
+        or "\\" in name
+        or "\x00" in name
+    ):
+        raise InputError(f"upload name {name!r} is not a plain relative path")
+    return rel
+
+
+async def _save_uploads(form: Any, into: Path) -> int:
+    total = 0
+    for key, value in form.multi_items():
+        if key != "file" or not isinstance(value, UploadFile):
+            continue
+        rel = safe_relative(value.filename or "")
+        target = into.joinpath(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(target, "xb") as out:
+            while chunk := await value.read(1 << 20):
+                total += len(chunk)
+                if total > MAX_UPLOAD:
+                    raise InputError(f"the upload is larger than {MAX_UPLOAD >> 30} GiB")
+                out.write(chunk)
+    return total
+
+
+def _collect(out_dir: Path) -> dict[str, str]:
+    files: dict[str, str] = {}
+    size = 0
+    for path in sorted(out_dir.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            size += len(data)
+            if size > MAX_OUTPUT:
+                raise InputError(f"the command's output files exceed {MAX_OUTPUT >> 20} MiB")
+            files[path.relative_to(out_dir).as_posix()] = base64.b64encode(data).decode()
+    return files
+
+
+async def cli_job(request: Request) -> Response:
+    service = service_of(request)
+    try:
+        form = await request.form(max_files=10000, max_fields=100)
+        try:
+            argv = json.loads(str(form.get("argv") or "[]"))
+        except json.JSONDecodeError:
+            argv = None
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            raise InputError("field 'argv' must be a JSON list of strings")
+        command = command_of(argv)
+        action = COMMAND_ACTIONS.get(command, "cli")
+        found = await asyncio.to_thread(caller, request, action, f"cli:{command}")
+        if found.via == "cookie" and not csrf_ok(found.csrf, request.headers.get("x-csrf-token")):
+            raise AccessDenied("CSRF check failed", hint="reload the page")
+        job = service.config.job_root / uuid.uuid4().hex
+        (job / "in").mkdir(parents=True, mode=0o700)
+        (job / "out").mkdir(mode=0o700)
+        try:
+            await _save_uploads(form, job / "in")
+            result = await run_worker(service, found.actor, argv, job)
+        finally:
+            await form.close()
+            shutil.rmtree(job, ignore_errors=True)
+    except Unauthenticated as exc:
+        return error_response(exc, 401)
+    except AuditError as exc:
+        return error_response(exc)
+    return JSONResponse(result)
+
+
+async def run_worker(service: Any, actor: Any, argv: list[str], job: Path) -> dict[str, Any]:
+    """Run ``argv`` in a worker as ``actor`` (bounded by the service's job slots)."""
+    config = service.config
+    spec = {
+        "argv": argv,
+        "actor": {
+            "user": actor.user,
+            "uid": actor.uid,
+            "source": actor.source,
+            "groups": list(actor.groups),
+            "roles": None if actor.roles is None else list(actor.roles),
+            "token_id": actor.token_id,
+        },
+        "folder": str(config.folder),
+        "database": config.database,
+        "job": str(job),
+    }
+    env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+    env["PYTHONUNBUFFERED"] = "1"
+    async with service.job_slots:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-P",
+            "-m",
+            "audit.serve.worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=config.folder,
+            env=env,
+        )
+        try:
+            out, err = await asyncio.wait_for(
+                proc.communicate(json.dumps(spec).encode()), timeout=config.job_timeout_s
+            )
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise InputError(
+                f"the command ran longer than {config.job_timeout_s:.0f} s and was stopped"
+            ) from None
+    return {
+        "exit_code": proc.returncode,
+        "stdout": out[-MAX_OUTPUT:].decode("utf-8", "replace"),
+        "stderr": err[-MAX_OUTPUT:].decode("utf-8", "replace"),
+        "files": _collect(job / "out"),
+    }
