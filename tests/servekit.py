@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +50,12 @@ class Served:
     proc: subprocess.Popen[bytes]
     database: str | None = None
     log: Path = field(default=Path())
+    scheme: str = "http"
+    ca: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def home(self) -> Path:
@@ -91,7 +95,8 @@ class Served:
     def http(self, token: str | None = None) -> httpx.Client:
         """An HTTP client on the TCP listener (bearer ``token`` if given)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
+        verify: Any = ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120, verify=verify)
 
     def unix(self) -> httpx.Client:
         """An HTTP client on the Unix socket (this process's uid as the peer)."""
@@ -133,12 +138,21 @@ class Served:
 
 
 def start_service(
-    folder: Path, *, database: str | None = None, jobs: int = 4, extra: tuple[str, ...] = ()
+    folder: Path,
+    *,
+    database: str | None = None,
+    jobs: int = 4,
+    extra: tuple[str, ...] = (),
+    scheme: str = "http",
+    ca: Path | None = None,
 ) -> Served:
     """Start ``audit serve`` on ``folder`` and wait until both listeners answer."""
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o755)
-    sock = folder / "audit.sock"
+    # a short path any local account can reach (the kernel limits socket paths to 108 bytes)
+    sock_dir = Path(tempfile.mkdtemp(prefix="audit-sock-"))
+    os.chmod(sock_dir, 0o755)
+    sock = sock_dir / "audit.sock"
     port = free_port()
     log = folder / "serve.log"
     cmd = [*AUDIT, "serve", "--dir", str(folder), "--socket", str(sock), "--host", "127.0.0.1"]
@@ -147,19 +161,23 @@ def start_service(
         cmd += ["--database", database]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
-    served = Served(folder, sock, port, proc, database, log)
+    served = Served(folder, sock, port, proc, database, log, scheme, ca)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"audit serve exited {proc.returncode}:\n{log.read_text()}")
-        try:
-            with served.http() as http:
-                http.get("/portal/login")
-            with served.unix() as http:
-                http.get("/portal/login")
-            return served
-        except httpx.TransportError:
-            time.sleep(0.2)
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"audit serve exited {proc.returncode}:\n{log.read_text()}")
+            try:
+                with served.http() as http:
+                    http.get("/portal/login")
+                with served.unix() as http:
+                    http.get("/portal/login")
+                return served
+            except httpx.TransportError:
+                time.sleep(0.2)
+    except BaseException:
+        served.stop()
+        raise
     served.stop()
     raise AssertionError(f"audit serve did not answer within 60 s:\n{log.read_text()}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,14 @@ def client(server: str) -> Any:
             f"--server {server!r} is neither unix:PATH nor an http(s) URL",
             hint="e.g. --server unix:/run/audit/audit.sock or --server https://audit.example:8443",
         )
-    verify: Any = os.environ.get("AUDIT_SERVER_CA") or True
+    ca = os.environ.get("AUDIT_SERVER_CA")
+    try:
+        verify: Any = ssl.create_default_context(cafile=ca) if ca else True
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(
+            f"$AUDIT_SERVER_CA {ca}: cannot read it as PEM certificates ({exc})",
+            hint="point it at the service's CA certificate (PEM)",
+        ) from None
     return httpx.Client(base_url=server.rstrip("/"), timeout=timeout, verify=verify)
 
 

@@ -33,8 +33,11 @@ from .service import Unauthenticated
 #: most bytes a request may upload, and a worker may print or hand back
 MAX_UPLOAD = 2 << 30
 MAX_OUTPUT = 64 << 20
-#: environment a worker inherits from the service (nothing a caller could have set)
-KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR", "HOME", "AUDIT_KEY_PASSPHRASE", "OMP_NUM_THREADS")
+#: the service's own AUDIT_* settings a worker inherits; the others (a token, a home, a server)
+#: would make the worker someone or somewhere else. The rest of the service's environment (its
+#: administrator's, never a caller's) passes: numeric libraries read theirs (OPENBLAS_CORETYPE
+#: ...), and the same audit must give the same numbers as on the command line.
+KEEP_AUDIT_ENV = ("AUDIT_KEY_PASSPHRASE", "AUDIT_PDF_WORKER")
 
 
 def command_of(argv: list[str]) -> str:
@@ -138,7 +141,9 @@ async def run_worker(service: Any, actor: Any, argv: list[str], job: Path) -> di
         "database": config.database,
         "job": str(job),
     }
-    env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AUDIT_") or k in KEEP_AUDIT_ENV
+    }
     env["PYTHONUNBUFFERED"] = "1"
     async with service.job_slots:
         proc = await asyncio.create_subprocess_exec(

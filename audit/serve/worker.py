@@ -34,12 +34,18 @@ REFUSED_COMMANDS = {"serve", "rbac init", "report open"}
 
 
 def _map(arg: str, job: Path) -> str:
+    """``@in/x`` and ``@out/x`` (alone or as ``--opt=@in/x``) as paths in the job's folders; the
+    folder of an output is made."""
+    from .jobs import safe_relative
+
+    opt, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
     for prefix in ("@in/", "@out/"):
-        if arg.startswith(prefix):
-            return str(job / prefix[1:-1] / arg[len(prefix) :])
-        if "=" in arg and arg.split("=", 1)[1].startswith(prefix):
-            opt, value = arg.split("=", 1)
-            return f"{opt}={job / prefix[1:-1] / value[len(prefix) :]}"
+        if value.startswith(prefix):
+            rel = safe_relative(value[len(prefix) :])
+            path = job.joinpath(prefix[1:-1], *rel.parts)
+            if prefix == "@out/":
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return f"{opt}{eq}{path}"
     return arg
 
 
@@ -104,8 +110,9 @@ def main() -> int:
         database=job_spec.get("database"),
     )
     session.roots = (job / "in", job / "out", folder / "reports")
-    argv = [_map(x, job) for x in job_spec["argv"]]
+    argv = list(job_spec["argv"])
     try:
+        argv = [_map(x, job) for x in argv]
         _, argv = check_argv(argv, folder, job)
     except AuditError as exc:
         _log_refusal(session, argv, exc.message)
