@@ -114,6 +114,10 @@ class AccessLog:
     def close(self) -> None:
         self._db.close()
 
+    def __del__(self) -> None:  # a caller that never closes must not leak a server connection
+        if hasattr(self, "_db"):
+            self._db.close()
+
     def __enter__(self) -> AccessLog:
         return self
 

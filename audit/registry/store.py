@@ -119,9 +119,12 @@ class Registry:
         self._db: Database | None = None
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        db, self._db = getattr(self, "_db", None), None
+        if db is not None:
+            db.close()
+
+    def __del__(self) -> None:  # a caller that never closes must not leak a server connection
+        self.close()
 
     def __enter__(self) -> Registry:
         return self
