@@ -46,11 +46,13 @@ def _free_port() -> int:
 class PgServer:
     """One throw-away cluster; :meth:`new_database` gives each test its own database."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin = bin_dir
         self.dir = Path(tempfile.mkdtemp(prefix="audit-pg-"))
         self.data = self.dir / "data"
         self.as_postgres = os.geteuid() == 0
+        #: fsync as a production server does (for measurements); tests run without it
+        self.durable = durable
         self.port = 0
         self._names = itertools.count(1)
         self._admin = None
@@ -81,11 +83,10 @@ class PgServer:
         )
         for attempt in range(3):
             self.port = _free_port()
-            opts = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60 "
-                "-c shared_buffers=32MB"
-            )
+            opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
+            opts += "-c max_connections=60 -c shared_buffers=32MB"
+            if not self.durable:
+                opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             try:
                 self._run(
                     "pg_ctl",

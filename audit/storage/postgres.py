@@ -64,11 +64,19 @@ class PostgresDatabase(Database):
     def transaction(self, *, write: bool = True) -> Iterator[None]:
         if self._in_transaction:
             raise RuntimeError("transactions do not nest")
-        self.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        begin = (  # one round trip: the key is an integer lock_key computed
+            f"BEGIN; SELECT pg_advisory_xact_lock({lock_key(self.lock)})"
+            if write
+            else "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+        )
+        try:
+            self.execute(begin)
+        except StorageError:
+            with suppress(StorageError):
+                self.execute("ROLLBACK")
+            raise
         self._in_transaction = True
         try:
-            if write:
-                self.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(self.lock),))
             yield
         except BaseException:
             self._in_transaction = False
