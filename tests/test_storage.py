@@ -329,3 +329,19 @@ def test_a_migration_in_progress_makes_others_wait_not_fail(pg_url: str, tmp_pat
         t.join(30)
     assert results == {"a first": [1], "a again": [], "b": [1]}
     assert [r[:2] for r in _migrations(pg_url, tmp_path)] == [("a", 1), ("b", 1)]
+
+
+def test_open_access_passes_the_database_through(tmp_path: Path, pg_url: str) -> None:
+    """Every decision of a service on PostgreSQL lands in that database, not in <home>."""
+    from audit.access import authorize, open_access
+    from audit.errors import AccessDenied
+
+    ctx = open_access(tmp_path, database=pg_url, actor=ALICE)
+    with pytest.raises(AccessDenied):
+        authorize(ctx, "audit:run", "model:m@1")  # the shipped RBAC binds nobody
+    assert ctx.log.display == redact(pg_url) and len(ctx.log) == 1
+    ctx.log.close()
+    assert not (tmp_path / "access.db").exists()
+    db = RawPg(pg_url)
+    assert db.execute("SELECT COUNT(*) FROM entries").fetchone() == (1,)
+    db.close()
