@@ -40,3 +40,34 @@ def audit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return home
+
+
+# --- PostgreSQL: one real server per test process, a fresh database per test ----------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from tests.pg import INSTALL_HINT, PgServer, find_bin
+
+    bin_dir = find_bin()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+    server = PgServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of a fresh, empty PostgreSQL database for this test."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """Each backend in turn: None (the store's own SQLite file), or a fresh PostgreSQL URL."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("pg_url")

@@ -1,9 +1,11 @@
 """The access log: RFC 6962 hashing, the chain, checkpoints, every tampering attack, and real
 processes writing concurrently or being killed mid-write.
 
-Attacks are carried out the way an attacker who owns the file would: with plain sqlite3, after
-dropping the append-only triggers. Expected values are recomputed independently (hashlib,
-a recursive RFC 6962 implementation, Certificate Transparency's published test vectors).
+Every test of the log runs on both backends (the ``database`` fixture: SQLite, a real
+PostgreSQL). Attacks are carried out the way an insider would: on SQLite with plain sqlite3
+after dropping the append-only triggers, on PostgreSQL with psycopg after disabling them.
+Expected values are recomputed independently (hashlib, a recursive RFC 6962 implementation,
+Certificate Transparency's published test vectors).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import textwrap
 import time
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,7 @@ from audit.access import (
     verify_export,
 )
 from audit.errors import IntegrityError
+from tests.pg import RawPg
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,33 +164,66 @@ def fill(log: AccessLog, n: int, start: int = 0) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Store:
+    """Where a test's log lives: ``path`` (SQLite) or the PostgreSQL database ``database``."""
+
+    path: Path
+    database: str | None
+
+    def open(self, **kwargs) -> AccessLog:
+        return AccessLog(self.path, database=self.database, **kwargs)
+
+    def connect(self):
+        """A plain connection (append-only triggers in place)."""
+        if self.database is None:
+            return sqlite3.connect(self.path, isolation_level=None)
+        return RawPg(self.database)
+
+    def bodies(self) -> list[bytes]:
+        db = self.connect()
+        try:
+            return [bytes(b) for (b,) in db.execute("SELECT body FROM entries ORDER BY seq")]
+        finally:
+            db.close()
+
+
 @pytest.fixture
-def log_path(tmp_path: Path, key: Ed25519PrivateKey) -> Path:
-    path = tmp_path / "access.db"
-    with AccessLog(path, signing_key=key, checkpoint_every=EVERY) as log:
+def store(tmp_path: Path, database: str | None) -> Store:
+    return Store(tmp_path / "access.db", database)
+
+
+@pytest.fixture
+def log_path(store: Store, key: Ed25519PrivateKey) -> Store:
+    with store.open(signing_key=key, checkpoint_every=EVERY) as log:
         fill(log, N_ENTRIES)
-    return path
+    return store
 
 
-def raw(path: Path) -> sqlite3.Connection:
-    """The attacker's view: a plain connection with the append-only triggers dropped."""
-    db = sqlite3.connect(path, isolation_level=None)
+def raw(store: Store):
+    """The attacker's view: a plain connection with the append-only triggers dropped (SQLite)
+    or disabled (PostgreSQL, ``ALTER TABLE ... DISABLE TRIGGER``, as the tables' owner may)."""
+    if store.database is not None:
+        return RawPg(store.database).disable_triggers()
+    db = sqlite3.connect(store.path, isolation_level=None)
     for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         db.execute(f"DROP TRIGGER {name}")
     return db
 
 
-def verify(path: Path, key: Ed25519PrivateKey, external: list[Checkpoint] | None = None):
-    with AccessLog(path) as log:
+def verify(store: Store, key: Ed25519PrivateKey, external: list[Checkpoint] | None = None):
+    with store.open() as log:
         return log.verify([key.public_key()], external or [])
 
 
-def test_each_entry_hashes_its_stored_bytes_and_links_to_the_previous(log_path: Path) -> None:
-    db = sqlite3.connect(log_path)
+def test_each_entry_hashes_its_stored_bytes_and_links_to_the_previous(log_path: Store) -> None:
+    db = log_path.connect()
     rows = db.execute("SELECT seq, body, hash FROM entries ORDER BY seq").fetchall()
+    db.close()
     assert [r[0] for r in rows] == list(range(1, N_ENTRIES + 1))
     prev = "0" * 64
     for seq, body, digest in rows:
+        assert isinstance(body, bytes)
         data = json.loads(body)
         assert digest == hashlib.sha256(body).hexdigest()
         assert data["prev_hash"] == prev and data["seq"] == seq
@@ -196,10 +233,9 @@ def test_each_entry_hashes_its_stored_bytes_and_links_to_the_previous(log_path: 
         prev = digest
 
 
-def test_checkpoints_are_signed_merkle_roots_of_the_prefix(log_path: Path, key) -> None:
-    db = sqlite3.connect(log_path)
-    bodies = [b for (b,) in db.execute("SELECT body FROM entries ORDER BY seq")]
-    with AccessLog(log_path) as log:
+def test_checkpoints_are_signed_merkle_roots_of_the_prefix(log_path: Store, key) -> None:
+    bodies = log_path.bodies()
+    with log_path.open() as log:
         cps = log.checkpoints()
     assert [cp.size for cp in cps] == [10, 20, 30]
     for cp in cps:
@@ -210,32 +246,44 @@ def test_checkpoints_are_signed_merkle_roots_of_the_prefix(log_path: Path, key) 
         key.public_key().verify(base64.b64decode(cp.signature), message)  # raises if wrong
 
 
-def test_intact_log_verifies(log_path: Path, key) -> None:
+def test_intact_log_verifies(log_path: Store, key) -> None:
     result = verify(log_path, key)
     assert result.ok, result.problems
     assert (result.entries, result.checkpoints, result.first_bad_seq) == (N_ENTRIES, 3, None)
-    assert (
-        result.root
-        == rfc6962_mth(
-            [
-                b
-                for (b,) in sqlite3.connect(log_path).execute(
-                    "SELECT body FROM entries ORDER BY seq"
-                )
-            ]
-        ).hex()
-    )
+    assert result.root == rfc6962_mth(log_path.bodies()).hex()
 
 
-def test_the_log_refuses_updates_and_deletes_through_sqlite(log_path: Path) -> None:
-    db = sqlite3.connect(log_path)
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_log_refuses_updates_and_deletes_through_sqlite(log_path: Store) -> None:
+    db = sqlite3.connect(log_path.path)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         db.execute("DELETE FROM entries WHERE seq = 3")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         db.execute("UPDATE checkpoints SET signature = 'x'")
 
 
-def _body(db: sqlite3.Connection, seq: int) -> dict:
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_the_log_refuses_updates_deletes_and_truncation_through_postgresql(
+    log_path: Store,
+) -> None:
+    import psycopg
+
+    db = RawPg(log_path.database or "")
+    for statement in (
+        "DELETE FROM entries WHERE seq = 3",
+        "UPDATE entries SET hash = 'x' WHERE seq = 3",
+        "UPDATE checkpoints SET signature = 'x'",
+        "DELETE FROM checkpoints",
+        "TRUNCATE entries",
+        "TRUNCATE checkpoints",
+    ):
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            db.execute(statement)
+    db.close()
+    assert len(log_path.bodies()) == N_ENTRIES
+
+
+def _body(db, seq: int) -> dict:
     return json.loads(db.execute("SELECT body FROM entries WHERE seq = ?", (seq,)).fetchone()[0])
 
 
@@ -243,13 +291,13 @@ def _canon(data: dict) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _edit(db: sqlite3.Connection) -> None:
+def _edit(db) -> None:
     data = _body(db, 15)
     data["decision"] = "deny" if data["decision"] == "allow" else "allow"
     db.execute("UPDATE entries SET body = ? WHERE seq = 15", (_canon(data),))
 
 
-def _edit_and_rehash(db: sqlite3.Connection) -> None:
+def _edit_and_rehash(db) -> None:
     data = _body(db, 15)
     data["actor"] = "mallory"
     body = _canon(data)
@@ -259,7 +307,7 @@ def _edit_and_rehash(db: sqlite3.Connection) -> None:
     )
 
 
-def _whitespace(db: sqlite3.Connection) -> None:
+def _whitespace(db) -> None:
     body = db.execute("SELECT body FROM entries WHERE seq = 15").fetchone()[0]
     spaced = body.replace(b'","', b'", "', 1)
     assert json.loads(spaced) == json.loads(body) and spaced != body
@@ -269,18 +317,18 @@ def _whitespace(db: sqlite3.Connection) -> None:
     )
 
 
-def _delete(db: sqlite3.Connection) -> None:
+def _delete(db) -> None:
     db.execute("DELETE FROM entries WHERE seq = 15")
 
 
-def _reorder(db: sqlite3.Connection) -> None:
+def _reorder(db) -> None:
     a = db.execute("SELECT body, hash FROM entries WHERE seq = 15").fetchone()
     b = db.execute("SELECT body, hash FROM entries WHERE seq = 16").fetchone()
     db.execute("UPDATE entries SET body = ?, hash = ? WHERE seq = 15", b)
     db.execute("UPDATE entries SET body = ?, hash = ? WHERE seq = 16", a)
 
 
-def _insert(db: sqlite3.Connection) -> None:
+def _insert(db) -> None:
     """Make room at 15 and insert a forged entry that chains correctly to entry 14."""
     for seq in range(N_ENTRIES, 14, -1):
         db.execute("UPDATE entries SET seq = ? WHERE seq = ?", (seq + 1, seq))
@@ -293,7 +341,7 @@ def _insert(db: sqlite3.Connection) -> None:
     )
 
 
-def _rewrite_chain_from_15(db: sqlite3.Connection) -> None:
+def _rewrite_chain_from_15(db) -> None:
     """Edit entry 15 and recompute every later hash and link: the chain itself is consistent."""
     prev = db.execute("SELECT hash FROM entries WHERE seq = 14").fetchone()[0]
     for seq in range(15, N_ENTRIES + 1):
@@ -305,11 +353,11 @@ def _rewrite_chain_from_15(db: sqlite3.Connection) -> None:
         db.execute("UPDATE entries SET body = ?, hash = ? WHERE seq = ?", (body, prev, seq))
 
 
-def _truncate_below_checkpoint(db: sqlite3.Connection) -> None:
+def _truncate_below_checkpoint(db) -> None:
     db.execute("DELETE FROM entries WHERE seq > 25")
 
 
-def _forge_checkpoint(db: sqlite3.Connection) -> None:
+def _forge_checkpoint(db) -> None:
     """Replace the last checkpoint by one signed with the attacker's own key."""
     body, _sig = db.execute("SELECT body, signature FROM checkpoints ORDER BY id DESC").fetchone()
     data = json.loads(body)
@@ -320,7 +368,7 @@ def _forge_checkpoint(db: sqlite3.Connection) -> None:
     )
 
 
-def _alter_checkpoint_root(db: sqlite3.Connection) -> None:
+def _alter_checkpoint_root(db) -> None:
     body = db.execute("SELECT body FROM checkpoints WHERE id = 1").fetchone()[0]
     data = {**json.loads(body), "root": "00" * 32}
     db.execute("UPDATE checkpoints SET body = ? WHERE id = 1", (_canon(data),))
@@ -342,7 +390,7 @@ ATTACKS = {
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_tampering_is_detected_and_the_first_bad_entry_named(
-    attack: str, log_path: Path, key
+    attack: str, log_path: Store, key
 ) -> None:
     tamper, first_bad = ATTACKS[attack]
     db = raw(log_path)
@@ -357,10 +405,10 @@ def test_tampering_is_detected_and_the_first_bad_entry_named(
 
 
 def test_total_rewrite_with_stored_checkpoints_removed_is_caught_by_a_held_checkpoint(
-    log_path: Path, key
+    log_path: Store, key
 ) -> None:
     """The owner can delete and re-create everything; a checkpoint held elsewhere catches it."""
-    with AccessLog(log_path) as log:
+    with log_path.open() as log:
         held = Checkpoint.from_dict(json.loads(json.dumps(log.checkpoints()[1].to_dict())))
     db = raw(log_path)
     _rewrite_chain_from_15(db)
@@ -372,9 +420,9 @@ def test_total_rewrite_with_stored_checkpoints_removed_is_caught_by_a_held_check
 
 
 def test_truncation_with_stored_checkpoints_removed_is_caught_by_a_held_checkpoint(
-    log_path: Path, key
+    log_path: Store, key
 ) -> None:
-    with AccessLog(log_path) as log:
+    with log_path.open() as log:
         held = log.latest_checkpoint()
     assert held is not None and held.size == N_ENTRIES
     db = raw(log_path)
@@ -386,27 +434,27 @@ def test_truncation_with_stored_checkpoints_removed_is_caught_by_a_held_checkpoi
     assert any("truncated" in p for p in result.problems)
 
 
-def test_checkpoint_of_another_log_or_untrusted_key_is_refused(log_path: Path, key, tmp_path):
+def test_checkpoint_of_another_log_or_untrusted_key_is_refused(log_path: Store, key, tmp_path):
     with AccessLog(tmp_path / "other.db", signing_key=key, checkpoint_every=EVERY) as other:
         fill(other, 10)
         foreign = other.latest_checkpoint()
     assert foreign is not None
     result = verify(log_path, key, [foreign])
     assert not result.ok and any("belongs to log" in p for p in result.problems)
-    with AccessLog(log_path) as log:
+    with log_path.open() as log:
         untrusted = log.verify([Ed25519PrivateKey.generate().public_key()])
     assert not untrusted.ok and any("not a trusted key" in p for p in untrusted.problems)
 
 
-def test_checkpoint_refuses_to_vouch_for_a_broken_chain(log_path: Path, key) -> None:
-    with AccessLog(log_path, signing_key=key) as log:
+def test_checkpoint_refuses_to_vouch_for_a_broken_chain(log_path: Store, key) -> None:
+    with log_path.open(signing_key=key) as log:
         fill(log, 3, start=N_ENTRIES)
     db = raw(log_path)
     data = _body(db, 32)
     data["reason"] = "edited"
     db.execute("UPDATE entries SET body = ? WHERE seq = 32", (_canon(data),))
     db.close()
-    with AccessLog(log_path) as log, pytest.raises(IntegrityError, match="entry 32"):
+    with log_path.open() as log, pytest.raises(IntegrityError, match="entry 32"):
         log.checkpoint(key)
 
 
@@ -414,16 +462,15 @@ def test_checkpoint_refuses_to_vouch_for_a_broken_chain(log_path: Path, key) -> 
 
 
 def test_export_is_json_lines_of_the_stored_bytes_plus_the_latest_checkpoint(
-    log_path: Path, key, tmp_path: Path
+    log_path: Store, key, tmp_path: Path
 ) -> None:
     out = io.BytesIO()
-    with AccessLog(log_path) as log:
+    with log_path.open() as log:
         fill(log, 2, start=N_ENTRIES)
         cp = log.checkpoint(key)
         assert log.export(out) == N_ENTRIES + 2
     lines = out.getvalue().splitlines()
-    stored = [b for (b,) in sqlite3.connect(log_path).execute("SELECT body FROM entries")]
-    assert lines[:-1] == stored
+    assert lines[:-1] == log_path.bodies()
     assert json.loads(lines[-1]) == {"checkpoint": cp.to_dict()}
     path = tmp_path / "export.jsonl"
     path.write_bytes(out.getvalue())
@@ -437,8 +484,8 @@ def test_export_is_json_lines_of_the_stored_bytes_plus_the_latest_checkpoint(
     assert not result.ok and result.first_bad_seq == 5
 
 
-def test_entries_filter_by_actor_action_resource_decision_and_time(tmp_path: Path) -> None:
-    with AccessLog(tmp_path / "a.db") as log:
+def test_entries_filter_by_actor_action_resource_decision_and_time(store: Store) -> None:
+    with store.open() as log:
         fill(log, 9)
         bob = Actor(user="bob", uid=1002)
         log.append(
@@ -472,9 +519,10 @@ WORKER = textwrap.dedent(
     from audit.access.log import LogFilter
     from audit.errors import AccessDenied
 
-    db, rbac_path, key_path, worker, n = sys.argv[1:6]
+    db, url, rbac_path, key_path, worker, n = sys.argv[1:7]
     rbac = Rbac.load(Path(rbac_path))
-    log = AccessLog(Path(db), signing_key=load_private_key(Path(key_path)), checkpoint_every=37)
+    log = AccessLog(Path(db), database=url or None,
+                    signing_key=load_private_key(Path(key_path)), checkpoint_every=37)
     users = [Actor("alice", 1001), Actor("bob", 1002), Actor("mallory", 1003)]
     actions = ["audit:run", "report:read", "report:approve", "log:read", "no:such"]
     rng = random.Random(int(worker))
@@ -504,15 +552,17 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def test_eight_processes_of_fifty_mixed_actions_leave_a_log_that_verifies(tmp_path: Path) -> None:
+def test_eight_processes_of_fifty_mixed_actions_leave_a_log_that_verifies(
+    tmp_path: Path, store: Store
+) -> None:
     rbac = tmp_path / "rbac.yaml"
     rbac.write_text(RBAC)
     key_path = tmp_path / "log.key"
     key = generate_key_file(key_path)
-    db = tmp_path / "access.db"
+    db, url = store.path, store.database or ""
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(db), str(rbac), str(key_path), str(w), "50"],
+            [sys.executable, "-c", WORKER, str(db), url, str(rbac), str(key_path), str(w), "50"],
             env=_env(),
             stderr=subprocess.PIPE,
         )
@@ -521,7 +571,7 @@ def test_eight_processes_of_fifty_mixed_actions_leave_a_log_that_verifies(tmp_pa
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err.decode()
-    with AccessLog(db) as log:
+    with store.open() as log:
         result = log.verify([key.public_key()])
         assert result.ok, result.problems
         assert result.entries == len(log) == 400
@@ -539,8 +589,8 @@ APPENDER = textwrap.dedent(
     import sys
     from pathlib import Path
     from audit.access import AccessLog, Actor, load_private_key
-    log = AccessLog(Path(sys.argv[1]), signing_key=load_private_key(Path(sys.argv[2])),
-                    checkpoint_every=7)
+    log = AccessLog(Path(sys.argv[1]), database=sys.argv[3] or None,
+                    signing_key=load_private_key(Path(sys.argv[2])), checkpoint_every=7)
     i = 0
     while True:
         log.append(actor=Actor("alice", 1001), action="audit:run", resource=f"r{i}",
@@ -550,38 +600,50 @@ APPENDER = textwrap.dedent(
 )
 
 
-def test_sigkill_during_writes_leaves_a_log_that_verifies(tmp_path: Path) -> None:
+def _count(store: Store) -> int:
+    """How many entries are committed (0 while the schema is being created)."""
+    if store.database is None:
+        if not store.path.exists():
+            return 0
+        try:
+            with closing(sqlite3.connect(store.path, timeout=5)) as c:
+                return c.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+    import psycopg
+
+    db = RawPg(store.database)
+    try:
+        return db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+    except psycopg.errors.UndefinedTable:
+        return 0
+    finally:
+        db.close()
+
+
+def test_sigkill_during_writes_leaves_a_log_that_verifies(tmp_path: Path, store: Store) -> None:
     key_path = tmp_path / "log.key"
     key = generate_key_file(key_path)
-    db = tmp_path / "access.db"
     sizes = []
     for round_ in range(4):
         p = subprocess.Popen(
-            [sys.executable, "-c", APPENDER, str(db), str(key_path)],
+            [sys.executable, "-c", APPENDER, str(store.path), str(key_path), store.database or ""],
             env=_env(),
             stderr=subprocess.PIPE,
         )
         target = (sizes[-1] if sizes else 0) + 100 + 37 * round_
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if db.exists():
-                try:
-                    with closing(sqlite3.connect(db, timeout=5)) as c:
-                        n = c.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-                except sqlite3.OperationalError:
-                    n = 0  # the schema is being created
-                if n >= target:
-                    break
+        while time.monotonic() < deadline and _count(store) < target:
             time.sleep(0.01)
         os.kill(p.pid, signal.SIGKILL)
         _, err = p.communicate()
         assert p.returncode == -signal.SIGKILL, err.decode()
-        with AccessLog(db) as log:
+        with store.open() as log:
             result = log.verify([key.public_key()])
             assert result.ok, result.problems
             sizes.append(len(log))
     assert sizes == sorted(sizes) and sizes[-1] >= 400
-    with AccessLog(db, signing_key=key) as log:  # and the log goes on after the crashes
+    with store.open(signing_key=key) as log:  # and the log goes on after the crashes
         cp = log.checkpoint(key)
         assert cp.size == sizes[-1]
         assert log.verify([key.public_key()]).ok
@@ -601,11 +663,8 @@ def publish(log: AccessLog, key: Ed25519PrivateKey, details: dict, refuse=None) 
     )
 
 
-def test_anchored_entry_carries_details_and_a_proof_that_verifies_alone(
-    tmp_path: Path, key
-) -> None:
-    path = tmp_path / "access.db"
-    with AccessLog(path) as log:
+def test_anchored_entry_carries_details_and_a_proof_that_verifies_alone(store: Store, key) -> None:
+    with store.open() as log:
         fill(log, 7)
         details = {"name": "credit", "version": 1, "report_sha256": "ab" * 32}
         proof = publish(log, key, details)
@@ -630,14 +689,12 @@ def test_anchored_entry_carries_details_and_a_proof_that_verifies_alone(
             )
         assert len(log) == 13
     # entries without details keep the old body (no "details" key), so old hashes stay valid
-    first = json.loads(sqlite3.connect(path).execute("SELECT body FROM entries").fetchone()[0])
+    first = json.loads(store.bodies()[0])
     assert "details" not in first
 
 
-def test_a_proof_is_refused_when_forged_edited_or_signed_by_another_key(
-    tmp_path: Path, key
-) -> None:
-    with AccessLog(tmp_path / "access.db") as log:
+def test_a_proof_is_refused_when_forged_edited_or_signed_by_another_key(store: Store, key) -> None:
+    with store.open() as log:
         fill(log, 4)
         proof = publish(log, key, {"version": 1})
     trusted = {key_id(key): key.public_key()}
@@ -651,8 +708,8 @@ def test_a_proof_is_refused_when_forged_edited_or_signed_by_another_key(
     assert "not a trusted key" in proof.problems({key_id(other): other.public_key()})[0]
 
 
-def test_entry_times_never_go_backwards(tmp_path: Path) -> None:
-    with AccessLog(tmp_path / "access.db") as log:
+def test_entry_times_never_go_backwards(store: Store) -> None:
+    with store.open() as log:
         fill(log, 40)
         times = [e.time for e in log.entries()]
     assert times == sorted(times)

@@ -1,4 +1,8 @@
-"""Registry: content-addressed copies, metadata, and digest re-checks that catch tampering."""
+"""Registry: content-addressed copies, metadata, and digest re-checks that catch tampering.
+
+The registry tests run on both backends (the ``database`` fixture: ``<home>/registry.db``, or
+a fresh PostgreSQL database); the artifact bytes are under ``<home>/objects/`` either way.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,10 @@ from audit.errors import InputError, IntegrityError
 from audit.registry import Registry
 
 
-def test_add_get_list_and_digest(tmp_path: Path) -> None:
+def test_add_get_list_and_digest(tmp_path: Path, database: str | None) -> None:
     src = tmp_path / "data.csv"
     src.write_text("a,b\n1,2\n")
-    reg = Registry(tmp_path / "home")
+    reg = Registry(tmp_path / "home", database)
     art = reg.add("dataset", "d", "1", src, "csv", "alice", {"description": "toy"})
     assert art.sha256 == sha256_file(src)
     stored = reg.path_of(reg.get("dataset", "d", "1"))
@@ -27,28 +31,28 @@ def test_add_get_list_and_digest(tmp_path: Path) -> None:
     assert sha256_file(reg.path_of(art)) == art.sha256
 
 
-def test_versions_are_never_reused(tmp_path: Path) -> None:
+def test_versions_are_never_reused(tmp_path: Path, database: str | None) -> None:
     src = tmp_path / "f.csv"
     src.write_text("a\n1\n")
-    reg = Registry(tmp_path / "home")
+    reg = Registry(tmp_path / "home", database)
     reg.add("dataset", "d", "1", src, "csv", "alice")
     with pytest.raises(InputError, match="already registered"):
         reg.add("dataset", "d", "1", src, "csv", "alice")
 
 
-def test_unknown_entry_lists_what_exists(tmp_path: Path) -> None:
+def test_unknown_entry_lists_what_exists(tmp_path: Path, database: str | None) -> None:
     src = tmp_path / "f.csv"
     src.write_text("a\n1\n")
-    reg = Registry(tmp_path / "home")
+    reg = Registry(tmp_path / "home", database)
     reg.add("dataset", "d", "1", src, "csv", "alice")
     with pytest.raises(InputError, match=r"no dataset d@2 .*registered datasets: d@1"):
         reg.get("dataset", "d", "2")
 
 
-def test_altered_stored_bytes_are_caught(tmp_path: Path) -> None:
+def test_altered_stored_bytes_are_caught(tmp_path: Path, database: str | None) -> None:
     src = tmp_path / "f.csv"
     src.write_text("a\n1\n")
-    reg = Registry(tmp_path / "home")
+    reg = Registry(tmp_path / "home", database)
     art = reg.add("dataset", "d", "1", src, "csv", "alice")
     stored = reg.objects / art.sha256
     stored.chmod(0o644)
@@ -58,6 +62,20 @@ def test_altered_stored_bytes_are_caught(tmp_path: Path) -> None:
     stored.unlink()
     with pytest.raises(IntegrityError, match="is missing"):
         reg.path_of(art)
+
+
+def test_the_table_is_in_the_database_the_bytes_under_home(tmp_path: Path, database) -> None:
+    """On PostgreSQL no registry.db is written; a second Registry (another process of the
+    service) sees what the first registered."""
+    src = tmp_path / "m.csv"
+    src.write_text("a\n1\n")
+    with Registry(tmp_path / "home", database) as reg:
+        art = reg.add("model", "m", "1", src, "csv", "alice", {"owner": "risk"})
+    assert (tmp_path / "home" / "registry.db").exists() == (database is None)
+    assert (tmp_path / "home" / "objects" / "sha256" / art.sha256).is_file()
+    with Registry(tmp_path / "home", database) as again:
+        assert again.get("model", "m", "1") == art
+        assert [a.ref for a in again.list("model")] == ["m@1"] and again.list("dataset") == []
 
 
 @pytest.mark.parametrize("kind", ["csv header only", "csv blank lines", "parquet no rows"])

@@ -3,7 +3,8 @@
 - who is acting: :func:`current_actor` (OS account, never ``$USER``) or a signed token
   (:func:`actor_from_token`);
 - what they may do: :class:`Rbac` (roles, permissions, bindings; deny by default);
-- what happened: :class:`AccessLog` (hash-chained SQLite log with signed RFC 6962 checkpoints);
+- what happened: :class:`AccessLog` (hash-chained log in SQLite or PostgreSQL, with signed
+  RFC 6962 checkpoints; its tables and migrations: :data:`ACCESS_LOG_SCHEMA`);
 - the one call per command: :func:`authorize`.
 """
 
@@ -28,9 +29,11 @@ from .log import (
 from .merkle import inclusion_proof, leaf_hash, merkle_root, root_from_proof
 from .proofs import LogProof
 from .rbac import ACTIONS, Decision, Rbac, default_rbac_path, init_rbac
+from .schema import ACCESS_LOG_SCHEMA
 from .tokens import TokenClaims, actor_from_token, issue_token, parse_duration, verify_token
 
 __all__ = [
+    "ACCESS_LOG_SCHEMA",
     "ACTIONS",
     "COMMAND_ACTIONS",
     "AccessContext",

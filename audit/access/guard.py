@@ -86,8 +86,10 @@ def open_access(
     checkpoint_every: int = 1000,
     environ: Mapping[str, str] | None = None,
     actor: Actor | None = None,
+    database: str | None = None,
 ) -> AccessContext:
-    """Load the RBAC file and open ``<home>/access.db`` (paths may be overridden).
+    """Load the RBAC file and open ``<home>/access.db`` (paths may be overridden), or the log
+    in the database ``database`` names (``postgresql://...``; see :mod:`audit.storage`).
 
     ``actor`` is the caller as an authenticating service established it (a Unix socket's peer
     credentials, a verified token); without it, the OS account of this process.
@@ -98,6 +100,7 @@ def open_access(
     rbac = Rbac.load(rbac_path or rbac_path_for(home))
     log = AccessLog(
         log_path or Path(home) / "access.db",
+        database=database,
         signing_key=signing_key,
         checkpoint_every=checkpoint_every,
     )

@@ -1,4 +1,6 @@
-"""The access log: append-only, hash-chained, with signed Merkle checkpoints, in SQLite (WAL).
+"""The access log: append-only, hash-chained, with signed Merkle checkpoints, in SQLite (WAL)
+or PostgreSQL (:mod:`audit.storage`; the tables and their migrations are in
+:mod:`audit.access.schema`).
 
 Each entry is stored as the exact bytes of its canonical JSON (sorted keys, no spaces, UTF-8)::
 
@@ -11,8 +13,9 @@ entry ``size``) with an Ed25519 key. A writer who rewrites the whole chain canno
 checkpoints, and one who truncates the log cannot shrink the checkpoints held elsewhere (inside
 signed reports, in exports given to an auditor): ``verify`` checks the log against both.
 
-Appends run in ``BEGIN IMMEDIATE`` transactions, so concurrent processes serialise on SQLite's
-write lock and never fork the chain; a process killed mid-write leaves the last committed state.
+Appends run in write transactions (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock of
+the log), so concurrent processes serialise and never fork the chain; a process killed
+mid-write leaves the last committed state.
 
 The records (entries, checkpoints) are in :mod:`audit.access.records`; the chain check that
 ``verify`` and :func:`verify_export` share is in :mod:`audit.access.chain`.
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -32,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..digest import canonical_json
 from ..errors import InputError, IntegrityError
+from ..storage import open_database
 from .chain import check_entry, verify_export, verify_rows
 from .identity import Actor
 from .keys import TrustedKeys, keyring
@@ -48,39 +51,31 @@ from .records import (
     now_text,
     sign_checkpoint,
 )
+from .schema import ACCESS_LOG_SCHEMA
 
 __all__ = ["AccessLog", "Checkpoint", "Entry", "LogFilter", "LogVerification", "verify_export"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, body BLOB NOT NULL, hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    id INTEGER PRIMARY KEY, body BLOB NOT NULL, signature TEXT NOT NULL, frontier TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS entries_append_only_u BEFORE UPDATE ON entries
-    BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries
-    BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_append_only_u BEFORE UPDATE ON checkpoints
-    BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_append_only_d BEFORE DELETE ON checkpoints
-    BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
-"""
+#: Entries whose stored body contains a byte string (a pre-filter before an exact check).
+_CONTAINS = {"sqlite": "instr(body, ?) > 0", "postgresql": "position(? in body) > 0"}
 
 
 class AccessLog:
-    """An append-only, hash-chained access log in one SQLite file (WAL mode).
+    """An append-only, hash-chained access log: one SQLite file (WAL mode) at ``path``, or the
+    PostgreSQL database ``database`` names (``postgresql://...``; ``sqlite:///...`` names
+    another file). Both give the same entries, hashes, checkpoints, exports and verification.
 
     ``signing_key`` (optional) signs a checkpoint automatically every ``checkpoint_every``
     entries, inside the same transaction as the entry that reaches the multiple. ``durable=True``
     fsyncs every commit (``synchronous=FULL``); the default (``NORMAL``) survives any process
     crash and loses at most the last commits on a power cut, and checkpoints are always fsynced.
+    (PostgreSQL commits as its server is configured: durable by default.)
     """
 
     def __init__(
         self,
         path: Path,
         *,
+        database: str | None = None,
         signing_key: Ed25519PrivateKey | None = None,
         checkpoint_every: int = 1000,
         durable: bool = False,
@@ -91,41 +86,43 @@ class AccessLog:
         self.path = Path(path)
         self.signing_key = signing_key
         self.checkpoint_every = checkpoint_every
-        self._sync = "FULL" if durable else "NORMAL"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = open_database(
+            database,
+            sqlite_path=self.path,
+            schema=ACCESS_LOG_SCHEMA,
+            busy_timeout_s=busy_timeout_s,
+            durable=durable,
+        )
+        #: The log's database for messages: its file, or its URL without the password.
+        self.display = self._db.display
         try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
-            )
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={self._sync}")
-            with self._transaction():
-                for stmt in filter(None, (s.strip() for s in _split_sql(_SCHEMA))):
-                    self._db.execute(stmt)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?)",
-                    (str(uuid.uuid4()),),
-                )
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'log_id'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(
-                f"{self.path}: cannot open the access log: {exc}",
-                hint="check the path and its permissions (the log is a SQLite file)",
-            ) from None
+            row = self._db.one("SELECT value FROM meta WHERE key = 'log_id'")
+            if row is None:
+                with self._db.transaction():
+                    self._db.execute(
+                        "INSERT INTO meta (key, value) VALUES ('log_id', ?) "
+                        "ON CONFLICT (key) DO NOTHING",
+                        (str(uuid.uuid4()),),
+                    )
+                row = self._db.one("SELECT value FROM meta WHERE key = 'log_id'")
+        except BaseException:
+            self._db.close()
+            raise
+        assert row is not None
         self.log_id: str = row[0]
 
     def close(self) -> None:
         self._db.close()
+
+    def __del__(self) -> None:  # a caller that never closes must not leak a server connection
+        if hasattr(self, "_db"):
+            self._db.close()
 
     def __enter__(self) -> AccessLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _transaction(self, *, read_only: bool = False) -> _Tx:
-        return _Tx(self._db, read_only)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -145,7 +142,7 @@ class AccessLog:
         Entry times never go backwards: an entry is stamped with the later of the clock and
         the previous entry's time, so "logged after" is the order of the chain.
         """
-        with self._transaction():
+        with self._db.transaction():
             return self._append_locked(
                 actor, action, resource, decision, reason, rbac_sha256, details
             )
@@ -161,9 +158,7 @@ class AccessLog:
         details: dict[str, Any] | None,
     ) -> Entry:
         """:meth:`append`'s work, inside a write transaction the caller holds."""
-        last = self._db.execute(
-            "SELECT seq, hash, body FROM entries ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        last = self._db.one("SELECT seq, hash, body FROM entries ORDER BY seq DESC LIMIT 1")
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         stamp = now_text()
         if last is not None:
@@ -212,39 +207,37 @@ class AccessLog:
         no concurrent writer can slip in between): if it returns a reason, nothing is appended
         and IntegrityError is raised (e.g. that version of that system is already published).
         """
-        self._db.execute("PRAGMA synchronous=FULL")
-        try:
-            with self._transaction():
-                hashes = [
-                    leaf_hash(bytes(body))
-                    for (body,) in self._db.execute("SELECT body FROM entries ORDER BY seq")
-                ]
-                if refuse is not None:
-                    why = refuse(list(self.entries_with_action(action)))
-                    if why:
-                        raise IntegrityError(f"{self.path}: {why}")
-                entry = self._append_locked(
-                    actor, action, resource, "allow", reason, rbac_sha256, details
-                )
-                body = entry.body()
-                hashes.append(leaf_hash(body))
-                cp = self._checkpoint_locked(signing_key)
-                if cp.size != len(hashes):  # pragma: no cover - one writer holds the lock
-                    raise IntegrityError(f"{self.path}: the log changed while it was anchored")
-                index = len(hashes) - 1
-                return LogProof(body, index, len(hashes), tuple(inclusion_proof(hashes, index)), cp)
-        finally:
-            self._db.execute(f"PRAGMA synchronous={self._sync}")
+        with self._db.durable(), self._db.transaction():
+            hashes = [
+                leaf_hash(bytes(body))
+                for (body,) in self._db.rows("SELECT body FROM entries ORDER BY seq")
+            ]
+            if refuse is not None:
+                why = refuse(list(self.entries_with_action(action)))
+                if why:
+                    raise IntegrityError(f"{self.display}: {why}")
+            entry = self._append_locked(
+                actor, action, resource, "allow", reason, rbac_sha256, details
+            )
+            body = entry.body()
+            hashes.append(leaf_hash(body))
+            cp = self._checkpoint_locked(signing_key)
+            if cp.size != len(hashes):  # pragma: no cover - one writer holds the lock
+                raise IntegrityError(f"{self.display}: the log changed while it was anchored")
+            index = len(hashes) - 1
+            return LogProof(body, index, len(hashes), tuple(inclusion_proof(hashes, index)), cp)
 
     def proof_for(self, seq: int, checkpoint: Checkpoint) -> LogProof:
         """The inclusion proof of entry ``seq`` in the tree ``checkpoint`` signed."""
-        with self._transaction(read_only=True):
-            rows = self._db.execute(
-                "SELECT body FROM entries WHERE seq <= ? ORDER BY seq", (checkpoint.size,)
-            ).fetchall()
+        with self._db.transaction(write=False):
+            rows = list(
+                self._db.rows(
+                    "SELECT body FROM entries WHERE seq <= ? ORDER BY seq", (checkpoint.size,)
+                )
+            )
         hashes = [leaf_hash(bytes(b)) for (b,) in rows]
         if not 1 <= seq <= len(hashes) or len(hashes) != checkpoint.size:
-            raise IntegrityError(f"{self.path}: entry {seq} is not under the checkpoint")
+            raise IntegrityError(f"{self.display}: entry {seq} is not under the checkpoint")
         body = bytes(rows[seq - 1][0])
         path = inclusion_proof(hashes, seq - 1)
         return LogProof(body, seq - 1, len(hashes), tuple(path), checkpoint)
@@ -266,19 +259,15 @@ class AccessLog:
         The entries added since the previous checkpoint are verified first: a checkpoint must
         never vouch for a chain that is already broken (raises IntegrityError).
         """
-        self._db.execute("PRAGMA synchronous=FULL")
-        try:
-            with self._transaction():
-                return self._checkpoint_locked(signing_key)
-        finally:
-            self._db.execute(f"PRAGMA synchronous={self._sync}")
+        with self._db.durable(), self._db.transaction():
+            return self._checkpoint_locked(signing_key)
 
     def _checkpoint_locked(self, signing_key: Ed25519PrivateKey) -> Checkpoint:
         frontier = MerkleFrontier()
         start, prev = 0, GENESIS
-        last = self._db.execute(
+        last = self._db.one(
             "SELECT body, signature, frontier FROM checkpoints ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        )
         if last is not None:
             cp = checkpoint_from_row(last[0], last[1])
             restored = MerkleFrontier.restore(json.loads(last[2]))
@@ -288,14 +277,14 @@ class AccessLog:
                 and (restored.root().hex() == cp.root)
             ):
                 frontier, start, prev = restored, cp.size, cp.last_hash
-        rows = self._db.execute(
+        rows = self._db.rows(
             "SELECT seq, body, hash FROM entries WHERE seq > ? ORDER BY seq", (start,)
         )
         for seq, body, digest in rows:
             found = check_entry(start + 1, seq, bytes(body), digest, prev)
             if found:
                 raise IntegrityError(
-                    f"{self.path}: refusing to sign a checkpoint: {found[0]}",
+                    f"{self.display}: refusing to sign a checkpoint: {found[0]}",
                     hint="run `audit log verify` and investigate before signing anything",
                 )
             frontier.append(bytes(body))
@@ -310,12 +299,13 @@ class AccessLog:
     # --- reading ---------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        row = self._db.one("SELECT COUNT(*) FROM entries")
+        return int(row[0]) if row else 0
 
     def entries(self, where: LogFilter | None = None) -> Iterator[Entry]:
         """Entries in sequence order, those matching ``where`` only."""
         flt = where or LogFilter()
-        for (body,) in self._db.execute("SELECT body FROM entries ORDER BY seq"):
+        for (body,) in self._db.rows("SELECT body FROM entries ORDER BY seq"):
             entry = Entry.from_body(bytes(body))
             if flt.matches(entry):
                 yield entry
@@ -324,8 +314,8 @@ class AccessLog:
         """Entries whose action is exactly ``action``, in order (a pre-filter on the stored
         canonical JSON, then an exact check)."""
         needle = canonical_json({"action": action})[1:-1]
-        rows = self._db.execute(
-            "SELECT body FROM entries WHERE instr(body, ?) > 0 ORDER BY seq", (needle,)
+        rows = self._db.rows(
+            f"SELECT body FROM entries WHERE {_CONTAINS[self._db.dialect]} ORDER BY seq", (needle,)
         )
         for (body,) in rows:
             entry = Entry.from_body(bytes(body))
@@ -333,8 +323,8 @@ class AccessLog:
                 yield entry
 
     def checkpoints(self) -> list[Checkpoint]:
-        rows = self._db.execute("SELECT body, signature FROM checkpoints ORDER BY id")
-        return [checkpoint_from_row(b, s) for b, s in rows]
+        rows = self._db.rows("SELECT body, signature FROM checkpoints ORDER BY id")
+        return [checkpoint_from_row(bytes(b), s) for b, s in rows]
 
     def latest_checkpoint(self) -> Checkpoint | None:
         cps = self.checkpoints()
@@ -347,8 +337,8 @@ class AccessLog:
         Returns the number of entries written. :func:`verify_export` checks such a file.
         """
         n = 0
-        with self._transaction(read_only=True):
-            for (body,) in self._db.execute("SELECT body FROM entries ORDER BY seq"):
+        with self._db.transaction(write=False):
+            for (body,) in self._db.rows("SELECT body FROM entries ORDER BY seq"):
                 out.write(bytes(body) + b"\n")
                 n += 1
             cp = checkpoint or self.latest_checkpoint()
@@ -366,9 +356,9 @@ class AccessLog:
         Finds edits (including whitespace), deletions, reorderings, insertions, truncation below
         any checkpoint, and checkpoints not signed by a ``trusted_keys`` key.
         """
-        with self._transaction(read_only=True):
+        with self._db.transaction(write=False):
             stored = self.checkpoints()
-            rows = self._db.execute("SELECT seq, body, hash FROM entries ORDER BY seq")
+            rows = self._db.rows("SELECT seq, body, hash FROM entries ORDER BY seq")
             return verify_rows(
                 ((s, bytes(b), h) for s, b, h in rows),
                 stored,
@@ -376,29 +366,3 @@ class AccessLog:
                 keyring(trusted_keys),
                 self.log_id,
             )
-
-
-class _Tx:
-    """``BEGIN IMMEDIATE`` (write lock up front, so no two writers read the same tail) or a
-    deferred read transaction that sees one consistent snapshot."""
-
-    def __init__(self, db: sqlite3.Connection, read_only: bool = False) -> None:
-        self.db, self.read_only = db, read_only
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split the schema into statements (triggers contain ``;`` inside BEGIN ... END)."""
-    out, buf = [], ""
-    for line in script.splitlines():
-        buf += line + "\n"
-        stripped = line.strip()
-        if stripped.endswith("END;") or (stripped.endswith(";") and "TRIGGER" not in buf):
-            out.append(buf)
-            buf = ""
-    return out

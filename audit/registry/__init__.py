@@ -1,5 +1,5 @@
-"""The embedded registry of models and datasets (SQLite + content-addressed store)."""
+"""The embedded registry of models and datasets (SQLite or PostgreSQL + content-addressed store)."""
 
-from .store import METADATA_FIELDS, Artifact, Registry, default_home
+from .store import METADATA_FIELDS, REGISTRY_SCHEMA, Artifact, Registry, default_home
 
-__all__ = ["METADATA_FIELDS", "Artifact", "Registry", "default_home"]
+__all__ = ["METADATA_FIELDS", "REGISTRY_SCHEMA", "Artifact", "Registry", "default_home"]

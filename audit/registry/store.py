@@ -1,8 +1,9 @@
-"""An embedded model and dataset registry: SQLite metadata over a content-addressed file store.
+"""An embedded model and dataset registry: database metadata over a content-addressed file store.
 
 Layout under the registry home (``.audit/`` in the working directory, or ``$AUDIT_HOME``)::
 
-    registry.db                 SQLite: one row per (kind, name, version)
+    registry.db                 SQLite: one row per (kind, name, version) (or the table
+                                ``artifacts`` of the PostgreSQL database ``database`` names)
     objects/sha256/<hex>        the artifact's bytes, stored once, read-only
 
 Registering copies the file into the store and records its sha256; resolving an entry re-hashes
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,24 +26,37 @@ from ..errors import InputError, IntegrityError
 from ..names import check_name, check_version
 from ..readonce import Copied, PrivateCopies, copy_private
 from ..safefs import is_plain_file, private_tempdir, unlinked_components
+from ..storage import ConstraintViolation, Database, Schema, Step, open_database, parse_url
 
 Kind = Literal["model", "dataset"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS artifacts (
+_ARTIFACTS = """CREATE TABLE IF NOT EXISTS artifacts (
     kind TEXT NOT NULL CHECK (kind IN ('model', 'dataset')),
     name TEXT NOT NULL,
     version TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     format TEXT NOT NULL,
-    size INTEGER NOT NULL,
+    size {size} NOT NULL,
     original_name TEXT NOT NULL,
     metadata TEXT NOT NULL,
     registered_at TEXT NOT NULL,
     registered_by TEXT NOT NULL,
     PRIMARY KEY (kind, name, version)
-);
-"""
+)"""
+
+#: The registry's tables and their migrations (:mod:`audit.storage.migrations`).
+REGISTRY_SCHEMA = Schema(
+    store="registry",
+    label="the registry",
+    steps=(
+        Step(
+            1,
+            "baseline: artifacts",
+            sqlite=(_ARTIFACTS.format(size="INTEGER"),),
+            postgresql=(_ARTIFACTS.format(size="BIGINT"),),
+        ),
+    ),
+)
 
 #: Model metadata a registry entry may carry (the documentation rules of a policy check these).
 METADATA_FIELDS = ("owner", "intended_use", "training_data", "limitations")
@@ -92,25 +105,54 @@ def default_home(cwd: Path | None = None, env: dict[str, str] | None = None) -> 
 
 
 class Registry:
-    """The registry at ``home``; created on first write."""
+    """The registry at ``home``; created on first write. Its table is in ``<home>/registry.db``
+    unless ``database`` names another (``postgresql://...``, ``sqlite:///...``); the artifact
+    bytes are under ``<home>/objects/`` either way."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, database: str | None = None) -> None:
         self.home = home
-        self.db_path = home / "registry.db"
+        self.database = database
+        location = parse_url(database, sqlite_path=home / "registry.db")
+        #: The SQLite file holding the table (None on PostgreSQL).
+        self.db_path = location.sqlite_path
         self.objects = home / "objects" / "sha256"
+        self._db: Database | None = None
 
-    def _connect(self, create: bool) -> sqlite3.Connection:
-        if not self.db_path.exists() and not create:
+    def close(self) -> None:
+        db, self._db = getattr(self, "_db", None), None
+        if db is not None:
+            db.close()
+
+    def __del__(self) -> None:  # a caller that never closes must not leak a server connection
+        self.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _exists(self) -> bool:
+        return self.db_path is None or self.db_path.exists()
+
+    def _connect(self, create: bool) -> Database:
+        if self._db is not None:
+            return self._db
+        if not self._exists() and not create:
             raise InputError(
                 f"no registry at {self.home}",
                 hint="register artifacts first with `audit registry add-model` / `add-dataset`, "
                 "or set AUDIT_HOME to the registry folder",
             )
         self.home.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.db_path, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
-        return conn
+        self._db = open_database(
+            self.database,
+            sqlite_path=self.db_path or self.home / "registry.db",
+            schema=REGISTRY_SCHEMA,
+            busy_timeout_s=30,
+            durable=True,
+        )
+        return self._db
 
     def add(
         self,
@@ -149,9 +191,10 @@ class Registry:
             registered_by=actor,
             metadata={k: v for k, v in (metadata or {}).items() if v},
         )
-        with self._connect(create=True) as conn:
+        db = self._connect(create=True)
+        with db.transaction():
             try:
-                conn.execute(
+                db.execute(
                     "INSERT INTO artifacts VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         kind,
@@ -166,7 +209,7 @@ class Registry:
                         actor,
                     ),
                 )
-            except sqlite3.IntegrityError:
+            except ConstraintViolation:
                 raise InputError(
                     f"{kind} {name}@{version} is already registered",
                     hint="registered versions never change: register under a new --version",
@@ -174,15 +217,16 @@ class Registry:
         return artifact
 
     def get(self, kind: Kind, name: str, version: str) -> Artifact:
-        with self._connect(create=False) as conn:
-            row = conn.execute(
+        db = self._connect(create=False)
+        with db.transaction(write=False):
+            row = db.one(
                 "SELECT * FROM artifacts WHERE kind=? AND name=? AND version=?",
                 (kind, name, version),
-            ).fetchone()
+            )
             if row is None:
                 known = [
                     f"{n}@{v}"
-                    for n, v in conn.execute(
+                    for n, v in db.rows(
                         "SELECT name, version FROM artifacts WHERE kind=? ORDER BY name, version",
                         (kind,),
                     )
@@ -198,16 +242,16 @@ class Registry:
         return _artifact(row)
 
     def list(self, kind: Kind | None = None) -> list[Artifact]:
-        if not self.db_path.exists():
+        if not self._exists():
             return []
-        with self._connect(create=False) as conn:
-            if kind:
-                rows = conn.execute(
-                    "SELECT * FROM artifacts WHERE kind=? ORDER BY kind, name, version", (kind,)
-                )
-            else:
-                rows = conn.execute("SELECT * FROM artifacts ORDER BY kind, name, version")
-            return [_artifact(r) for r in rows]
+        db = self._connect(create=False)
+        if kind:
+            rows = db.rows(
+                "SELECT * FROM artifacts WHERE kind=? ORDER BY kind, name, version", (kind,)
+            )
+        else:
+            rows = db.rows("SELECT * FROM artifacts ORDER BY kind, name, version")
+        return [_artifact(r) for r in rows]
 
     def _stored(self, artifact: Artifact) -> Path:
         path = self.objects / artifact.sha256
