@@ -260,3 +260,24 @@ def register_german(served: Served) -> None:
         "--version",
         "1",
     )
+
+
+def register_recorded(served: Served, folder: Path) -> Path:
+    """Recorded decisions (no model): the German test set with a `decision` column (the label
+    with every seventh decision flipped), registered as german-decisions@1; the audit spec."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = pd.read_csv(GERMAN / "german_test.csv")
+    flip = frame.index % 7 == 0
+    frame["decision"] = frame["risk"].where(~flip, 1 - frame["risk"])
+    data = folder / "german-decisions.csv"
+    frame.to_csv(data, index=False)
+    served.cli("registry", "add-dataset", str(data), "--name", "german-decisions", "--version", "1")
+    spec = write_spec(folder, name="german-recorded")
+    doc = json.loads(spec.read_text())
+    del doc["model"], doc["explain"]
+    doc.pop("reference_dataset", None)
+    doc.update(dataset="german-decisions@1", predictions="decision")
+    spec.write_text(json.dumps(doc), encoding="utf-8")
+    return spec

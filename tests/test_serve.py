@@ -437,3 +437,31 @@ def test_plain_http_off_loopback_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "in the clear" in done.stderr
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+
+def test_the_service_on_postgresql(served: Served, pg_url: str, tmp_path: Path) -> None:
+    """The whole flow with the registry and log in a real PostgreSQL: nothing of either is
+    written under the home, the log verifies, and the report equals the SQLite service's."""
+    s = start_service(tmp_path / "srv", database=pg_url)
+    try:
+        register_german(s)
+        spec = write_spec(tmp_path / "client")
+        s.cli("run", str(spec), "--no-pdf")
+        approver = s.token("ann", ["approver"])
+        s.cli("approve", "reports/german-credit/v1", token=approver, tcp=True)
+        gate = s.cli("gate", "--model", "german@1", "--policy", str(spec.parent / "policy.yaml"))
+        assert "gate open" in gate.stdout
+        assert "ok" in s.cli("log", "verify").stdout.lower()
+        assert not (s.home / "access.db").exists() and not (s.home / "registry.db").exists()
+        entry = last(s, actor="ann", action="report:approve")
+        assert entry["decision"] == "allow"
+    finally:
+        s.stop()
+    mine = json.loads((s.folder / "reports/german-credit/v1/report.json").read_text())
+    theirs = json.loads((served.folder / "reports/german-credit/v1/report.json").read_text())
+    assert {k: v for k, v in mine.items() if k not in VOLATILE | {"subject", "actor"}} == {
+        k: v for k, v in theirs.items() if k not in VOLATILE | {"subject", "actor"}
+    }

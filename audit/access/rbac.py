@@ -148,6 +148,11 @@ class Decision:
         return "allow" if self.allowed else "deny"
 
 
+#: RBAC files already parsed, by (path, sha256 of their bytes): a file is parsed again only when
+#: its bytes change. The parsed rules are immutable (frozen models).
+_LOADED: dict[tuple[str, str], Rbac] = {}
+
+
 class Rbac:
     """A loaded RBAC file: decides whether an actor may perform an action.
 
@@ -173,6 +178,10 @@ class Rbac:
             ) from None
         except OSError as exc:
             raise InputError(f"{path}: cannot read the RBAC file: {exc}") from None
+        digest = hashlib.sha256(raw).hexdigest()
+        cached = _LOADED.get((str(path), digest))
+        if cached is not None:  # the same bytes parsed before (a service reads it per request)
+            return cached
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -185,7 +194,11 @@ class Rbac:
         except ValidationError as exc:
             raise validation_message(exc, path, node, RbacFile) from None
         _check_references(spec, path, node)
-        return cls(spec, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
+        loaded = cls(spec, source=str(path), sha256=digest)
+        if len(_LOADED) > 64:
+            _LOADED.clear()
+        _LOADED[(str(path), digest)] = loaded
+        return loaded
 
     def bound_roles(self, actor: Actor) -> list[str]:
         """Roles granted to ``actor`` by bindings, in file order, without duplicates."""

@@ -103,10 +103,15 @@ def serve(
         secure_cookies=tls_cert is not None,
     )
     if migrate:
+        from ..access.schema import ACCESS_LOG_SCHEMA
+        from ..registry.store import REGISTRY_SCHEMA
         from ..storage import migrate as apply
 
-        for line in apply(database, config.home):
-            click.echo(line)
+        config.home.mkdir(parents=True, exist_ok=True)
+        for schema, file in ((ACCESS_LOG_SCHEMA, "access.db"), (REGISTRY_SCHEMA, "registry.db")):
+            done = apply(database, config.home / file, schema)
+            names = ", ".join(f"{a.version} {a.name}" for a in done) or "none (up to date)"
+            click.echo(f"{schema.label}: applied {names}")
         return
     listeners = Listeners(socket_path, host, port, tls_cert, tls_key)
     listeners.check()

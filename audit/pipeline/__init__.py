@@ -8,12 +8,32 @@ the environment and the working folder, and notices go to its ``notify``.
 - :func:`approve`, :func:`gate`, :func:`explain_rows`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .codes import EXIT_DENIED, EXIT_FAIL, EXIT_INPUT, EXIT_INTEGRITY, EXIT_INTERNAL, EXIT_PASS
-from .deploy import Approved, approve, gate
-from .explain import explain_rows, reasons_csv_text
-from .publishing import publish
-from .running import STEPS, RunOutcome, RunRequest, exit_code, run, signing_identity
-from .session import Session, display_path, report_resource
+
+#: Where each public name lives; imported when first used (PEP 562), so that a command that
+#: needs only a session (or the CLI as a client of `audit serve`) does not load the audit engine.
+_WHERE = {
+    "Approved": "deploy",
+    "approve": "deploy",
+    "gate": "deploy",
+    "explain_rows": "explain",
+    "reasons_csv_text": "explain",
+    "publish": "publishing",
+    "STEPS": "running",
+    "RunOutcome": "running",
+    "RunRequest": "running",
+    "exit_code": "running",
+    "run": "running",
+    "signing_identity": "running",
+    "Session": "session",
+    "display_path": "session",
+    "report_resource": "session",
+}
 
 __all__ = [
     "EXIT_DENIED",
@@ -38,3 +58,24 @@ __all__ = [
     "run",
     "signing_identity",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
+
+if TYPE_CHECKING:
+    from .deploy import Approved, approve, gate
+    from .explain import explain_rows, reasons_csv_text
+    from .publishing import publish
+    from .running import STEPS, RunOutcome, RunRequest, exit_code, run, signing_identity
+    from .session import Session, display_path, report_resource

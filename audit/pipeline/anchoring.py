@@ -46,7 +46,7 @@ def history(session: Session) -> LogHistory:
     return LogHistory(
         log.log_id,
         tuple(log.entries_with_action(PUBLISH_ACTION)),
-        source=f"the access log {session.display(log.path)}",
+        source=f"the access log {log.display if session.database else session.display(log.path)}",
     )
 
 

@@ -74,7 +74,7 @@ class Session:
         return display_path(path, self.cwd)
 
     def registry(self) -> Registry:
-        return Registry(self.home)
+        return Registry(self.home, self.database)
 
     def keys_dir(self, keys: Path | None = None) -> Path:
         """The signing identity folder: ``keys`` if given, else ``<home>/keys``."""
@@ -152,7 +152,7 @@ class Session:
             signing_key=signing_key,
             environ=self.environ,
             actor=self.actor,
-            **({"database": self.database} if self.database else {}),  # type: ignore[arg-type]
+            database=self.database,
         )
 
     def guard(self, command: str, resource: str = "") -> Actor:

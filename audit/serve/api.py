@@ -117,6 +117,11 @@ def bundle_folder(session: Session, name: str, version: int) -> Path:
     return folder
 
 
+#: rows of bundles already read, by report.json's (path, inode, size, mtime): bundles are
+#: written once and never modified, so a changed file is read again
+_ROWS: dict[tuple[str, int, int, int], dict[str, Any]] = {}
+
+
 def version_rows(session: Session, name: str) -> list[dict[str, Any]]:
     """Each version of ``name`` with its outcome (unreadable ones say so)."""
     from ..bundles import BundleStore
@@ -124,22 +129,32 @@ def version_rows(session: Session, name: str) -> list[dict[str, Any]]:
     store = BundleStore(session.cwd / "reports")
     rows: list[dict[str, Any]] = []
     for v in store.versions(name):
+        path = store.root / name / f"v{v}" / "report.json"
+        try:
+            st = path.lstat()
+            key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        if key is not None and key in _ROWS:
+            rows.append(_ROWS[key])
+            continue
         try:
             r = store.open(name, v).report
         except AuditError as exc:
             rows.append({"version": v, "outcome": "unreadable", "error": exc.message})
             continue
-        rows.append(
-            {
-                "version": v,
-                "outcome": r.outcome,
-                "report_id": r.report_id,
-                "created_at": r.created_at,
-                "failed": r.summary.failed,
-                "warned": r.summary.warned,
-                "model_sha256": None if r.subject.model is None else r.subject.model.sha256,
-            }
-        )
+        row = {
+            "version": v,
+            "outcome": r.outcome,
+            "report_id": r.report_id,
+            "created_at": r.created_at,
+            "failed": r.summary.failed,
+            "warned": r.summary.warned,
+            "model_sha256": None if r.subject.model is None else r.subject.model.sha256,
+        }
+        if key is not None:
+            _ROWS[key] = row
+        rows.append(row)
     return rows
 
 

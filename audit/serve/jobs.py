@@ -141,9 +141,7 @@ async def run_worker(service: Any, actor: Any, argv: list[str], job: Path) -> di
         "database": config.database,
         "job": str(job),
     }
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("AUDIT_") or k in KEEP_AUDIT_ENV
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIT_") or k in KEEP_AUDIT_ENV}
     env["PYTHONUNBUFFERED"] = "1"
     async with service.job_slots:
         proc = await asyncio.create_subprocess_exec(
