@@ -115,7 +115,9 @@ def viewport(driver: WebDriver, width: int, height: int) -> None:
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
 
-def shoot(portal: Portal, driver: WebDriver, name: str, width: int = 1280) -> Path:
+def shoot(
+    portal: Portal, driver: WebDriver, name: str, width: int = 1280, full: bool = False
+) -> Path:
     """Screenshot the page; it must not be blank nor wider than the viewport (1280 px)."""
     scroll, inner = driver.execute_script(
         "return [document.documentElement.scrollWidth, window.innerWidth]"
@@ -129,6 +131,13 @@ def shoot(portal: Portal, driver: WebDriver, name: str, width: int = 1280) -> Pa
     with Image.open(path) as img:
         colours = img.convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) >= 8, f"{name}: the screenshot looks blank"
+    if full:  # the whole page too, for a person to look at
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        viewport(driver, width, min(int(height), 8000))
+        try:
+            driver.save_screenshot(str(portal.shots / f"{name}-full.png"))
+        finally:
+            viewport(driver, width, 800)
     return path
 
 
@@ -198,6 +207,22 @@ def test_without_a_session_the_portal_answers_401_with_the_login_form(
     assert refused and "login refused" in refused[-1]["reason"]
 
 
+def test_after_logging_in_the_portal_returns_only_to_its_own_pages(portal: Portal) -> None:
+    """The login form carries the page asked for; a crafted one naming another site (an open
+    redirect: a phishing link through the portal's own login) goes to the front page instead."""
+    reply = httpx.get(portal.url + REPORT, timeout=30)
+    assert reply.status_code == 401 and f'name="back" value="{REPORT}"' in reply.text
+    for back, to in [
+        (REPORT, REPORT),
+        ("//evil.example/portal/", "/portal/"),
+        ("https://evil.example/portal/", "/portal/"),
+        ("/portal/\\evil.example", "/portal/"),
+    ]:
+        data = {"token": portal.tokens["vera"], "back": back}
+        reply = httpx.post(portal.url + "/portal/login", data=data, timeout=30)
+        assert reply.status_code == 303 and reply.headers["location"] == to, back
+
+
 def test_a_viewer_reads_the_report_and_the_browser_verifies_its_digests(
     portal: Portal, browser: WebDriver
 ) -> None:
@@ -222,7 +247,7 @@ def test_a_viewer_reads_the_report_and_the_browser_verifies_its_digests(
     assert any("signature" in li.text for li in checked)
     with pytest.raises(NoSuchElementException):
         browser.find_element(By.ID, "approve")
-    shoot(portal, browser, "04-report-viewer")
+    shoot(portal, browser, "04-report-viewer", full=True)
     viewport(browser, 400, 800)  # a phone's width: still no page-wide horizontal scroll
     try:
         shoot(portal, browser, "04-report-viewer-narrow", width=400)
@@ -264,7 +289,7 @@ def test_an_approver_approves_through_the_form(portal: Portal, browser: WebDrive
     assert "Approved by service:abe" in text(browser, "approval-state")
     with pytest.raises(NoSuchElementException):
         browser.find_element(By.ID, "approve")  # approved once
-    shoot(portal, browser, "06-report-approved")
+    shoot(portal, browser, "06-report-approved", full=True)
     recorded = [
         e
         for e in entries(portal, actor="abe", action="report:approve", decision="allow")
@@ -291,7 +316,7 @@ def test_the_diff_page_lists_what_changed_between_v1_and_v2(
     assert "seed 0 -> 1" in changes
     assert "Explanations" in changes and "mean |SHAP|" in changes
     assert "no changes" not in changes.lower()
-    shoot(portal, browser, "08-diff")
+    shoot(portal, browser, "08-diff", full=True)
     assert entries(
         portal,
         actor="otto",
@@ -318,7 +343,7 @@ def test_an_auditor_sees_the_server_verification_and_the_history(
     assert any("log:read" in r and "service:otto" in r for r in rows)  # this very page
     registry = browser.find_element(By.ID, "registry").find_element(By.XPATH, "..").text
     assert "german@1" in registry and "german-test@1" in registry
-    shoot(portal, browser, "10-history")
+    shoot(portal, browser, "10-history", full=True)
 
 
 def test_a_tampered_bundle_file_shows_on_the_report_page(
@@ -338,5 +363,27 @@ def test_a_tampered_bundle_file_shows_on_the_report_page(
     assert "Not intact" in problem.text and "report.html" in problem.text
     assert browser_check(browser) == "fail"
     bad = browser.find_elements(By.CSS_SELECTOR, "#browser-verify-files li.mismatch")
-    assert [li.text.split(":")[0] for li in bad] == ["report.html"]
-    shoot(portal, browser, "11-report-tampered")
+    assert [li.text.split()[0] for li in bad] == ["report.html"]
+    shoot(portal, browser, "11-report-tampered", full=True)
+
+
+def test_a_forged_attestation_signature_fails_the_check_in_the_browser(
+    portal: Portal, browser: WebDriver
+) -> None:
+    """v2's attestation re-signed by nobody (one signature byte changed): every file still
+    matches its attested digest, so only the Ed25519 check in the browser can catch it."""
+    path = portal.served.folder / "reports" / "german-credit" / "v2" / "attestation.json"
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    envelope = json.loads(path.read_bytes())
+    sig = bytearray(base64.b64decode(envelope["signatures"][0]["sig"]))
+    sig[0] ^= 1
+    envelope["signatures"][0]["sig"] = base64.b64encode(bytes(sig)).decode()
+    path.write_text(json.dumps(envelope), encoding="utf-8")
+
+    browser.get(portal.url + "/portal/reports/german-credit/v2")
+    assert "Not intact" in text(browser, "server-verify")
+    assert browser_check(browser) == "fail"
+    assert "signature could not be verified" in text(browser, "browser-verify-result")
+    bad = browser.find_elements(By.CSS_SELECTOR, "#browser-verify-files li.mismatch")
+    assert [li.text.split(":")[0] for li in bad] == ["signature"]
+    shoot(portal, browser, "12-report-forged-signature")

@@ -73,21 +73,39 @@ def error_page(exc: AuditError, status: int | None = None, **context: Any) -> HT
     )
 
 
-def login_page(status: int = 200, error: str | None = None, notice: str | None = None) -> Response:
-    response = page("login.html", status=status, error=error, notice=notice)
+def login_page(
+    status: int = 200, error: str | None = None, notice: str | None = None, back: str = ""
+) -> Response:
+    """The login form; ``back`` is the portal page to return to after logging in."""
+    response = page("login.html", status=status, error=error, notice=notice, back=back_to(back))
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="audit"'
     return response
 
 
+def back_to(target: str) -> str:
+    """``target`` if it is a path on this portal, else the portal's front page: a login link
+    can never send the browser to another site (``//evil.example``, ``/portal/\\evil``)."""
+    ok = (
+        target.startswith("/portal/")
+        and "//" not in target
+        and "\\" not in target
+        and target.isprintable()
+        and len(target) < 2000
+        and not target.startswith("/portal/login")
+    )
+    return target if ok else "/portal/"
+
+
 async def login_form(request: Request) -> Response:
-    return login_page()
+    return login_page(back=str(request.query_params.get("back", "")))
 
 
 async def login(request: Request) -> Response:
     service = service_of(request)
     form = await request.form(max_files=0, max_fields=4)
     token = str(form.get("token") or "").strip()
+    back = str(form.get("back") or "")
     try:
         if not token:
             raise Unauthenticated("paste a token to log in")
@@ -95,10 +113,10 @@ async def login(request: Request) -> Response:
         actor = auth.from_bearer(token)
     except (Unauthenticated, AccessDenied) as exc:
         service.log_refused("portal:login", "portal", f"login refused: {exc.message}")
-        return login_page(401, error=exc.message)
+        return login_page(401, error=exc.message, back=back)
     service.log(actor, "portal:login", "portal", "allow", f"portal session opened ({actor.source})")
     value, _csrf = auth.session_cookie(actor)
-    response = RedirectResponse("/portal/", status_code=303)
+    response = RedirectResponse(back_to(back), status_code=303)
     response.set_cookie(
         COOKIE,
         value,

@@ -24,14 +24,15 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..access import COMMAND_ACTIONS, Actor, LogFilter
+from ..access import COMMAND_ACTIONS, Actor, Entry, LogFilter
+from ..access.identity import LABEL_PREFIX
 from ..errors import AccessDenied, AuditError, InputError
 from ..names import check_name
 from ..pipeline.session import Session
@@ -71,7 +72,8 @@ def view(command: str, resource: Callable[[Request], str]) -> Callable[..., Any]
                 where = resource(request)
                 found = caller(request, COMMAND_ACTIONS[command], where)
             except Unauthenticated:
-                return login_page(401, notice="Log in to see this page.")
+                back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return login_page(401, notice="Log in to see this page.", back=back)
             except AuditError as exc:
                 return error_page(exc)
             session = service_of(request).session(found.actor)
@@ -264,18 +266,56 @@ def history(v: Viewer) -> Response:
     folder = v.session.cwd / "reports" / name / f"v{version}"
     if (folder / "report.json").is_file():
         subject = _bundle(v.session, name, version).report.subject
-        for kind, a in (("model", subject.model), ("dataset", subject.dataset)):
+        inputs: list[tuple[Literal["model", "dataset"], Any]] = [
+            ("model", subject.model),
+            ("dataset", subject.dataset),
+        ]
+        for kind, a in inputs:
             if a is None or a.source != "registry" or a.version is None:
                 continue
             ref = f"{kind}:{a.name}@{a.version}"
             if v.may("registry show", ref):
                 v.session.guard("registry show", ref)
-                artifacts.append(v.session.registry().get(kind, a.name, a.version))
+                try:
+                    artifacts.append(v.session.registry().get(kind, a.name, a.version))
+                except InputError:
+                    continue  # no longer registered: the log above still says what happened
     elif not entries:
         raise NotFound(f"there is no report {name} v{version}", hint="see /portal/ for the list")
     return v.render(
-        "history.html", name=name, version=version, entries=entries, artifacts=artifacts
+        "history.html",
+        name=name,
+        version=version,
+        count=len(entries),
+        rows=history_rows(entries),
+        artifacts=artifacts,
     )
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """Consecutive log entries alike but for their time (one page view reads several files)."""
+
+    first: Entry
+    last: Entry
+    count: int
+
+    @property
+    def actor(self) -> str:
+        return LABEL_PREFIX.get(self.first.actor_source, "") + self.first.actor
+
+
+def history_rows(entries: list[Entry]) -> list[HistoryRow]:
+    def key(e: Entry) -> tuple[str, ...]:
+        return (e.actor_source, e.actor, e.action, e.decision, e.reason)
+
+    rows: list[HistoryRow] = []
+    for e in entries:
+        if rows and key(rows[-1].last) == key(e) and not e.details:
+            rows[-1] = HistoryRow(rows[-1].first, e, rows[-1].count + 1)
+        else:
+            rows.append(HistoryRow(e, e, 1))
+    return rows
 
 
 async def approve(request: Request) -> Response:
@@ -285,7 +325,8 @@ async def approve(request: Request) -> Response:
         where = _report(request)
         found = caller(request, COMMAND_ACTIONS["approve"], where)
     except Unauthenticated:
-        return login_page(401, notice="Log in to approve a report.")
+        back = f"/portal/reports/{request.path_params.get('name', '')}/v{_version(request)}"
+        return login_page(401, notice="Log in to approve a report.", back=back)
     except AuditError as exc:
         return error_page(exc)
     form = await request.form(max_files=0, max_fields=4)

@@ -83,10 +83,10 @@
         continue;
       }
       if (got === want) {
-        item("match", s.name + ": sha256 " + got.slice(0, 16) + "… matches");
+        item("match", s.name + " matches (sha256 " + got.slice(0, 12) + "…)");
       } else {
         bad++;
-        item("mismatch", s.name + ": sha256 " + got.slice(0, 16) + "… but the attestation says " + want.slice(0, 16) + "…");
+        item("mismatch", s.name + " differs: sha256 " + got.slice(0, 12) + "…, attested " + want.slice(0, 12) + "…");
       }
     }
     let signed = null, sigError = "";
@@ -95,8 +95,8 @@
     } catch (err) {
       sigError = " (" + err.message + ")";
     }
-    if (signed) item("match", "attestation signature: valid Ed25519 signature by bundle key " + signed.slice(0, 16) + "…");
-    else item("mismatch", "attestation signature: no valid signature by a bundle key of this service" + sigError);
+    if (signed) item("match", "signature valid (Ed25519, bundle key " + signed.slice(0, 12) + "…)");
+    else item("mismatch", "signature: none valid by a bundle key of this service" + sigError);
     if (bad === 0 && signed) {
       show("ok", "Digests match: all " + subjects.length + " files match the attestation, and its signature is valid.");
     } else if (bad === 0) {
