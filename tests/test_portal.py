@@ -31,7 +31,7 @@ from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from servekit import Served, register_german, start_service, write_spec
+from servekit import GERMAN, Served, start_service, write_spec
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -60,7 +60,6 @@ class Portal:
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     served = start_service(tmp_path_factory.mktemp("portal") / "srv")
     try:
-        register_german(served)
         for user, roles in USERS.items():  # rbac.yaml edits one after the other
             served.bind("services", user, roles)
 
@@ -68,9 +67,37 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
             args = ["token", "issue", "--user", user, "--roles", ",".join(USERS[user])]
             return served.cli(*args, "--audience", "audit-serve").stdout.strip()
 
+        model = GERMAN / "models" / "german-rf.skops"
         specs = tmp_path_factory.mktemp("specs")
-        with ThreadPoolExecutor(4) as pool:
-            tokens = {u: pool.submit(issue, u) for u in USERS}  # while the audits run
+        with ThreadPoolExecutor(5) as pool:
+            # what register_german does, both at once, while the tokens are issued
+            added = [
+                pool.submit(
+                    served.cli,
+                    "registry",
+                    "add-model",
+                    str(model),
+                    "--name",
+                    "german",
+                    "--version",
+                    "1",
+                    "--owner",
+                    "credit-risk team",
+                ),
+                pool.submit(
+                    served.cli,
+                    "registry",
+                    "add-dataset",
+                    str(GERMAN / "german_test.csv"),
+                    "--name",
+                    "german-test",
+                    "--version",
+                    "1",
+                ),
+            ]
+            tokens = {u: pool.submit(issue, u) for u in USERS}
+            for done in added:
+                done.result()
             # one after the other: v2 names v1 as its previous version
             served.cli("run", str(write_spec(specs / "seed0", seed=0)))
             served.cli("run", str(write_spec(specs / "seed1", seed=1)), "--no-pdf")
