@@ -124,6 +124,7 @@ def browser() -> Iterator[WebDriver]:
         "--disable-extensions",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console: CSP reports
     driver = webdriver.Chrome(service=ChromeService(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
     viewport(driver, 1280, 800)
@@ -236,7 +237,8 @@ def test_without_a_session_the_portal_answers_401_with_the_login_form(
 
 def test_after_logging_in_the_portal_returns_only_to_its_own_pages(portal: Portal) -> None:
     """The login form carries the page asked for; a crafted one naming another site (an open
-    redirect: a phishing link through the portal's own login) goes to the front page instead."""
+    redirect: a phishing link through the portal's own login) goes to the front page instead.
+    With ``back_to`` returning any target, ``//evil.example/portal/`` was the redirect."""
     reply = httpx.get(portal.url + REPORT, timeout=30)
     assert reply.status_code == 401 and f'name="back" value="{REPORT}"' in reply.text
     for back, to in [
@@ -254,6 +256,7 @@ def test_a_viewer_reads_the_report_and_the_browser_verifies_its_digests(
     portal: Portal, browser: WebDriver
 ) -> None:
     log_in(portal, browser, "vera")
+    browser.get_log("browser")  # drop the earlier pages' messages (the 401s)
     rows = browser.find_elements(By.CSS_SELECTOR, "main table tbody tr")
     assert [r.find_element(By.TAG_NAME, "th").text for r in rows] == ["v2", "v1"]
     assert all("PASS" in r.text and "not approved" in r.text for r in rows)
@@ -275,6 +278,8 @@ def test_a_viewer_reads_the_report_and_the_browser_verifies_its_digests(
     with pytest.raises(NoSuchElementException):
         browser.find_element(By.ID, "approve")
     shoot(portal, browser, "04-report-viewer", full=True)
+    console = [m for m in browser.get_log("browser") if m["level"] == "SEVERE"]
+    assert not console, console  # nothing the page's CSP blocked, no failed request
     viewport(browser, 400, 800)  # a phone's width: still no page-wide horizontal scroll
     try:
         shoot(portal, browser, "04-report-viewer-narrow", width=400)
@@ -299,7 +304,9 @@ def test_a_viewer_reads_the_report_and_the_browser_verifies_its_digests(
 
 
 def test_an_approver_approves_through_the_form(portal: Portal, browser: WebDriver) -> None:
-    """Without the form's CSRF field the POST is refused (and logged); the form approves."""
+    """Without the form's CSRF field the POST is refused (and logged); the form approves.
+    With the CSRF check removed, the cookie alone approved (303, and the form then found the
+    report already approved)."""
     log_in(portal, browser, "abe")
     cookie, _csrf = session_of(browser)
     with httpx.Client(base_url=portal.url, cookies={"audit_session": cookie}) as http:
@@ -414,3 +421,16 @@ def test_a_forged_attestation_signature_fails_the_check_in_the_browser(
     bad = browser.find_elements(By.CSS_SELECTOR, "#browser-verify-files li.mismatch")
     assert [li.text.split(":")[0] for li in bad] == ["signature"]
     shoot(portal, browser, "12-report-forged-signature")
+
+    # the approver, approving it anyway: the library verifies first, 409 with the problem
+    with httpx.Client(base_url=portal.url, timeout=60) as http:
+        http.post("/portal/login", data={"token": portal.tokens["abe"]})
+        _header, body, _sig = http.cookies["audit_session"].split(".")
+        csrf = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["csrf"]
+        reply = http.post("/portal/reports/german-credit/v2/approve", data={"csrf": csrf})
+        assert reply.status_code == 409 and "Conflict" in reply.text
+        assert "signature" in reply.text and "Traceback" not in reply.text
+        missing = http.get("/portal/reports/german-credit/v9")
+        assert missing.status_code == 404 and "there is no report german-credit v9" in missing.text
+        bad = http.get("/portal/systems/german-credit/diff", params={"a": "1", "b": "x"})
+        assert bad.status_code == 400 and "not a version number" in bad.text
