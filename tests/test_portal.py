@@ -252,6 +252,29 @@ def test_after_logging_in_the_portal_returns_only_to_its_own_pages(portal: Porta
         assert reply.status_code == 303 and reply.headers["location"] == to, back
 
 
+def test_a_form_posted_from_another_site_is_refused(portal: Portal) -> None:
+    """Login CSRF (another site logging the browser in as the attacker) and a cross-site
+    approve: refused by the Origin check (logged); the same POST from the portal's own origin
+    logs in. Without the check the cross-site login set the cookie (303)."""
+    evil = {"Origin": "https://evil.example"}
+    data = {"token": portal.tokens["abe"]}
+    with httpx.Client(base_url=portal.url, timeout=30) as http:
+        for origin in ("https://evil.example", "null", portal.url + ".evil.example"):
+            reply = http.post("/portal/login", data=data, headers={"Origin": origin})
+            assert reply.status_code == 401 and "another site" in reply.text, origin
+        assert "audit_session" not in http.cookies
+        reply = http.post("/portal/login", data=data, headers={"Origin": portal.url})
+        assert reply.status_code == 303 and "audit_session" in http.cookies
+        _header, body, _sig = http.cookies["audit_session"].split(".")
+        csrf = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["csrf"]
+        reply = http.post(REPORT + "/approve", data={"csrf": csrf}, headers=evil)
+        assert reply.status_code == 403 and "another site" in reply.text
+    refused = entries(portal, action="portal:login", decision="deny")
+    assert "another site" in refused[-1]["reason"]
+    crossed = entries(portal, actor="abe", action="report:approve", decision="deny")
+    assert "another site" in crossed[-1]["reason"]
+
+
 def test_a_viewer_reads_the_report_and_the_browser_verifies_its_digests(
     portal: Portal, browser: WebDriver
 ) -> None:

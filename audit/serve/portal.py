@@ -38,7 +38,14 @@ PAGE_CSP = (
     "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"}
+#: ``same-origin`` (not the service's ``no-referrer``) so that the browser names this origin in
+#: the Origin header of the portal's own form posts (with no-referrer it sends ``null``, which a
+#: page on any other site can send too); no referrer ever leaves for another site
+PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+}
 
 
 class NotFound(InputError):
@@ -83,6 +90,20 @@ def login_page(
     return response
 
 
+def cross_site(request: Request) -> str | None:
+    """The other site a browser says a POST comes from (its ``Origin`` header), or None.
+
+    Defence in depth beside the SameSite cookie and the CSRF field, and the only defence of the
+    login form itself (login CSRF: another site logging the browser in as someone else). Clients
+    that send no Origin (the CLI, curl) are not browsers on another site; ``null`` (an opaque
+    origin: a sandboxed frame, a page with no-referrer) is another site."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return None
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return None if origin == own else origin
+
+
 def back_to(target: str) -> str:
     """``target`` if it is a path on this portal, else the portal's front page: a login link
     can never send the browser to another site (``//evil.example``, ``/portal/\\evil``)."""
@@ -107,6 +128,8 @@ async def login(request: Request) -> Response:
     token = str(form.get("token") or "").strip()
     back = str(form.get("back") or "")
     try:
+        if (other := cross_site(request)) is not None:
+            raise Unauthenticated(f"a login form posted from another site ({other[:200]})")
         if not token:
             raise Unauthenticated("paste a token to log in")
         auth = service.authenticator()

@@ -38,7 +38,7 @@ from ..names import check_name
 from ..pipeline.session import Session
 from .api import BUNDLE_FILES, caller, service_of, version_rows
 from .auth import Authenticated, csrf_ok
-from .portal import NotFound, error_page, login_page, page
+from .portal import NotFound, cross_site, error_page, login_page, page
 from .service import Unauthenticated
 
 APPROVE_ACTION = "report:approve"
@@ -339,8 +339,13 @@ def _approve(request: Request, found: Authenticated, where: str, csrf: str, note
 
     service = service_of(request)
     try:
-        if found.via == "cookie" and not csrf_ok(found.csrf, csrf):
-            reason = "CSRF check failed: the form did not carry this session's secret"
+        other = cross_site(request)
+        if other is not None or (found.via == "cookie" and not csrf_ok(found.csrf, csrf)):
+            reason = (
+                "CSRF check failed: the form did not carry this session's secret"
+                if other is None
+                else f"CSRF check failed: posted from another site ({other[:200]})"
+            )
             service.log(found.actor, APPROVE_ACTION, where, "deny", reason)
             raise AccessDenied(reason, hint="open the report page again and use its form")
         name, version = _name(request), _version(request)
