@@ -418,6 +418,7 @@ def test_a_tampered_bundle_file_shows_on_the_report_page(
     browser.get(portal.url + REPORT)
     problem = browser.find_element(By.ID, "server-verify")
     assert "Not intact" in problem.text and "report.html" in problem.text
+    assert browser.find_element(By.ID, "not-intact").text == "NOT INTACT"  # beside the title
     assert browser_check(browser) == "fail"
     bad = browser.find_elements(By.CSS_SELECTOR, "#browser-verify-files li.mismatch")
     assert [li.text.split()[0] for li in bad] == ["report.html"]
