@@ -401,6 +401,19 @@ def test_oidc_tokens_of_the_pinned_issuer_over_https(tmp_path: Path) -> None:
         }
         for why, token in refused.items():
             assert get(token).status_code == 401, why
+        refused_token = refused["wrong audience"]
+        # the portal takes the same OIDC token at login; its cookie is Secure over TLS
+        with s.http() as http:
+            login = http.post("/portal/login", data={"token": good}, headers={"Origin": s.url})
+            assert login.status_code == 303, login.text
+            cookie = login.headers["set-cookie"]
+            assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+            page = http.get("/portal/")
+            assert page.status_code == 200 and "ann@example.org" in page.text
+            refused = http.post(
+                "/portal/login", data={"token": refused_token}, headers={"Origin": s.url}
+            )
+            assert refused.status_code == 401
         # the CLI over HTTPS trusts the service's certificate through $AUDIT_SERVER_CA
         done = s.cli("report", "list", token=good, tcp=True, env={"AUDIT_SERVER_CA": str(cert)})
         assert "no report bundles" in done.stdout
