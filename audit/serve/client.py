@@ -21,9 +21,8 @@ import click
 
 from ..errors import AccessDenied, AuditError, InputError
 from .argv import leaf_command, path_values
+from .worker import OUTPUT_PARAMS  # files the command writes: created here from the reply
 
-#: parameters that name a file the command writes: it is created here from the service's reply
-OUTPUT_PARAMS = {"out", "dest"}
 #: parameters that name the service's own reports folder: never uploaded
 SERVICE_PARAMS = {"output", "reports"}
 

@@ -28,7 +28,11 @@ REFUSED_PARAMS = {
     "keys_dir": "--keys",
     "passphrase_file": "--passphrase-file",
     "allow_pickle": "--allow-pickle",
+    # a Dask scheduler of the caller's choosing would receive the registered data
+    "scheduler": "--scheduler",
 }
+#: parameters naming a file the command writes: only into the job's outputs (sent back)
+OUTPUT_PARAMS = {"out", "dest"}
 #: commands that make no sense in a service
 REFUSED_COMMANDS = {"serve", "rbac init", "report open"}
 
@@ -64,13 +68,14 @@ def check_argv(argv: list[str], folder: Path, job: Path) -> tuple[str, list[str]
         if ctx.params.get(name):
             raise AccessDenied(
                 f"access denied: {flag} is not accepted through audit serve: the service signs "
-                "with its own keys and loads no pickle",
+                "with its own keys, loads no pickle and runs audits on its own workers",
                 hint=f"drop {flag}; an administrator configures the service's identity",
             )
     roots = [job / "in", job / "out", folder / "reports"]
     for param, value in path_values(ctx):
         resolved = Path(os.path.realpath(folder / value))
-        if not any(resolved.is_relative_to(r) for r in roots):
+        allowed = [job / "out"] if param.name in OUTPUT_PARAMS else roots
+        if not any(resolved.is_relative_to(r) for r in allowed):
             raise AccessDenied(
                 f"access denied: {param.human_readable_name} {value!r} is outside what a "
                 "command may read through audit serve (its uploads and the service's reports)",
