@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "audit.names",
         "audit.readonce",
         "audit.jsonio",
+        "audit.lazy",
         "audit.storage",
     ),
     (

@@ -10,9 +10,9 @@ the environment and the working folder, and notices go to its ``notify``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .codes import EXIT_DENIED, EXIT_FAIL, EXIT_INPUT, EXIT_INTEGRITY, EXIT_INTERNAL, EXIT_PASS
 
 #: Where each public name lives; imported when first used (PEP 562), so that a command that
@@ -60,18 +60,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # imported once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
-
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 if TYPE_CHECKING:
     from .deploy import Approved, approve, gate

@@ -71,8 +71,11 @@ def caller(request: Request, action: str, resource: str) -> Authenticated:
     return found
 
 
-def endpoint(command: str, resource: Callable[[Request], str]) -> Callable[[Handler], Any]:
-    """Wrap ``handler``: authenticate, check CSRF for cookie sessions, ``guard(command)``."""
+def endpoint(
+    command: str, resource: Callable[[Request], str], *, guard: bool = True
+) -> Callable[[Handler], Any]:
+    """Wrap ``handler``: authenticate, check CSRF for cookie sessions, ``guard(command)``
+    (``guard=False``: the library call the handler makes guards ``command`` itself)."""
 
     def wrap(handler: Handler) -> Any:
         @functools.wraps(handler)
@@ -86,7 +89,7 @@ def endpoint(command: str, resource: Callable[[Request], str]) -> Callable[[Hand
                         raise AccessDenied("CSRF check failed", hint="reload the page")
                 session = service_of(request).session(found.actor)
                 try:
-                    actor = session.guard(command, where)
+                    actor = session.guard(command, where) if guard else found.actor
                     return handler(request, session, actor)
                 finally:
                     session.close()
@@ -198,26 +201,14 @@ def verify(request: Request, session: Session, actor: Actor) -> Response:
     )
 
 
-def approve(request: Request) -> Response:
+@endpoint("approve", _report, guard=False)
+def approve(request: Request, session: Session, actor: Actor) -> Response:
     """Approve through the library call, which guards ``approve`` itself (one logged decision)."""
     from ..pipeline import approve as approve_bundle
 
-    try:
-        where = _report(request)
-        found = caller(request, COMMAND_ACTIONS["approve"], where)
-        if found.via == "cookie" and not csrf_ok(found.csrf, request.headers.get("x-csrf-token")):
-            raise AccessDenied("CSRF check failed", hint="reload the page")
-        session = service_of(request).session(found.actor)
-        try:
-            folder = session.cwd / "reports" / _name(request) / f"v{request.path_params['version']}"
-            note = str(request.query_params.get("note", ""))[:2000]
-            done = approve_bundle(session, folder, note=note)
-        finally:
-            session.close()
-    except Unauthenticated as exc:
-        return error_response(exc, 401)
-    except AuditError as exc:
-        return error_response(exc)
+    folder = session.cwd / "reports" / _name(request) / f"v{request.path_params['version']}"
+    note = str(request.query_params.get("note", ""))[:2000]
+    done = approve_bundle(session, folder, note=note)
     return JSONResponse({"approved": True, "approver": done.approver, "record": done.record.name})
 
 
@@ -225,7 +216,10 @@ def approve(request: Request) -> Response:
 def log_entries(request: Request, session: Session, actor: Actor) -> Response:
     q = request.query_params
     where = LogFilter(actor=q.get("actor"), action=q.get("action"), resource=q.get("resource"))
-    limit = min(int(q.get("limit", "1000")), 10000)
+    try:
+        limit = min(max(int(q.get("limit", "1000")), 1), 10000)
+    except ValueError:
+        raise InputError("limit must be a number of entries (1 to 10000)") from None
     entries = list(session.access.log.entries(where))[-limit:]
     return JSONResponse({"entries": [json.loads(e.body()) | {"hash": e.hash} for e in entries]})
 
