@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+#: parameters naming a file the command writes: through the service, only into the request's
+#: outputs, which the client then creates on the caller's machine
+OUTPUT_PARAMS = {"out", "dest"}
+
 
 def leaf_command(group: click.Group, argv: list[str]) -> tuple[str, click.Context | None]:
     """The command path (``report export``) and its parsed context (None for a bare group)."""

@@ -20,8 +20,7 @@ from typing import Any
 import click
 
 from ..errors import AccessDenied, AuditError, InputError
-from .argv import leaf_command, path_values
-from .worker import OUTPUT_PARAMS  # files the command writes: created here from the reply
+from .argv import OUTPUT_PARAMS, leaf_command, path_values
 
 #: parameters that name the service's own reports folder: never uploaded
 SERVICE_PARAMS = {"output", "reports"}

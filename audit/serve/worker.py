@@ -31,8 +31,7 @@ REFUSED_PARAMS = {
     # a Dask scheduler of the caller's choosing would receive the registered data
     "scheduler": "--scheduler",
 }
-#: parameters naming a file the command writes: only into the job's outputs (sent back)
-OUTPUT_PARAMS = {"out", "dest"}
+
 #: commands that make no sense in a service
 REFUSED_COMMANDS = {"serve", "rbac init", "report open"}
 
@@ -57,7 +56,7 @@ def check_argv(argv: list[str], folder: Path, job: Path) -> tuple[str, list[str]
     """The command, and the arguments to run it with (InputError/AccessDenied if refused)."""
     from ..cli.app import cli
     from ..errors import AccessDenied, InputError
-    from .argv import leaf_command, path_values
+    from .argv import OUTPUT_PARAMS, leaf_command, path_values
 
     command, ctx = leaf_command(cli, argv)
     if command in REFUSED_COMMANDS:
