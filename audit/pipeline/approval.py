@@ -26,6 +26,7 @@ from ..access import AccessLog, Actor, Entry, Rbac
 from ..access.identity import LABEL_PREFIX
 from ..bundles import Bundle
 from ..errors import AccessDenied, InputError, IntegrityError
+from ..names import is_name
 from ..safefs import create_file, read_file
 from ..signing import Keyring
 from ..signing.dsse import sign_envelope, verify_envelope
@@ -98,6 +99,12 @@ def approve(
         raise InputError(
             f"{bundle}: the audit failed; a failed report cannot be approved",
             hint="fix the model, or record a waiver in the policy and audit again",
+        )
+    if not is_name(report.report_id):
+        # the id names the approval file: a crafted bundle must not choose where it is written
+        raise IntegrityError(
+            f"{bundle}: report id {report.report_id!r} is not a plain name; refusing to approve",
+            hint="approve only bundles written by audit run",
         )
     if published is not None:
         check_separation(approver.label, published, str(bundle))
@@ -265,6 +272,8 @@ def gate(
             f"{where} is from {report.created_at}, older than {max_age.days} days",
             bundle,
         )
+    if not is_name(report.report_id):
+        raise IntegrityError(f"{where}: report id {report.report_id!r} is not a plain name")
     approval_file = home / "approvals" / f"{report.report_id}.json"
     if not approval_file.exists() and not approval_file.is_symlink():
         return GateDecision(

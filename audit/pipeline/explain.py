@@ -38,6 +38,10 @@ def explain_rows(
     resolved = load_spec(spec, {"seed": seed, "reason_codes": reason_codes, "explain_rows": ids})
     if resolved.model is None:
         raise InputError("the spec audits recorded decisions: there is no model to explain")
+    if session.roots is not None:  # through audit serve: registered artifacts only, as for run
+        from .running import registered_only
+
+        registered_only(resolved)
     if resolved.reason_codes is None:
         raise InputError(
             "no reason-code file: reasons must be given in words",

@@ -86,7 +86,7 @@ def run(
     resolved = load_spec(request.spec, dict(request.overrides))
     subject = resolved.model or resolved.dataset
     if session.roots is not None:
-        _registered_only(resolved)
+        registered_only(resolved)
     actor = session.guard("run", f"{'model' if resolved.model else 'dataset'}:{subject.display()}")
     confine(session, actor, "run", [*spec_paths(resolved), ("write reports into", resolved.output)])
     from ..report.pdf_worker import PdfWorker
@@ -100,7 +100,7 @@ def run(
             worker.close()
 
 
-def _registered_only(resolved: Any) -> None:
+def registered_only(resolved: Any) -> None:
     """Through ``audit serve`` an audit reads registered artifacts only (InputError, exit 2)."""
     for field_name, ref in (
         ("model", resolved.model),

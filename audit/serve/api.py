@@ -80,13 +80,24 @@ def endpoint(
     def wrap(handler: Handler) -> Any:
         @functools.wraps(handler)
         def run(request: Request) -> Response:
+            action = COMMAND_ACTIONS[command]
             try:
-                where = resource(request)
-                found = caller(request, COMMAND_ACTIONS[command], where)
-                if found.via == "cookie" and request.method != "GET":
-                    given = request.headers.get("x-csrf-token")
-                    if not csrf_ok(found.csrf, given):
-                        raise AccessDenied("CSRF check failed", hint="reload the page")
+                try:
+                    where = resource(request)
+                    bad: AuditError | None = None
+                except AuditError as exc:  # refused below, once the caller is known (and logged)
+                    where, bad = f"path:{request.url.path}", exc
+                found = caller(request, action, where)
+                try:
+                    if bad is not None:
+                        raise bad
+                    if found.via == "cookie" and request.method != "GET":
+                        given = request.headers.get("x-csrf-token")
+                        if not csrf_ok(found.csrf, given):
+                            raise AccessDenied("CSRF check failed", hint="reload the page")
+                except AuditError as exc:
+                    service_of(request).log(found.actor, action, where, "deny", exc.message)
+                    raise
                 session = service_of(request).session(found.actor)
                 try:
                     actor = session.guard(command, where) if guard else found.actor

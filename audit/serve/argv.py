@@ -7,6 +7,13 @@ import click
 #: parameters naming a file the command writes: through the service, only into the request's
 #: outputs, which the client then creates on the caller's machine
 OUTPUT_PARAMS = {"out", "dest"}
+#: commands whose ``--output`` is a file they write (elsewhere ``--output`` is the reports folder)
+OUTPUT_OPTION_COMMANDS = {"policy init"}
+
+
+def is_output(command: str, param: str | None) -> bool:
+    """True when ``param`` of ``command`` names a file the command writes."""
+    return param in OUTPUT_PARAMS or (param == "output" and command in OUTPUT_OPTION_COMMANDS)
 
 
 def leaf_command(group: click.Group, argv: list[str]) -> tuple[str, click.Context | None]:

@@ -20,10 +20,12 @@ from typing import Any
 import click
 
 from ..errors import AccessDenied, AuditError, InputError
-from .argv import OUTPUT_PARAMS, leaf_command, path_values
+from .argv import OUTPUT_OPTION_COMMANDS, is_output, leaf_command, path_values
 
 #: parameters that name the service's own reports folder: never uploaded
 SERVICE_PARAMS = {"output", "reports"}
+#: arguments that always name something of the service's (approve approves its bundles only)
+SERVICE_ONLY = {("approve", "bundle")}
 
 
 class Upload:
@@ -93,10 +95,14 @@ def prepare(group: click.Group, argv: list[str]) -> tuple[list[str], Upload]:
     sent = list(argv)
     for param, value in path_values(ctx):
         name = param.name or ""
-        if name in SERVICE_PARAMS or ctx.get_parameter_source(name) != ParameterSource.COMMANDLINE:
+        if (
+            ctx.get_parameter_source(name) != ParameterSource.COMMANDLINE
+            or (name in SERVICE_PARAMS and command not in OUTPUT_OPTION_COMMANDS)
+            or (command, name) in SERVICE_ONLY
+        ):
             continue
         local = Path(value)
-        if name in OUTPUT_PARAMS:
+        if is_output(command, name):
             sent = _replace(sent, value, upload.add_output(local))
         elif command == "run" and name == "spec" and local.is_file():
             sent = _replace(sent, value, upload.add_spec(local, _overrides(ctx)))

@@ -56,7 +56,7 @@ def check_argv(argv: list[str], folder: Path, job: Path) -> tuple[str, list[str]
     """The command, and the arguments to run it with (InputError/AccessDenied if refused)."""
     from ..cli.app import cli
     from ..errors import AccessDenied, InputError
-    from .argv import OUTPUT_PARAMS, leaf_command, path_values
+    from .argv import is_output, leaf_command, path_values
 
     command, ctx = leaf_command(cli, argv)
     if command in REFUSED_COMMANDS:
@@ -70,10 +70,24 @@ def check_argv(argv: list[str], folder: Path, job: Path) -> tuple[str, list[str]
                 "with its own keys, loads no pickle and runs audits on its own workers",
                 hint=f"drop {flag}; an administrator configures the service's identity",
             )
+    if command == "approve":
+        if ctx.params.get("keyring"):
+            raise AccessDenied(
+                "access denied: --keyring is not accepted by approve through audit serve: the "
+                "service verifies what it approves against its own trust configuration",
+                hint="drop --keyring",
+            )
+        bundle = Path(os.path.realpath(folder / str(ctx.params.get("bundle"))))
+        if not bundle.is_relative_to(folder / "reports"):
+            raise AccessDenied(
+                "access denied: through audit serve, approve names a bundle of the service's "
+                "reports (reports/NAME/vN), not an uploaded one",
+                hint="audit --server URL report list shows them",
+            )
     roots = [job / "in", job / "out", folder / "reports"]
     for param, value in path_values(ctx):
         resolved = Path(os.path.realpath(folder / value))
-        allowed = [job / "out"] if param.name in OUTPUT_PARAMS else roots
+        allowed = [job / "out"] if is_output(command, param.name) else roots
         if not any(resolved.is_relative_to(r) for r in allowed):
             raise AccessDenied(
                 f"access denied: {param.human_readable_name} {value!r} is outside what a "
