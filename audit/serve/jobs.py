@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -33,6 +34,8 @@ from .service import Unauthenticated
 #: most bytes a request may upload, and a worker may print or hand back
 MAX_UPLOAD = 2 << 30
 MAX_OUTPUT = 64 << 20
+#: most files one request may upload (a bundle folder, a reports folder to gate on)
+MAX_FILES = 10000
 #: the service's own AUDIT_* settings a worker inherits; the others (a token, a home, a server)
 #: would make the worker someone or somewhere else. The rest of the service's environment (its
 #: administrator's, never a caller's) passes: numeric libraries read theirs (OPENBLAS_CORETYPE
@@ -58,6 +61,7 @@ def safe_relative(name: str) -> PurePosixPath:
         or any(p in ("", ".", "..") for p in rel.parts)
         or "\\" in name
         or "\x00" in name
+        or str(rel) != name  # "a//b" would be "a/b": two names for one file
     ):
         raise InputError(f"upload name {name!r} is not a plain relative path")
     return rel
@@ -70,14 +74,47 @@ async def _save_uploads(form: Any, into: Path) -> int:
             continue
         rel = safe_relative(value.filename or "")
         target = into.joinpath(*rel.parts)
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(target, "xb") as out:
-            while chunk := await value.read(1 << 20):
-                total += len(chunk)
-                if total > MAX_UPLOAD:
-                    raise InputError(f"the upload is larger than {MAX_UPLOAD >> 30} GiB")
-                out.write(chunk)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with open(target, "xb") as out:
+                while chunk := await value.read(1 << 20):
+                    total += len(chunk)
+                    if total > MAX_UPLOAD:
+                        raise InputError(f"the upload is larger than {MAX_UPLOAD >> 30} GiB")
+                    out.write(chunk)
+        except FileExistsError:
+            raise InputError(
+                f"upload name {value.filename!r} is given twice (or is the folder of another)",
+                hint="upload each file once, under its own name",
+            ) from None
+        except OSError as exc:
+            raise InputError(
+                f"upload name {value.filename!r} cannot be saved: {exc.strerror}",
+                hint="use short plain names (letters, digits, '.', '_', '-')",
+            ) from None
     return total
+
+
+def bounded(request: Request, limit: int) -> Request:
+    """``request`` whose body is refused (InputError) past ``limit`` bytes: the declared
+    Content-Length before anything is read, and the bytes actually received while reading
+    (a chunked body declares nothing)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise InputError(f"the request body is larger than {limit >> 20} MiB")
+    seen = 0
+    receive = request.receive
+
+    async def counted() -> Any:
+        nonlocal seen
+        message = await receive()
+        if message.get("type") == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise InputError(f"the request body is larger than {limit >> 20} MiB")
+        return message
+
+    return Request(request.scope, counted)
 
 
 def _collect(out_dir: Path) -> dict[str, str]:
@@ -94,34 +131,62 @@ def _collect(out_dir: Path) -> dict[str, str]:
 
 
 async def cli_job(request: Request) -> Response:
+    """Authenticate (from the headers: an anonymous body is never read), read the form, run
+    the command in a worker. Every refusal made here is logged, as the worker logs its own."""
     service = service_of(request)
     try:
-        form = await request.form(max_files=10000, max_fields=100)
-        try:
-            argv = json.loads(str(form.get("argv") or "[]"))
-        except json.JSONDecodeError:
-            argv = None
-        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-            raise InputError("field 'argv' must be a JSON list of strings")
-        command = command_of(argv)
-        action = COMMAND_ACTIONS.get(command, "cli")
-        found = await asyncio.to_thread(caller, request, action, f"cli:{command}")
-        if found.via == "cookie" and not csrf_ok(found.csrf, request.headers.get("x-csrf-token")):
-            raise AccessDenied("CSRF check failed", hint="reload the page")
-        job = service.config.job_root / uuid.uuid4().hex
-        (job / "in").mkdir(parents=True, mode=0o700)
-        (job / "out").mkdir(mode=0o700)
-        try:
-            await _save_uploads(form, job / "in")
-            result = await run_worker(service, found.actor, argv, job)
-        finally:
-            await form.close()
-            shutil.rmtree(job, ignore_errors=True)
+        found = await asyncio.to_thread(caller, request, "cli", "cli")
     except Unauthenticated as exc:
         return error_response(exc, 401)
     except AuditError as exc:
         return error_response(exc)
+    command, action = "", "cli"
+    form: Any = None
+    try:
+        try:
+            if found.via == "cookie" and not csrf_ok(
+                found.csrf, request.headers.get("x-csrf-token")
+            ):
+                raise AccessDenied("CSRF check failed", hint="reload the page")
+            form = await bounded(request, MAX_UPLOAD + (64 << 20)).form(
+                max_files=MAX_FILES, max_fields=100
+            )
+            argv = _argv(form)
+            command = command_of(argv)
+            action = COMMAND_ACTIONS.get(command, "cli")
+            if command not in COMMAND_ACTIONS:
+                raise InputError(
+                    f"{' '.join(argv)[:200]!r} names no command that audit serve runs",
+                    hint="run --help locally: `audit COMMAND --help` prints without the service",
+                )
+            job = service.config.job_root / uuid.uuid4().hex
+            (job / "in").mkdir(parents=True, mode=0o700)
+            (job / "out").mkdir(mode=0o700)
+            try:
+                await _save_uploads(form, job / "in")
+                result = await run_worker(service, found.actor, argv, job)
+            finally:
+                shutil.rmtree(job, ignore_errors=True)
+        except HTTPException as exc:  # the form parser's limits (files, fields, sizes)
+            raise InputError(f"the request's form is refused: {exc.detail}") from None
+        finally:
+            if form is not None:
+                await form.close()
+    except AuditError as exc:
+        reason = f"refused before the command ran: {exc.message}"
+        await asyncio.to_thread(service.log, found.actor, action, f"cli:{command}", "deny", reason)
+        return error_response(exc)
     return JSONResponse(result)
+
+
+def _argv(form: Any) -> list[str]:
+    try:
+        argv = json.loads(str(form.get("argv") or "[]"))
+    except json.JSONDecodeError:
+        argv = None
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        raise InputError("field 'argv' must be a JSON list of strings")
+    return argv
 
 
 async def run_worker(service: Any, actor: Any, argv: list[str], job: Path) -> dict[str, Any]:

@@ -9,17 +9,19 @@ every portal page with a Content-Security-Policy that allows only this origin's 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..errors import AccessDenied, AuditError, InputError
 from .api import STATUS, service_of
-from .auth import COOKIE, SESSION_HOURS
+from .auth import ANONYMOUS, COOKIE, SESSION_HOURS
 from .service import Unauthenticated
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -153,6 +155,19 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Close the session: refused (and logged) when posted from another site, logged when done."""
+    service = service_of(request)
+    actor = ANONYMOUS
+    if cookie := request.cookies.get(COOKIE):
+        with contextlib.suppress(AccessDenied):  # an expired cookie: logged as anonymous
+            actor = service.authenticator().from_cookie(cookie).actor
+    if (other := cross_site(request)) is not None:
+        reason = f"logout posted from another site ({other[:200]})"
+        await run_in_threadpool(service.log, actor, "portal:logout", "portal", "deny", reason)
+        return error_page(AccessDenied(reason, hint="use the portal's own Log out button"))
+    await run_in_threadpool(
+        service.log, actor, "portal:logout", "portal", "allow", "portal session closed"
+    )
     response = RedirectResponse("/portal/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -68,14 +68,18 @@ def view(command: str, resource: Callable[[Request], str]) -> Callable[..., Any]
     def wrap(handler: Callable[[Viewer], Response]) -> Callable[[Request], Response]:
         @functools.wraps(handler)
         def run(request: Request) -> Response:
+            action = COMMAND_ACTIONS[command]
+            where, bad = checked(request, resource)
             try:
-                where = resource(request)
-                found = caller(request, COMMAND_ACTIONS[command], where)
+                found = caller(request, action, where)
             except Unauthenticated:
                 back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return login_page(401, notice="Log in to see this page.", back=back)
             except AuditError as exc:
                 return error_page(exc)
+            if bad is not None:
+                refuse(request, found, action, bad)
+                return error_page(bad, user=found.actor.label)
             session = service_of(request).session(found.actor)
             try:
                 actor = session.guard(command, where)
@@ -88,6 +92,27 @@ def view(command: str, resource: Callable[[Request], str]) -> Callable[..., Any]
         return run
 
     return wrap
+
+
+def requested(request: Request) -> str:
+    """What a request asked for, as the log names it before its path is checked (a name that is
+    not plain is refused, and that refusal logged, only once the caller is known)."""
+    return "portal:" + ascii(request.url.path)[1:-1][:300]
+
+
+def checked(request: Request, resource: Callable[[Request], str]) -> tuple[str, AuditError | None]:
+    """The resource a request names, or (when its path or query is not plain) the path asked
+    for and the error to answer once the caller is known and the refusal logged."""
+    try:
+        return resource(request), None
+    except AuditError as exc:
+        return requested(request), exc
+
+
+def refuse(request: Request, found: Authenticated, action: str, exc: AuditError) -> None:
+    """Log a request refused for its path or query (a name that is not plain, no version)."""
+    reason = f"refused: {exc.message}"[:1000]
+    service_of(request).log(found.actor, action, requested(request), "deny", reason)
 
 
 # --- resources and bundles -------------------------------------------------------------------
@@ -324,14 +349,17 @@ def history_rows(entries: list[Entry]) -> list[HistoryRow]:
 async def approve(request: Request) -> Response:
     """POST from the report page's form: CSRF checked (a refusal is logged), then the library's
     approve, which guards ``approve`` itself (one logged decision) and verifies the bundle."""
+    where, bad = checked(request, _report)
     try:
-        where = _report(request)
-        found = caller(request, COMMAND_ACTIONS["approve"], where)
+        found = caller(request, APPROVE_ACTION, where)
     except Unauthenticated:
-        back = f"/portal/reports/{request.path_params.get('name', '')}/v{_version(request)}"
+        back = request.url.path.removesuffix("/approve")  # the report page
         return login_page(401, notice="Log in to approve a report.", back=back)
     except AuditError as exc:
         return error_page(exc)
+    if bad is not None:
+        await run_in_threadpool(refuse, request, found, APPROVE_ACTION, bad)
+        return error_page(bad, user=found.actor.label)
     form = await request.form(max_files=0, max_fields=4)
     csrf, note = str(form.get("csrf") or ""), str(form.get("note") or "")[:2000]
     return await run_in_threadpool(_approve, request, found, where, csrf, note)
