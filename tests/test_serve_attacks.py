@@ -6,8 +6,7 @@ One service for the module (tests/servekit.py), with the German sample registere
 run (no test here needs a report of the service's own). The test process's OS account is the
 service admin; other callers get tokens (audience audit-serve).
 
-Tests marked ``xfail(strict=True)`` are holes that need a change in a file the lead owns (named
-in each docstring); they fail loudly (XPASS) once it is made, and the marker goes.
+Each test's docstring says what the attack achieved before its defence.
 """
 
 from __future__ import annotations
@@ -166,7 +165,6 @@ def test_portal_paths_that_are_not_plain_names_are_logged(served: Served) -> Non
     assert logged(served, actor="anonymous")[-1]["resource"] == "portal:/portal/systems/a b"
 
 
-@pytest.mark.xfail(strict=True, reason="needs audit/serve/api.py (lead): see the docstring")
 def test_api_refusals_made_before_rbac_are_logged(served: Served) -> None:
     """`endpoint` in audit/serve/api.py checks the system name (check_name of {name}) before
     authenticating, so GET /api/v1/reports/a%20b answers 400 to anyone with no log entry; and
@@ -366,7 +364,6 @@ def test_portal_and_api_paths_cannot_climb_out(served: Served) -> None:
         assert "bindings" not in body and "PRIVATE KEY" not in body
 
 
-@pytest.mark.xfail(strict=True, reason="needs audit/serve/worker.py (lead): see the docstring")
 def test_policy_init_cannot_write_into_the_services_reports(served: Served) -> None:
     """`policy init --output reports/x.yaml` wrote a file into the service's reports folder
     (the worker's OUTPUT_PARAMS knows `out` and `dest`, not policy init's `output`, so the
@@ -383,7 +380,6 @@ def test_policy_init_cannot_write_into_the_services_reports(served: Served) -> N
     assert reply.json()["exit_code"] == 4
 
 
-@pytest.mark.xfail(strict=True, reason="needs audit/pipeline/explain.py: see the docstring")
 def test_explain_runs_registered_models_only(served: Served, tmp_path: Path) -> None:
     """`explain` of a spec naming an uploaded model file ran that model in the service (exit
     0): only `run` checks `_registered_only`. Fix in audit/pipeline/explain.py: after
@@ -401,7 +397,6 @@ def test_explain_runs_registered_models_only(served: Served, tmp_path: Path) -> 
     assert out["exit_code"] == 2 and "registered artifacts only" in out["stderr"], out
 
 
-@pytest.mark.xfail(strict=True, reason="needs audit/serve/worker.py + pipeline/approval.py")
 def test_an_uploaded_bundle_with_its_own_keyring_cannot_be_approved(
     served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -452,3 +447,39 @@ def test_an_uploaded_bundle_with_its_own_keyring_cannot_be_approved(
     out = job(served, argv, files, token=approver).json()
     planted = target.with_suffix(".json").exists()
     assert not planted and out["exit_code"] == 4, out
+
+
+def test_a_usage_error_through_the_service_is_logged(served: Served) -> None:
+    """Before: `report list --bogus` was refused by click inside the worker before any guard
+    ran, so the caller got exit 2 and the log had no entry of it."""
+    token = served.token("uma", ["viewer"])
+    done = served.cli("report", "list", "--bogus", token=token, tcp=True, check=2)
+    assert "no such option" in done.stderr.lower()
+    entry = logged(served, actor="uma")[-1]
+    assert entry["decision"] == "deny" and entry["resource"] == "cli:report list"
+    assert "no permission was checked" in entry["reason"]
+
+
+def test_a_portal_session_ends_with_its_token(served: Served) -> None:
+    """Before: the cookie lived 8 hours whatever the login token's lifetime; now it expires
+    with the token it was opened with."""
+    token = served.token("tia", ["viewer"])
+    short = served.cli(
+        "token",
+        "issue",
+        "--user",
+        "tia",
+        "--roles",
+        "viewer",
+        "--audience",
+        "audit-serve",
+        "--expires",
+        "90s",
+    ).stdout.strip()
+    with served.http() as http:
+        login = http.post("/portal/login", data={"token": short}, headers={"Origin": served.url})
+    assert login.status_code == 303
+    cookie = login.cookies["audit_session"]
+    exp = jwt.decode(cookie, options={"verify_signature": False})["exp"]
+    assert exp == jwt.decode(short, options={"verify_signature": False})["exp"]
+    assert token  # the long token still works for the API

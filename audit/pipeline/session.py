@@ -57,6 +57,8 @@ class Session:
         #: set by a service worker: the only folders a command may read or write (its job's
         #: uploads and outputs, the service's reports); audits then use registered artifacts only
         self.roots: tuple[Path, ...] | None = None
+        #: access decisions made (and logged) through :meth:`guard`
+        self.decisions = 0
         self.environ = dict(environ)
         self.cwd = cwd
         self.notify = notify or (lambda message: None)
@@ -157,6 +159,7 @@ class Session:
 
     def guard(self, command: str, resource: str = "") -> Actor:
         """Check permission for CLI ``command`` on ``resource`` and log the decision; the actor."""
+        self.decisions += 1
         return authorize(self.access, COMMAND_ACTIONS[command], resource)
 
     def log_keys(self) -> dict[str, Any]:

@@ -175,9 +175,15 @@ class Authenticator:
 
     # --- portal sessions ---------------------------------------------------------------------
 
-    def session_cookie(self, actor: Actor, now: datetime | None = None) -> tuple[str, str]:
-        """A signed cookie value for ``actor`` and the CSRF secret bound to it."""
+    def session_cookie(
+        self, actor: Actor, now: datetime | None = None, *, until: datetime | None = None
+    ) -> tuple[str, str]:
+        """A signed cookie value for ``actor`` and the CSRF secret bound to it, valid for
+        :data:`SESSION_HOURS` or until ``until`` (the login token's expiry), whichever is first."""
         at = (now or datetime.now(UTC)).replace(microsecond=0)
+        expires = at + timedelta(hours=SESSION_HOURS)
+        if until is not None:
+            expires = min(expires, until)
         csrf = uuid.UUID(bytes=os.urandom(16)).hex
         claims = {
             "iss": "audit-serve",
@@ -190,7 +196,7 @@ class Authenticator:
             "tid": actor.token_id,
             "csrf": csrf,
             "iat": at,
-            "exp": at + timedelta(hours=SESSION_HOURS),
+            "exp": expires,
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self.session_key, algorithm="EdDSA"), csrf
@@ -217,6 +223,12 @@ class Authenticator:
             token_id=claims.get("tid"),
         )
         return Authenticated(actor, "cookie", str(claims["csrf"]))
+
+
+def expiry(token: str) -> datetime | None:
+    """The ``exp`` of a token that has been verified (None if it has none)."""
+    exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    return datetime.fromtimestamp(int(exp), UTC) if isinstance(exp, int | float) else None
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:

@@ -35,7 +35,7 @@ from .service import Unauthenticated
 MAX_UPLOAD = 2 << 30
 MAX_OUTPUT = 64 << 20
 #: most files one request may upload (a bundle folder, a reports folder to gate on)
-MAX_FILES = 10000
+MAX_FILES = 1000
 #: the service's own AUDIT_* settings a worker inherits; the others (a token, a home, a server)
 #: would make the worker someone or somewhere else. The rest of the service's environment (its
 #: administrator's, never a caller's) passes: numeric libraries read theirs (OPENBLAS_CORETYPE

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from ..errors import AccessDenied, AuditError, InputError
 from .api import STATUS, service_of
-from .auth import ANONYMOUS, COOKIE, SESSION_HOURS
+from .auth import ANONYMOUS, COOKIE, SESSION_HOURS, expiry
 from .service import Unauthenticated
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -140,7 +140,8 @@ async def login(request: Request) -> Response:
         service.log_refused("portal:login", "portal", f"login refused: {exc.message}")
         return login_page(401, error=exc.message, back=back)
     service.log(actor, "portal:login", "portal", "allow", f"portal session opened ({actor.source})")
-    value, _csrf = auth.session_cookie(actor)
+    # the session ends when the token it was opened with does, at the latest
+    value, _csrf = auth.session_cookie(actor, until=expiry(token))
     response = RedirectResponse(back_to(back), status_code=303)
     response.set_cookie(
         COOKIE,

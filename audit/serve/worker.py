@@ -136,7 +136,15 @@ def main() -> int:
         _log_refusal(session, argv, exc.message)
         click.echo("error: " + printable(exc.diagnostics(), keep="\n"), err=True)
         return exc.exit_code
-    return cli_main(argv, session=session)
+    code = cli_main(argv, session=session)
+    if session.decisions == 0:
+        # refused before any permission was checked (a usage error, a bad option): still logged
+        _log_refusal(
+            session,
+            argv,
+            f"no permission was checked: the command line was refused or named no command (exit {code})",
+        )
+    return code
 
 
 def _log_refusal(session: Any, argv: list[str], reason: str) -> None:
