@@ -171,3 +171,36 @@ class AnchorLog:
         doc["keys"] = [k for k in doc["keys"] if k.get("purpose") != "log"] + [record.to_json()]
         exported.write_text(json.dumps(doc, indent=2))
         return exported
+
+
+def light_spec(sample: Any, dest: Any, *, n_bootstrap: int = 100, **changes: Any) -> Any:
+    """A copy of a shipped sample's audit.yaml (``sample``: its folder) written to the folder
+    ``dest``, paths made absolute, that leaves out what costs the most time in an audit and is
+    not what most tests look at: the proxy models and the stability re-explanations (not
+    computed), and most bootstrap resamples (``n_bootstrap``). The spec's
+    ``output`` is dropped (pass --output). ``changes`` set top-level keys (None deletes one).
+    Returns the spec's path."""
+    from pathlib import Path
+
+    import yaml
+
+    sample, dest = Path(sample), Path(dest)
+    doc = yaml.safe_load((sample / "audit.yaml").read_text("utf-8"))
+    for key in ("model", "dataset", "reference_dataset", "policy"):
+        if key in doc:
+            doc[key] = str((sample / doc[key]).resolve())
+    doc.pop("output", None)
+    explain = dict(doc.get("explain") or {})
+    if explain.get("reason_codes"):
+        explain["reason_codes"] = str((sample / explain["reason_codes"]).resolve())
+    doc["explain"] = {**explain, "proxy_model_rows": 0, "stability_replicas": 0}
+    doc["fairness"] = {**(doc.get("fairness") or {}), "n_bootstrap": n_bootstrap}
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    dest.mkdir(parents=True, exist_ok=True)
+    spec = dest / "audit.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False), "utf-8")
+    return spec

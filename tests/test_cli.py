@@ -1,4 +1,5 @@
-"""End to end through the CLI, on the shipped Adult sample: exit codes, bundles, versions."""
+"""End to end through the CLI, on the shipped Adult sample (the German one where only the CLI's
+plumbing is tested): exit codes, bundles, versions."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ from tests.conftest import ROOT, SAMPLES
 ADULT_SPEC = SAMPLES / "adult" / "audit.yaml"
 ADULT_MODEL = SAMPLES / "adult" / "models" / "adult-gbm.skops"
 ADULT_DATA = SAMPLES / "adult" / "adult_test.csv"
+# The German sample (300 rows, a random forest) for tests of the CLI's plumbing rather than of
+# the Adult numbers: the same code paths, a fraction of the time.
+GERMAN_SPEC = SAMPLES / "german" / "audit.yaml"
+GERMAN_MODEL = SAMPLES / "german" / "models" / "german-rf.skops"
+GERMAN_DATA = SAMPLES / "german" / "german_test.csv"
 # `changes` is the diff against the previous version, which v1 does not have.
 VOLATILE = {"report_id", "version", "previous", "created_at", "changes"}
 
@@ -169,7 +175,7 @@ def test_verbose_prints_stage_times(tmp_path: Path, capsys: pytest.CaptureFixtur
     code = main(
         [
             "run",
-            str(ADULT_SPEC),
+            str(GERMAN_SPEC),
             "--output",
             str(tmp_path),
             "--no-pdf",
@@ -270,35 +276,39 @@ def test_tampered_registered_model_exits_3(
                 "registry",
                 "add-model",
                 "--name",
-                "adult-gbm",
+                "german-rf",
                 "--version",
                 "1",
                 "--owner",
                 "samples",
-                str(ADULT_MODEL),
+                str(GERMAN_MODEL),
             ]
         )
         == 0
     )
     assert (
-        main(["registry", "add-dataset", "--name", "adult-test", "--version", "1", str(ADULT_DATA)])
+        main(
+            ["registry", "add-dataset", "--name", "german-test", "--version", "1", str(GERMAN_DATA)]
+        )
         == 0
     )
     capsys.readouterr()
     assert main(["registry", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "adult-gbm@1" in listing and "adult-test@1" in listing
-    assert main(["registry", "show", "adult-gbm@1"]) == 0
+    assert "german-rf@1" in listing and "german-test@1" in listing
+    assert main(["registry", "show", "german-rf@1"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["sha256"] == sha256_file(ADULT_MODEL) and shown["metadata"] == {"owner": "samples"}
+    assert shown["sha256"] == sha256_file(GERMAN_MODEL) and shown["metadata"] == {
+        "owner": "samples"
+    }
 
     args = [
         "run",
-        str(ADULT_SPEC),
+        str(GERMAN_SPEC),
         "--model",
-        "adult-gbm@1",
+        "german-rf@1",
         "--dataset",
-        "adult-test@1",
+        "german-test@1",
         "--output",
         "out",
         "--no-pdf",
@@ -314,8 +324,8 @@ def test_tampered_registered_model_exits_3(
     capsys.readouterr()
     assert main(args) == 3
     err = capsys.readouterr().err
-    assert "model adult-gbm@1 was altered after registration" in err
-    assert len(list((Path("out") / "adult-income").glob("v*"))) == 1
+    assert "model german-rf@1 was altered after registration" in err
+    assert len(list((Path("out") / "german-credit").glob("v*"))) == 1
 
 
 def test_recorded_predictions_skip_explanations(tmp_path: Path) -> None:
@@ -421,7 +431,7 @@ def test_ci_modes(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
     base = [
         "run",
-        str(ADULT_SPEC),
+        str(GERMAN_SPEC),
         "--policy",
         str(policy),
         "--output",
@@ -434,13 +444,13 @@ def test_ci_modes(
     assert main([*base, "--json"]) == 0  # a warning does not block by default
     result = json.loads(capsys.readouterr().out)
     assert result["outcome"] == "pass" and result["summary"]["warned"] == 1
-    assert result["bundle"].endswith("adult-income/v1") and result["exit_code"] == 0
+    assert result["bundle"].endswith("german-credit/v1") and result["exit_code"] == 0
     assert main([*base, "--fail-on", "warning", "--quiet"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
     text = summary_file.read_text()
     assert text.startswith("previous step\n")  # appended, not overwritten
-    assert text.count("audit of adult-income") == 2
+    assert text.count("audit of german-credit") == 2
 
 
 def test_real_bundle_shows_what_issue_6_promises(two_runs: dict) -> None:

@@ -21,6 +21,7 @@ from audit.report.diff import (
 )
 from audit.report.diff import diff_reports as diff_typed
 from tests.conftest import POLICIES, ROOT, SAMPLES
+from tests.helpers import light_spec
 
 #: The schema of the ``changes`` section, as generated from the typed model.
 CHANGES_SCHEMA = {**report_schema(), **Changes.model_json_schema()}
@@ -50,7 +51,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     changed_policy = policy_dir / "baseline.yaml"  # same file name: only the content differs
     changed_policy.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     out = tmp / "reports"
-    base = ["run", str(ADULT_SPEC), "--output", str(out), "--no-pdf"]
+    spec = light_spec(ADULT_SPEC.parent, tmp / "spec")  # no proxy models or stability replicas
+    base = ["run", str(spec), "--output", str(out), "--no-pdf"]
     base += ["--explain-sample-size", "100"]
     for extra in ([], ["--policy", str(changed_policy)], []):
         assert main(base + extra) in (0, 1)

@@ -69,6 +69,7 @@ def test_gate_refuses_until_approved_and_tracks_model_and_policy(
         str(policy),
         "--output",
         str(reports),
+        "--no-pdf",  # approvals and the gate read report.json and the signatures, not the PDF
         "--explain-sample-size",
         "20",
     ]

@@ -31,27 +31,52 @@ def _run(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPro
     )
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def _env(folder: Path) -> dict[str, str]:
     e = dict(os.environ)
-    e["AUDIT_HOME"] = str(tmp_path / "home")
-    e["GITHUB_STEP_SUMMARY"] = str(tmp_path / "step-summary.md")
-    e["GITHUB_OUTPUT"] = str(tmp_path / "github-output")
+    e["AUDIT_HOME"] = str(folder / "home")
+    e["GITHUB_STEP_SUMMARY"] = str(folder / "step-summary.md")
+    e["GITHUB_OUTPUT"] = str(folder / "github-output")
     e["PYTHONPATH"] = str(ROOT)
     return e
 
 
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return _env(tmp_path)
+
+
+class SharedRuns:
+    """One environment and one reports folder for the GitHub workflow's and the GitLab job's
+    scripts, and the result of each distinct script line run there. The two documents run the
+    same lines (`audit policy validate ...`, then a full Adult audit with its PDF), so each line
+    runs once and both tests judge its result; a line that differs between them runs on its
+    own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.env = _env(folder)
+        self.out = folder / "reports"
+        self.results: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def run(self, script: str) -> subprocess.CompletedProcess[str]:
+        script = script.replace("--output reports", f"--output {self.out}")
+        if script not in self.results:
+            self.results[script] = _run(script, self.env, ROOT)
+        return self.results[script]
+
+
+@pytest.fixture(scope="module")
+def ci_runs(tmp_path_factory: pytest.TempPathFactory) -> SharedRuns:
+    return SharedRuns(tmp_path_factory.mktemp("ci"))
+
+
 def test_github_workflow_steps_produce_the_bundle_and_exit_as_the_policy_decides(
-    env: dict[str, str], tmp_path: Path
+    ci_runs: SharedRuns,
 ) -> None:
     workflow = yaml.safe_load((ROOT / "docs" / "ci" / "github-workflow.yml").read_text())
     steps = [s for s in workflow["jobs"]["audit"]["steps"] if "run" in s]
     assert [s["name"] for s in steps] == ["Install audit", "Validate policies", "Audit the model"]
-    out = tmp_path / "reports"
-    results = []
-    for step in steps[1:]:  # not "Install audit"
-        script = step["run"].replace("--output reports", f"--output {out}")
-        results.append(_run(script, env, ROOT))
+    out, env = ci_runs.out, ci_runs.env
+    results = [ci_runs.run(step["run"]) for step in steps[1:]]  # not "Install audit"
     assert results[0].returncode == 0, results[0].stderr
     # the sample model fails the four-fifths rule: the step fails with exit 1, not a crash
     assert results[1].returncode == 1, results[1].stderr
@@ -84,16 +109,11 @@ def test_composite_action_audit_step(env: dict[str, str], tmp_path: Path) -> Non
     assert _run(gate_run, env, tmp_path).returncode == int(outputs["exit_code"])
 
 
-def test_gitlab_job_script(env: dict[str, str], tmp_path: Path) -> None:
+def test_gitlab_job_script(ci_runs: SharedRuns) -> None:
     job = yaml.safe_load((ROOT / "docs" / "ci" / "gitlab-ci.yml").read_text())["model-audit"]
-    out = tmp_path / "reports"
-    codes = [
-        _run(line.replace("--output reports", f"--output {out}"), env, ROOT).returncode
-        for line in job["script"]
-        if "pip install" not in line
-    ]
+    codes = [ci_runs.run(line).returncode for line in job["script"] if "pip install" not in line]
     assert codes == [0, 1]
-    junit = list(out.glob("*/v*/junit.xml"))
+    junit = list(ci_runs.out.glob("*/v*/junit.xml"))
     assert junit and job["artifacts"]["reports"]["junit"] == "reports/*/v*/junit.xml"
 
 

@@ -14,6 +14,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from audit.cli import main
 from tests.conftest import SAMPLES
+from tests.helpers import light_spec
 
 POLICY = """\
 apiVersion: audit/v1
@@ -76,9 +77,10 @@ def test_worse_impact_ratio_fails_against_baseline_while_meeting_threshold(
     fairer = tmp_path / "fairer.skops"
     _train_without({"sex", "relationship", "marital_status"}, fairer)
     out = tmp_path / "reports"
+    # no proxy models or stability replicas: the rules judge fairness and performance only
     common = [
         "run",
-        str(SAMPLES / "adult" / "audit.yaml"),
+        str(light_spec(SAMPLES / "adult", tmp_path / "spec")),
         "--policy",
         str(policy),
         "--output",
