@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,23 +15,26 @@ SPEC = SAMPLES / "german" / "audit.yaml"
 
 
 @pytest.fixture(scope="module")
-def signed(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Two signed versions of the German audit in a home of their own: the version numbers and
+    the rollback checks depend on the log, which other test files sharing the session's home
+    (AUDIT_HOME) would otherwise have written german-credit versions into."""
     root = tmp_path_factory.mktemp("signed")
     keys = root / "keys"
-    assert main(["keys", "init", "--keys", str(keys), "--name", "Test Signer"]) == 0
-    for _ in range(2):
-        assert main(["run", str(SPEC), "--output", str(root / "out"), "--keys", str(keys)]) in (
-            0,
-            1,
-        )
-    assert main(["keys", "export", "--out", str(root / "keyring.json")]) == 0
-    return {
-        "root": root,
-        "keys": keys,
-        "bundle": root / "out" / "german-credit" / "v2",
-        "v1": root / "out" / "german-credit" / "v1",
-        "keyring": root / "keyring.json",
-    }
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUDIT_HOME", str(root / "home"))
+        assert main(["keys", "init", "--keys", str(keys), "--name", "Test Signer"]) == 0
+        for _ in range(2):
+            code = main(["run", str(SPEC), "--output", str(root / "out"), "--keys", str(keys)])
+            assert code in (0, 1)
+        assert main(["keys", "export", "--out", str(root / "keyring.json")]) == 0
+        yield {
+            "root": root,
+            "keys": keys,
+            "bundle": root / "out" / "german-credit" / "v2",
+            "v1": root / "out" / "german-credit" / "v1",
+            "keyring": root / "keyring.json",
+        }
 
 
 def _copy(signed: dict, tmp_path: Path) -> Path:
