@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,21 @@ def pytest_configure(config: pytest.Config) -> None:
     from audit.access import AccessLog, bootstrap_rbac
 
     bootstrap_rbac(home, AccessLog(home / "access.db"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _home_per_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Each test file audits in a home of its own (bootstrapped as above): versions and rollback
+    checks come from the home's log, so a file must not see the versions another file that ran
+    earlier in the same xdist worker published under the same system name."""
+    from audit.access import AccessLog, bootstrap_rbac
+
+    home = tmp_path_factory.mktemp("home")
+    with AccessLog(home / "access.db") as log:
+        bootstrap_rbac(home, log)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUDIT_HOME", str(home))
+        yield home
 
 
 @pytest.fixture
