@@ -484,3 +484,43 @@ def test_the_service_on_postgresql(served: Served, pg_url: str, tmp_path: Path) 
     assert {k: v for k, v in mine.items() if k not in VOLATILE | {"subject", "actor"}} == {
         k: v for k, v in theirs.items() if k not in VOLATILE | {"subject", "actor"}
     }
+
+
+def test_bad_start_options_exit_2_naming_them_and_touch_nothing(tmp_path: Path) -> None:
+    """A missing socket folder and unloadable TLS files were internal errors (exit 5, a
+    FileNotFoundError); a broken OIDC key set was found only after the home was initialised."""
+    (tmp_path / "jwks.json").write_text('{"keys": [')
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    cases = {
+        "the folder": ["--socket", str(tmp_path / "nodir" / "a.sock")],
+        "PEM certificate chain": [
+            "--host",
+            "127.0.0.1",
+            "--tls-cert",
+            str(tmp_path / "junk.pem"),
+            "--tls-key",
+            str(tmp_path / "junk.pem"),
+        ],
+        "key set": [
+            "--socket",
+            str(tmp_path / "a.sock"),
+            "--oidc-issuer",
+            "https://idp.example",
+            "--oidc-jwks",
+            str(tmp_path / "jwks.json"),
+            "--oidc-audience",
+            "audit",
+        ],
+    }
+    for words, args in cases.items():
+        folder = tmp_path / "srv"
+        done = subprocess.run(
+            [os.sys.executable, "-m", "audit", "serve", "--dir", str(folder), *args],  # type: ignore[attr-defined]
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+        )
+        assert done.returncode == 2, (words, done.stderr)
+        assert words in done.stderr and "hint:" in done.stderr and "Traceback" not in done.stderr
+        assert not folder.exists(), words

@@ -115,6 +115,10 @@ def serve(
         return
     listeners = Listeners(socket_path, host, port, tls_cert, tls_key)
     listeners.check()
+    if oidc is not None:
+        from ..serve.auth import load_jwks
+
+        load_jwks(oidc)  # a bad key set stops the start before the home is touched
     app = create_app(config, notify=lambda m: click.echo(m, err=True))
     where = [f"unix:{socket_path}"] if socket_path else []
     if host:

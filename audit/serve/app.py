@@ -90,6 +90,24 @@ class Listeners:
                 f"--host {self.host} without TLS would send tokens in the clear",
                 hint="pass --tls-cert and --tls-key, or listen on 127.0.0.1",
             )
+        if self.socket is not None and not self.socket.parent.is_dir():
+            raise InputError(
+                f"--socket {self.socket}: the folder {self.socket.parent} does not exist",
+                hint="create it (owned by the service account), or give another path",
+            )
+        if self.tls_cert is not None and self.tls_key is not None:
+            import ssl
+
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                    self.tls_cert, self.tls_key
+                )
+            except (OSError, ssl.SSLError) as exc:
+                raise InputError(
+                    f"--tls-cert {self.tls_cert} / --tls-key {self.tls_key}: cannot load them "
+                    f"as a PEM certificate chain and its private key ({exc})",
+                    hint="give the server certificate (chain) and its unencrypted key, PEM",
+                ) from None
 
 
 def _loopback(host: str) -> bool:

@@ -112,7 +112,7 @@ class Authenticator:
         self.token_keys = dict(token_keys)
         self.session_key = session_key
         self.oidc = oidc
-        self._oidc_keys = _load_jwks(oidc) if oidc is not None else None
+        self._oidc_keys = load_jwks(oidc) if oidc is not None else None
 
     # --- bearer tokens -----------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ def csrf_ok(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
 
 
-def _load_jwks(oidc: OidcConfig) -> dict[str, jwt.PyJWK]:
+def load_jwks(oidc: OidcConfig) -> dict[str, jwt.PyJWK]:
     try:
         raw = oidc.jwks.read_text(encoding="utf-8")
         keyset = jwt.PyJWKSet.from_json(raw)

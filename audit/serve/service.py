@@ -37,15 +37,16 @@ class Service:
         self._auth: Authenticator | None = None
         self._auth_stamp: tuple[int, int] | None = None
         self.job_slots = asyncio.Semaphore(config.jobs)
-        config.folder.mkdir(parents=True, exist_ok=True)
-        for folder in (config.reports, config.job_root):
-            folder.mkdir(exist_ok=True)
-        os.chmod(config.job_root, 0o700)
-        # opens (and on first start initialises) the home: RBAC, log, trust configuration
+        # opens (and on first start initialises) the home: RBAC, log, trust configuration; a
+        # database that cannot be reached stops the start before any folder is made
         own = Session(
             config.home, {}, cwd=config.folder, notify=self.notify, database=config.database
         )
         own.trust()
+        own.close()
+        for folder in (config.reports, config.job_root):
+            folder.mkdir(exist_ok=True)
+        os.chmod(config.job_root, 0o700)
         self.authenticator()
 
     def session(self, actor: Actor) -> Session:
