@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import InputError
 from .names import NAME, VERSION, is_name
+from .spec_settings import CounterfactualSettings, EndpointSettings, ShiftScenario, Task
 from .yamlio import load_model, validation_message
 
 REF_PATTERN = re.compile(f"^(?P<name>{NAME})@(?P<version>{VERSION})$")
@@ -116,8 +117,15 @@ class AuditSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str | None = Field(None, description="the audited system; defaults to the model's name")
+    task: Task = Field(
+        "binary",
+        description="binary: favourable or adverse decisions; multiclass: one of several "
+        "classes; regression: a number (a credit limit, a price, a risk score)",
+    )
     model: str | None = Field(
-        None, description="registered name@version, or a path to a model file"
+        None,
+        description="registered name@version, a path to a model file, an MLflow models:/ URI, "
+        "or endpoint+https://... (a model behind an MLflow or KServe v2 endpoint)",
     )
     dataset: str = Field(description="registered name@version, or a path to a CSV or Parquet file")
     label: str | None = Field(
@@ -169,6 +177,17 @@ class AuditSpec(BaseModel):
         default_factory=dict, description="declared column types (CSV columns are text otherwise)"
     )
     mlflow: MlflowSettings | None = None
+    classes: list[str | int | float | bool] | None = Field(
+        None,
+        description="multiclass with recorded predictions: every class, in order (a model "
+        "names its own)",
+    )
+    favourable: Literal["higher", "lower"] = Field(
+        "higher", description="regression: whether a higher prediction favours the person"
+    )
+    endpoint: EndpointSettings | None = None
+    counterfactual: CounterfactualSettings | None = None
+    shift: list[ShiftScenario] = Field(default_factory=list)
     seed: int = 0
     explain: ExplainSettings = ExplainSettings()
     fairness: FairnessSettings = FairnessSettings()
@@ -184,6 +203,8 @@ class AuditSpec(BaseModel):
             )
         if self.model is not None and (self.predictions is not None or self.scores is not None):
             raise ValueError("give either a `model` or recorded `predictions`/`scores`, not both")
+        if self.task != "binary":
+            return self._other_task()
         if self.positive_label is None and (
             self.label is not None or self.model is not None or self.predictions is not None
         ):
@@ -197,6 +218,9 @@ class AuditSpec(BaseModel):
                 + " and ".join(u for u in uses if u)
                 + " (e.g. positive_label: 1)"
             )
+        return self._common()
+
+    def _common(self) -> AuditSpec:
         if self.label is not None and self.label in self.sensitive_features:
             raise ValueError(f"the label column {self.label!r} cannot also be a sensitive feature")
         if self.id_column is not None:
@@ -222,6 +246,16 @@ class AuditSpec(BaseModel):
             )
         return self
 
+    def _other_task(self) -> AuditSpec:
+        """A multiclass or regression audit has no favourable value (positive_label)."""
+        if self.positive_label is not None:
+            raise ValueError(
+                f"positive_label applies to binary audits; task: {self.task} has none (remove it)"
+            )
+        if self.scores is not None:
+            raise ValueError(f"task: {self.task} takes recorded `predictions`, not `scores`")
+        return self._common()
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -231,7 +265,8 @@ class Ref:
     path: Path | None = None
     name: str | None = None
     version: str | None = None
-    uri: str | None = None  # an MLflow model URI
+    uri: str | None = None  # an MLflow model URI, or an endpoint's URL
+    endpoint: bool = False  # ``endpoint+https://...``: a model behind an HTTP endpoint
 
     @property
     def is_registered(self) -> bool:
@@ -245,7 +280,10 @@ class Ref:
 
 def parse_ref(raw: str, base: Path) -> Ref:
     """``name@version`` refers to the registry unless a file of that name exists; an MLflow URI
-    ``models:/<name>/<version>`` to an MLflow registry; anything else is a path."""
+    ``models:/<name>/<version>`` to an MLflow registry; ``endpoint+https://...`` to a model
+    behind an HTTP endpoint; anything else is a path."""
+    if raw.startswith("endpoint+"):
+        return Ref(raw=raw, uri=raw[len("endpoint+") :], endpoint=True)
     if raw.startswith("models:/"):
         parts = raw[len("models:/") :].split("/")
         return Ref(raw=raw, name=parts[0], version=parts[1] if len(parts) > 1 else None, uri=raw)

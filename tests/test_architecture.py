@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "audit.registry",
         "audit.signing",
         "audit.spec",
+        "audit.spec_settings",
         "audit.bundles",
     ),
     ("audit.engine",),

@@ -20,6 +20,8 @@ from .changes import (
     RuleFieldChanges,
     Since,
 )
+from .counterfactual import Counterfactual
+from .endpoint import EndpointCalls
 from .explanations import (
     Additivity,
     Contribution,
@@ -63,6 +65,8 @@ from .metrics import (
     label,
     rates,
 )
+from .multiclass import Multiclass
+from .regression import Regression
 from .report import (
     SCHEMA_ID,
     SCHEMA_VERSION,
@@ -102,8 +106,14 @@ from .sections import (
     Verdict,
     Waiver,
 )
+from .shift import Shift
 
 __all__ = [
+    "Counterfactual",
+    "EndpointCalls",
+    "Multiclass",
+    "Regression",
+    "Shift",
     "Actor",
     "Additivity",
     "Artifact",

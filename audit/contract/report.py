@@ -15,8 +15,11 @@ from pydantic import Field, ValidationError
 
 from .base import Section
 from .changes import Changes
+from .counterfactual import Counterfactual
 from .explanations import Explanations
 from .fairness import FeatureFairness
+from .multiclass import Multiclass
+from .regression import Regression
 from .sections import (
     Actor,
     BaselineRef,
@@ -30,6 +33,7 @@ from .sections import (
     Summary,
     Tool,
 )
+from .shift import Shift
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_ID = "https://audit.example/schemas/report.schema.json"
@@ -56,6 +60,12 @@ class Report(Section):
     data: DataProfile | None  # absent only in reports written before the data profile existed
     baseline: BaselineRef | None = None
     drift: Drift | None = None
+    #: what kind of decisions were audited; unset (binary) in binary reports
+    task: Literal["binary", "multiclass", "regression"] | None = None
+    regression: Regression | None = None
+    multiclass: Multiclass | None = None
+    counterfactual: Counterfactual | None = None
+    shift: Shift | None = None
     settings: Settings
     environment: Environment
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Digest, Interval, Num, Scalar, Section
+from .endpoint import EndpointCalls
 
 Status = Literal["pass", "fail", "warn", "skipped", "waived"]
 RuleKind = Literal[
@@ -18,6 +19,10 @@ RuleKind = Literal[
     "documentation",
     "regression",
     "drift",
+    "continuous_fairness",
+    "multiclass_fairness",
+    "counterfactual",
+    "shift",
 ]
 
 
@@ -43,12 +48,14 @@ class Artifact(Section):
     name: str
     version: str | None
     sha256: Digest
-    source: Literal["registry", "path", "mlflow"]
+    source: Literal["registry", "path", "mlflow", "endpoint"]
     path: str | None = None
     metadata: dict[str, str] | None = None
     format: str | None = None
     estimator: str | None = None
     unsafe_format: bool | None = None
+    #: a model behind an endpoint (``source: endpoint``): the calls and their digests
+    endpoint: EndpointCalls | None = None
 
 
 class DatasetInfo(Artifact):
@@ -225,8 +232,10 @@ class Performance(Section):
     fp: int | None
     fn: int | None
     tn: int | None
-    status: Literal["computed", "not_assessable"] = "computed"
+    status: Literal["computed", "not_assessable", "not_applicable"] = "computed"
     reason: str | None = None
+    #: multiclass: how precision, recall and F1 average over the classes
+    average: Literal["macro"] | None = None
 
     def metric(self, name: str) -> float | None:
         value = getattr(self, name, None)
@@ -326,6 +335,8 @@ class Settings(Section):
     #: None: every score kept exactly; else the scores were rounded to this step (an audit with
     #: more than 2,000,000 distinct scores: audit.fairness.counters)
     score_resolution: float | None = None
+    #: regression: None when every prediction was kept exactly; else their rounding step
+    prediction_resolution: float | None = None
 
 
 class Environment(Section):

@@ -39,6 +39,8 @@ class DatasetRequirements:
     predictions: str | None = None
     scores: str | None = None
     id_column: str | None = None
+    task: str = "binary"  # binary, multiclass or regression
+    classes: tuple[Any, ...] | None = None  # multiclass with recorded predictions
 
 
 @dataclass(frozen=True)
@@ -125,11 +127,18 @@ def _check(
     for what, col in named:
         if col not in cols:
             problems.add(f"{what} column {col!r} is missing (columns: {available})")
-    if req.label in cols and len(frame):
+    if req.task != "binary":
+        _check_task(frame, req, estimator, problems)
+    elif req.label in cols and len(frame):
         _check_label(frame[req.label], req, estimator, problems)
     elif req.label is None:
         _check_model_classes(req, estimator, problems)
-    if req.predictions in cols and len(frame) and (req.label is None or req.label in cols):
+    if (
+        req.task == "binary"
+        and req.predictions in cols
+        and len(frame)
+        and (req.label is None or req.label in cols)
+    ):
         _check_predictions(frame, req, problems)
     if req.scores in cols and len(frame):
         scores = pd.to_numeric(frame[req.scores], errors="coerce")
@@ -141,6 +150,17 @@ def _check(
             )
     if inputs is not None and len(frame):  # a frame without rows has nothing to check
         _check_model_inputs(frame, req, inputs, problems)
+
+
+def _check_task(
+    frame: pd.DataFrame, req: DatasetRequirements, estimator: Any, problems: Problems
+) -> None:
+    """The label, predictions and model checks of a multiclass or regression audit."""
+    if req.task == "regression":
+        from .validate_regression import check_regression as check_task
+    else:
+        from .validate_multiclass import check_multiclass as check_task
+    check_task(frame, req, estimator, problems)
 
 
 _NESTED = (list, tuple, dict, set, np.ndarray)

@@ -110,6 +110,11 @@ class Plan:
     drift: Any = None  # audit.drift.stream.DriftPlan
     sample_below: int | None = None  # see sample.key_bound
     keep_decisions: bool = False  # for the reasons pass (explain.rows: adverse)
+    task: str = "binary"  # binary, multiclass or regression (audit.engine.tasks)
+    classes: tuple[Any, ...] | None = None  # multiclass: every class, in order
+    #: statistics gathered beside the task's (e.g. counterfactual flips): each has a ``name``
+    #: and ``summarise(plan, frame, first_row, decisions)`` returning a mergeable value
+    extensions: tuple[Any, ...] = ()
 
     @property
     def needs_median(self) -> bool:
@@ -133,9 +138,24 @@ class Plan:
         if not validated:
             validate(frame, req, self.model, source=self.source, first_row=first_row, partial=True)
         t0 = clock.add("validate", t0)
-        y_true = None if req.label is None else is_positive(frame[req.label], req.positive_label)
-        y_pred, scores, current = self._decide(frame)
+        parts: dict[str, Any] = {}
+        if self.task == "binary":
+            y_true = (
+                None if req.label is None else is_positive(frame[req.label], req.positive_label)
+            )
+            y_pred, scores, current = self._decide(frame)
+            decisions: Any = y_pred
+        else:
+            from audit.engine.tasks import decide
+
+            outcome = decide(self, frame)
+            y_true, y_pred, scores, current = outcome.y_true, outcome.y_pred, None, outcome.current
+            decisions, parts[self.task] = outcome.decisions, outcome.part
         t0 = clock.add("predict", t0)
+        if self.extensions:
+            for extension in self.extensions:
+                parts[extension.name] = extension.summarise(self, frame, first_row, decisions)
+            t0 = clock.add("extensions", t0)
         used = [c for c in self.used if c in frame.columns]
         missing = frame[used].isna().any(axis=1).to_numpy() if used else None
         stats = summarise_arrays(
@@ -172,7 +192,9 @@ class Plan:
             drift = self.drift.summarise(frame, current)
         clock.add("drift", t0)
         kept = Decisions.of(first_row, y_pred) if self.keep_decisions else None
-        return replace(stats, sample=sample, drift=drift, timings=clock, decisions=kept)
+        return replace(
+            stats, sample=sample, drift=drift, timings=clock, decisions=kept, parts=parts or None
+        )
 
     def _decide(
         self, frame: pd.DataFrame
@@ -231,6 +253,11 @@ class Plan:
 
     def check(self, stats: Stats) -> None:
         """The dataset-wide checks a partition cannot make (see validate.check_whole)."""
+        if self.task != "binary":
+            from audit.engine.tasks import check
+
+            check(self, stats)
+            return
         cells = stats.cells
         check_whole(
             self.source,

@@ -50,6 +50,9 @@ class Stats:
     timings: Any = None  # audit.engine.partition.Timings: seconds per step, summed
     #: the model's decisions, kept for a later pass (``explain.rows: adverse``)
     decisions: Any = None  # audit.engine.decisions.Decisions
+    #: the statistics of the audit's task and extensions, by name (audit.engine.tasks): each a
+    #: value with an exact, associative ``merge`` (counts keyed by joint key, not by position)
+    parts: dict[str, Any] | None = None
 
     @property
     def distinct_scores(self) -> int:
@@ -162,6 +165,7 @@ def merge_stats(parts: Sequence[Stats]) -> Stats:
         drift=_merge_all(drifts),
         timings=_merge_all([p.timings for p in parts if p.timings is not None]),
         decisions=_merge_all([p.decisions for p in parts if p.decisions is not None]),
+        parts=_merge_parts([p.parts for p in parts if p.parts]),
     )
     return _bounded(merged)
 
@@ -174,6 +178,14 @@ def _merge_all(parts: list[Any]) -> Any:
     for other in parts[1:]:
         out = out.merge(other)
     return out
+
+
+def _merge_parts(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Merge the task's and extensions' statistics name by name (None if there are none)."""
+    if not parts:
+        return None
+    names = sorted({name for part in parts for name in part})
+    return {name: _merge_all([part[name] for part in parts if name in part]) for name in names}
 
 
 def _sort_key(key: Key) -> tuple[tuple[int, str], ...]:

@@ -128,6 +128,8 @@ def build_report(
         data=result.data,
         baseline=result.baseline,
         drift=result.drift,
+        **({"task": result.task} if result.task != "binary" else {}),
+        **result.sections,
         settings=result.settings,
         environment=result.environment,
     )

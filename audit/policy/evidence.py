@@ -26,3 +26,9 @@ class Evidence:
     baseline: contract.Report | None = None
     drift: contract.Drift | None = None
     has_label: bool = True
+    #: binary, multiclass or regression; the sections beyond the binary ones, when they apply
+    task: str = "binary"
+    regression: contract.Regression | None = None
+    multiclass: contract.Multiclass | None = None
+    counterfactual: contract.Counterfactual | None = None
+    shift: contract.Shift | None = None

@@ -14,22 +14,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from . import contract
-from .access import Actor
-from .bundles import read_report
-from .errors import InputError
-from .fairness.counters import RESOLUTION
-from .loaders import LoadedModel, load_model
-from .policy import Evidence, Finding, Policy, evaluate, load_policy, outcome, summarise
-from .readonce import Copied, PrivateCopies, named_as_source
-from .registry import Registry
-from .registry.resolve import Artifacts, system_name
-from .spec import ResolvedSpec
+from .. import contract
+from ..access import Actor
+from ..errors import InputError
+from ..fairness.counters import RESOLUTION
+from ..loaders import LoadedModel
+from ..policy import Evidence, Finding, Policy, evaluate, load_policy, outcome, summarise
+from ..readonce import Copied
+from ..registry import Registry
+from ..registry.resolve import Artifacts, system_name
+from ..spec import ResolvedSpec
+from .drift import _drift_plan
+from .explaining import _explain, _explain_columns
+from .load import _check_adverse, _load_baseline, _load_model
 
 LIBRARIES = (
     "xgboost",
@@ -72,6 +71,10 @@ class AuditResult:
     #: per-decision reasons (explain.DecisionReasons) for reasons.csv; not part of report.json
     #: (or an audit.explain.ReasonsSpool: the reasons.csv of every adverse decision)
     decisions: Any = None
+    #: the task (binary, multiclass, regression) and the report sections beyond the binary
+    #: ones, by Report field name (regression, multiclass, counterfactual, shift)
+    task: str = "binary"
+    sections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -121,194 +124,6 @@ class _Stages:
             self.timings[name] = time.perf_counter() - t0
 
 
-def _load_model(
-    resolved: ResolvedSpec, artifacts: Artifacts, allow_pickle_digest: str | None
-) -> tuple[LoadedModel, dict[str, Any]]:
-    """Load the spec's model from a path, the registry or an MLflow registry, and describe it."""
-    ref = resolved.model
-    assert ref is not None
-    if ref.uri is not None:
-        from .loaders.mlflow_loader import load_model_uri
-
-        ml = resolved.spec.mlflow
-        model = load_model_uri(
-            ref.uri,
-            tracking_uri=ml.tracking_uri if ml else None,
-            registry_uri=ml.registry_uri if ml else None,
-        )
-        info: dict[str, Any] = {
-            "name": ref.name or ref.uri,
-            "version": ref.version,
-            "sha256": model.sha256,
-            "source": "mlflow",
-            "path": ref.uri,
-        }
-    else:
-        if allow_pickle_digest and not ref.is_registered:
-            raise InputError(
-                "--allow-pickle applies only to a registered model (its digest is pinned in the "
-                "registry); a model given by path is never unpickled",
-                hint="register it: audit registry add-model --allow-pickle ..., then use name@version",
-            )
-        copied, info = artifacts.resolve(ref, "model", "model")
-        with named_as_source(copied, ref.display()):
-            model = load_model(copied.path, copied.sha256, allow_pickle_digest=allow_pickle_digest)
-    info["format"] = model.format
-    info["estimator"] = model.description
-    if getattr(model, "unsafe", False):
-        info["unsafe_format"] = True
-    return model, info
-
-
-def _drift_plan(
-    resolved: ResolvedSpec,
-    artifacts: Artifacts,
-    model: LoadedModel | None,
-    features: list[str] | None,
-    present: list[str],
-) -> tuple[Any, dict[str, Any]]:
-    """The drift plan: the reference data read (it is held in memory) and, with a model, its
-    predictions; the audit data is then summarised against it partition by partition.
-
-    Compared: the model's input columns (with recorded decisions: every column that is not the
-    label, a sensitive feature, the decisions or scores), never the id column, whose values
-    differ between any two datasets by design; the label when the audit has one.
-    """
-    from .drift.stream import DriftPlan
-    from .engine import model_decisions
-
-    spec = resolved.spec
-    assert resolved.reference is not None
-    copied, info = artifacts.resolve(resolved.reference, "dataset", "reference")
-    excluded = {spec.label, *spec.sensitive_features, spec.predictions, spec.scores, spec.id_column}
-    inputs = features or [c for c in present if c not in excluded]
-    columns = [c for c in inputs if c != spec.id_column]
-    label = [spec.label] if spec.label is not None else []
-    wanted = list(dict.fromkeys([*inputs, *spec.sensitive_features, *label]))
-    reference = artifacts.read_table(copied, resolved.reference, columns=wanted)
-    missing = [c for c in wanted if c not in reference.columns]
-    if missing:
-        raise InputError(
-            f"reference dataset {resolved.reference.display()} lacks columns the audit compares: "
-            f"{', '.join(map(repr, missing))}",
-            hint="the reference data needs the model's features, the sensitive features"
-            + (" and the label" if label else ""),
-        )
-    ref_pred = None
-    if model is not None:
-        ref_decisions, ref_scores = model_decisions(
-            model.estimator, reference[inputs], spec.positive_label
-        )
-        ref_pred = ref_scores if ref_scores is not None else ref_decisions.astype(str)
-    plan = DriftPlan.build(
-        reference,
-        features=columns,
-        sensitive=list(spec.sensitive_features),
-        label=spec.label,  # None: no label drift to measure
-        reference_predictions=ref_pred,
-    )
-    info["rows"] = int(len(reference))
-    return plan, info
-
-
-def _explain_columns(spec: Any, features: list[str] | None, present: list[str]) -> tuple[str, ...]:
-    """The columns the explanation sample keeps: the model's inputs, the sensitive features and
-    the id column."""
-    inputs = features or [c for c in present if c not in (spec.label, spec.id_column)]
-    extra = [*spec.sensitive_features, *([spec.id_column] if spec.id_column else [])]
-    return tuple(dict.fromkeys([*inputs, *[c for c in extra if c in present]]))
-
-
-def _explain(
-    spec: Any, model: LoadedModel, features: list[str] | None, stats: Any, reason_codes: Any
-) -> Any:
-    """Explanations on the explanation population the pass kept (every row up to
-    ``explain.population``, else a seeded sample of that many: :mod:`audit.engine.sample`)."""
-    from .explain import explain_model
-
-    sample = stats.sample
-    rows = sample.population()
-    X = (
-        rows[features]
-        if features
-        else rows.drop(columns=[spec.id_column] if spec.id_column else [])
-    )
-    row_ids = None
-    if spec.id_column:
-        row_ids = rows[spec.id_column]
-    elif not sample.complete:
-        row_ids = pd.Series(rows.index.to_numpy())  # positions in the dataset
-    ex = spec.explain
-    return explain_model(
-        model.estimator,
-        X,
-        positive_label=spec.positive_label,
-        # every sensitive feature, input or not: those that are inputs are direct use, and
-        # proxies are looked for among the other inputs either way
-        sensitive_features=list(spec.sensitive_features),
-        sample_size=ex.sample_size,
-        background_size=ex.background_size,
-        seed=spec.seed,
-        rows="sample" if ex.rows == "adverse" else ex.rows,
-        row_ids=row_ids,
-        groups=rows[list(spec.sensitive_features)],
-        reason_codes=reason_codes,
-        max_reasons=ex.max_reasons,
-        method=ex.method,
-        permutations=ex.permutations,
-        stability_replicas=ex.stability_replicas,
-        stability_rows=ex.stability_rows,
-        stability_background=ex.stability_background,
-        proxy_threshold=ex.proxy_threshold,
-        proxy_auc_threshold=ex.proxy_auc_threshold,
-        proxy_model_rows=ex.proxy_model_rows,
-        adverse=ex.rows == "adverse",
-    )
-
-
-def _check_adverse(model: LoadedModel | None, reason_codes: Any) -> None:
-    """``explain.rows: adverse`` needs a model to explain and reason codes to word it."""
-    if model is None:
-        raise InputError(
-            "explain.rows: adverse gives reasons for a model's adverse decisions, but this audit "
-            "judges recorded decisions (no model)",
-            hint="name the model in the spec, or remove explain.rows",
-        )
-    if reason_codes is None:
-        raise InputError(
-            "explain.rows: adverse needs a reason-code file: reasons must be given in words",
-            hint="set explain.reason_codes in the spec (examples: policies/reason-codes/), or "
-            "use a policy pack that names one",
-        )
-
-
-def _load_baseline(
-    path: Path | None, copies: PrivateCopies
-) -> tuple[contract.Report | None, dict[str, Any] | None]:
-    """The baseline report and its identity, or (None, None) when no baseline was given."""
-    if path is None:
-        return None, None
-    if not path.is_file():
-        raise InputError(
-            f"baseline report {path} does not exist",
-            hint="give a report.json, a bundle folder, or <name>@<N> for version N in the output folder",
-        )
-    copied = copies.copy(path)  # read once: the digest is of the report that was read
-    try:
-        with named_as_source(copied):
-            typed = read_report(copied.path)
-    except InputError as exc:
-        raise InputError(f"baseline report: {exc.message}", hint=exc.hint) from None
-    info = {
-        "report_id": typed.report_id,
-        "version": typed.version,
-        "created_at": typed.created_at,
-        "sha256": copied.sha256,
-        "path": str(path),
-    }
-    return typed, info
-
-
 def run_audit(
     resolved: ResolvedSpec,
     *,
@@ -356,9 +171,11 @@ def _run(
     allow_pickle_digest: str | None,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> AuditResult:
-    from .data import DatasetRequirements, validate
-    from .engine import DataSource, Plan, choose, finalize, summarise
-    from .explain import ExplanationUnavailable, load_reason_codes
+    from ..data import DatasetRequirements, validate
+    from ..engine import DataSource, Plan, choose, finalize, summarise
+    from ..engine.tasks import extension_sections, extensions
+    from ..engine.tasks import finalize as finalize_task
+    from ..explain import ExplanationUnavailable, load_reason_codes
 
     spec = resolved.spec
     st = _Stages(on_stage)
@@ -403,6 +220,8 @@ def _run(
             spec.predictions,
             spec.scores,
             spec.id_column,
+            spec.task,
+            tuple(spec.classes) if spec.classes else None,
         )
         backend = choose(spec.engine.backend, data)
         frame = None
@@ -444,6 +263,9 @@ def _run(
         else None,
         drift=drift_plan,
         keep_decisions=spec.explain.rows == "adverse",
+        task=spec.task,
+        classes=tuple(spec.classes) if spec.classes else None,
+        extensions=extensions(spec, model, present),
     )
     with st.stage("summarise"):
         stats = summarise(plan, backend, spec.engine, data, frame, on_progress)
@@ -460,19 +282,22 @@ def _run(
     for step, seconds in stats.timings.seconds.items():
         st.timings[f"summarise/{step}"] = seconds
     with st.stage("fairness"):
-        fairness = finalize.fairness(
-            stats,
-            list(spec.sensitive_features),
-            finalize.FairnessOptions(
-                reference=policy.reference_group,
-                min_group_size=policy.min_group_size,
-                exclude_below_share=policy.exclude_below_share,
-                n_bootstrap=spec.fairness.n_bootstrap,
-                confidence=spec.fairness.confidence,
-                seed=spec.seed,
-            ),
-        ).to_report()
-        performance = finalize.performance(stats).to_report()
+        options = finalize.FairnessOptions(
+            reference=policy.reference_group,
+            min_group_size=policy.min_group_size,
+            exclude_below_share=policy.exclude_below_share,
+            n_bootstrap=spec.fairness.n_bootstrap,
+            confidence=spec.fairness.confidence,
+            seed=spec.seed,
+        )
+        sections: dict[str, Any] = {}
+        if spec.task == "binary":
+            fairness = finalize.fairness(stats, list(spec.sensitive_features), options).to_report()
+            performance = finalize.performance(stats).to_report()
+        else:
+            done = finalize_task(spec.task, stats, spec, options)
+            fairness, performance, sections = done.fairness, done.performance, done.sections
+        sections.update(extension_sections(spec, stats, options))
         profile = finalize.profile(stats, list(spec.sensitive_features))
         y_true_known = stats.labelled
 
@@ -494,8 +319,8 @@ def _run(
     with st.stage("reasons"):
         if explanation is not None:
             if explanation.row_explainer is not None:  # explain.rows: adverse
-                from .engine import run_reasons
-                from .explain.reasons import ReasonsSpool
+                from ..engine import run_reasons
+                from ..explain.reasons import ReasonsSpool
 
                 decisions = ReasonsSpool()
                 tally = run_reasons(
@@ -531,6 +356,8 @@ def _run(
             baseline=baseline,
             drift=drift,
             has_label=y_true_known,
+            task=spec.task,
+            **sections,
         )
         findings = evaluate(policy, evidence, today or date.today())
 
@@ -584,4 +411,6 @@ def _run(
         decisions=decisions,
         actor=actor,
         timings=st.timings,
+        task=spec.task,
+        sections=sections,
     )
