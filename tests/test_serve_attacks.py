@@ -483,3 +483,41 @@ def test_a_portal_session_ends_with_its_token(served: Served) -> None:
     exp = jwt.decode(cookie, options={"verify_signature": False})["exp"]
     assert exp == jwt.decode(short, options={"verify_signature": False})["exp"]
     assert token  # the long token still works for the API
+
+
+def test_an_endpoint_model_is_never_called_by_the_service(served: Served, tmp_path: Path) -> None:
+    """SSRF: a spec naming ``model: endpoint+http://...`` would make the service POST the
+    registered data to any address a caller names. Through the service an endpoint model is
+    refused (exit 2) before anything is sent: the listening server below sees no connection."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        spec = write_spec(tmp_path)
+        url = f"endpoint+http://127.0.0.1:{server.server_address[1]}/invocations"
+        doc = {**json.loads(spec.read_text()), "model": url}
+        files = [
+            ("1/audit.yaml", json.dumps(doc).encode()),
+            ("1/policy.yaml", (tmp_path / "policy.yaml").read_bytes()),
+            ("1/reason-codes.yaml", (tmp_path / "reason-codes.yaml").read_bytes()),
+        ]
+        out = job(served, ["run", "@in/1/audit.yaml", "--no-pdf"], files).json()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out["exit_code"] == 2, out
+    assert "calls no model endpoint" in out["stderr"] and "Traceback" not in out["stderr"]
+    assert hits == []

@@ -125,3 +125,63 @@ def test_id_column_cannot_play_another_role(tmp_path: Path, extra: str, role: st
     recorded = RECORDED + "predictions: hired\nid_column: hired\n"
     with pytest.raises(InputError, match="cannot also be the predictions column"):
         load_spec(spec_file(tmp_path, recorded))
+
+
+# -- tasks beyond binary classification (issue #20) ----------------------------------------------
+
+NON_BINARY = BASE.replace("positive_label: 1\n", "")
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_a_non_binary_task_needs_no_positive_label_and_refuses_one(
+    tmp_path: Path, task: str
+) -> None:
+    r = load_spec(spec_file(tmp_path, NON_BINARY + f"task: {task}\n"))
+    assert r.spec.task == task and r.spec.positive_label is None
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, BASE + f"task: {task}\n"))
+    assert f"positive_label applies to binary audits; task: {task} has none" in str(info.value)
+
+
+def test_a_binary_task_still_needs_its_positive_label(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, NON_BINARY))
+    assert "give `positive_label`" in str(info.value)
+
+
+def test_an_unknown_task_is_refused_naming_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, NON_BINARY + "task: ranking\n"))
+    msg = info.value.diagnostics()
+    assert "task" in msg and "'binary'" in msg and "'regression'" in msg
+
+
+def test_recorded_scores_are_for_binary_audits(tmp_path: Path) -> None:
+    text = NON_BINARY.replace("model: models/m.skops\n", "scores: s\n") + "task: regression\n"
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, text))
+    assert "takes recorded `predictions`, not `scores`" in str(info.value)
+
+
+def test_an_endpoint_reference_is_a_url_not_a_path(tmp_path: Path) -> None:
+    url = "https://models.example/invocations"
+    r = load_spec(spec_file(tmp_path, BASE.replace("models/m.skops", f"endpoint+{url}")))
+    assert r.model is not None and r.model.endpoint and r.model.uri == url
+    assert r.model.path is None and not r.model.is_registered
+
+
+@pytest.mark.parametrize(
+    "scenario, message",
+    [
+        ("{id: s, feature: sex, group: F}", "give exactly one of `change` or `share`"),
+        ("{id: s, feature: sex, group: F, change: 0.1, share: 0.5}", "exactly one of"),
+        ("{id: s, feature: sex, group: F, share: 1.0}", "less than 1"),
+        ("{id: s, feature: sex, group: F, change: -1.5}", "greater than -1"),
+    ],
+)
+def test_a_shift_scenario_names_one_valid_change(
+    tmp_path: Path, scenario: str, message: str
+) -> None:
+    with pytest.raises(InputError) as info:
+        load_spec(spec_file(tmp_path, BASE + f"shift: [{scenario}]\n"))
+    assert message in info.value.diagnostics()

@@ -107,6 +107,14 @@ def registered_only(resolved: Any) -> None:
         ("dataset", resolved.dataset),
         ("reference_dataset", resolved.reference),
     ):
+        if ref is not None and ref.endpoint:
+            raise InputError(
+                f"{resolved.source or 'the spec'}: model is an endpoint ({ref.display()}); "
+                "through audit serve the service calls no model endpoint (it would send "
+                "registered data to whatever address a caller names)",
+                hint="audit an endpoint with the local CLI (audit run, without --server), or "
+                "register the model file and write name@version in the spec",
+            )
         if ref is not None and not ref.is_registered:
             raise InputError(
                 f"{resolved.source or 'the spec'}: {field_name} is a file ({ref.path}); through "
