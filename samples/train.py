@@ -1,6 +1,6 @@
 """Regenerate the sample audit datasets, models and manifest shipped under ``samples/``.
 
-Run from the repository root (no network needed, about half a minute on one core)::
+Run from the repository root (no network needed, about 40 seconds on two cores)::
 
     python samples/train.py
 
@@ -12,17 +12,25 @@ script does to them. Outputs:
 - ``adult/adult_train.csv``: the prepared training split (32,561 rows), the drift reference.
 - ``adult/models/adult-gbm.skops``, ``adult/models/adult-logreg.skops``: scikit-learn pipelines
   trained on the prepared UCI Adult training split (32,561 rows), string labels.
+- ``adult/models/adult-logreg-nosensitive.skops``: adult-logreg's pipeline that takes the same
+  input columns but never reads ``sex`` or ``race`` (for counterfactual flip tests).
 - ``german/german_test.csv``: a stratified 30 % hold-out of German credit (300 rows) plus the
   derived column ``age_group``.
-- ``german/models/german-rf.skops``: a random forest pipeline trained on the other 70 %.
+- ``german/models/german-rf.skops``: a random forest pipeline trained on the other 70 % (binary:
+  ``risk``).
+- ``german/models/german-amount-gbr.skops``: a gradient-boosted regressor of ``credit_amount``
+  and ``german/models/german-housing-rf.skops``, a random forest for ``housing`` (free / own /
+  rent), both trained on the same 70 %.
 - ``manifest.json``: sha256 and size of every shipped data file and model, and for each model its
-  format, estimator, library versions, features, label and the metrics measured here.
+  format, task, estimator, library versions, features, label and the metrics measured here.
 
 Everything is seeded, so the CSV files are byte-identical on every run and the models make
-identical predictions. The ``.skops`` bytes themselves differ between runs (zip timestamps and
-member names derived from object ids), so their digests in the manifest change with each run.
+identical predictions. The ``.skops`` bytes themselves would differ between runs (zip
+timestamps and member names derived from object ids), so an existing model file is kept when it
+loads and predicts identically to the freshly trained model (``save_model``): re-running the
+script leaves unchanged models, and their digests in the manifest, alone.
 
-Models are written only with ``skops.io.dump``: pickle and joblib files are code, and the audit
+Models are written only with skops (``skops.io.dumps``): pickle and joblib files are code, and the audit
 tool refuses to load them by default.
 """
 

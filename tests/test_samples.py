@@ -15,6 +15,7 @@ import json
 import zipfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -396,17 +397,17 @@ NOSENSITIVE = "adult/models/adult-logreg-nosensitive.skops"
 
 
 @pytest.fixture(scope="module")
-def nosensitive() -> object:
+def nosensitive() -> Any:
     return sio.load(SAMPLES / NOSENSITIVE, trusted=TRUSTED_TYPES[NOSENSITIVE])
 
 
 def test_nosensitive_model_takes_sex_and_race_but_never_reads_them(
-    manifest: dict, nosensitive: object
+    manifest: dict, nosensitive: Any
 ) -> None:
     record = model_record(manifest, NOSENSITIVE)
     assert record["unused_features"] == ["sex", "race"]
-    assert {"sex", "race"} <= set(nosensitive.feature_names_in_)  # type: ignore[attr-defined]
-    preprocess = nosensitive[0]  # type: ignore[index]
+    assert {"sex", "race"} <= set(nosensitive.feature_names_in_)
+    preprocess = nosensitive[0]
     assert preprocess.remainder == "drop"
     used = {c for _, step, cols in preprocess.transformers_ if step != "drop" for c in cols}
     assert used == set(record["features"]) - {"sex", "race"}
@@ -418,7 +419,7 @@ def test_nosensitive_model_takes_sex_and_race_but_never_reads_them(
 
 
 def test_nosensitive_decisions_do_not_change_when_sex_or_race_is_swapped(
-    adult_test: pd.DataFrame, manifest: dict, nosensitive: object
+    adult_test: pd.DataFrame, manifest: dict, nosensitive: Any
 ) -> None:
     features = model_record(manifest, NOSENSITIVE)["features"]
     frame = adult_test[features]
@@ -432,11 +433,11 @@ def test_nosensitive_decisions_do_not_change_when_sex_or_race_is_swapped(
         other = {r: races[(i + shift) % len(races)] for i, r in enumerate(races)}
         variants.append(frame.assign(race=frame["race"].map(other)))
     variants.append(swapped_sex.assign(race="Other"))
-    decisions = nosensitive.predict(frame)  # type: ignore[attr-defined]
-    proba = nosensitive.predict_proba(frame)  # type: ignore[attr-defined]
+    decisions = nosensitive.predict(frame)
+    proba = nosensitive.predict_proba(frame)
     for variant in variants:
-        np.testing.assert_array_equal(nosensitive.predict(variant), decisions)  # type: ignore[attr-defined]
-        np.testing.assert_array_equal(nosensitive.predict_proba(variant), proba)  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(nosensitive.predict(variant), decisions)
+        np.testing.assert_array_equal(nosensitive.predict_proba(variant), proba)
     # The same swap does move adult-logreg, which reads sex: the check above can fail.
     logreg = sio.load(SAMPLES / "adult/models/adult-logreg.skops", trusted=[])
     flips = logreg.predict(swapped_sex) != logreg.predict(frame)
@@ -444,15 +445,15 @@ def test_nosensitive_decisions_do_not_change_when_sex_or_race_is_swapped(
 
 
 def test_nosensitive_retraining_reproduces_the_shipped_model(
-    train_module: ModuleType, adult_test: pd.DataFrame, nosensitive: object
+    train_module: ModuleType, adult_test: pd.DataFrame, nosensitive: Any
 ) -> None:
     train = train_module.read_adult(SAMPLES / "adult" / "raw" / "adult.data", skip_first_line=False)
     retrained = train_module.train_adult("adult-logreg-nosensitive", train)
     frame = adult_test[list(train_module.ADULT_FEATURES)]
-    np.testing.assert_array_equal(retrained.predict(frame), nosensitive.predict(frame))  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(retrained.predict(frame), nosensitive.predict(frame))
     np.testing.assert_array_equal(
         retrained.predict_proba(frame),
-        nosensitive.predict_proba(frame),  # type: ignore[attr-defined]
+        nosensitive.predict_proba(frame),
     )
 
 
