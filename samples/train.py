@@ -30,8 +30,8 @@ timestamps and member names derived from object ids), so an existing model file 
 loads and predicts identically to the freshly trained model (``save_model``): re-running the
 script leaves unchanged models, and their digests in the manifest, alone.
 
-Models are written only with skops (``skops.io.dumps``): pickle and joblib files are code, and the audit
-tool refuses to load them by default.
+Models are written only with skops (``skops.io.dumps``): pickle and joblib files are code, and
+the audit tool refuses to load them by default.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import hashlib
 import json
 import platform
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,7 @@ def adult_logreg_nosensitive_pipeline() -> Pipeline:
     return Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=2000))])
 
 
-ADULT_MODELS: dict[str, Any] = {
+ADULT_MODELS: dict[str, Callable[[], Pipeline]] = {
     "adult-gbm": adult_gbm_pipeline,
     "adult-logreg": adult_logreg_pipeline,
     "adult-logreg-nosensitive": adult_logreg_nosensitive_pipeline,
