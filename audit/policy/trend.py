@@ -66,6 +66,7 @@ def trend_section(
         links.append(newer.report.previous == f"sha256:{older.sha256}")
     links.append(None)
     rules = list(current) if current is not None else list(reports[-1].report.rules)
+    rules = [r for r in rules if r.kind != "trend"]  # their values are counts of these steps
     series = []
     for rule in rules:
         points = []

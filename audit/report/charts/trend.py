@@ -17,8 +17,8 @@ from audit.contract import TrendSeries
 
 _WIDTH = 640
 _HEIGHT = 190
-_LEFT = 56
-_RIGHT = 24
+_LEFT = 64
+_RIGHT = 48
 _TOP = 22
 _BOTTOM = 44
 _FONT = 11
@@ -29,8 +29,12 @@ def _label(version: int | None) -> str:
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:
-    step = (high - low) / count
-    return [low + i * step for i in range(count + 1)]
+    """Round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) within [low, high]."""
+    raw = (high - low) / count
+    scale = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * scale for m in (1, 2, 2.5, 5, 10) if m * scale >= raw)
+    first = math.ceil(low / step - 1e-9)
+    return [k * step for k in range(first, int(math.floor(high / step + 1e-9)) + 1)]
 
 
 def trend_chart(series: TrendSeries) -> Markup:
@@ -110,7 +114,8 @@ def trend_chart(series: TrendSeries) -> Markup:
                 f'M{px - 3:.1f},{py + 3:.1f} L{px + 3:.1f},{py - 3:.1f}" stroke="#c2410c"/>'
             )
         parts.append(
-            f'<text x="{px + 7:.1f}" y="{py - 6:.1f}" font-size="{_FONT}">{float(p.value):.3g}</text>'
+            f'<text x="{px:.1f}" y="{py - 8:.1f}" text-anchor="middle" font-size="{_FONT}">'
+            f"{float(p.value):.3g}</text>"
         )
     first, last = _label(points[0].version), _label(points[-1].version)
     title = f"{series.rule}: {series.metric} from {first} to {last}"
