@@ -151,7 +151,7 @@ def test_the_cli_prints_the_trend_and_sees_an_edited_version(
     assert [p["linked"] for p in series["points"]] == [True, True, None]
     assert main(["report", "trend", "german-credit", "--output", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "accuracy-trend" in text and "worse in each of the last 2 step(s)" in text
+    assert "accuracy-floor: accuracy" in text and "worse in each of the last 2 step(s)" in text
     # edit v1's report.json after v2 pinned its digest: the trend shows it
     target = folder / "v1" / "report.json"
     target.parent.chmod(0o755)
