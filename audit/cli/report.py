@@ -13,10 +13,20 @@ from ..errors import AuditError
 from ..pipeline.paths import confine
 from ..pipeline.session import report_resource
 from ..textsafe import printable
-from .common import PATH, STATUS_STYLE, F, guard, json_option, relative, reports_option, session
+from .common import (
+    PATH,
+    STATUS_STYLE,
+    AuditGroup,
+    F,
+    guard,
+    json_option,
+    relative,
+    reports_option,
+    session,
+)
 
 
-@click.group()
+@click.group(cls=AuditGroup)
 def report() -> None:
     """List, show, open, export and compare report bundles."""
 
