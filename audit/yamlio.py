@@ -13,6 +13,7 @@ one.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -266,7 +267,16 @@ def validation_message(
         pos, loc = locate(node, raw_loc)
         where = f"{path}:{pos[0]}:{pos[1]}" if pos else str(path)
         msg = err["msg"]
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            tag = str(ctx.get("tag", ""))
+            tags = re.findall(r"'([^']+)'", str(ctx.get("expected_tags", "")))
+            close = difflib.get_close_matches(tag, tags, n=1)
+            msg = f"unknown {loc[-1] if loc else 'kind'} {tag!r}" + (
+                f" (did you mean '{close[0]}'?)" if close else ""
+            )
+            msg += f"; one of: {', '.join(tags)}"
+        elif err["type"] == "extra_forbidden":
             msg = "unknown key"
             known = _known_fields(model, loc)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)

@@ -296,3 +296,22 @@ def test_sample_datasets_read_like_before() -> None:
         theirs = pd.read_csv(path)
         pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
         assert json.dumps(list(ours.columns)) == json.dumps(list(theirs.columns))
+
+
+def test_a_misnamed_column_is_named_with_the_closest_and_the_whole_header(tmp_path: Path) -> None:
+    """A wrong label column listed only the columns the audit had read (the label, being
+    missing, was not among them) and offered no correction; now the whole header and a
+    did-you-mean, before any row is read."""
+    from audit.data import DatasetRequirements
+    from audit.data.validate import check_columns
+
+    header = ["risk", "sex", "job", "housing", "age", "age_group"]
+    req = DatasetRequirements("riskk", 1, ("sex", "Age_Group"), id_column="applicant")
+    with pytest.raises(InputError) as info:
+        check_columns(req, header, source="german.csv")
+    text = str(info.value)
+    assert "label column 'riskk' is missing (did you mean 'risk'?)" in text
+    assert "sensitive feature column 'Age_Group' is missing (did you mean 'age_group'?)" in text
+    assert "id_column 'applicant' is missing" in text
+    assert "the file's 6 columns: risk, sex, job, housing, age, age_group" in text
+    check_columns(DatasetRequirements("risk", 1, ("sex",)), header, source="german.csv")

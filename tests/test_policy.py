@@ -394,3 +394,21 @@ def test_policy_init_writes_a_valid_policy(tmp_path: Path) -> None:
     policy = load_policy(out)
     assert {r.id for r in policy.rules} >= {"four-fifths-sex", "four-fifths-age-group"}
     assert main(args) == 2  # refuses to overwrite
+
+
+def test_a_misspelt_rule_kind_is_one_line_with_a_did_you_mean(tmp_path: Path) -> None:
+    """`kind: fairnes` gave pydantic's union-tag error; now one line naming the kind, the
+    closest kind and every kind there is."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "apiVersion: audit/v1\nkind: Policy\nname: x\nversion: '1'\nrules:\n"
+        "  - id: r1\n    kind: fairnes\n    metric: impact_ratio\n    operator: '>='\n"
+        "    threshold: 0.8\n",
+        "utf-8",
+    )
+    with pytest.raises(InputError) as info:
+        load_policy(path)
+    message = str(info.value)
+    assert message.count("\n") == 0
+    assert "p.yaml:7:5: rules[0].kind: unknown kind 'fairnes' (did you mean 'fairness'?)" in message
+    assert "one of: fairness, performance" in message and "Input tag" not in message

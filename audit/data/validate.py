@@ -18,6 +18,7 @@ so a user fixes them in one round instead of one per run. Checked:
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,40 @@ def validate(
     problems = Problems(source, first_row=first_row, partial=partial)
     _check(frame, requirements, estimator, inputs, problems)
     problems.raise_if_any()
+
+
+def check_columns(req: DatasetRequirements, header: Sequence[str], *, source: str) -> None:
+    """Raise one InputError naming every column the spec names that the file lacks, each with
+    the closest column of the file, and the file's whole header (before any row is read)."""
+    present = [str(c) for c in header]
+    named = [("label", req.label)] if req.label is not None else []
+    named += [("sensitive feature", s) for s in req.sensitive]
+    named += [("predictions", req.predictions)] if req.predictions else []
+    named += [("scores", req.scores)] if req.scores else []
+    named += [("id_column", req.id_column)] if req.id_column else []
+    problems = []
+    for what, col in named:
+        if col in present:
+            continue
+        close = difflib.get_close_matches(col, present, n=1, cutoff=0.6)
+        if not close:
+            close = [c for c in present if c.lower() == col.lower()]
+        problems.append(
+            f"{what} {col!r} is missing"
+            if what == "id_column"
+            else f"{what} column {col!r} is missing"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+        )
+    if problems:
+        listing = ", ".join(present)
+        raise InputError(
+            f"dataset {source} cannot be audited ({len(problems)} problem"
+            f"{'s' if len(problems) != 1 else ''}):\n"
+            + "".join(f"  - {p}\n" for p in problems)
+            + f"  the file's {len(present)} columns: {listing}",
+            hint="name the dataset's columns in the spec (label, sensitive_features, "
+            "predictions/scores, id_column), or pass the file that has them",
+        )
 
 
 def _preview(columns: Sequence[Any]) -> str:

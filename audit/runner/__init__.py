@@ -172,6 +172,7 @@ def _run(
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> AuditResult:
     from ..data import DatasetRequirements, validate
+    from ..data.validate import check_columns
     from ..engine import DataSource, Plan, choose, finalize, summarise
     from ..engine.tasks import extension_sections, extensions
     from ..engine.tasks import finalize as finalize_task
@@ -223,6 +224,7 @@ def _run(
             spec.task,
             tuple(spec.classes) if spec.classes else None,
         )
+        check_columns(requirements, data.available(), source=source)
         backend = choose(spec.engine.backend, data)
         frame = None
         if backend == "memory":
