@@ -21,6 +21,7 @@ from audit.engine.finalize import FairnessOptions, _feature_labels, _grouped
 from audit.engine.stats import Stats
 from audit.errors import InputError
 from audit.fairness import shift as sh
+from audit.fairness.counters import auc, merge
 from audit.fairness.rates import quantile_interval
 from audit.fairness.uncertainty import feature_rng, resample_cells
 
@@ -153,15 +154,13 @@ def _scenario(
         for m in sh.OVERALL
     }
     if stats.scores is not None:
-        from audit.fairness.counters import auc, merge
-
         everything = merge(stats.scores)
         now = auc(*everything.neg_pos())
         then = sh.weighted_auc(stats.scores, key_w)
         performance["roc_auc"] = _value(
             "roc_auc",
-            {"roc_auc": np.float64(now)},
-            {"roc_auc": np.float64(then)},
+            {"roc_auc": np.asarray(now)},
+            {"roc_auc": np.asarray(then)},
             {},
             {},
             stats.labelled,
