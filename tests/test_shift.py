@@ -253,16 +253,21 @@ def test_intervals_match_a_row_bootstrap_by_hand(runs: dict, adult: dict) -> Non
     female = (frame["sex"] == "Female").to_numpy()
     target = _target(frame, SCENARIOS[0])
     rng = np.random.default_rng(12345)
-    now, then = [], []
+    now, then, auc = [], [], []
     correct = y == pred
-    for _ in range(1000):
+    for i in range(1000):
         rows = rng.integers(0, len(y), len(y))
         f, c = female[rows], correct[rows]
         share = f.mean()
         w = np.where(f, target / share, (1 - target) / (1 - share))
         now.append(c.mean())
         then.append(np.average(c, weights=w))
-    accuracy = _scenario(runs["memory"][1], "women+10")["performance"]["accuracy"]
+        if i < 300:
+            auc.append(skm.roc_auc_score(y[rows], adult["proba"][rows], sample_weight=w))
+    performance = _scenario(runs["memory"][1], "women+10")["performance"]
+    roc = np.percentile(auc, [2.5, 97.5])
+    np.testing.assert_allclose(performance["roc_auc"]["ci"], roc, atol=0.2 * (roc[1] - roc[0]))
+    accuracy = performance["accuracy"]
     by_hand = np.percentile(then, [2.5, 97.5])
     change = np.percentile(np.subtract(then, now), [2.5, 97.5])
     width, width_change = by_hand[1] - by_hand[0], change[1] - change[0]
@@ -322,15 +327,21 @@ def test_bound_mode_judges_the_paired_interval(tmp_path: Path, runs: dict) -> No
         report,
         _rule("below", "recall", low / 2, bound)
         + _rule("inside", "recall", (low + high) / 2, bound)
-        + _rule("above", "recall", high * 1.01, bound)
-        + _rule("auc", "roc_auc", 0.5, bound),
+        + _rule("above", "recall", high * 1.01, bound),
     )
     assert (found["below"].status, found["below"].verdict) == ("fail", "breach")
     assert (found["inside"].status, found["inside"].verdict) == ("warn", "inconclusive")
     assert (found["above"].status, found["above"].verdict) == ("pass", "no_breach")
     assert found["below"].ci == pytest.approx([low, high])
-    # roc_auc has no interval: never a pass in bound mode
-    assert found["auc"].verdict == "inconclusive"
+
+
+def test_bound_mode_without_an_interval_is_inconclusive(tmp_path: Path) -> None:
+    stats, _ = _stats_and_rows(labelled=True)
+    shift = _shift(stats, n_bootstrap=0, share=0.5)
+    assert shift.scenarios[0].performance["recall"].ci_change is None
+    rule = _rule("r", "recall", 0.5, "    mode: bound\n").replace("women+10", "s")
+    found = _judge(tmp_path, {"shift": shift.to_json()}, rule)["r"]
+    assert (found.status, found.verdict) == ("warn", "inconclusive")
 
 
 def test_lower_is_better_metrics_degrade_upwards_and_every_scenario_is_judged(
@@ -475,13 +486,13 @@ def _stats_and_rows(labelled: bool) -> tuple[object, pd.DataFrame]:
     return stats, rows
 
 
-def _shift(stats: object, task: str = "binary", **scenario: object) -> Shift:
+def _shift(stats: object, task: str = "binary", n_bootstrap: int = 50, **scenario: object) -> Shift:
     spec = SimpleNamespace(
         task=task,
         sensitive_features=["sex", "age"],
         shift=[ShiftScenario(id="s", feature="sex", group="F", **scenario)],  # type: ignore[arg-type]
     )
-    return finalize_shift(stats, spec, FairnessOptions(n_bootstrap=50, seed=1))  # type: ignore[arg-type]
+    return finalize_shift(stats, spec, FairnessOptions(n_bootstrap=n_bootstrap, seed=1))  # type: ignore[arg-type]
 
 
 def test_rows_with_a_missing_value_keep_weight_one() -> None:
@@ -505,6 +516,9 @@ def test_rows_with_a_missing_value_keep_weight_one() -> None:
         rel=REL,
     )
     assert got.unchanged == ["sex", "sex&age"]
+    auc = got.performance["roc_auc"]  # scores with ties: the bootstrap counts a tie 1/2
+    assert auc.ci is not None and auc.ci[0] < auc.shifted < auc.ci[1]
+    assert auc.ci_change is not None and auc.ci_change[0] < auc.change < auc.ci_change[1]
 
 
 def test_without_a_label_only_the_selection_rate_and_demographic_parity() -> None:

@@ -37,8 +37,13 @@ NOTE_UNCHANGED = (
     "their shares do"
 )
 NOTE_AUC = (
-    "roc_auc under a scenario is a point estimate from the weighted score counters; it has no "
-    "bootstrap interval"
+    "roc_auc comes from the weighted score counters; its intervals from multinomial resamples "
+    "of the (joint key, score, label) counts, drawn apart from the cells' (weights recomputed "
+    "in each)"
+)
+NOTE_AUC_BUDGET = (
+    "roc_auc has no interval: its bootstrap would make {n:,} draws (min(rows, distinct "
+    "(key, score, label) counts) x resamples), beyond the budget of {budget:,}"
 )
 NOTE_COMPARED = (
     "between-group summaries compare the groups the fairness section compares (min_group_size "
@@ -64,6 +69,9 @@ def finalize_shift(stats: Stats, spec: Any, options: FairnessOptions) -> contrac
     notes = [NOTE_UNCHANGED, NOTE_COMPARED]
     if stats.scores is not None and stats.labelled:
         notes.append(NOTE_AUC)
+        cost = sh.auc_cost(stats.scores, options.n_bootstrap)
+        if cost > sh.AUC_BUDGET:
+            notes.append(NOTE_AUC_BUDGET.format(n=cost, budget=sh.AUC_BUDGET))
     if not stats.labelled:
         notes.append(f"{contract.NO_LABEL}: only the selection rate and demographic parity")
     return contract.Shift(
@@ -157,12 +165,16 @@ def _scenario(
         everything = merge(stats.scores)
         now = auc(*everything.neg_pos())
         then = sh.weighted_auc(stats.scores, key_w)
+        boot_auc = None
+        if options.n_bootstrap > 0 and stats.labelled:
+            rng = feature_rng(options.seed, f"shift/{scenario.id}/roc_auc")
+            boot_auc = sh.auc_resamples(stats.scores, code, g, target, options.n_bootstrap, rng)
         performance["roc_auc"] = _value(
             "roc_auc",
             {"roc_auc": np.asarray(now)},
             {"roc_auc": np.asarray(then)},
-            {},
-            {},
+            {} if boot_auc is None else {"roc_auc": boot_auc[0]},
+            {} if boot_auc is None else {"roc_auc": boot_auc[1]},
             stats.labelled,
             options,
         )

@@ -153,3 +153,84 @@ def weighted_auc(counters: Sequence[ScoreCounter], weights: np.ndarray) -> float
         return float("nan")
     below = np.cumsum(neg_v) - neg_v
     return float(np.sum(pos_v * (below + 0.5 * neg_v))) / (n_pos * n_neg)
+
+
+#: Most draws (min(rows, (score, label) categories) x resamples) the roc_auc bootstrap makes;
+#: beyond it roc_auc gets no interval (millions of rows with millions of distinct scores).
+AUC_BUDGET = 50_000_000
+
+
+def auc_resamples(
+    counters: Sequence[ScoreCounter],
+    code: np.ndarray,
+    group: int,
+    target: float,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    chunk: int = 64,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """ROC AUC of ``n_bootstrap`` resamples, unweighted and under the scenario: ``(current,
+    shifted)``, each of shape ``(n_bootstrap,)``; None past :data:`AUC_BUDGET`.
+
+    The rows are resampled as multinomial counts over every (joint key, distinct score, label)
+    the counters hold (the row bootstrap in distribution); each resample's weights are
+    recomputed from its own shares of the shifted feature's groups (``code``: each key's group,
+    -1 for a missing value), as :func:`group_weights` does for the cells.
+    """
+    sized = [(k, c) for k, c in enumerate(counters) if c.size]
+    if not sized or auc_cost(counters, n_bootstrap) > AUC_BUDGET:
+        return None
+    # one category per (key, distinct score, label) with rows: negatives first, then positives
+    parts = []
+    for label, cells in ((0, [0, 1]), (1, [2, 3])):
+        for k, c in sized:
+            n = c.counts[:, cells].sum(axis=1)
+            held = n > 0
+            parts.append((label, np.full(int(held.sum()), k), c.values[held], n[held]))
+    label = np.concatenate([np.full(p[1].size, p[0]) for p in parts])
+    keys = np.concatenate([p[1] for p in parts])
+    values = np.concatenate([p[2] for p in parts])
+    flat = np.concatenate([p[3] for p in parts]).astype(np.int64)
+    # negatives sorted by score, then positives: slices, not gathers, in the loop below
+    order = np.lexsort((values, label))
+    label, keys, values, flat = label[order], keys[order], values[order], flat[order]
+    n_neg = int((label == 0).sum())
+    neg_values, pos_values = values[:n_neg], values[n_neg:]
+    # each positive's place among the sorted negatives: below it, and tied with it
+    lo = np.searchsorted(neg_values, pos_values, side="left")
+    hi = np.searchsorted(neg_values, pos_values, side="right")
+    ties = bool(np.any(hi > lo))
+    total = int(flat.sum())
+    category_code = code[keys]
+    n_groups = int(code.max()) + 1
+    onehot = (category_code[:, None] == np.arange(n_groups)[None, :]).astype(np.float64)
+    # few rows: draw rows (cost rows x resamples); many rows: draw the multinomial counts
+    # directly (cost categories x resamples); the same distribution either way
+    category_of_row = np.repeat(np.arange(flat.size), flat) if total <= flat.size else None
+    now, then = [], []
+    for start in range(0, n_bootstrap, chunk):
+        size = min(chunk, n_bootstrap - start)
+        if category_of_row is not None:
+            picked = category_of_row[rng.integers(0, total, size=(size, total))]
+            picked += (np.arange(size) * flat.size)[:, None]
+            counts = np.bincount(picked.ravel(), minlength=size * flat.size)
+        else:
+            counts = rng.multinomial(total, flat / total, size=size)
+        draws = counts.reshape(size, flat.size).astype(np.float64)
+        weights = group_weights(draws @ onehot, group, target)
+        for out, w in ((now, None), (then, key_weights(weights, category_code))):
+            d = draws if w is None else draws * w
+            neg, pos = d[:, :n_neg], d[:, n_neg:]
+            below = np.concatenate([np.zeros((size, 1)), np.cumsum(neg, axis=1)], axis=1)
+            under = below[:, lo]
+            if ties:
+                under = 0.5 * (under + below[:, hi])  # a tie counts 1/2
+            wins = np.sum(pos * under, axis=1)
+            out.append(divide(wins, pos.sum(axis=1) * neg.sum(axis=1)))
+    return np.concatenate(now), np.concatenate(then)
+
+
+def auc_cost(counters: Sequence[ScoreCounter], n_bootstrap: int) -> int:
+    """What :func:`auc_resamples` draws: min(rows, categories) x resamples."""
+    rows = sum(c.rows for c in counters)
+    return min(rows, 2 * sum(c.size for c in counters)) * n_bootstrap
