@@ -182,11 +182,11 @@ def auc_resamples(
         return None
     # one category per (key, distinct score, label) with rows: negatives first, then positives
     parts = []
-    for label, cells in ((0, [0, 1]), (1, [2, 3])):
+    for side, cells in ((0, [0, 1]), (1, [2, 3])):
         for k, c in sized:
             n = c.counts[:, cells].sum(axis=1)
             held = n > 0
-            parts.append((label, np.full(int(held.sum()), k), c.values[held], n[held]))
+            parts.append((side, np.full(int(held.sum()), k), c.values[held], n[held]))
     label = np.concatenate([np.full(p[1].size, p[0]) for p in parts])
     keys = np.concatenate([p[1] for p in parts])
     values = np.concatenate([p[2] for p in parts])
@@ -207,7 +207,8 @@ def auc_resamples(
     # few rows: draw rows (cost rows x resamples); many rows: draw the multinomial counts
     # directly (cost categories x resamples); the same distribution either way
     category_of_row = np.repeat(np.arange(flat.size), flat) if total <= flat.size else None
-    now, then = [], []
+    now: list[np.ndarray] = []
+    then: list[np.ndarray] = []
     for start in range(0, n_bootstrap, chunk):
         size = min(chunk, n_bootstrap - start)
         if category_of_row is not None:
