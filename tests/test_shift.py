@@ -31,7 +31,7 @@ from audit import contract
 from audit.cli import main
 from audit.contract.shift import Shift
 from audit.engine.finalize import FairnessOptions
-from audit.engine.finalize_shift import finalize_shift
+from audit.engine.finalize_shift import check_spec, finalize_shift
 from audit.engine.stats import summarise_arrays
 from audit.errors import InputError
 from audit.loaders import load_model
@@ -540,3 +540,15 @@ def test_other_tasks_are_refused_for_now() -> None:
     stats, _ = _stats_and_rows(labelled=True)
     with pytest.raises(InputError, match="shift: binary audits only for now"):
         _shift(stats, task="regression", share=0.5)
+
+
+def test_what_needs_no_data_can_be_refused_before_the_pass() -> None:
+    spec = SimpleNamespace(
+        task="binary",
+        sensitive_features=["sex", "race"],
+        shift=[ShiftScenario(id="a", feature="age", group="old", share=0.5)],
+    )
+    with pytest.raises(InputError, match=r"shift\[0\] \(scenario 'a'\): feature 'age'"):
+        check_spec(spec)
+    spec.shift = [ShiftScenario(id="a", feature="sex", group="Female", share=0.5)]
+    check_spec(spec)  # the group is checked against the data, later

@@ -10,7 +10,6 @@ share that leaves (0, 1)) are bad input, named by the scenario's id and field.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -52,14 +51,10 @@ NOTE_COMPARED = (
 
 
 def finalize_shift(stats: Stats, spec: Any, options: FairnessOptions) -> contract.Shift:
-    """One :class:`ShiftScenarioResult` per scenario of ``spec.shift``."""
-    if spec.task != "binary":
-        raise InputError(
-            f"shift: binary audits only for now (this audit has task: {spec.task})",
-            hint="remove `shift:` from the spec, or audit a binary decision",
-        )
+    """One :class:`ShiftScenarioResult` per scenario of ``spec.shift`` (the checks of
+    :func:`check_spec` first: the runner may also call it before the data pass)."""
+    check_spec(spec)
     names = list(spec.sensitive_features)
-    _check_ids(spec.shift)
     cells4 = (stats.cells[:, :4] + stats.cells[:, 4:]).astype(np.int64)
     features = _feature_labels(stats, names)
     results = [
@@ -84,15 +79,33 @@ def finalize_shift(stats: Stats, spec: Any, options: FairnessOptions) -> contrac
     )
 
 
-def _check_ids(scenarios: Sequence[Any]) -> None:
+def check_spec(spec: Any) -> None:
+    """What can be refused before the data is read: another task, an id used twice, a feature
+    that is not sensitive (the groups are checked once the data is counted)."""
+    if spec.task != "binary":
+        raise InputError(
+            f"shift: binary audits only for now (this audit has task: {spec.task})",
+            hint="remove `shift:` from the spec, or audit a binary decision",
+        )
+    names = list(spec.sensitive_features)
     seen: set[str] = set()
-    for i, s in enumerate(scenarios):
+    for i, s in enumerate(spec.shift):
         if s.id in seen:
             raise InputError(
                 f"shift[{i}].id: scenario id {s.id!r} is used twice",
                 hint="give each shift scenario an id of its own (rules name scenarios by id)",
             )
         seen.add(s.id)
+        if s.feature not in names:
+            raise InputError(
+                f"{_where(i, s)}: feature {s.feature!r} is not a sensitive feature of the audit "
+                f"(sensitive_features: {', '.join(names)})",
+                hint="shift one of the spec's sensitive_features",
+            )
+
+
+def _where(index: int, scenario: Any) -> str:
+    return f"shift[{index}] (scenario {scenario.id!r})"
 
 
 def _scenario(
@@ -104,13 +117,7 @@ def _scenario(
     features: list[tuple[str, tuple[str, ...], list[str | None]]],
     options: FairnessOptions,
 ) -> ShiftScenarioResult:
-    where = f"shift[{index}] (scenario {scenario.id!r})"
-    if scenario.feature not in names:
-        raise InputError(
-            f"{where}: feature {scenario.feature!r} is not a sensitive feature of the audit "
-            f"(sensitive_features: {', '.join(names)})",
-            hint="shift one of the spec's sensitive_features",
-        )
+    where = _where(index, scenario)
     column = names.index(scenario.feature)
     labels, code = _grouped([k[column] for k in stats.keys])
     if scenario.group not in labels:
