@@ -79,12 +79,25 @@ class ShiftScenario(BaseModel):
     feature: str
     group: str
     change: float | None = Field(
-        None, gt=-1, lt=1, description="add this to the group's share (0.10: ten points more)"
+        None,
+        description="add this to the group's share (0.10: ten points more); the new share must "
+        "stay strictly between 0 and 1",
     )
-    share: float | None = Field(None, gt=0, lt=1, description="the group's share in the scenario")
+    share: float | None = Field(
+        None, description="the group's share in the scenario, strictly between 0 and 1"
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> ShiftScenario:
         if (self.change is None) == (self.share is None):
-            raise ValueError("give exactly one of `change` or `share`")
+            raise ValueError(f"scenario {self.id!r}: give exactly one of `change` or `share`")
+        if self.share is not None and not 0 < self.share < 1:
+            raise ValueError(
+                f"scenario {self.id!r}: share: {self.share} must be strictly between 0 and 1 "
+                "(a share of 0 or 1 leaves no group to reweight)"
+            )
+        if self.change is not None and not -1 < self.change < 1:
+            raise ValueError(
+                f"scenario {self.id!r}: change: {self.change} must be strictly between -1 and 1"
+            )
         return self

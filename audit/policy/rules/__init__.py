@@ -29,6 +29,7 @@ from .fairness import FairnessRule
 from .interface import RuleModel
 from .performance import PerformanceRule
 from .regression import RegressionRule
+from .shift import ShiftRule
 from .trend import TrendRule
 
 #: Every rule kind (the order is the order of the published JSON Schema).
@@ -42,6 +43,7 @@ AnyRule = (
     | RegressionRule
     | DriftRule
     | TrendRule
+    | ShiftRule
 )
 #: A rule as a policy file holds it: the kind named by its ``kind`` field.
 Rule = Annotated[AnyRule, Field(discriminator="kind")]
@@ -59,4 +61,5 @@ __all__ = [
     "Rule",
     "RuleModel",
     "TrendRule",
+    "ShiftRule",
 ]
