@@ -100,6 +100,10 @@ def predictions(task: str, estimator: Any, X: Any) -> np.ndarray:
 def extensions(spec: Any, model: Any, present: list[str]) -> tuple[Any, ...]:
     """The per-partition extensions the spec asks for (``Plan.extensions``)."""
     out: list[Any] = []
+    if spec.shift:  # what the spec alone can refuse, refused before the data pass
+        from audit.engine.finalize_shift import check_spec
+
+        check_spec(spec)
     if spec.counterfactual is not None:
         from audit.engine.counterfactual import CounterfactualPlan
 
