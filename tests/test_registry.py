@@ -103,3 +103,27 @@ def test_a_dataset_without_rows_is_not_registered(
     data.write_text("a,b\n1,x\n")
     if kind != "parquet no rows":
         assert main(args) == 0
+
+
+def test_registry_show_finds_a_dataset_without_being_told_its_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`registry show NAME@V` looked among models only and told a user who had registered a
+    dataset to register it as a model; it now looks among both."""
+    import json as _json
+
+    from audit.cli.app import main
+
+    monkeypatch.setenv("AUDIT_HOME", str(tmp_path / "home"))
+    data = tmp_path / "d.csv"
+    data.write_text("y,sex\n1,F\n0,M\n", "utf-8")
+    assert main(["registry", "add-dataset", str(data), "--name", "d", "--version", "1"]) == 0
+    capsys.readouterr()
+    assert main(["registry", "show", "d@1"]) == 0
+    shown = _json.loads(capsys.readouterr().out)
+    assert shown["kind"] == "dataset" and shown["name"] == "d"
+    assert main(["registry", "show", "e@1"]) == 2
+    err = capsys.readouterr().err
+    assert "no model or dataset e@1" in err and "datasets: d@1" in err
+    assert "add-model" in err and "add-dataset" in err
+    assert main(["registry", "show", "d@1", "--kind", "model"]) == 2

@@ -143,15 +143,33 @@ def list_(kind: Kind | None) -> None:
 
 @registry.command()
 @click.argument("ref")
-@_kind_option(default="model", show_default=True)
-def show(ref: str, kind: Kind) -> None:
-    """Show one registered artifact (REF is name@version) as JSON."""
+@_kind_option(help="Look only among models or datasets (default: both).")
+def show(ref: str, kind: Kind | None) -> None:
+    """Show one registered model or dataset (REF is name@version) as JSON."""
     from ..errors import InputError
     from ..spec import REF_PATTERN
 
     m = REF_PATTERN.match(ref)
     if not m:
         raise InputError(f"{ref!r} is not name@version", hint="for example: adult-gbm@1")
-    guard("registry show", f"{kind}:{ref}")
-    art = session().registry().get(kind, m["name"], m["version"])
-    click.echo(json.dumps(art.to_dict(), indent=2))
+    kinds: list[Kind] = [kind] if kind else ["model", "dataset"]
+    guard("registry show", ",".join(f"{k}:{ref}" for k in kinds))
+    reg = session().registry()
+    found = [a for a in reg.list() if a.kind in kinds and a.ref == ref]
+    if len(found) > 1:
+        raise InputError(
+            f"{ref} is both a registered model and a registered dataset",
+            hint="say which: audit registry show --kind model|dataset " + ref,
+        )
+    if not found:
+        known = {k: [a.ref for a in reg.list(k)] for k in kinds}
+        listing = "; ".join(f"{k}s: {', '.join(v) or 'none'}" for k, v in known.items())
+        adds = " or ".join(
+            f"`audit registry add-{k} --name {m['name']} --version {m['version']} FILE`"
+            for k in kinds
+        )
+        raise InputError(
+            f"no {' or '.join(kinds)} {ref} in the registry at {reg.home} (registered {listing})",
+            hint=f"register it with {adds}",
+        )
+    click.echo(json.dumps(found[0].to_dict(), indent=2))
