@@ -296,3 +296,9 @@ def test_colorado_pack_fails_undocumented_model_and_checked_is_optional(
     assert rules["developer-documentation"]["status"] == "fail"
     assert "not registered" in rules["developer-documentation"]["message"]
     assert "Text checked against" not in (bundle / "report.html").read_text("utf-8")
+
+
+def test_policy_show_prints_the_checked_date(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "show", str(POLICIES / "colorado-sb26-189.yaml")]) == 0
+    head = capsys.readouterr().out.splitlines()[:3]
+    assert "#   text checked against its sources on 2026-12-02" in head
