@@ -1,6 +1,6 @@
 """Regenerate the sample audit datasets, models and manifest shipped under ``samples/``.
 
-Run from the repository root (no network needed, about half a minute on one core)::
+Run from the repository root (no network needed, about 40 seconds on two cores)::
 
     python samples/train.py
 
@@ -12,18 +12,26 @@ script does to them. Outputs:
 - ``adult/adult_train.csv``: the prepared training split (32,561 rows), the drift reference.
 - ``adult/models/adult-gbm.skops``, ``adult/models/adult-logreg.skops``: scikit-learn pipelines
   trained on the prepared UCI Adult training split (32,561 rows), string labels.
+- ``adult/models/adult-logreg-nosensitive.skops``: adult-logreg's pipeline that takes the same
+  input columns but never reads ``sex`` or ``race`` (for counterfactual flip tests).
 - ``german/german_test.csv``: a stratified 30 % hold-out of German credit (300 rows) plus the
   derived column ``age_group``.
-- ``german/models/german-rf.skops``: a random forest pipeline trained on the other 70 %.
+- ``german/models/german-rf.skops``: a random forest pipeline trained on the other 70 % (binary:
+  ``risk``).
+- ``german/models/german-amount-gbr.skops``: a gradient-boosted regressor of ``credit_amount``
+  and ``german/models/german-housing-rf.skops``, a random forest for ``housing`` (free / own /
+  rent), both trained on the same 70 %.
 - ``manifest.json``: sha256 and size of every shipped data file and model, and for each model its
-  format, estimator, library versions, features, label and the metrics measured here.
+  format, task, estimator, library versions, features, label and the metrics measured here.
 
 Everything is seeded, so the CSV files are byte-identical on every run and the models make
-identical predictions. The ``.skops`` bytes themselves differ between runs (zip timestamps and
-member names derived from object ids), so their digests in the manifest change with each run.
+identical predictions. The ``.skops`` bytes themselves would differ between runs (zip
+timestamps and member names derived from object ids), so an existing model file is kept when it
+loads and predicts identically to the freshly trained model (``save_model``): re-running the
+script leaves unchanged models, and their digests in the manifest, alone.
 
-Models are written only with ``skops.io.dump``: pickle and joblib files are code, and the audit
-tool refuses to load them by default.
+Models are written only with skops (``skops.io.dumps``): pickle and joblib files are code, and
+the audit tool refuses to load them by default.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import hashlib
 import json
 import platform
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +49,22 @@ import pandas as pd
 import sklearn
 import skops
 import skops.io as sio
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -94,6 +115,8 @@ ADULT_CATEGORICAL_FEATURES: tuple[str, ...] = tuple(
 # that "not recorded" is visible as its own group in the audit rather than silently dropped.
 ADULT_MISSING_RAW = "?"
 ADULT_MISSING = "Unknown"
+# adult-logreg-nosensitive takes the same input columns but never reads these.
+ADULT_SENSITIVE: tuple[str, ...] = ("sex", "race")
 
 
 def read_adult(path: Path, *, skip_first_line: bool) -> pd.DataFrame:
@@ -164,6 +187,42 @@ def adult_logreg_pipeline() -> Pipeline:
         ]
     )
     return Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=2000))])
+
+
+def adult_logreg_nosensitive_pipeline() -> Pipeline:
+    """adult-logreg's pipeline with ``sex`` and ``race`` left out of the encoder's columns.
+
+    The ColumnTransformer (``remainder="drop"``) selects only the other columns, so the model
+    still takes the full input frame (``feature_names_in_`` lists ``sex`` and ``race``, and a
+    counterfactual audit can swap them on the input) but no decision can depend on them: the
+    flip rate under any swap of sex or race is exactly 0.
+    """
+    categorical = [c for c in ADULT_CATEGORICAL_FEATURES if c not in ADULT_SENSITIVE]
+    preprocess = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+            ("num", StandardScaler(), list(ADULT_NUMERIC_FEATURES)),
+        ],
+        remainder="drop",
+    )
+    return Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=2000))])
+
+
+ADULT_MODELS: dict[str, Callable[[], Pipeline]] = {
+    "adult-gbm": adult_gbm_pipeline,
+    "adult-logreg": adult_logreg_pipeline,
+    "adult-logreg-nosensitive": adult_logreg_nosensitive_pipeline,
+}
+
+
+def train_adult(name: str, train: pd.DataFrame) -> Pipeline:
+    """Fit the Adult model ``name`` (a key of ADULT_MODELS) on ``train``: every model takes the
+    same input columns, ADULT_FEATURES, and the string label ``income``."""
+    model = ADULT_MODELS[name]()
+    model.fit(train[list(ADULT_FEATURES)], train[ADULT_LABEL])
+    if tuple(model.classes_) != ADULT_CLASSES:
+        raise ValueError(f"{name}: classes {model.classes_} != {ADULT_CLASSES}")
+    return model
 
 
 # --- German credit -----------------------------------------------------------------------------
@@ -253,11 +312,66 @@ def train_german(train: pd.DataFrame) -> Pipeline:
     return model
 
 
+# Two more tasks on the same rows and the same 70 % split: a column of the data becomes the label
+# and leaves the features. risk is not a feature of either (as for german-rf).
+GERMAN_AMOUNT_LABEL = "credit_amount"  # regression target, in Deutsche Mark
+GERMAN_AMOUNT_FEATURES: tuple[str, ...] = tuple(
+    c for c in GERMAN_FEATURES if c != GERMAN_AMOUNT_LABEL
+)
+GERMAN_HOUSING_LABEL = "housing"  # multiclass label
+GERMAN_HOUSING_CLASSES: tuple[str, ...] = ("free", "own", "rent")
+GERMAN_HOUSING_FEATURES: tuple[str, ...] = tuple(
+    c for c in GERMAN_FEATURES if c != GERMAN_HOUSING_LABEL
+)
+
+
+def german_preprocess(features: tuple[str, ...]) -> ColumnTransformer:
+    """german-rf's preprocessing restricted to ``features``: one-hot encoded categoricals
+    (``job`` included, an integer code) and numerics passed through."""
+    return ColumnTransformer(
+        [
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                [c for c in GERMAN_CATEGORICAL_FEATURES if c in features],
+            ),
+            ("num", "passthrough", [c for c in GERMAN_NUMERIC_FEATURES if c in features]),
+        ]
+    )
+
+
+def train_german_amount(train: pd.DataFrame) -> Pipeline:
+    """Fit the credit amount regressor on ``train``: HistGradientBoostingRegressor with its
+    defaults (squared error; early stopping is "auto", which is off below 10,000 rows)."""
+    model = Pipeline(
+        [
+            ("preprocess", german_preprocess(GERMAN_AMOUNT_FEATURES)),
+            ("model", HistGradientBoostingRegressor(random_state=SEED)),
+        ]
+    )
+    model.fit(train[list(GERMAN_AMOUNT_FEATURES)], train[GERMAN_AMOUNT_LABEL])
+    return model
+
+
+def train_german_housing(train: pd.DataFrame) -> Pipeline:
+    """Fit the housing (own / rent / free) random forest on ``train``, forest defaults."""
+    model = Pipeline(
+        [
+            ("preprocess", german_preprocess(GERMAN_HOUSING_FEATURES)),
+            ("model", RandomForestClassifier(random_state=SEED)),
+        ]
+    )
+    model.fit(train[list(GERMAN_HOUSING_FEATURES)], train[GERMAN_HOUSING_LABEL])
+    if tuple(model.classes_) != GERMAN_HOUSING_CLASSES:
+        raise ValueError(f"german-housing-rf: classes {model.classes_}")
+    return model
+
+
 # --- Evaluation, artifacts and manifest --------------------------------------------------------
 
 
 def measure(model: Pipeline, features: pd.DataFrame, labels: pd.Series, positive: Any) -> dict:
-    """Accuracy and ROC AUC of ``model`` on one split.
+    """Accuracy and ROC AUC of a binary classifier on one split.
 
     accuracy = (number of rows with predicted label == true label) / rows;
     roc_auc = area under the ROC curve of P(positive class) against (label == positive).
@@ -268,6 +382,34 @@ def measure(model: Pipeline, features: pd.DataFrame, labels: pd.Series, positive
         "rows": len(labels),
         "accuracy": float(accuracy_score(labels, model.predict(features))),
         "roc_auc": float(roc_auc_score(labels == positive, scores)),
+    }
+
+
+def measure_regression(model: Pipeline, features: pd.DataFrame, target: pd.Series) -> dict:
+    """MAE, RMSE and R² of a regressor's predictions ŷ on one split.
+
+    mae = mean |y - ŷ|; rmse = sqrt(mean (y - ŷ)²); r2 = 1 - Σ(y - ŷ)² / Σ(y - mean y)².
+    """
+    predicted = model.predict(features)
+    return {
+        "rows": len(target),
+        "mae": float(mean_absolute_error(target, predicted)),
+        "rmse": float(root_mean_squared_error(target, predicted)),
+        "r2": float(r2_score(target, predicted)),
+    }
+
+
+def measure_multiclass(model: Pipeline, features: pd.DataFrame, labels: pd.Series) -> dict:
+    """Accuracy and macro F1 of a multiclass classifier on one split.
+
+    accuracy = share of rows with predicted == true label; macro_f1 = unweighted mean over the
+    classes of F1_c = 2·P_c·R_c / (P_c + R_c), each class taken one-vs-rest.
+    """
+    predicted = model.predict(features)
+    return {
+        "rows": len(labels),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, average="macro")),
     }
 
 
@@ -294,16 +436,69 @@ def qualified_name(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
-def save_model(model: Pipeline, path: Path) -> list[str]:
-    """Write ``model`` with skops (deflate-compressed) and check that it loads back.
+def _plain(value: Any) -> Any:
+    """``value`` with every estimator in it replaced by its class name, so that two parameter
+    sets compare with ``==`` (estimators themselves compare by identity)."""
+    if isinstance(value, BaseEstimator):
+        return qualified_name(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
-    Returns the type names skops does not trust by default (``get_untrusted_types``): the list
-    a reviewer must approve before ``skops.io.load(path, trusted=...)`` will load the file.
+
+def same_model(existing: Any, fresh: Pipeline, probe: pd.DataFrame) -> bool:
+    """True when ``existing`` is the same kind of model as ``fresh`` and behaves identically.
+
+    Same class, same parameters (deep, estimators by class), same ``feature_names_in_`` and
+    ``classes_``, and bit-identical ``predict`` (and ``predict_proba`` where there is one) on
+    every row of ``probe``: the training and test rows together.
     """
+    if type(existing) is not type(fresh):
+        return False
+    if _plain(existing.get_params(deep=True)) != _plain(fresh.get_params(deep=True)):
+        return False
+    for attribute in ("feature_names_in_", "classes_"):
+        if hasattr(fresh, attribute) != hasattr(existing, attribute):
+            return False
+        if hasattr(fresh, attribute) and not np.array_equal(
+            getattr(existing, attribute), getattr(fresh, attribute)
+        ):
+            return False
+    methods = ["predict"] + (["predict_proba"] if hasattr(fresh, "predict_proba") else [])
+    return all(
+        np.array_equal(getattr(existing, m)(probe), getattr(fresh, m)(probe)) for m in methods
+    )
+
+
+def save_model(model: Pipeline, path: Path, probe: pd.DataFrame) -> list[str]:
+    """Write ``model`` with skops (deflate-compressed) unless ``path`` already holds the same model.
+
+    skops output is not byte-reproducible (zip timestamps, array members named after object
+    ids), so rewriting an unchanged model would change its digest, and with it every report
+    and golden file that records that digest. The file already there is therefore kept when it
+    loads with no more than the fresh model's untrusted types and ``same_model`` holds on
+    ``probe``; otherwise (missing, unloadable, or a different model) it is replaced.
+
+    Returns the type names skops does not trust by default (``get_untrusted_types``) in the
+    fresh model: the list a reviewer must approve before ``skops.io.load(path, trusted=...)``
+    will load the file. The fresh bytes are loaded back before anything is written.
+    """
+    data = sio.dumps(model, compression=zipfile.ZIP_DEFLATED)
+    untrusted = sorted(sio.get_untrusted_types(data=data))
+    sio.loads(data, trusted=untrusted)
+    if path.exists():
+        try:
+            existing = sio.load(path, trusted=untrusted)
+        # Whatever stops the old file from loading (other untrusted types, a broken zip, an
+        # object skops cannot rebuild) means only that it is not the same model: replace it.
+        except Exception:  # noqa: BLE001
+            existing = None
+        if existing is not None and same_model(existing, model, probe):
+            return untrusted
     path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(model, path, compression=zipfile.ZIP_DEFLATED)
-    untrusted = sorted(sio.get_untrusted_types(file=path))
-    sio.load(path, trusted=untrusted)
+    path.write_bytes(data)
     return untrusted
 
 
@@ -312,17 +507,25 @@ def model_entry(
     path: Path,
     samples_dir: Path,
     *,
+    task: str,
     untrusted_types: list[str],
     dataset: Path,
     features: tuple[str, ...],
     label: str,
     positive: Any,
     metrics: dict[str, dict],
+    unused_features: tuple[str, ...] = (),
 ) -> dict:
-    """Manifest record of one shipped model."""
-    return {
+    """Manifest record of one shipped model.
+
+    ``task`` is "binary", "multiclass" or "regression": a regressor has no ``classes`` and only
+    a binary model has a ``positive_class``. ``features`` are the input columns the model takes
+    (its ``feature_names_in_``); ``unused_features``, when given, are inputs it never reads.
+    """
+    record = {
         **file_entry(path, samples_dir),
         "format": "skops",
+        "task": task,
         "estimator": qualified_name(model),
         "final_estimator": qualified_name(model[-1]),
         "sklearn_version": sklearn.__version__,
@@ -330,11 +533,16 @@ def model_entry(
         "skops_untrusted_types": untrusted_types,
         "test_dataset": dataset.relative_to(samples_dir).as_posix(),
         "features": list(features),
-        "label": label,
-        "classes": [c.item() if hasattr(c, "item") else c for c in model.classes_],
-        "positive_class": positive,
-        "metrics": metrics,
     }
+    if unused_features:
+        record["unused_features"] = list(unused_features)
+    record["label"] = label
+    if task != "regression":
+        record["classes"] = [c.item() if hasattr(c, "item") else c for c in model.classes_]
+    if task == "binary":
+        record["positive_class"] = positive
+    record["metrics"] = metrics
+    return record
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -344,7 +552,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def build_adult(samples_dir: Path) -> tuple[list[Path], list[dict]]:
-    """Prepare Adult, train both Adult models; return data files written and model records."""
+    """Prepare Adult, train the Adult models; return data files written and model records."""
     raw_dir = samples_dir / "adult" / "raw"
     train = read_adult(raw_dir / "adult.data", skip_first_line=False)
     test = read_adult(raw_dir / "adult.test", skip_first_line=True)
@@ -356,42 +564,42 @@ def build_adult(samples_dir: Path) -> tuple[list[Path], list[dict]]:
 
     x_train, y_train = train[list(ADULT_FEATURES)], train[ADULT_LABEL]
     x_test, y_test = test[list(ADULT_FEATURES)], test[ADULT_LABEL]
+    probe = pd.concat([x_train, x_test], ignore_index=True)
     records = []
-    for name, pipeline in (
-        ("adult-gbm", adult_gbm_pipeline()),
-        ("adult-logreg", adult_logreg_pipeline()),
-    ):
-        pipeline.fit(x_train, y_train)
-        if tuple(pipeline.classes_) != ADULT_CLASSES:
-            raise ValueError(f"{name}: classes {pipeline.classes_} != {ADULT_CLASSES}")
+    for name in ADULT_MODELS:
+        pipeline = train_adult(name, train)
         metrics = {
             "train": measure(pipeline, x_train, y_train, ADULT_POSITIVE),
             "test": measure(pipeline, x_test, y_test, ADULT_POSITIVE),
         }
         path = samples_dir / "adult" / "models" / f"{name}.skops"
-        untrusted = save_model(pipeline, path)
+        untrusted = save_model(pipeline, path, probe)
         records.append(
             model_entry(
                 pipeline,
                 path,
                 samples_dir,
+                task="binary",
                 untrusted_types=untrusted,
                 dataset=test_csv,
                 features=ADULT_FEATURES,
                 label=ADULT_LABEL,
                 positive=ADULT_POSITIVE,
                 metrics=metrics,
+                unused_features=ADULT_SENSITIVE if name == "adult-logreg-nosensitive" else (),
             )
         )
     return [test_csv, train_csv], records
 
 
 def build_german(samples_dir: Path) -> tuple[list[Path], list[dict]]:
-    """Split German credit, train the random forest; return data files written and records."""
+    """Split German credit, train its three models; return data files written and records."""
     frame = read_german(samples_dir / "german" / "raw" / "german.csv")
     train, test = split_german(frame)
     test_csv = samples_dir / "german" / "german_test.csv"
     write_csv(add_age_group(test), test_csv)
+    models_dir = samples_dir / "german" / "models"
+    records = []
 
     model = train_german(train)
     features = list(GERMAN_FEATURES)
@@ -399,20 +607,69 @@ def build_german(samples_dir: Path) -> tuple[list[Path], list[dict]]:
         "train": measure(model, train[features], train[GERMAN_LABEL], GERMAN_POSITIVE),
         "test": measure(model, test[features], test[GERMAN_LABEL], GERMAN_POSITIVE),
     }
-    path = samples_dir / "german" / "models" / "german-rf.skops"
-    untrusted = save_model(model, path)
-    record = model_entry(
-        model,
-        path,
-        samples_dir,
-        untrusted_types=untrusted,
-        dataset=test_csv,
-        features=GERMAN_FEATURES,
-        label=GERMAN_LABEL,
-        positive=GERMAN_POSITIVE,
-        metrics=metrics,
+    path = models_dir / "german-rf.skops"
+    untrusted = save_model(model, path, frame[features])
+    records.append(
+        model_entry(
+            model,
+            path,
+            samples_dir,
+            task="binary",
+            untrusted_types=untrusted,
+            features=GERMAN_FEATURES,
+            label=GERMAN_LABEL,
+            positive=GERMAN_POSITIVE,
+            metrics=metrics,
+            dataset=test_csv,
+        )
     )
-    return [test_csv], [record]
+
+    model = train_german_amount(train)
+    features = list(GERMAN_AMOUNT_FEATURES)
+    metrics = {
+        "train": measure_regression(model, train[features], train[GERMAN_AMOUNT_LABEL]),
+        "test": measure_regression(model, test[features], test[GERMAN_AMOUNT_LABEL]),
+    }
+    path = models_dir / "german-amount-gbr.skops"
+    untrusted = save_model(model, path, frame[features])
+    records.append(
+        model_entry(
+            model,
+            path,
+            samples_dir,
+            task="regression",
+            untrusted_types=untrusted,
+            features=GERMAN_AMOUNT_FEATURES,
+            label=GERMAN_AMOUNT_LABEL,
+            positive=None,
+            metrics=metrics,
+            dataset=test_csv,
+        )
+    )
+
+    model = train_german_housing(train)
+    features = list(GERMAN_HOUSING_FEATURES)
+    metrics = {
+        "train": measure_multiclass(model, train[features], train[GERMAN_HOUSING_LABEL]),
+        "test": measure_multiclass(model, test[features], test[GERMAN_HOUSING_LABEL]),
+    }
+    path = models_dir / "german-housing-rf.skops"
+    untrusted = save_model(model, path, frame[features])
+    records.append(
+        model_entry(
+            model,
+            path,
+            samples_dir,
+            task="multiclass",
+            untrusted_types=untrusted,
+            features=GERMAN_HOUSING_FEATURES,
+            label=GERMAN_HOUSING_LABEL,
+            positive=None,
+            metrics=metrics,
+            dataset=test_csv,
+        )
+    )
+    return [test_csv], records
 
 
 RAW_FILES: tuple[str, ...] = (
@@ -439,7 +696,7 @@ def build_all(samples_dir: Path = SAMPLES_DIR) -> dict:
             "scikit-learn": sklearn.__version__,
             "skops": skops.__version__,
         },
-        "data": [file_entry(p, samples_dir) for p in data_files],
+        "data": sorted((file_entry(p, samples_dir) for p in data_files), key=lambda e: e["path"]),
         "models": adult_models + german_models,
     }
     (samples_dir / "manifest.json").write_text(
@@ -451,11 +708,10 @@ def build_all(samples_dir: Path = SAMPLES_DIR) -> dict:
 def main() -> None:
     manifest = build_all()
     for record in manifest["models"]:
-        test = record["metrics"]["test"]
-        print(
-            f"{record['path']}: {record['size']:,} bytes, test accuracy {test['accuracy']:.4f},"
-            f" roc_auc {test['roc_auc']:.4f}"
+        test = ", ".join(
+            f"{k} {v:.4f}" for k, v in record["metrics"]["test"].items() if k != "rows"
         )
+        print(f"{record['path']} ({record['task']}): {record['size']:,} bytes, test {test}")
         print(f"  untrusted types: {record['skops_untrusted_types']}")
 
 

@@ -39,7 +39,7 @@ GERMAN_SPEC = SAMPLES / "german" / "audit.yaml"
 GERMAN_MODEL = SAMPLES / "german" / "models" / "german-rf.skops"
 GERMAN_DATA = SAMPLES / "german" / "german_test.csv"
 # `changes` is the diff against the previous version, which v1 does not have.
-VOLATILE = {"report_id", "version", "previous", "created_at", "changes"}
+VOLATILE = {"report_id", "version", "previous", "created_at", "changes", "trend"}
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,12 @@ def test_every_format_name_maps_to_an_implementation(name: str, report: dict[str
 
 
 def test_formats_write_the_bundle_files_design_promises() -> None:
-    assert sorted(f.filename for f in FORMATS.values()) == ["junit.xml", "summary.md"]
+    assert sorted(f.filename for f in FORMATS.values()) == [
+        "bom.cdx.json",
+        "junit.xml",
+        "model-card.md",
+        "summary.md",
+    ]
 
 
 def test_format_renderer_writes_into_the_bundle_folder(tmp_path: Path, report: dict) -> None:
@@ -295,11 +300,13 @@ def test_bundle_renderers_in_bundle_order_write_their_files(tmp_path: Path, repo
     from audit.report.formats import Renderer, bundle_renderers
 
     names = [r.name for r in bundle_renderers(pdf=True, decisions=[])]
-    assert names == ["html", "pdf", "junit", "markdown", "reasons"]
+    assert names == ["html", "pdf", "junit", "markdown", "cyclonedx", "model-card", "reasons"]
     assert [r.name for r in bundle_renderers(pdf=False, decisions=None)] == [
         "html",
         "junit",
         "markdown",
+        "cyclonedx",
+        "model-card",
     ]
     typed = Report.model_validate(report)
     for renderer in bundle_renderers(pdf=False, reports_root="reports", decisions=[]):

@@ -15,7 +15,7 @@ from audit.cli import main
 from tests.conftest import ROOT, SAMPLES
 
 GOLDEN = ROOT / "tests" / "golden" / "report-german.json"
-MASKED = {"report_id", "created_at", "actor", "environment", "previous", "changes"}
+MASKED = {"report_id", "created_at", "actor", "environment", "previous", "changes", "trend"}
 
 
 def _normalise(value: Any) -> Any:

@@ -33,7 +33,7 @@ from tests.servekit import (
     write_spec,
 )
 
-VOLATILE = {"report_id", "version", "previous", "created_at", "changes", "environment"}
+VOLATILE = {"report_id", "version", "previous", "created_at", "changes", "trend", "environment"}
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,7 @@ COMMAND_ACTIONS: Mapping[str, str] = {
     "report show": "report:read",
     "report open": "report:read",
     "report diff": "report:read",
+    "report trend": "report:read",
     "report export": "report:export",
     "gate": "report:read",
     "verify": "report:verify",

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .common import guard, session
+from .common import AuditGroup, guard, session
 
 
-@click.group()
+@click.group(cls=AuditGroup)
 def token() -> None:
     """Signed tokens for CI runners acting under a named service identity."""
 
@@ -47,7 +47,7 @@ def token_issue(subject: str, roles: str, expires: str, audience: str) -> None:
     )
 
 
-@click.group()
+@click.group(cls=AuditGroup)
 def rbac() -> None:
     """Role-based access control: who may do what (deny by default)."""
 

@@ -25,7 +25,7 @@ from ..pipeline.codes import EXIT_INPUT, EXIT_INTERNAL
 from ..pipeline.session import Session
 from ..textsafe import printable
 from .access import rbac, token
-from .common import EPILOG, reset_session, verbose_option
+from .common import CLI_EPILOG, AuditGroup, reset_session, verbose_option
 from .explain import explain
 from .keys import keys
 from .log import log
@@ -37,7 +37,9 @@ from .serve import serve
 from .verify import approve, gate, verify
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=AuditGroup, epilog=CLI_EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="audit")
 @verbose_option()
 @click.option(

@@ -44,6 +44,45 @@ GATE_EPILOG = (
     "  1  gate closed (none, failed, not approved, stale, policy changed)\n" + _COMMON_CODES
 )
 
+#: the exit codes of a command that has none of its own to add (every command reads or writes the
+#: access log, the trust configuration or a digest-pinned file, so 3 applies to each)
+COMMAND_EPILOG = (
+    "\b\nExit codes:\n  0  done\n"
+    "  2  bad input or usage (file, flag, name)\n"
+    "  3  integrity failure (the access log, the trust configuration or a pinned digest does "
+    "not verify)\n"
+    "  4  access denied\n"
+    "  5  internal error (a bug; rerun with --verbose and report it)\n"
+)
+#: the top-level --help: what the codes mean across commands
+CLI_EPILOG = """\b
+Exit codes (each command's --help lists its own):
+  0  done; an audit or gate passed
+  1  an audit ran and a blocking rule failed (run), or the gate is closed (gate)
+  2  bad input or usage (file, spec, policy, column, unsafe model, flag)
+  3  integrity failure (altered, unanchored, rolled back or forged evidence)
+  4  access denied
+  5  internal error (a bug; rerun with --verbose and report it)
+"""
+
+
+class AuditCommand(click.Command):
+    """A command whose --help ends with its exit codes (:data:`COMMAND_EPILOG` unless it
+    declares its own)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.epilog is None:
+            self.epilog = COMMAND_EPILOG
+
+
+class AuditGroup(click.Group):
+    """A command group whose commands and sub-groups are :class:`AuditCommand`/``AuditGroup``."""
+
+    command_class = AuditCommand
+    group_class = type
+
+
 STATUS_STYLE = {
     "pass": ("PASS", "green"),
     "fail": ("FAIL", "red"),

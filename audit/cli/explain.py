@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from ..textsafe import printable
-from .common import EPILOG, FILE, session
+from .common import FILE, AuditCommand, session
 
 
-@click.command(epilog=EPILOG)
+@click.command(cls=AuditCommand)
 @click.argument("spec", type=FILE)
 @click.option(
     "--row",

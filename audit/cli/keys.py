@@ -8,6 +8,7 @@ import click
 
 from .common import (
     FILE,
+    AuditGroup,
     guard,
     keys_option,
     passphrase_option,
@@ -17,7 +18,7 @@ from .common import (
 )
 
 
-@click.group()
+@click.group(cls=AuditGroup)
 def keys() -> None:
     """Manage the signing identity (Ed25519 attestation key, local CA, PDF signing certificate)."""
 

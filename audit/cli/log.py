@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from ..textsafe import printable
-from .common import FILE, exit_verified, guard, json_option, passphrase_option, session
+from .common import FILE, AuditGroup, exit_verified, guard, json_option, passphrase_option, session
 
 
-@click.group()
+@click.group(cls=AuditGroup)
 def log() -> None:
     """Read, export and verify the tamper-evident access log (.audit/access.db)."""
 

@@ -12,10 +12,10 @@ from ..pipeline.codes import EXIT_INPUT
 from ..pipeline.paths import confine
 from ..textsafe import printable
 from ..yamlio import read_yaml
-from .common import PATH, guard, relative, session
+from .common import PATH, AuditGroup, guard, relative, session
 
 
-@click.group()
+@click.group(cls=AuditGroup)
 def policy() -> None:
     """Check policy files."""
 

@@ -11,10 +11,10 @@ import click
 
 from ..registry.store import Kind
 from ..textsafe import printable
-from .common import PATH, F, guard, session
+from .common import PATH, AuditGroup, F, guard, session
 
 
-@click.group()
+@click.group(cls=AuditGroup)
 def registry() -> None:
     """Register models and datasets (a content-addressed store under .audit/ or $AUDIT_HOME)."""
 

@@ -13,10 +13,20 @@ from ..errors import AuditError
 from ..pipeline.paths import confine
 from ..pipeline.session import report_resource
 from ..textsafe import printable
-from .common import PATH, STATUS_STYLE, F, guard, json_option, relative, reports_option, session
+from .common import (
+    PATH,
+    STATUS_STYLE,
+    AuditGroup,
+    F,
+    guard,
+    json_option,
+    relative,
+    reports_option,
+    session,
+)
 
 
-@click.group()
+@click.group(cls=AuditGroup)
 def report() -> None:
     """List, show, open, export and compare report bundles."""
 
@@ -155,3 +165,59 @@ def report_diff(old: Path, new: Path, tolerance: float, as_json: bool) -> None:
         tolerance=tolerance,
     )
     click.echo(json.dumps(d.to_changes().to_json(), indent=2) if as_json else d.to_text())
+
+
+@report.command("trend")
+@click.argument("name")
+@reports_option("output")
+@json_option("Print the trend as JSON (the report's trend section).")
+def report_trend(name: str, output: Path, as_json: bool) -> None:
+    """Each rule's value across NAME's published versions, with intervals: post-market
+    monitoring evidence (every audit's report also charts it in its Trend section)."""
+    from ..bundles import BundleStore
+    from ..errors import InputError
+    from ..names import check_name
+    from ..policy.trend import Published, trend_section
+
+    check_name(name, "system NAME", hint="give a system name as `audit report list` shows it")
+    actor = guard("report trend", f"report:{name}")
+    confine(session(), actor, "report trend", [("read the reports", output)])
+    store = BundleStore(output)
+    history = []
+    for v in store.versions(name):
+        opened = store.open(name, v)
+        try:
+            history.append(Published(opened.report, opened.report_sha256()))
+        except AuditError:
+            click.echo(f"{relative(opened.path)}: unreadable report.json, left out", err=True)
+    trend = trend_section(history)
+    if trend is None:
+        raise InputError(
+            f"{name} has {len(history)} readable version(s) under {output}; a trend needs two",
+            hint="audit it again (audit run), or point --output at the reports folder",
+        )
+    if as_json:
+        click.echo(json.dumps(trend.to_json(), indent=2))
+        return
+    click.echo(f"{printable(name)}: versions {', '.join(f'v{v}' for v in trend.versions)}")
+    for s in trend.series:
+        where = (
+            f" ({printable(s.feature)}{'=' + printable(s.group) if s.group else ''})"
+            if s.feature
+            else ""
+        )
+        click.echo(f"\n{s.rule}: {s.metric}{where}, threshold {s.operator} {s.threshold:.4g}")
+        for p in s.points:
+            value = "n/a" if p.value is None else f"{p.value:.4g}"
+            ci = f"  [{p.ci[0]:.4g}, {p.ci[1]:.4g}]" if p.ci else ""
+            edited = (
+                f"  EDITED after v{p.version + 1} was published"
+                if p.linked is False and p.version
+                else ""
+            )
+            word, col = STATUS_STYLE.get(p.status, (p.status.upper(), None))
+            click.echo(
+                f"  v{p.version:<4} {p.created_at}  {click.style(word, fg=col):<6} {value}{ci}{edited}"
+            )
+        if s.worsening_steps:
+            click.echo(f"  worse in each of the last {s.worsening_steps} step(s)")

@@ -107,8 +107,12 @@ from .sections import (
     Waiver,
 )
 from .shift import Shift
+from .trend import Trend, TrendPoint, TrendSeries
 
 __all__ = [
+    "Trend",
+    "TrendPoint",
+    "TrendSeries",
     "Counterfactual",
     "EndpointCalls",
     "Multiclass",

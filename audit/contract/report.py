@@ -3,7 +3,8 @@
 ``report.json`` is :meth:`Report.to_bytes` of this model, and ``audit/schemas/report.schema.json``
 is :func:`report_schema` of it (a test keeps the shipped file equal to the generated one). The
 key order is the field order below, so the same inputs and seed give byte-identical JSON apart
-from ``report_id``, ``version``, ``previous``, ``changes`` and ``created_at``.
+from ``report_id``, ``version``, ``previous``, ``changes``, ``trend`` (both depend on the
+versions published before) and ``created_at``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .sections import (
     Tool,
 )
 from .shift import Shift
+from .trend import Trend
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_ID = "https://audit.example/schemas/report.schema.json"
@@ -66,6 +68,8 @@ class Report(Section):
     multiclass: Multiclass | None = None
     counterfactual: Counterfactual | None = None
     shift: Shift | None = None
+    #: each rule's value across the earlier versions of the system and this audit
+    trend: Trend | None = None
     settings: Settings
     environment: Environment
 

@@ -23,6 +23,7 @@ RuleKind = Literal[
     "multiclass_fairness",
     "counterfactual",
     "shift",
+    "trend",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .. import contract
 
@@ -32,3 +33,5 @@ class Evidence:
     multiclass: contract.Multiclass | None = None
     counterfactual: contract.Counterfactual | None = None
     shift: contract.Shift | None = None
+    #: the system's earlier published versions, oldest first (audit.policy.trend.Published)
+    history: tuple[Any, ...] = ()

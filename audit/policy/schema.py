@@ -255,7 +255,7 @@ def load_policy(path: Path) -> Policy:
 
     Raises InputError naming the file and line for every problem: YAML syntax, unknown key, wrong
     type, unknown metric, duplicate rule id, unknown pack, cycle in ``extends``, a waiver for a rule
-    the policy does not have, and a policy that ends up with no rules at all.
+    the policy does not have, a trend rule following no rule, and a policy that ends up with no rules at all.
     """
     if not path.is_file():
         raise InputError(f"policy file {path} does not exist", hint="check the `policy` path")
@@ -273,6 +273,18 @@ def load_policy(path: Path) -> Policy:
                 f"{origin}: waivers: no rule {waiver.rule!r} to waive"
                 + (f" (did you mean '{close[0]}'?)" if close else ""),
                 hint="a waiver names the id of a rule in this policy or one it extends",
+            )
+    for rule, origin in resolved.rules.values():
+        followed = getattr(rule, "rule", None) if rule.kind == "trend" else None
+        if followed is not None and (
+            followed not in resolved.rules or resolved.rules[followed][0].kind == "trend"
+        ):
+            others = [r for r, (x, _) in resolved.rules.items() if x.kind != "trend"]
+            close = difflib.get_close_matches(followed, others, n=1)
+            raise InputError(
+                f"{origin}: rule {rule.id}: no rule {followed!r} to follow"
+                + (f" (did you mean '{close[0]}'?)" if close else ""),
+                hint="a trend rule names the id of another (not a trend) rule of this policy",
             )
     if len(resolved.sources) == 1:
         digest = resolved.sources[0][1]

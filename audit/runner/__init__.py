@@ -28,7 +28,7 @@ from ..registry.resolve import Artifacts, system_name
 from ..spec import ResolvedSpec
 from .drift import _drift_plan
 from .explaining import _explain, _explain_columns
-from .load import _check_adverse, _load_baseline, _load_model
+from .load import _check_adverse, _load_baseline, _load_history, _load_model
 
 LIBRARIES = (
     "xgboost",
@@ -346,6 +346,9 @@ def _run(
             drift = drift_plan.finalize(stats.drift).to_report()
 
     with st.stage("policy evaluation"):
+        from ..policy.trend import trend_section
+
+        history = _load_history(resolved.output, name)
         evidence = Evidence(
             fairness=fairness,
             performance=performance,
@@ -357,9 +360,13 @@ def _run(
             drift=drift,
             has_label=y_true_known,
             task=spec.task,
+            history=history,
             **sections,
         )
         findings = evaluate(policy, evidence, today or date.today())
+        trend = trend_section(history, findings)
+        if trend is not None:
+            sections["trend"] = trend
 
     doc = policy.document
     subject = contract.Subject.model_validate(

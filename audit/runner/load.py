@@ -100,3 +100,21 @@ def _load_baseline(
         "path": str(path),
     }
     return typed, info
+
+
+def _load_history(output: Path, name: str) -> tuple[Any, ...]:
+    """The system's latest published versions in the output folder, oldest first (at most
+    ``audit.policy.trend.HISTORY``); an unreadable report.json is left out."""
+    from ..bundles import BundleStore
+    from ..errors import AuditError
+    from ..policy.trend import HISTORY, Published
+
+    store = BundleStore(output)
+    history = []
+    for version in store.versions(name)[-HISTORY:]:
+        try:
+            bundle = store.open(name, version)
+            history.append(Published(bundle.report, bundle.report_sha256()))
+        except AuditError:
+            continue
+    return tuple(history)

@@ -29,6 +29,7 @@ from .fairness import FairnessRule
 from .interface import RuleModel
 from .performance import PerformanceRule
 from .regression import RegressionRule
+from .trend import TrendRule
 
 #: Every rule kind (the order is the order of the published JSON Schema).
 AnyRule = (
@@ -40,6 +41,7 @@ AnyRule = (
     | DocumentationRule
     | RegressionRule
     | DriftRule
+    | TrendRule
 )
 #: A rule as a policy file holds it: the kind named by its ``kind`` field.
 Rule = Annotated[AnyRule, Field(discriminator="kind")]
@@ -56,4 +58,5 @@ __all__ = [
     "RegressionRule",
     "Rule",
     "RuleModel",
+    "TrendRule",
 ]

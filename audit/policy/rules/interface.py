@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import difflib
 from abc import abstractmethod
-from typing import ClassVar, Literal, Protocol, get_args
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -39,6 +40,11 @@ class PolicyContext(Protocol):
 
     @property
     def min_group_size(self) -> int: ...
+
+    @property
+    def rules(self) -> Sequence[Any]:
+        """Every rule of the policy (a trend rule judges the rule it follows)."""
+        ...
 
     @property
     def correction(self) -> str:

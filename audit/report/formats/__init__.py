@@ -2,7 +2,8 @@
 
 One interface (:mod:`.interface`) and one module per file, as in pip-audit's ``_format``:
 report.html (:class:`HtmlReport`), report.pdf (:class:`PdfReport`), junit.xml
-(:class:`JUnitFormat`), summary.md (:class:`MarkdownFormat`) and reasons.csv
+(:class:`JUnitFormat`), summary.md (:class:`MarkdownFormat`), bom.cdx.json (a CycloneDX 1.6
+ML-BOM, :class:`CycloneDxFormat`), model-card.md (:class:`ModelCardFormat`) and reasons.csv
 (:class:`ReasonsCsv`). :func:`bundle_renderers` gives the publisher the list for one bundle.
 """
 
@@ -12,15 +13,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .cyclonedx import CycloneDxFormat
 from .html import HtmlReport
 from .interface import OutputFormat, Renderer, as_report, bundle_location
 from .junit import JUnitFormat
 from .markdown import MarkdownFormat
+from .model_card import ModelCardFormat
 from .pdf import PdfReport
 from .reasons import ReasonsCsv
 
 #: The text formats written beside the HTML, in bundle order.
-TEXT_FORMATS: tuple[type[OutputFormat], ...] = (JUnitFormat, MarkdownFormat)
+TEXT_FORMATS: tuple[type[OutputFormat], ...] = (
+    JUnitFormat,
+    MarkdownFormat,
+    CycloneDxFormat,
+    ModelCardFormat,
+)
 
 
 def bundle_renderers(
@@ -55,6 +63,8 @@ FORMATS: dict[str, OutputFormat] = {f.name: f() for f in TEXT_FORMATS}
 
 __all__ = [
     "FORMATS",
+    "CycloneDxFormat",
+    "ModelCardFormat",
     "TEXT_FORMATS",
     "HtmlReport",
     "JUnitFormat",
