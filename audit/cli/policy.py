@@ -71,6 +71,8 @@ def policy_show(file: Path) -> None:
     click.echo(f"# {doc.name} {doc.version}  sha256:{p.sha256}")
     for path, sha in p.sources:
         click.echo(f"#   source: {relative(path)}  sha256:{sha[:12]}")
+    if doc.checked:
+        click.echo(f"#   text checked against its sources on {doc.checked.isoformat()}")
     settings = {
         "min_group_size": p.min_group_size,
         "exclude_below_share": p.exclude_below_share,

@@ -90,6 +90,8 @@ class PolicyInfo(Section):
     path: str | None = None
     description: str | None = None
     references: list[str] = Field(default_factory=list)
+    #: the date the policy's text and references were last checked (YYYY-MM-DD); only when set
+    checked: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     not_covered: list[str] = Field(default_factory=list)
     checklist: list[ChecklistEntry] = Field(default_factory=list)
     report_sections: list[str] = Field(default_factory=list)

@@ -38,15 +38,23 @@ class ChecklistItem(Strict):
     """An obligation the policy tracks: evidenced by a section of the report, or left to the provider.
 
     ``evidence`` names the report section that evidences the item (``fairness``, ``performance``,
-    ``explanations``, ``data``, ``provenance``, ``rules``) or is ``provider`` when the report cannot
-    evidence it and the provider must complete it by hand.
+    ``explanations``, ``data``, ``provenance``, ``rules``), or is ``provider`` or ``deployer`` when
+    the report cannot evidence it and that party (the provider under the EU AI Act, the deployer
+    under Colorado's SB26-189) must complete it by hand.
     """
 
     id: str
     reference: str
     text: str
     evidence: Literal[
-        "fairness", "performance", "explanations", "data", "provenance", "rules", "provider"
+        "fairness",
+        "performance",
+        "explanations",
+        "data",
+        "provenance",
+        "rules",
+        "provider",
+        "deployer",
     ]
 
 
@@ -61,6 +69,12 @@ class PolicyDocument(Strict):
     version: str
     description: str | None = None
     references: list[str] = Field(default_factory=list)
+    checked: date | None = Field(
+        None,
+        description="the date this file's references and text were last checked against the "
+        "sources they cite (YYYY-MM-DD); shown beside the references in the report. Not "
+        "inherited: a policy that extends a pack states its own",
+    )
     not_covered: list[str] = Field(
         default_factory=list, description="what this policy does not check (shown in the report)"
     )

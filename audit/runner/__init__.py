@@ -384,6 +384,7 @@ def _run(
                 "path": policy.path.name,
                 "description": doc.description,
                 "references": list(doc.references),
+                **({"checked": doc.checked.isoformat()} if doc.checked else {}),
                 "not_covered": list(doc.not_covered),
                 "checklist": [item.model_dump() for item in policy.checklist],
                 "report_sections": list(policy.report_sections),
