@@ -314,10 +314,13 @@ def test_an_older_version_copied_or_renamed_as_current_fails(
         for v in versions[1:]:
             shutil.rmtree(system / f"v{v}")
     capsys.readouterr()
-    status = main(["verify", str(system / "v1")])
+    status = main(["verify", str(system / "v1"), "--latest"])
     if latest > 1:
         assert status == 3 and "rollback" in capsys.readouterr().err
-    assert main(["verify", str(system / "v1"), "--no-rollback-check"]) == 0
+    # without --latest an intact older version verifies, and says newer ones exist
+    assert main(["verify", str(system / "v1")]) == 0
+    if latest > 1:
+        assert f"newer versions exist (the latest is v{latest})" in capsys.readouterr().out
 
 
 def test_a_newer_version_in_the_log_makes_an_older_one_a_rollback(
@@ -331,9 +334,12 @@ def test_a_newer_version_in_the_log_makes_an_older_one_a_rollback(
         if p.name != "v1":
             shutil.rmtree(p)
     capsys.readouterr()
-    assert main(["verify", str(system / "v1")]) == 3
+    assert main(["verify", str(system / "v1"), "--latest"]) == 3
     err = capsys.readouterr().err
-    assert "rollback" in err and "--no-rollback-check" in err
+    assert "rollback" in err and "--latest" in err
+    # asked about v1 itself: intact, and the log's later version is named
+    assert main(["verify", str(system / "v1")]) == 0
+    assert "newer versions exist (the latest is v" in capsys.readouterr().out
 
 
 def test_another_systems_bundle_put_in_place_fails(as_home, tmp_path: Path, capsys) -> None:
@@ -468,7 +474,7 @@ def test_concurrent_audits_of_one_system_publish_a_chain_that_verifies(
     versions = sorted(int(p.name[1:]) for p in (out / "german-credit").glob("v*"))
     assert len(versions) == 3
     for v in versions:
-        assert main(["verify", str(out / "german-credit" / f"v{v}"), "--no-rollback-check"]) == 0
+        assert main(["verify", str(out / "german-credit" / f"v{v}")]) == 0
 
 
 def test_deep_or_garbled_log_files_are_refused_with_a_reason(

@@ -77,21 +77,66 @@ def test_untrusted_keyring_exits_3(
     assert "not in the keyring" in capsys.readouterr().err
 
 
-def test_rollback_exits_3_unless_disabled(signed: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["verify", str(signed["v1"]), "--keyring", str(signed["keyring"])]) == 3
-    assert "latest" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "verify",
-                str(signed["v1"]),
-                "--keyring",
-                str(signed["keyring"]),
-                "--no-rollback-check",
-            ]
-        )
-        == 0
-    )
+def test_an_older_version_verifies_and_says_newer_ones_exist(
+    signed: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Verifying an intact v1 after v2 exists said FAILED (exit 3); it now passes and names the
+    latest version, and only --latest (the caller asks for the latest) makes it a rollback."""
+    ring = ["--keyring", str(signed["keyring"])]
+    capsys.readouterr()
+    assert main(["verify", str(signed["v1"]), *ring]) == 0
+    out = capsys.readouterr().out
+    assert "ok:" in out and "this is version 1; newer versions exist (the latest is v2)" in out
+    assert main(["verify", str(signed["v1"]), *ring, "--latest"]) == 3
+    assert "rollback" in capsys.readouterr().err
+    assert main(["verify", str(signed["bundle"]), *ring, "--latest"]) == 0
+    assert "newer versions" not in capsys.readouterr().out
+
+
+def test_verify_takes_the_zip_that_export_makes(
+    signed: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit verify` rejected the zip `audit report export` writes; it now verifies it, and
+    a zip with a path that climbs out, a link, or two folders is refused (exit 2)."""
+    import zipfile
+
+    ring = ["--keyring", str(signed["keyring"])]
+    archive = tmp_path / "v2.zip"
+    assert main(["report", "export", str(signed["bundle"]), str(archive)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(archive), *ring]) == 0
+    assert "is intact" in capsys.readouterr().out
+    # a tampered member inside the zip is caught like in a folder
+    with zipfile.ZipFile(archive) as zf:
+        members = {m.filename: zf.read(m) for m in zf.infolist()}
+    (folder,) = {name.split("/")[0] for name in members}
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(
+                name, data.replace(b"german", b"germen", 1) if name.endswith("summary.md") else data
+            )
+    assert main(["verify", str(tampered), *ring]) == 3
+    assert "summary.md" in capsys.readouterr().err
+    for bad, why in (
+        ({f"{folder}/../../evil": b"x"}, "not a plain file"),
+        ({f"{folder}/a.txt": b"x", "other-v1/b.txt": b"y"}, "expected one folder"),
+        ({"loose.txt": b"x"}, "not a plain file"),
+    ):
+        path = tmp_path / "bad.zip"
+        path.unlink(missing_ok=True)
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in bad.items():
+                zf.writestr(name, data)
+        assert main(["verify", str(path), *ring]) == 2
+        assert why in capsys.readouterr().err
+    link = tmp_path / "link.zip"
+    with zipfile.ZipFile(link, "w") as zf:
+        info = zipfile.ZipInfo(f"{folder}/report.json")
+        info.external_attr = 0o120777 << 16
+        zf.writestr(info, "/etc/passwd")
+    assert main(["verify", str(link), *ring]) == 2
+    assert not (tmp_path / "evil").exists()
 
 
 def test_unsigned_run_and_bad_keyring(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Callable, Sequence
@@ -143,6 +144,11 @@ class BundleStore:
         return Bundle(target, report=new.report, changes=new.changes)
 
     @staticmethod
+    def unpack(archive: Path, root: Path) -> Path:
+        """See :func:`unpack`."""
+        return unpack(archive, root)
+
+    @staticmethod
     def export(bundle: Bundle, dest: Path) -> None:
         """Copy ``bundle`` to ``dest``: a zip archive if it ends in .zip, else a folder.
 
@@ -166,3 +172,69 @@ class BundleStore:
                 raise InputError(f"cannot create {dest}: {exc.strerror}") from None
             for f in files:
                 create_file(dest / f.name, read_file(f))
+
+
+#: what a bundle zip may hold at most (a bundle is a dozen files; the PDF is the largest)
+_ZIP_MEMBERS = 64
+_ZIP_BYTES = 512 << 20
+_ZIP_FOLDER = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})-v(?P<n>[0-9]{1,9})$")
+_ZIP_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def unpack(archive: Path, root: Path) -> Path:
+    """The bundle in a zip written by :meth:`BundleStore.export` (``<name>-v<N>/<file>``),
+    extracted to ``root/<name>/v<N>/`` and returned; InputError (exit 2) for anything else: more
+    than one folder, a nested path, a link, a name that is not plain, a duplicate, or more than
+    the bounds above (a zip bomb)."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{archive} is not a readable zip archive: {exc}") from None
+    hint = "give a zip written by `audit report export BUNDLE DEST.zip`, or the bundle folder"
+    with zf:
+        members = zf.infolist()
+        if not members or len(members) > _ZIP_MEMBERS:
+            raise InputError(
+                f"{archive}: {len(members)} entries; a bundle zip has 1 to {_ZIP_MEMBERS}",
+                hint=hint,
+            )
+        folders, names, total = set(), set(), 0
+        for m in members:
+            parts = m.filename.split("/")
+            kind = (m.external_attr >> 16) & 0o170000
+            if (
+                len(parts) != 2
+                or m.is_dir()
+                or kind not in (0, 0o100000)
+                or not _ZIP_FILE.match(parts[1])
+            ):
+                raise InputError(
+                    f"{archive}: entry {m.filename!r} is not a plain file of one bundle folder",
+                    hint=hint,
+                )
+            if parts[1] in names:
+                raise InputError(f"{archive}: {parts[1]!r} appears twice", hint=hint)
+            folders.add(parts[0])
+            names.add(parts[1])
+            total += m.file_size
+        folder = _ZIP_FOLDER.match(next(iter(folders))) if len(folders) == 1 else None
+        if folder is None:
+            raise InputError(
+                f"{archive}: expected one folder <name>-v<N>, found {sorted(folders)}", hint=hint
+            )
+        if total > _ZIP_BYTES:
+            raise InputError(
+                f"{archive}: {total} bytes uncompressed; a bundle zip holds at most {_ZIP_BYTES}",
+                hint=hint,
+            )
+        target = root / folder["name"] / f"v{int(folder['n'])}"
+        target.mkdir(parents=True)
+        for m in members:
+            with zf.open(m) as src:
+                data = src.read(_ZIP_BYTES + 1)
+            if len(data) != m.file_size:
+                raise InputError(
+                    f"{archive}: {m.filename!r} is not the size its entry states", hint=hint
+                )
+            create_file(target / m.filename.split("/")[1], data)
+    return target

@@ -38,40 +38,73 @@ from .common import (
     "access log, when the bundle was published here].",
 )
 @click.option(
-    "--no-rollback-check",
+    "--latest",
+    "require_latest",
     is_flag=True,
-    help="Check an older version on purpose: do not require BUNDLE to be the latest version "
-    "the log (or the folder) knows.",
+    help="Require BUNDLE to be the latest version the log (or the folder) knows: an older, "
+    "validly signed version presented as current is then a rollback (exit 3).",
 )
+@click.option("--no-rollback-check", is_flag=True, hidden=True)  # the old default's opt-out
 @click.pass_context
 def verify(
     ctx: click.Context,
     bundle: Path,
     keyring: Path | None,
     log_export: Path | None,
+    require_latest: bool,
     no_rollback_check: bool,
 ) -> None:
-    """Verify a report bundle: attestation, file digests, PDF signature, and its anchor in the
-    access log (system, version, previous, no later version). Exit 0 intact, 3 not."""
-    from ..bundles import Bundle
+    """Verify a report bundle (a folder, its report.json, or a zip from `audit report
+    export`): attestation, file digests, PDF signature, and its anchor in the access log
+    (system, version, previous). An intact older version passes and says that newer ones
+    exist; --latest requires the latest. Exit 0 intact, 3 not."""
+    import tempfile
+
+    from ..bundles import Bundle, BundleStore
+
+    with tempfile.TemporaryDirectory(prefix="audit-verify-") as tmp:
+        if bundle.suffix == ".zip" and bundle.is_file():
+            folder = BundleStore.unpack(bundle, Path(tmp))
+            shown = f"{bundle} ({folder.parent.name}/{folder.name})"
+        else:
+            folder = Bundle.open(bundle).path
+            shown = relative(folder)
+        _verify(ctx, folder, shown, keyring, log_export, require_latest and not no_rollback_check)
+
+
+def _verify(
+    ctx: click.Context,
+    folder: Path,
+    shown: str,
+    keyring: Path | None,
+    log_export: Path | None,
+    require_latest: bool,
+) -> None:
     from ..pipeline.anchoring import verify_published
 
-    folder = Bundle.open(bundle).path
     guard("verify", report_resource(folder))
     result = verify_published(
         session(),
         folder,
         keyring=keyring,
         log_export=log_export,
-        rollback_check=not no_rollback_check,
+        rollback_check=require_latest,
     )
+    passed = (
+        f"ok: {shown} is intact, anchored in the access log, and signed by key "
+        f"{str(result.keyid)[:16]}"
+    )
+    if result.ok and result.newer and result.predicate is not None:
+        passed += (
+            f"\nnote: this is version {result.predicate.version}; newer versions exist (the "
+            f"latest is v{result.latest}): verify that one, or pass --latest to require it"
+        )
     exit_verified(
         ctx,
         result.ok,
-        f"ok: {relative(folder)} is intact, anchored in the access log, and signed by key "
-        f"{str(result.keyid)[:16]}",
+        passed,
         result.problems,
-        f"FAILED: {relative(folder)} does not verify ({len(result.problems)} problem(s))",
+        f"FAILED: {shown} does not verify ({len(result.problems)} problem(s))",
     )
 
 

@@ -213,7 +213,7 @@ def verify_published(
         record = history(session)
         if not _same_log(folder, record.log_id):
             record = None  # a bundle of another home: judged by its proof alone
-    latest = latest_version_beside(folder) if rollback_check and record is None else None
+    latest = latest_version_beside(folder) if record is None else None
     return verify_bundle(
         folder, ring, latest_version=latest, history=record, rollback_check=rollback_check
     )

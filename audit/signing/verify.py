@@ -19,9 +19,10 @@ the keyring's key of that id). The checks, each adding one line per problem:
    digests; the signing key was valid at the entry's time (the log's clock, not the signer's);
    a bundle in a ``<name>/v<N>`` tree sits in its own system's folder;
 8. with the log's history (``LogHistory``: the home's log, or an export), the entry is in that
-   log, the ``previous`` digest is the log's record of the version before, and (unless the
-   caller asks for an older version on purpose) no later version of the system exists: an
-   older, validly signed version presented as current is a rollback.
+   log, and the ``previous`` digest is the log's record of the version before. The latest
+   version the log (or the folder) knows is reported: an intact older version verifies and
+   says that newer ones exist; when the caller asks for the latest (``rollback_check``, the
+   CLI's ``--latest``), an older, validly signed version presented as current is a rollback.
 """
 
 from __future__ import annotations
@@ -80,6 +81,14 @@ class VerificationResult:
     problems: tuple[str, ...]
     predicate: ReportPredicate | None = None
     keyid: str | None = None
+    #: the latest version of the system the log (or the bundle's folder) knows, when known
+    latest: int | None = None
+
+    @property
+    def newer(self) -> bool:
+        """An intact older version: the log (or the folder) knows a later one."""
+        v = self.predicate.version if self.predicate is not None else None
+        return v is not None and self.latest is not None and self.latest > v
 
     @property
     def ok(self) -> bool:
@@ -277,15 +286,16 @@ def _anchoring(
 
 def _history(
     proof: LogProof, predicate: ReportPredicate, history: LogHistory, rollback_check: bool
-) -> list[str]:
-    """The bundle against the log's record of every version of its system."""
+) -> tuple[list[str], int | None]:
+    """The bundle against the log's record of every version of its system, and the latest
+    version that record knows."""
     entry = proof.entry
     same = history.of(predicate.name)
     if not any(e.seq == entry.seq and e.hash == entry.hash for e in same):
         return [
             f"{PROOF_FILE}: entry {entry.seq} is not in {history.source} (the log was rewritten, "
             "or the proof belongs to another log)"
-        ]
+        ], None
     problems = []
     version = predicate.version
     earlier = [e for e in same if int((e.details or {}).get("version", 0)) < version]
@@ -303,10 +313,10 @@ def _history(
     if rollback_check and latest > version:
         problems.append(
             f"rollback: this is version {version} of {predicate.name} (report id "
-            f"{predicate.report_id}), but {history.source} records version {latest}; verify "
-            "the latest, or pass --no-rollback-check to check this older version on purpose"
+            f"{predicate.report_id}), but {history.source} records version {latest}, and "
+            "the latest was asked for (--latest)"
         )
-    return problems
+    return problems, latest
 
 
 def verify_bundle(
@@ -361,12 +371,16 @@ def verify_bundle(
     if (folder / "report.pdf").is_file():
         moment = parse_utc(proof.entry.time) if proof is not None else signed_at
         problems += verify_pdf(folder / "report.pdf", ring, moment=moment)
+    latest = latest_version
     if proof is not None and history is not None:
-        problems += _history(proof, predicate, history, rollback_check)
+        found, latest = _history(proof, predicate, history, rollback_check)
+        problems += found
     elif rollback_check and latest_version is not None and predicate.version != latest_version:
         problems.append(
             f"rollback: this is version {predicate.version} of {predicate.name or 'the report'} "
-            f"(report id {predicate.report_id}), but the latest version is {latest_version}; "
-            "pass --no-rollback-check to check this older version on purpose"
+            f"(report id {predicate.report_id}), but the latest version is {latest_version}, "
+            "and the latest was asked for (--latest)"
         )
-    return VerificationResult(tuple(problems), predicate=predicate, keyid=record.keyid)
+    return VerificationResult(
+        tuple(problems), predicate=predicate, keyid=record.keyid, latest=latest
+    )
