@@ -443,9 +443,10 @@ def test_counters_merge_exactly_in_any_order() -> None:
         want, counts = np.unique(values[codes == i], return_counts=True)
         assert np.array_equal(mine.values, want) and np.array_equal(mine.counts, counts)
     # rounding is a function of each value, so it commutes with merging
-    a, b = counters_of(values[:2500], codes[:2500] * 0, 1)[0], counters_of(
-        values[2500:], codes[2500:] * 0, 1
-    )[0]
+    a, b = (
+        counters_of(values[:2500], codes[:2500] * 0, 1)[0],
+        counters_of(values[2500:], codes[2500:] * 0, 1)[0],
+    )
     assert merge_counters([a.rounded_to_grid(), b]) == merge_counters([a, b]).rounded_to_grid()
     assert np.all(np.abs(round_significant(values) / values - 1) <= 2.0**-16)
 
@@ -470,3 +471,12 @@ def test_bootstrap_intervals_cover(tmp_path: Path) -> None:
         hits_mean += lo <= 8.0 <= hi
     assert 0.91 <= hits_gap / sims <= 0.98
     assert 0.91 <= hits_mean / sims <= 0.98
+
+
+def test_html_shows_the_regression_section(audited: dict[str, Path], report: dict) -> None:
+    html = (audited["memory"].parent / "report.html").read_text()
+    assert '<section id="regression" class="major"' in html
+    assert "Regression: predictions by group" in html
+    female = report["regression"]["features"]["sex"]["groups"]["female"]
+    assert f"{female['mean_prediction_ratio']:.3f}" in html  # the ratio, as the table shows it
+    assert "(reference)" in html and "bounded group loss" in html
