@@ -480,3 +480,21 @@ def test_html_shows_the_regression_section(audited: dict[str, Path], report: dic
     female = report["regression"]["features"]["sex"]["groups"]["female"]
     assert f"{female['mean_prediction_ratio']:.3f}" in html  # the ratio, as the table shows it
     assert "(reference)" in html and "bounded group loss" in html
+
+
+def test_binary_rules_are_not_assessable_in_a_regression_audit(tmp_path: Path) -> None:
+    rules = [
+        {"id": "ir", "kind": "fairness", "metric": "impact_ratio", "feature": "sex",
+         "operator": ">=", "threshold": 0.8},
+        {"id": "acc", "kind": "performance", "metric": "accuracy", "operator": ">=",
+         "threshold": 0.7},
+        _rule("mae", "mae_overall", "<=", 1e9),
+    ]  # fmt: skip
+    spec = _spec(tmp_path, policy=str(_policy(tmp_path, rules)), explain=None)
+    code, found = _run(spec)
+    assert code == 0 and found is not None
+    got = {r["id"]: r for r in json.loads(found.read_text())["rules"]}
+    for rid in ("ir", "acc"):
+        assert got[rid]["status"] == "skipped"
+        assert "use kind continuous_fairness" in got[rid]["message"]
+    assert got["mae"]["status"] == "pass"

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 
-
 def check_regression(frame: pd.DataFrame, req: Any, estimator: Any, problems: Any) -> None:
     """``req`` and ``problems`` are :mod:`audit.data.validate`'s DatasetRequirements and Problems
     (not imported: validate imports this module). Add a problem for every non-numeric, missing or infinite label or recorded prediction,

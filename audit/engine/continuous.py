@@ -84,7 +84,10 @@ class ContinuousPart:
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine is None or theirs is None:
                 return None
-            a, b = dict(zip(self.keys, mine, strict=True)), dict(zip(other.keys, theirs, strict=True))
+            a, b = (
+                dict(zip(self.keys, mine, strict=True)),
+                dict(zip(other.keys, theirs, strict=True)),
+            )
             return tuple(merge_counters(c[k] for c in (a, b) if k in c) for k in keys)
 
         part = ContinuousPart(
@@ -149,8 +152,9 @@ def predict(plan: Any, frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def decide_regression(plan: Any, frame: pd.DataFrame) -> RegressionOutcome:
-    """One partition's predictions and counters (``plan``: an audit.engine.partition.Plan)."""
+def decide_regression(plan: Any, frame: pd.DataFrame) -> Any:
+    """One partition's predictions and counters (``plan``: an audit.engine.partition.Plan), as
+    a :class:`RegressionOutcome` (typed Any: audit.engine.tasks expects its TaskOutcome)."""
     req = plan.requirements
     y_hat = predict(plan, frame)
     y = None if req.label is None else _numbers(frame[req.label])
@@ -211,7 +215,9 @@ def _groups(
                 GroupCounters(
                     label,
                     merge_counters(part.predictions[i] for i in rows),
-                    None if part.outcomes is None else merge_counters(part.outcomes[i] for i in rows),
+                    None
+                    if part.outcomes is None
+                    else merge_counters(part.outcomes[i] for i in rows),
                     None if part.errors is None else merge_counters(part.errors[i] for i in rows),
                 )
             )
@@ -251,7 +257,7 @@ def regression_section(
         rule, named = _rule(options.reference, key)
         features[key] = feature(key, columns, groups, unknown, settings, rule=rule, named=named)
     return contract.Regression(
-        favourable=favourable,  # type: ignore[arg-type]
+        favourable=favourable,
         loss="squared",
         labelled=part.labelled,
         confidence=options.confidence,
@@ -263,8 +269,9 @@ def regression_section(
     )
 
 
-def finalize_regression(stats: Stats, spec: Any, options: FairnessOptions) -> RegressionSections:
-    """The regression audit's sections: ``fairness`` empty, performance not applicable."""
+def finalize_regression(stats: Stats, spec: Any, options: FairnessOptions) -> Any:
+    """The regression audit's sections (a :class:`RegressionSections`): ``fairness`` empty,
+    performance not applicable."""
     part = (stats.parts or {}).get("regression")
     if part is None:
         raise InputError("the regression audit counted no rows", hint="audit a dataset with rows")
@@ -287,4 +294,6 @@ def finalize_regression(stats: Stats, spec: Any, options: FairnessOptions) -> Re
         status="not_applicable",
         reason=NOT_APPLICABLE,
     )
-    return RegressionSections(fairness={}, performance=performance, sections={"regression": section})
+    return RegressionSections(
+        fairness={}, performance=performance, sections={"regression": section}
+    )

@@ -253,7 +253,7 @@ def feature(
     return RegressionFeature(
         columns=list(columns),
         reference_group=None if ref is None else groups[ref].label,
-        reference_rule=rule,  # type: ignore[arg-type]
+        reference_rule=rule,
         unknown=unknown,
         min_group_size=options.min_group_size,
         exclude_below_share=options.exclude_below_share,
@@ -385,7 +385,9 @@ def _bootstrap(
         ref_draw = None if ref is None else resample(groups[ref].predictions, k, rng)
         for i in chosen:
             g = groups[i]
-            draw = ref_draw if i == ref and ref_draw is not None else resample(g.predictions, k, rng)
+            draw = (
+                ref_draw if i == ref and ref_draw is not None else resample(g.predictions, k, rng)
+            )
             out["mean_prediction"][i][rows] = weighted_means(g.predictions.values, draw)
             if ref is not None and ref_draw is not None:
                 rg = groups[ref].predictions
@@ -447,10 +449,17 @@ def _summaries(
         draws = stack("mean_prediction", chosen)
         add("mean_prediction_gap", mean[hi] - mean[lo], [hi, lo], _spread(draws))
         ratio = mean[lo] / mean[hi] if mean[lo] > 0 and mean[hi] > 0 else None
-        add("mean_prediction_ratio_min", ratio, [lo, hi], None if ratio is None else _ratio_min(draws))
+        add(
+            "mean_prediction_ratio_min",
+            ratio,
+            [lo, hi],
+            None if ratio is None else _ratio_min(draws),
+        )
     others = [i for i in chosen if i != ref]
     if ref is not None and others:
-        for j, (name, stat) in enumerate((("ks_max", "ks_statistic"), ("wasserstein_max", "wasserstein"))):
+        for j, (name, stat) in enumerate(
+            (("ks_max", "ks_statistic"), ("wasserstein_max", "wasserstein"))
+        ):
             values = {i: dist[i][j] for i in others}
             worst = max(others, key=lambda i: (values[i], -i))
             draws = stack(stat, others)

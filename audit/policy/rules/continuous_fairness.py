@@ -171,9 +171,7 @@ class ContinuousFairnessRule(Comparison):
             ci=ci,
             mode=self.mode,
             breaches=[
-                Breach(feature=k[0], group=k[1], value=valued[k])
-                for k in breached
-                if k in valued
+                Breach(feature=k[0], group=k[1], value=valued[k]) for k in breached if k in valued
             ],
             **extra,
         )
@@ -181,3 +179,17 @@ class ContinuousFairnessRule(Comparison):
 
 def _span(ci: list[float] | None) -> str:
     return "none" if ci is None else f"{fmt(ci[0])}-{fmt(ci[1])}"
+
+
+def task_skip(rule: Any, evidence: Evidence) -> Finding | None:
+    """The finding of a binary-classification rule in a ``task: regression`` audit: ``fairness``
+    and ``performance`` rules judge decisions and confusion counts the audit does not have, so
+    they are not assessable (never passed, never an error about a missing feature)."""
+    if evidence.task != "regression" or rule.kind not in ("fairness", "performance"):
+        return None
+    return skip(
+        rule,
+        f"task: regression audit: a {rule.kind} rule judges binary decisions; use kind "
+        "continuous_fairness (e.g. mean_prediction_ratio, mae, r2)",
+        **({"mode": rule.mode} if rule.kind == "fairness" else {}),
+    )
