@@ -498,3 +498,59 @@ def test_binary_rules_are_not_assessable_in_a_regression_audit(tmp_path: Path) -
         assert got[rid]["status"] == "skipped"
         assert "use kind continuous_fairness" in got[rid]["message"]
     assert got["mae"]["status"] == "pass"
+
+
+def test_rounding_past_the_limit_streams_like_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_DISTINCT distinct values every counter keeps 16 significant bits: in memory (one
+    partition over the limit) and streamed (batches under it, their merge over it) alike."""
+    import audit.engine.continuous as continuous
+
+    monkeypatch.setattr(continuous, "MAX_DISTINCT", 200)
+    found = {}
+    for engine, flags in (("memory", ["--engine", "memory"]),
+                          ("stream", ["--engine", "stream", "--batch-rows", "60"])):  # fmt: skip
+        code, report = _run(_spec(tmp_path / engine, explain=None), *flags)
+        assert code in (0, 1) and report is not None
+        found[engine] = report
+    assert _masked(found["stream"]) == _masked(found["memory"])
+    reg = json.loads(found["memory"].read_text())["regression"]
+    assert reg["resolution"] == 2.0**-16
+    exact = pd.read_csv(DATA)["credit_amount"].mean()
+    assert reg["overall"]["mean_outcome"] == pytest.approx(exact, rel=2.0**-16)
+
+
+def test_reference_choices_unknown_and_excluded_groups(tmp_path: Path, frame: pd.DataFrame) -> None:
+    """A named reference group, favourable: lower, rows with an unknown sex, and a group under
+    exclude_below_share (reported, never compared)."""
+    data = frame[["sex", "age_group", "credit_amount", "pred"]].copy()
+    data.loc[:9, "sex"] = None
+    data.loc[10:24, "sex"] = "diverse"  # 15 of 290 known rows: 5.2%
+    csv = tmp_path / "groups.csv"
+    data.to_csv(csv, index=False)
+    policy = _policy(tmp_path, [_rule("r", "mean_prediction_ratio", ">=", 0.0)])
+    text = policy.read_text().replace(
+        "min_group_size: 30",
+        "min_group_size: 10\nexclude_below_share: 0.1\nreference_group: {sex: female}",
+    )
+    policy.write_text(text)
+    spec = _spec(tmp_path, model=None, dataset=str(csv), predictions="pred", explain=None,
+                 policy=str(policy), favourable="lower")  # fmt: skip
+    code, found = _run(spec)
+    assert code == 0 and found is not None
+    reg = json.loads(found.read_text())["regression"]
+    sex = reg["features"]["sex"]
+    assert sex["reference_group"] == "female" and sex["reference_rule"] == "named"
+    assert sex["unknown"] == 10
+    assert sex["excluded_groups"] == ["diverse"]
+    diverse = sex["groups"]["diverse"]
+    assert diverse["excluded"] and diverse["mean_prediction"] is not None
+    assert diverse["mean_prediction_ratio"] is None and diverse["tests"] == {}
+    known = data.dropna(subset=["sex"])
+    male = known.loc[known.sex == "male", "pred"].mean()
+    female = known.loc[known.sex == "female", "pred"].mean()
+    assert sex["groups"]["male"]["mean_prediction_ratio"] == pytest.approx(male / female, rel=REL)
+    # favourable: lower makes the most favoured age group the one with the lowest mean
+    ages = data.groupby("age_group")["pred"].mean()
+    assert reg["features"]["age_group"]["reference_group"] == ages.idxmin()
