@@ -480,6 +480,7 @@ def test_html_shows_the_regression_section(audited: dict[str, Path], report: dic
     female = report["regression"]["features"]["sex"]["groups"]["female"]
     assert f"{female['mean_prediction_ratio']:.3f}" in html  # the ratio, as the table shows it
     assert "(reference)" in html and "bounded group loss" in html
+    assert ">Mean prediction by group: sex</title>" in html  # the chart, inline SVG
 
 
 def test_binary_rules_are_not_assessable_in_a_regression_audit(tmp_path: Path) -> None:

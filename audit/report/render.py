@@ -40,6 +40,7 @@ from audit.report.charts import (
     selection_rate_chart,
     waterfall_chart,
 )
+from audit.report.charts.continuous import mean_prediction_chart
 from audit.report.sandbox import (
     BoundedSandbox,
     ConfinedLoader,
@@ -293,6 +294,7 @@ def _environment(template_dir: Path) -> BoundedSandbox:
         beeswarm_chart=beeswarm_chart,
         group_importance_chart=group_importance_chart,
         waterfall_chart=waterfall_chart,
+        mean_prediction_chart=mean_prediction_chart,
         is_number=_is_number,
         fields=fields,
         metric_columns=metric_columns,
