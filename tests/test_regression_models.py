@@ -555,3 +555,35 @@ def test_reference_choices_unknown_and_excluded_groups(tmp_path: Path, frame: pd
     # favourable: lower makes the most favoured age group the one with the lowest mean
     ages = data.groupby("age_group")["pred"].mean()
     assert reg["features"]["age_group"]["reference_group"] == ages.idxmin()
+
+
+@pytest.mark.parametrize("method", ["auto", "permutation"])
+def test_linear_and_permutation_explanations_of_a_regressor(method: str) -> None:
+    """explain_model with positive_label None on a linear regression pipeline: linear SHAP (or
+    permutation SHAP) of the predicted value, additive to the pipeline's own prediction."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from audit.explain import explain_model
+
+    df = pd.read_csv(DATA)
+    y = df.pop("credit_amount").astype(float)
+    df = df.drop(columns=["risk"])
+    numeric = list(df.select_dtypes("number").columns)
+    other = [c for c in df.columns if c not in numeric]
+    pipe = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), other), (StandardScaler(), numeric)
+        ),
+        Ridge(),
+    ).fit(df, y)
+    ex = explain_model(pipe, df, positive_label=None, sensitive_features=["sex"], sample_size=30,
+                       background_size=20, method=method, proxy_model_rows=0)  # fmt: skip
+    out = ex.to_report()
+    assert out.method == ("linear" if method == "auto" else "permutation")
+    assert out.output_space == "predicted value"
+    rows = df.iloc[list(ex.row_positions)]
+    total = ex.base_value + np.asarray(ex.attributions).sum(axis=1)
+    assert np.allclose(total, pipe.predict(rows), rtol=1e-9, atol=1e-6)
