@@ -103,7 +103,12 @@ def test_pack_validates_and_cites_its_source(path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("path", PACKS, ids=lambda p: p.stem)
+#: packs for binary classification (judged here on binary evidence); regression-baseline is
+#: judged on real regression audits in tests/test_regression_models.py
+BINARY_PACKS = [p for p in PACKS if p.stem != "regression-baseline"]
+
+
+@pytest.mark.parametrize("path", BINARY_PACKS, ids=lambda p: p.stem)
 def test_pack_passes_good_input_and_fails_bad(path: Path) -> None:
     policy = load_policy(path)
     second = "age_group" if path.stem == "baseline-credit" else "race"

@@ -192,10 +192,13 @@ def _check_task(
 ) -> None:
     """The label, predictions and model checks of a multiclass or regression audit."""
     if req.task == "regression":
-        from .validate_regression import check_regression as check_task
+        from .validate_regression import check_regression
+
+        check_regression(frame, req, estimator, problems)
     else:
-        from .validate_multiclass import check_multiclass as check_task
-    check_task(frame, req, estimator, problems)
+        from .validate_multiclass import check_multiclass
+
+        check_multiclass(frame, req, estimator, problems)
 
 
 _NESTED = (list, tuple, dict, set, np.ndarray)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from .evidence import Evidence
 from .findings import Finding, Waiver
+from .rules.continuous_fairness import task_skip
 from .rules.labels import label_skip
 from .schema import Policy
 
@@ -47,7 +48,7 @@ def evaluate(policy: Policy, evidence: Evidence, today: date | None = None) -> l
 def _judge(rule: Any, policy: Policy, evidence: Evidence) -> Finding:
     """The rule's own judgement, or "not assessable: the audit has no label" where it needs
     the label and the audit has none."""
-    skipped = None if evidence.has_label else label_skip(rule)
+    skipped = task_skip(rule, evidence) or (None if evidence.has_label else label_skip(rule))
     return skipped if skipped is not None else rule.judge(policy, evidence)
 
 

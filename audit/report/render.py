@@ -40,6 +40,7 @@ from audit.report.charts import (
     selection_rate_chart,
     waterfall_chart,
 )
+from audit.report.charts.continuous import mean_prediction_chart
 from audit.report.charts.trend import trend_chart
 from audit.report.sandbox import (
     BoundedSandbox,
@@ -295,6 +296,7 @@ def _environment(template_dir: Path) -> BoundedSandbox:
         group_importance_chart=group_importance_chart,
         waterfall_chart=waterfall_chart,
         trend_chart=trend_chart,
+        mean_prediction_chart=mean_prediction_chart,
         is_number=_is_number,
         fields=fields,
         metric_columns=metric_columns,

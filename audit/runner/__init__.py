@@ -300,7 +300,9 @@ def _run(
             done = finalize_task(spec.task, stats, spec, options)
             fairness, performance, sections = done.fairness, done.performance, done.sections
         sections.update(extension_sections(spec, stats, options))
-        profile = finalize.profile(stats, list(spec.sensitive_features))
+        # base rates and the label balance are of a binary label: None for the other tasks
+        counted = stats if spec.task == "binary" else replace(stats, labelled=False)
+        profile = finalize.profile(counted, list(spec.sensitive_features))
         y_true_known = stats.labelled
 
     with st.stage("explanations"):

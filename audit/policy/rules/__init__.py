@@ -20,6 +20,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from .continuous_fairness import ContinuousFairnessRule
 from .data import DataRule
 from .direct_use import DirectUseRule
 from .documentation import DocumentationRule
@@ -44,12 +45,14 @@ AnyRule = (
     | DriftRule
     | TrendRule
     | ShiftRule
+    | ContinuousFairnessRule
 )
 #: A rule as a policy file holds it: the kind named by its ``kind`` field.
 Rule = Annotated[AnyRule, Field(discriminator="kind")]
 
 __all__ = [
     "AnyRule",
+    "ContinuousFairnessRule",
     "DataRule",
     "DirectUseRule",
     "DocumentationRule",
