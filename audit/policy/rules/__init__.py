@@ -27,6 +27,7 @@ from .drift import DriftRule
 from .explanation import ExplanationRule
 from .fairness import FairnessRule
 from .interface import RuleModel
+from .multiclass_fairness import MulticlassFairnessRule
 from .performance import PerformanceRule
 from .regression import RegressionRule
 
@@ -40,6 +41,7 @@ AnyRule = (
     | DocumentationRule
     | RegressionRule
     | DriftRule
+    | MulticlassFairnessRule
 )
 #: A rule as a policy file holds it: the kind named by its ``kind`` field.
 Rule = Annotated[AnyRule, Field(discriminator="kind")]
@@ -52,6 +54,7 @@ __all__ = [
     "DriftRule",
     "ExplanationRule",
     "FairnessRule",
+    "MulticlassFairnessRule",
     "PerformanceRule",
     "RegressionRule",
     "Rule",
