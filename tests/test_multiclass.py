@@ -141,6 +141,19 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"memory": memory, "stream": stream, "frame": frame, "pred": predicted, "tmp": tmp}
 
 
+def test_html_has_the_multiclass_section(audited: dict) -> None:
+    (html,) = (audited["tmp"] / "m").glob("*/v*/report.html")
+    text = html.read_text("utf-8")
+    section = text[text.index('<section id="multiclass"') :]
+    section = section[: section.index('<section id="performance"')]
+    assert "Fairness per class (multiclass, one-vs-rest)" in section
+    for c in CLASSES:
+        assert f"<td>{c}</td>" in section
+    # the per-class rule's breaches are marked on their (class, group) rows
+    assert "breaches <span class=\"rule-ref\">recall-per-class</span>" in section
+    assert "Attributions per class" in section
+
+
 def _groups(frame: pd.DataFrame, feature: str) -> dict[str, np.ndarray]:
     columns = feature.split("&")
     labels = frame[columns].astype(str).agg("&".join, axis=1)

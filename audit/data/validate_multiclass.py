@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .validate import DatasetRequirements, Problems
+# ``req`` is an audit.data.validate.DatasetRequirements and ``problems`` its Problems (not
+# imported: audit.data.validate imports this module).
 
 
-def audit_classes(
-    req: DatasetRequirements, estimator: Any, problems: Problems
-) -> tuple[str, ...] | None:
+def audit_classes(req: Any, estimator: Any, problems: Any) -> tuple[str, ...] | None:
     """The audit's classes as text (None, with a problem, when there are none)."""
     found = None if estimator is None else getattr(estimator, "classes_", None)
     if estimator is not None and found is None:
@@ -51,7 +50,7 @@ def audit_classes(
 
 
 def _check_column(
-    frame: pd.DataFrame, what: str, column: str, classes: tuple[str, ...], problems: Problems
+    frame: pd.DataFrame, what: str, column: str, classes: tuple[str, ...], problems: Any
 ) -> None:
     values = frame[column]
     missing = values.isna().to_numpy()
@@ -71,9 +70,7 @@ def _check_column(
         )
 
 
-def check_multiclass(
-    frame: pd.DataFrame, req: DatasetRequirements, estimator: Any, problems: Problems
-) -> None:
+def check_multiclass(frame: pd.DataFrame, req: Any, estimator: Any, problems: Any) -> None:
     """Add a problem for each way the frame's label and predictions do not fit the classes."""
     classes = audit_classes(req, estimator, problems)
     if classes is None or not len(frame):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,27 @@ SUMMARIES = {
 }
 #: The per-group rates whose means over classes the macro summary reports.
 RATES = ("tpr", "fpr", "fnr", "ppv", "accuracy", "impact_ratio")
+
+
+@dataclass(frozen=True)
+class MulticlassOutcome:
+    """One partition's decisions: the fields of :class:`audit.engine.tasks.TaskOutcome` (not
+    imported: audit.engine.tasks imports this module)."""
+
+    y_true: np.ndarray | None
+    y_pred: np.ndarray
+    current: np.ndarray | None
+    decisions: np.ndarray
+    part: Any
+
+
+@dataclass(frozen=True)
+class MulticlassSections:
+    """The fields of :class:`audit.engine.tasks.TaskSections`."""
+
+    fairness: dict[str, contract.FeatureFairness]
+    performance: contract.Performance
+    sections: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,10 +137,9 @@ def predicted_labels(plan: Any, frame: pd.DataFrame) -> np.ndarray:
     return out.astype(str)
 
 
-def decide_multiclass(plan: Any, frame: pd.DataFrame) -> Any:
-    """One partition's decisions and confusion counts (a :class:`~audit.engine.tasks.TaskOutcome`)."""
-    from audit.engine.tasks import TaskOutcome
-
+def decide_multiclass(plan: Any, frame: pd.DataFrame) -> MulticlassOutcome:
+    """One partition's decisions and confusion counts (what ``audit.engine.tasks.decide``
+    returns)."""
     req = plan.requirements
     classes = plan_classes(plan)
     k = len(classes)
@@ -147,7 +167,7 @@ def decide_multiclass(plan: Any, frame: pd.DataFrame) -> Any:
     by_key = counts.reshape(len(keys), 2, k, k).astype(np.int64)
     part = Confusion(classes, {key: by_key[i] for i, key in enumerate(keys)}, labelled)
     none = np.zeros(len(frame), dtype=bool)
-    return TaskOutcome(
+    return MulticlassOutcome(
         y_true=none if labelled else None,
         y_pred=none,
         current=predicted,
@@ -197,10 +217,9 @@ def _mean(values: Sequence[float | None]) -> tuple[float | None, int]:
     return (sum(defined) / len(defined) if defined else None), len(defined)
 
 
-def finalize_multiclass(stats: Stats, spec: Any, options: Any) -> Any:
+def finalize_multiclass(stats: Stats, spec: Any, options: Any) -> MulticlassSections:
     """The multiclass section and the overall performance from the merged statistics."""
     from audit.engine import finalize
-    from audit.engine.tasks import TaskSections
 
     part: Confusion = (stats.parts or {})["multiclass"]
     names = list(spec.sensitive_features)
@@ -226,7 +245,9 @@ def finalize_multiclass(stats: Stats, spec: Any, options: Any) -> Any:
         seeds=seeds,
     )
     performance = overall_performance(confusion.sum(axis=(0, 1)), stats.rows, labelled)
-    return TaskSections(fairness={}, performance=performance, sections={"multiclass": section})
+    return MulticlassSections(
+        fairness={}, performance=performance, sections={"multiclass": section}
+    )
 
 
 def _summaries(
