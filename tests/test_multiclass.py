@@ -150,7 +150,7 @@ def test_html_has_the_multiclass_section(audited: dict) -> None:
     for c in CLASSES:
         assert f"<td>{c}</td>" in section
     # the per-class rule's breaches are marked on their (class, group) rows
-    assert "breaches <span class=\"rule-ref\">recall-per-class</span>" in section
+    assert 'breaches <span class="rule-ref">recall-per-class</span>' in section
     assert "Attributions per class" in section
 
 
