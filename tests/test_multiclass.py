@@ -378,6 +378,30 @@ def test_rules_judge_per_class_macro_and_worst(audited: dict) -> None:
     assert rules["bound-impact"]["status"] in ("fail", "warn", "pass")
 
 
+def test_rule_is_skipped_outside_a_multiclass_audit(audited: dict, tmp_path: Path) -> None:
+    from audit import contract
+    from audit.policy import Evidence, evaluate, load_policy
+
+    report = contract.Report.model_validate(audited["memory"])
+    (tmp_path / "p.yaml").write_text(POLICY)
+    binary = Evidence(fairness={}, performance=report.performance, explanations=report.explanations)
+    findings = {f.id: f for f in evaluate(load_policy(tmp_path / "p.yaml"), binary)}
+    for rule in ("recall-per-class", "macro-dp", "worst-eo"):
+        assert findings[rule].status == "skipped"
+        assert "not multiclass" in findings[rule].message
+    # the same evidence as the audit's gives the report's findings
+    evidence = Evidence(
+        fairness={},
+        performance=report.performance,
+        explanations=report.explanations,
+        task="multiclass",
+        multiclass=report.multiclass,
+    )
+    again = {f.id: f.to_json() for f in evaluate(load_policy(tmp_path / "p.yaml"), evidence)}
+    for rule in audited["memory"]["rules"]:
+        assert again[rule["id"]] == rule
+
+
 def test_rule_kind_refuses_what_it_cannot_judge(tmp_path: Path) -> None:
     from audit.errors import InputError
     from audit.policy import load_policy
