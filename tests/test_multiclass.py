@@ -513,3 +513,87 @@ def test_binary_reports_unchanged() -> None:
     golden = json.loads((ROOT / "tests" / "golden" / "report-german.json").read_text())
     assert "multiclass" not in golden and "task" not in golden
     assert "by_class" not in golden["explanations"]
+
+
+# -- a second case: adult hours_per_week in three buckets, gradient boosting -------------------
+
+HOURS = ["35-45", "<35", ">45"]  # sorted, as the model's classes_
+
+
+def _bucketed(path: Path, rows: int) -> pd.DataFrame:
+    frame = pd.read_csv(path).head(rows)
+    hours = frame.pop("hours_per_week")
+    frame["hours"] = np.where(hours < 35, "<35", np.where(hours <= 45, "35-45", ">45"))
+    return frame.drop(columns=["income"])
+
+
+@pytest.fixture(scope="module")
+def adult(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    tmp = tmp_path_factory.mktemp("adult")
+    train = _bucketed(SAMPLES / "adult" / "adult_train.csv", 6000)
+    test = _bucketed(SAMPLES / "adult" / "adult_test.csv", 3000)
+    inputs = [c for c in train.columns if c != "hours"]
+    text = [c for c in inputs if not pd.api.types.is_numeric_dtype(train[c])]
+    encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    model = Pipeline(
+        [
+            ("prep", ColumnTransformer([("cat", encode, text)], remainder="passthrough")),
+            ("model", HistGradientBoostingClassifier(max_iter=30, random_state=0)),
+        ]
+    ).fit(train[inputs], train["hours"])
+    assert list(model.classes_) == HOURS
+    sio.dump(model, tmp / "hours.skops")
+    train.to_csv(tmp / "train.csv", index=False)
+    test.to_csv(tmp / "test.csv", index=False)
+    doc = {
+        "name": "adult-hours",
+        "task": "multiclass",
+        "model": str(tmp / "hours.skops"),
+        "dataset": str(tmp / "test.csv"),
+        "reference_dataset": str(tmp / "train.csv"),
+        "label": "hours",
+        "sensitive_features": ["sex", "race"],
+        "policy": str(tmp / "policy.yaml"),
+        "seed": 0,
+        "explain": {"sample_size": 40, "proxy_model_rows": 0, "stability_replicas": 0},
+        "fairness": {"n_bootstrap": 50},
+    }
+    policy = POLICY.replace("feature: sex", "feature: race")
+    (tmp / "policy.yaml").write_text(policy.replace("classes: [own]", 'classes: ["35-45"]'))
+    (tmp / "audit.yaml").write_text(yaml.safe_dump(doc))
+    memory = _run(tmp / "audit.yaml", tmp / "m", "--engine", "memory")
+    stream = _run(tmp / "audit.yaml", tmp / "s", "--engine", "stream", "--batch-rows", "997")
+    pred = model.predict(test[inputs]).astype(str)
+    return {"memory": memory, "stream": stream, "test": test, "pred": pred}
+
+
+def test_adult_hours_confusion_stream_and_boosted_shap(adult: dict) -> None:
+    report, test, pred = adult["memory"], adult["test"], adult["pred"]
+    assert _masked(adult["stream"]) == _masked(report)
+    mc = report["multiclass"]
+    assert mc["classes"] == HOURS
+    y = test["hours"].to_numpy()
+    for feature in ("race", "sex&race"):
+        for g, mask in _groups(test, feature).items():
+            matrices = multilabel_confusion_matrix(y[mask], pred[mask], labels=HOURS)
+            for c, label in enumerate(HOURS):
+                group = mc["by_class"][label][feature]["groups"][g]
+                assert [[group["tn"], group["fp"]], [group["fn"], group["tp"]]] == matrices[
+                    c
+                ].tolist()
+    kw = dict(labels=HOURS, average="macro", zero_division=np.nan)
+    assert report["performance"]["recall"] == pytest.approx(recall_score(y, pred, **kw))
+    # boosting: each class's SHAP adds up to its raw score (decision_function[:, k])
+    ex = report["explanations"]
+    assert ex["classes"] == HOURS
+    for label in HOURS:
+        assert ex["by_class"][label]["output_space"].startswith("raw score of the class")
+        assert ex["by_class"][label]["additivity"]["max_abs_error"] < 1e-6
+    # prediction drift compares the predicted classes with the model's on the reference data
+    assert report["drift"] is not None
