@@ -137,9 +137,9 @@ def predicted_labels(plan: Any, frame: pd.DataFrame) -> np.ndarray:
     return out.astype(str)
 
 
-def decide_multiclass(plan: Any, frame: pd.DataFrame) -> MulticlassOutcome:
-    """One partition's decisions and confusion counts (what ``audit.engine.tasks.decide``
-    returns)."""
+def decide_multiclass(plan: Any, frame: pd.DataFrame) -> Any:
+    """One partition's decisions and confusion counts: a :class:`MulticlassOutcome` (typed Any:
+    ``audit.engine.tasks.decide`` returns it as its TaskOutcome)."""
     req = plan.requirements
     classes = plan_classes(plan)
     k = len(classes)
@@ -217,8 +217,9 @@ def _mean(values: Sequence[float | None]) -> tuple[float | None, int]:
     return (sum(defined) / len(defined) if defined else None), len(defined)
 
 
-def finalize_multiclass(stats: Stats, spec: Any, options: Any) -> MulticlassSections:
-    """The multiclass section and the overall performance from the merged statistics."""
+def finalize_multiclass(stats: Stats, spec: Any, options: Any) -> Any:
+    """The multiclass section and the overall performance from the merged statistics: a
+    :class:`MulticlassSections` (typed Any: ``audit.engine.tasks`` returns its TaskSections)."""
     from audit.engine import finalize
 
     part: Confusion = (stats.parts or {})["multiclass"]

@@ -14,8 +14,8 @@ The report's explanation section then holds, per class, the global importance, s
 and additivity (``by_class``), and at the top level the importance of the mean over classes of
 |SHAP| (``mean_i mean_k |phi_ijk|``), with its sensitive and proxy shares, per-group importance
 and bootstrap intervals computed from that matrix. The top-level additivity is the worst
-class's. Reasons per decision and stability re-explanations are binary-only (there is no
-adverse class) and are not computed.
+class's, and so is the sampling error (permutation SHAP). Reasons per decision and stability
+re-explanations are binary-only (there is no adverse class) and are not computed.
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ class ClassExplanations:
         per_class = {c: e._json() for c, e in zip(self.classes, self.each, strict=True)}
         worst = max(per_class.values(), key=lambda j: j["additivity"]["max_abs_error"])
         out["additivity"] = worst["additivity"]
+        errors = [j["sampling_error"] for j in per_class.values() if j["sampling_error"]]
+        if errors:  # permutation SHAP: the class with the largest standard error
+            out["sampling_error"] = max(errors, key=lambda e: e["max"])
         space = str(first["output_space"]).replace("the positive class", "the class")
         out["output_space"] = (
             f"{space}, per class (one-vs-rest); importance: the mean over the classes of |SHAP|"
