@@ -171,6 +171,16 @@ class Skipped(Section):
 Reasons = Annotated[ReasonsComputed | Skipped, Field(discriminator="status")]
 
 
+class ClassExplanation(Section):
+    """One class of a multiclass model explained against the rest (``Explanations.by_class``)."""
+
+    output_space: str
+    base_value: float
+    global_: list[Importance] = Field(alias="global")
+    sensitive_share: float | None = None
+    additivity: Additivity
+
+
 class ExplanationsComputed(Section):
     status: Literal["computed"]
     method: str
@@ -202,6 +212,10 @@ class ExplanationsComputed(Section):
     additivity: Additivity
     sampling_error: SamplingError | None = None
     reasons: Reasons | None = None
+    #: multiclass: each class explained against the rest; the sections above then average
+    #: the classes' mean |SHAP| (:mod:`audit.explain.classes`)
+    classes: list[str] | None = None
+    by_class: dict[str, ClassExplanation] | None = None
 
 
 Explanations = Annotated[ExplanationsComputed | Skipped, Field(discriminator="status")]

@@ -119,6 +119,7 @@ def explain_model(
     proxy_model_rows: int = MAX_ROWS,
     proxy_folds: int = FOLDS,
     adverse: bool = False,
+    each_class: bool = False,
 ) -> Explanation:
     """Explain ``model`` (a fitted estimator or ``Pipeline``) on rows of ``X``.
 
@@ -146,6 +147,9 @@ def explain_model(
     dataset (:class:`~audit.explain.adverse.AdverseExplainer`, as ``row_explainer``; classifiers
     with ``reason_codes`` only), for reasons on every adverse decision.
 
+    ``each_class``: ``positive_label`` is one class of a multiclass classifier, explained
+    against the rest (:func:`audit.explain.classes.explain_classes` calls this once per class).
+
     Raises ``InputError`` for bad arguments or data (missing columns, unknown positive label or
     row ids, incomplete reason codes) and ``ExplanationUnavailable`` when no explainer applies.
     """
@@ -164,7 +168,7 @@ def explain_model(
     estimator, preprocessor = _split(model)
     explainer = select_explainer(estimator, method, pairs=permutations)
     input_names = _input_columns(model, X)
-    target = _target(estimator, positive_label)
+    target = _target(estimator, positive_label, each_class)
     sensitive = tuple(sensitive_features)
     group_frame = _groups(X, groups, sensitive)
     if reason_codes is not None:
@@ -529,11 +533,16 @@ def _input_columns(model: Any, X: pd.DataFrame) -> tuple[str, ...]:
     return tuple(str(c) for c in fitted)
 
 
-def _target(estimator: Any, positive_label: Any) -> Target:
+def _target(estimator: Any, positive_label: Any, each_class: bool = False) -> Target:
     classes = getattr(estimator, "classes_", None)
     if classes is None:
         return Target(positive_index=None)
     labels = list(np.asarray(classes).tolist())
+    if each_class:  # one class of a multiclass model (audit.explain.classes)
+        found = [i for i, label in enumerate(labels) if str(label) == str(positive_label)]
+        if not found:
+            raise InputError(f"class {positive_label!r} is not one of the model's {labels!r}")
+        return Target(positive_index=found[0], class_index=found[0])
     if len(labels) != 2:
         raise ExplanationUnavailable(
             f"{type(estimator).__name__} has {len(labels)} classes; only binary classifiers and "

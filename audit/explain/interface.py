@@ -32,10 +32,12 @@ class Target:
     """What is explained: a classifier's positive class, or a regressor's prediction.
 
     ``positive_index`` is the position of the positive label in the estimator's ``classes_``
-    (None for regressors).
+    (None for regressors). ``class_index`` is set (to the same position) when one class of a
+    multiclass classifier is explained against the rest (:mod:`audit.explain.classes`).
     """
 
     positive_index: int | None
+    class_index: int | None = None
 
     @property
     def is_classifier(self) -> bool:

@@ -58,6 +58,8 @@ class LinearSHAP(Explainer):
         if background is None or len(background) == 0:
             raise ValueError("LinearSHAP needs a non-empty background sample")
         coef = np.asarray(estimator.coef_)
+        if coef.ndim == 2 and coef.shape[0] != 1 and target.class_index is not None:
+            return _one_class(estimator, rows, background, coef, target.class_index)
         if coef.ndim == 2 and coef.shape[0] != 1:
             raise ExplanationUnavailable(
                 f"{type(estimator).__name__} has {coef.shape[0]} coefficient rows (multi-class or "
@@ -76,6 +78,19 @@ class LinearSHAP(Explainer):
             )
         space, output = _regression_output(estimator, rows.native)
         return Attribution(values, base, output, space)
+
+
+def _one_class(
+    estimator: Any, rows: ModelRows, background: np.ndarray, coef: np.ndarray, k: int
+) -> Attribution:
+    """Class k of a multiclass linear model: phi = coef_k * (x - mean_B(x)), base =
+    intercept_k + coef_k . mean_B(x), adding up to decision_function[:, k] (the formula of
+    shap.LinearExplainer with an independent masker, per class)."""
+    mean = np.asarray(background, dtype=float).mean(axis=0)
+    values = (np.asarray(rows.dense, dtype=float) - mean) * coef[k]
+    base = float(np.ravel(estimator.intercept_)[k] + coef[k] @ mean)
+    margin = np.asarray(estimator.decision_function(rows.native), dtype=float)[:, k]
+    return Attribution(values, base, margin, "decision function (softmax input) of the class")
 
 
 def _classifier_space(estimator: Any) -> str:

@@ -177,6 +177,10 @@ def _output_function(estimator: Any, target: Target, native: Any) -> tuple[Any, 
             return (
                 lambda d: np.asarray(estimator.predict_proba(as_native(d)), float)[:, k]
             ), PROBABILITY
+        if hasattr(estimator, "decision_function") and target.class_index is not None:
+            return (
+                lambda d: np.asarray(estimator.decision_function(as_native(d)), float)[:, k]
+            ), MARGIN
         if hasattr(estimator, "decision_function"):
             sign = 1.0 if k == 1 else -1.0
             return (

@@ -351,12 +351,16 @@ def _attribution(
     """Pick the positive class's values and the model output they must add up to."""
     if values.ndim == 3:
         # One slice per class: the trees add up class probabilities (random forest style).
-        if not target.is_classifier or values.shape[2] != 2:
+        if not target.is_classifier or (values.shape[2] != 2 and target.class_index is None):
             raise ExplanationUnavailable(
                 f"{type(estimator).__name__} has {values.shape[2]} outputs; only binary "
                 "classifiers and single-output regressors are explained"
             )
         k = target.positive_index
+        if target.class_index is not None and not _averages_probabilities(estimator):
+            with few_threads():  # multiclass boosting: the trees add up class k's raw score
+                raw = np.asarray(estimator.decision_function(rows.native), dtype=float)[:, k]
+            return Attribution(values[:, :, k], float(expected[k]), raw, CLASS_RAW, explainer)
         with few_threads():
             proba = np.asarray(estimator.predict_proba(rows.native), dtype=float)[:, k]
         return Attribution(values[:, :, k], float(expected[k]), proba, PROBABILITY, explainer)
@@ -373,6 +377,18 @@ def _attribution(
         )
     space, output = _regression_output(estimator, rows.native)
     return Attribution(values, float(expected[0]), output, space, explainer)
+
+
+#: The output space of one class of a multiclass boosting model (softmax input).
+CLASS_RAW = "raw score of the class (softmax input)"
+
+
+def _averages_probabilities(estimator: Any) -> bool:
+    """Forests and single trees: their leaves hold class fractions (probability space)."""
+    from sklearn import ensemble, tree
+
+    kinds = (ensemble.RandomForestClassifier, ensemble.ExtraTreesClassifier)
+    return isinstance(estimator, kinds + (tree.DecisionTreeClassifier, tree.ExtraTreeClassifier))
 
 
 def _regression_output(estimator: Any, native_rows: Any) -> tuple[str, np.ndarray]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from .evidence import Evidence
 from .findings import Finding, Waiver
 from .rules.continuous_fairness import task_skip
+from .rules.judging import skip
 from .rules.labels import label_skip
 from .schema import Policy
 
@@ -45,10 +46,17 @@ def evaluate(policy: Policy, evidence: Evidence, today: date | None = None) -> l
     return [_apply_waivers(policy, _judge(rule, policy, evidence), today) for rule in policy.rules]
 
 
+#: The rule kind that judges fairness in an audit whose task is not binary.
+_TASK_RULES = {"multiclass": "multiclass_fairness", "regression": "continuous_fairness"}
+
+
 def _judge(rule: Any, policy: Policy, evidence: Evidence) -> Finding:
     """The rule's own judgement, or "not assessable: the audit has no label" where it needs
     the label and the audit has none."""
     skipped = task_skip(rule, evidence) or (None if evidence.has_label else label_skip(rule))
+    if skipped is None and rule.kind == "fairness" and evidence.task in _TASK_RULES:
+        reason = f"{evidence.task} audit: use {_TASK_RULES[evidence.task]}"
+        skipped = skip(rule, reason, mode=rule.mode)
     return skipped if skipped is not None else rule.judge(policy, evidence)
 
 

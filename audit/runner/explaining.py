@@ -23,7 +23,9 @@ def _explain(
     """Explanations on the explanation population the pass kept (every row up to
     ``explain.population``, else a seeded sample of that many: :mod:`audit.engine.sample`)."""
     from ..explain import explain_model
+    from ..explain.classes import explain_classes
 
+    explain: Any = explain_classes if spec.task == "multiclass" else explain_model
     sample = stats.sample
     rows = sample.population()
     X = (
@@ -37,7 +39,7 @@ def _explain(
     elif not sample.complete:
         row_ids = pd.Series(rows.index.to_numpy())  # positions in the dataset
     ex = spec.explain
-    return explain_model(
+    return explain(  # multiclass: each class against the rest
         model.estimator,
         X,
         positive_label=spec.positive_label,

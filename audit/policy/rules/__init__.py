@@ -28,6 +28,7 @@ from .drift import DriftRule
 from .explanation import ExplanationRule
 from .fairness import FairnessRule
 from .interface import RuleModel
+from .multiclass_fairness import MulticlassFairnessRule
 from .performance import PerformanceRule
 from .regression import RegressionRule
 from .shift import ShiftRule
@@ -46,6 +47,7 @@ AnyRule = (
     | TrendRule
     | ShiftRule
     | ContinuousFairnessRule
+    | MulticlassFairnessRule
 )
 #: A rule as a policy file holds it: the kind named by its ``kind`` field.
 Rule = Annotated[AnyRule, Field(discriminator="kind")]
@@ -59,6 +61,7 @@ __all__ = [
     "DriftRule",
     "ExplanationRule",
     "FairnessRule",
+    "MulticlassFairnessRule",
     "PerformanceRule",
     "RegressionRule",
     "Rule",
