@@ -20,6 +20,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from .counterfactual import CounterfactualRule
 from .data import DataRule
 from .direct_use import DirectUseRule
 from .documentation import DocumentationRule
@@ -40,12 +41,14 @@ AnyRule = (
     | DocumentationRule
     | RegressionRule
     | DriftRule
+    | CounterfactualRule
 )
 #: A rule as a policy file holds it: the kind named by its ``kind`` field.
 Rule = Annotated[AnyRule, Field(discriminator="kind")]
 
 __all__ = [
     "AnyRule",
+    "CounterfactualRule",
     "DataRule",
     "DirectUseRule",
     "DocumentationRule",
