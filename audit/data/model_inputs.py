@@ -2,7 +2,8 @@
 
 Read from the fitted model, never from the data: ``feature_names_in_`` / ``n_features_in_``; the
 adapters' ``feature_types_`` (XGBoost, LightGBM, ONNX); and for scikit-learn pipelines the
-fitted ``ColumnTransformer``: columns routed to an encoder (one-hot, ordinal, target) may hold
+fitted ``ColumnTransformer``: columns routed to an encoder (one-hot, ordinal, target, a text
+vectorizer) may hold
 text, columns routed anywhere else (scalers, imputers, ``passthrough``) must hold numbers.
 """
 
@@ -13,7 +14,15 @@ from typing import Any
 
 #: Adapter feature types that accept text or categories rather than numbers.
 _NON_NUMERIC_TYPES = frozenset({"c", "category", "string"})
-_ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
+_ENCODERS = (
+    "OneHotEncoder",
+    "OrdinalEncoder",
+    "TargetEncoder",
+    # text inputs (a bio, a letter) turned into word counts
+    "CountVectorizer",
+    "TfidfVectorizer",
+    "HashingVectorizer",
+)
 
 
 @dataclass(frozen=True)

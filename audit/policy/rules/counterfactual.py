@@ -8,7 +8,7 @@ names and pronouns of a text input, is swapped (the report's ``counterfactual`` 
 
 ``feature`` names the swapped feature or text column (default: every comparison); without
 ``group`` or ``scope: per_group`` the rule judges each comparison over all its rows; ``group``
-judges that group (of any sensitive feature: each row counts in the group of its original
+(which implies ``per_group``) judges that group (of any sensitive feature: each row counts in the group of its original
 value), ``scope: per_group`` every group with at least ``min_group_size`` rows. ``mode: point``
 judges the estimate; ``mode: bound`` the confidence interval (Jeffreys for the flip rate,
 Agresti-Min for the net change): a breach when the whole interval breaches, none when it all
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ...contract.counterfactual import Counterfactual, FlipCounts
 from ...errors import InputError
@@ -51,12 +51,6 @@ class CounterfactualRule(Comparison):
     on_inconclusive: Literal["fail", "warn", "pass"] | None = Field(
         None, description="override what an inconclusive finding counts as for this rule"
     )
-
-    @model_validator(mode="after")
-    def _scope(self) -> CounterfactualRule:
-        if self.group is not None and self.scope == "overall":
-            return self.model_copy(update={"scope": "per_group"})
-        return self
 
     def judge(self, policy: PolicyContext, evidence: Evidence) -> Finding:
         section = evidence.counterfactual
@@ -91,7 +85,7 @@ class CounterfactualRule(Comparison):
                     hint="name a feature or text column of the spec's counterfactual section",
                 )
             comparisons = {self.feature: comparisons[self.feature]}
-        if self.scope == "overall":
+        if self.scope == "overall" and self.group is None:
             return {(name, None): c.overall for name, c in comparisons.items()}
         out: dict[Item, FlipCounts] = {}
         for name, c in comparisons.items():
