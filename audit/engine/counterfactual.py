@@ -305,17 +305,12 @@ class CounterfactualPlan:
 
 
 def _decide(plan: Any, frame: pd.DataFrame) -> np.ndarray:
-    """The model's decisions on ``frame``, by the engine's own path for the task."""
+    """The model's decisions on ``frame``: a binary audit's by the engine's own call
+    (``Plan._decide``: the favourable class from ``predict_proba`` where that is what
+    ``predict`` means); otherwise the predicted class."""
     if plan.task == "binary":
-        from audit.engine.partition import model_decisions
-
-        y_pred, _ = model_decisions(
-            plan.model.estimator, plan._inputs(frame), plan.requirements.positive_label
-        )
-        return np.asarray(y_pred, dtype=bool)
-    from audit.engine.tasks import decide
-
-    return np.asarray(decide(plan, frame).decisions)
+        return np.asarray(plan._decide(frame)[0], dtype=bool)
+    return np.asarray(plan.model.estimator.predict(plan._inputs(frame)))
 
 
 def _joint_keys(frame: pd.DataFrame, sensitive: Sequence[str]) -> tuple[np.ndarray, list[Key]]:
@@ -402,7 +397,7 @@ def finalize_counterfactual(part: FlipPart, spec: Any, options: Any) -> contract
         overall = sum(mine.values(), np.zeros(4, dtype=np.int64))
         groups: dict[str, dict[str, FlipCounts]] = {}
         for i, feature in enumerate(part.sensitive):
-            labels = sorted({k[i] for k in mine if k[i] is not None})
+            labels = sorted({str(k[i]) for k in mine if k[i] is not None})
             groups[feature] = {
                 g: _counts(
                     sum(

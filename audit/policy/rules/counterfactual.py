@@ -125,9 +125,9 @@ class CounterfactualRule(Comparison):
         if not judged:
             return skip(self, "every group is under the minimum group size", mode="point")
         meets = OPS[self.operator]
-        breaches = [c for c in judged if not meets(c.value, self.threshold)]  # type: ignore[arg-type]
+        breaches = [c for c in judged if not meets(_value(c), self.threshold)]
         pool = breaches or judged
-        worst = pool[worst_key({i: c.value for i, c in enumerate(pool)}, self.operator)]
+        worst = pool[worst_key({i: _value(c) for i, c in enumerate(pool)}, self.operator)]
         what = f"{self.metric} {WORDS[self.operator]} {fmt(self.threshold)}"
         if breaches:
             msg = f"{len(breaches)} of {len(judged)} comparisons not {what}: " + some(
@@ -156,7 +156,7 @@ class CounterfactualRule(Comparison):
         breaches = [c for c in found if c.verdict == "breach"]
         unsure = [c for c in found if c.verdict == "inconclusive"]
         valued = [c for c in (breaches or found) if c.value is not None]
-        worst = valued[worst_key({i: c.value for i, c in enumerate(valued)}, self.operator)]
+        worst = valued[worst_key({i: _value(c) for i, c in enumerate(valued)}, self.operator)]
         what = f"{self.metric} {WORDS[self.operator]} {fmt(self.threshold)}"
         parts = [f"{what} (judged on the {confidence:.0%} confidence interval)"]
         if breaches:
@@ -191,8 +191,13 @@ class CounterfactualRule(Comparison):
         )
 
 
+def _value(c: Tested) -> float:
+    assert c.value is not None
+    return c.value
+
+
 def _where(c: Tested) -> str:
-    return c.feature if c.group is None else f"{c.feature} ({c.group})"
+    return str(c.feature) if c.group is None else f"{c.feature} ({c.group})"
 
 
 def _describe(c: Tested) -> str:
