@@ -521,3 +521,105 @@ def test_rule_without_the_section_is_not_assessable_and_names_are_checked(tmp_pa
         _judge({**rule, "group": "Other"}, _section({"Male": (9, 0, 0, 1)}), tmp_path)
     with pytest.raises(InputError, match="unknown counterfactual metric"):
         _judge({**rule, "metric": "flip"}, None, tmp_path)
+
+
+# -- multiclass (changed or not), partitions and pickling, without the CLI --------------------
+
+
+def test_multiclass_flips_merge_over_partitions_to_a_hand_count() -> None:
+    """A three-class model that reads sex: the partitions' counts merge to the whole frame's,
+    and to a hand count of changed predicted classes; the plan survives pickling (Dask)."""
+    import pickle
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from audit.data import DatasetRequirements
+    from audit.engine.counterfactual import CounterfactualPlan, finalize_counterfactual
+    from audit.engine.finalize import FairnessOptions
+    from audit.engine.partition import Plan
+    from audit.loaders import LoadedModel
+    from audit.spec import AuditSpec
+
+    rng = np.random.default_rng(5)
+    n = 900
+    frame = pd.DataFrame(
+        {
+            "sex": rng.choice(["F", "M"], n),
+            "x": rng.normal(size=n),
+            "grp": rng.choice(["a", "b"], n),
+        }
+    )
+    y = np.where(frame["x"] + (frame["sex"] == "M") * 0.8 > 0.3, "high", "low")
+    y = np.where(frame["x"] < -1, "none", y)
+    frame["y"] = y
+    pre = ColumnTransformer([("sex", OneHotEncoder(), ["sex"]), ("x", "passthrough", ["x"])])
+    est = Pipeline([("pre", pre), ("model", LogisticRegression(max_iter=1000))])
+    est.fit(frame[["sex", "x", "grp"]], frame["y"])
+    model = LoadedModel(est, "skops", "0" * 64, Path("m.skops"))
+    spec = AuditSpec(
+        model="m.skops",
+        dataset="d.csv",
+        label="y",
+        sensitive_features=["sex", "grp"],
+        policy="p.yaml",
+        task="multiclass",
+        counterfactual={"features": ["sex"]},
+    )
+    cf = CounterfactualPlan.build(spec, model, list(frame.columns), frame=frame)
+    cf = pickle.loads(pickle.dumps(cf))
+    plan = Plan(
+        requirements=DatasetRequirements("y", None, ("sex", "grp"), task="multiclass"),
+        source="d.csv",
+        model=model,
+        features=("sex", "x", "grp"),
+        task="multiclass",
+        extensions=(cf,),
+    )
+    decisions = est.predict(frame[["sex", "x", "grp"]])
+    whole = cf.summarise(plan, frame, 0, decisions)
+    parts = [
+        cf.summarise(plan, frame.iloc[i : i + 250], i, decisions[i : i + 250])
+        for i in range(0, n, 250)
+    ]
+    merged = parts[0].merge(parts[1]).merge(parts[2].merge(parts[3]))
+    options = FairnessOptions()
+    a = finalize_counterfactual(whole, spec, options).to_json()
+    b = finalize_counterfactual(merged, spec, options).to_json()
+    assert json.dumps(a) == json.dumps(b)
+    after = est.predict(
+        frame[["sex", "x", "grp"]].assign(sex=frame["sex"].map({"F": "M", "M": "F"}))
+    )
+    changed = decisions != after
+    overall = a["comparisons"]["sex"]["overall"]
+    assert (overall["n"], overall["flips"]) == (n, int(changed.sum())) and overall["flips"] > 0
+    assert "net_change" not in overall and "net_change_method" not in a
+    for g in ("a", "b"):
+        mask = (frame["grp"] == g).to_numpy()
+        assert a["comparisons"]["sex"]["groups"]["grp"][g]["flips"] == int(changed[mask].sum())
+
+
+def test_value_swaps_keep_the_column_type() -> None:
+    from audit.engine.counterfactual import Swap
+
+    frame = pd.DataFrame(
+        {
+            "i": pd.Series([0, 1, 1, 0]),
+            "f": pd.Series([0.0, 1.0, np.nan, 1.0]),
+            "c": pd.Series(["x", "y", "x", None], dtype="category"),
+            "b": pd.Series([True, False, True, True]),
+        }
+    )
+    mask, col = Swap("i", "value", (("0", "1"), ("1", "0"))).twins(frame)
+    assert mask.tolist() == [True] * 4 and col.tolist() == [1, 0, 0, 1] and col.dtype == "int64"
+    mask, col = Swap("f", "value", (("1.0", "0.0"),)).twins(frame)
+    assert mask.tolist() == [False, True, False, True] and col.tolist() == [0.0, 0.0]
+    mask, col = Swap("c", "value", (("x", "z"),)).twins(frame)
+    assert mask.tolist() == [True, False, True, False] and col.tolist() == ["z", "z"]
+    assert isinstance(col.dtype, pd.CategoricalDtype) and "z" in col.dtype.categories
+    mask, col = Swap("b", "value", (("True", "False"), ("False", "True"))).twins(frame)
+    assert col.tolist() == [False, True, False, False] and col.dtype == bool
+    with pytest.raises(InputError, match="'yes' is not a value of 'b'"):
+        Swap("b", "value", (("True", "yes"),)).twins(frame)
