@@ -286,8 +286,8 @@ def _bio(frame: pd.DataFrame, sex: pd.Series) -> pd.Series:
 @pytest.fixture(scope="module")
 def text_audit(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """2,000 adult rows with a derived ``bio``, and a keyword-biased text model: a
-    CountVectorizer + LogisticRegression pipeline over the bio and two numbers, trained to
-    favour the men's words (the label is income, plus +4 on ``he``'s and ``john``'s weights)."""
+    CountVectorizer + LogisticRegression pipeline over the bio and two numbers, trained on
+    income, so it learns that the men's words (he, him, John) go with higher incomes."""
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -306,11 +306,6 @@ def text_audit(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     est = Pipeline([("pre", pre), ("model", LogisticRegression(max_iter=2000))])
     est.fit(data[features], data["income"])
-    vocab = est.named_steps["pre"].named_transformers_["bio"].vocabulary_
-    coef = est.named_steps["model"].coef_
-    width = est.named_steps["model"].classes_.tolist().index(">50K") * 2 - 1
-    for word in ("he", "john"):
-        coef[0, vocab[word]] += 4.0 * width
     model = tmp / "bio-model.skops"
     sio.dump(est, model)
     (tmp / "swaps.yaml").write_text(yaml.safe_dump({"swaps": SWAPS}))
