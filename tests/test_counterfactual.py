@@ -618,3 +618,35 @@ def test_value_swaps_keep_the_column_type() -> None:
     assert col.tolist() == [False, True, False, False] and col.dtype == bool
     with pytest.raises(InputError, match="'yes' is not a value of 'b'"):
         Swap("b", "value", (("True", "yes"),)).twins(frame)
+
+
+def test_rule_significance_tests_the_threshold_with_holm(tmp_path: Path) -> None:
+    """The one-sided score test z = (x/n - t) / sqrt(t (1 - t) / n), p = 1 - Phi(z) (H0: flip
+    rate <= t), Holm over the groups: recomputed with scipy and by hand."""
+    from scipy.stats import norm
+
+    section = _section({"Male": (900, 20, 20, 60), "Female": (400, 3, 3, 94)})
+    rule = {
+        "metric": "flip_rate",
+        "operator": "<=",
+        "threshold": 0.02,
+        "mode": "significance",
+        "scope": "per_group",
+    }
+    f = _judge(rule, section, tmp_path)
+    tests = {t.group: t for t in f.tests}
+    raw = {}
+    for g, (x, n) in {"Male": (40, 1000), "Female": (6, 500)}.items():
+        z = (x / n - 0.02) / np.sqrt(0.02 * 0.98 / n)
+        raw[g] = norm.sf(z)
+        assert tests[g].statistic == pytest.approx(z, rel=1e-12)
+        assert tests[g].p_value == pytest.approx(raw[g], rel=1e-9)
+    low, high = sorted(raw, key=raw.get)
+    holm_low = min(1.0, 2 * raw[low])
+    assert tests[low].p_adjusted == pytest.approx(holm_low, rel=1e-9)
+    assert tests[high].p_adjusted == pytest.approx(max(holm_low, raw[high]), rel=1e-9)
+    assert tests["Male"].verdict == "breach" and tests["Female"].verdict != "breach"
+    assert (f.status, f.verdict, f.group, f.correction) == ("fail", "breach", "sex=Male", "holm")
+    assert tests["Male"].feature == "sex" and "(sex swapped)" in tests["Male"].hypothesis
+    with pytest.raises(InputError, match="use it with flip_rate"):
+        _judge({**rule, "metric": "net_change"}, section, tmp_path)

@@ -12,8 +12,13 @@ names and pronouns of a text input, is swapped (the report's ``counterfactual`` 
 value), ``scope: per_group`` every group with at least ``min_group_size`` rows. ``mode: point``
 judges the estimate; ``mode: bound`` the confidence interval (Jeffreys for the flip rate,
 Agresti-Min for the net change): a breach when the whole interval breaches, none when it all
-complies, otherwise inconclusive (counted as the policy's ``on_inconclusive``; a group too small
-to judge is inconclusive too). The rule needs no label.
+complies, otherwise inconclusive; ``mode: significance`` (flip rate only) tests the threshold
+itself, one-sided (the score test of the rate, H0: the comparison complies, e.g.
+``flip_rate <= 0.01``), with the p-values of all the rule's comparisons adjusted together
+(``correction``, the policy's by default): a breach when the adjusted p-value is under ``alpha``,
+none when the reverse test rules a breach out, otherwise inconclusive. An inconclusive finding
+counts as the policy's ``on_inconclusive`` says; a group too small to judge is inconclusive too.
+The rule needs no label.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from ...contract import RuleTest
 from ...contract.counterfactual import Counterfactual, FlipCounts
 from ...errors import InputError
+from ...fairness import intervals
+from ...fairness.flips import FLIP_RATE_METHOD, NET_CHANGE_METHOD
 from ..evidence import Evidence
 from ..findings import Breach, Finding
 from . import inference
@@ -47,10 +55,26 @@ class CounterfactualRule(Comparison):
     group: str | None = Field(None, description="judge only this group (of a sensitive feature)")
     scope: Literal["overall", "per_group"] = "overall"
     min_group_size: int | None = Field(None, ge=1)
-    mode: Literal["point", "bound"] = "point"
+    mode: Literal["point", "bound", "significance"] = "point"
+    alpha: float = Field(0.05, gt=0, lt=1)
+    correction: Literal["holm", "bh", "none"] | None = Field(
+        None, description="override the policy's multiple-comparison correction for this rule"
+    )
     on_inconclusive: Literal["fail", "warn", "pass"] | None = Field(
         None, description="override what an inconclusive finding counts as for this rule"
     )
+
+    @model_validator(mode="after")
+    def _significance(self) -> CounterfactualRule:
+        if self.mode == "significance":
+            if self.metric != "flip_rate":
+                raise ValueError(
+                    "mode 'significance' tests a rate against the threshold: use it with "
+                    "flip_rate, or mode 'bound' for net_change"
+                )
+            if not 0 <= self.threshold <= 1:
+                raise ValueError("a flip_rate threshold lies in [0, 1]")
+        return self
 
     def judge(self, policy: PolicyContext, evidence: Evidence) -> Finding:
         section = evidence.counterfactual
@@ -67,13 +91,35 @@ class CounterfactualRule(Comparison):
             return skip(self, f"{self.metric} is undefined for this audit", mode=self.mode)
         if self.mode == "point":
             return self._point(found)
+        correction = None
+        if self.mode == "significance":
+            correction = self.correction or policy.correction
+            found = [
+                c if c.reason is not None else self._test(c, counts)
+                for c, counts in zip(found, items.values(), strict=True)
+            ]
+            found = inference.adjust(found, correction)
         found = [
             c
             if c.reason is not None
-            else inference.decide(c, "bound", self.operator, self.threshold, 0.05)
+            else inference.decide(c, self.mode, self.operator, self.threshold, self.alpha)
             for c in found
         ]
-        return self._bound(found, policy.on_inconclusive, section.confidence)
+        return self._bound(found, policy.on_inconclusive, section.confidence, correction)
+
+    def _test(self, c: Tested, counts: FlipCounts) -> Tested:
+        """The one-sided score test of the flip rate against the threshold, and its reverse."""
+        side = inference.BREACH_SIDE[self.operator]
+        reverse: inference.Side = "less" if side == "greater" else "greater"
+        z, p = intervals.rate_test(counts.flips, counts.n, self.threshold, side)
+        _, p_rev = intervals.rate_test(counts.flips, counts.n, self.threshold, reverse)
+        return replace(
+            c,
+            method="one-sided score test of the flip rate against the threshold",
+            statistic=_num(z),
+            p_value=_num(p),
+            p_reverse=_num(p_rev),
+        )
 
     def _items(self, policy: PolicyContext, section: Counterfactual) -> dict[Item, FlipCounts]:
         comparisons = section.comparisons
@@ -108,7 +154,7 @@ class CounterfactualRule(Comparison):
             n=counts.n,
             value=counts.metric(self.metric),
             ci=counts.interval(self.metric),
-            ci_method=None,
+            ci_method=FLIP_RATE_METHOD if self.metric == "flip_rate" else NET_CHANGE_METHOD,
             hypothesis=inference.hypothesis(self.metric, self.operator, self.threshold),
         )
         if where is not None and counts.n < min_n:
@@ -149,7 +195,13 @@ class CounterfactualRule(Comparison):
             mode="point",
         )
 
-    def _bound(self, found: list[Tested], policy_default: str, confidence: float) -> Finding:
+    def _bound(
+        self,
+        found: list[Tested],
+        policy_default: str,
+        confidence: float,
+        correction: str | None = None,
+    ) -> Finding:
         on_inconclusive = self.on_inconclusive or policy_default
         verdicts = [c.verdict for c in found]
         state = inference.status_of(verdicts, self.severity, on_inconclusive)
@@ -158,7 +210,15 @@ class CounterfactualRule(Comparison):
         valued = [c for c in (breaches or found) if c.value is not None]
         worst = valued[worst_key({i: _value(c) for i, c in enumerate(valued)}, self.operator)]
         what = f"{self.metric} {WORDS[self.operator]} {fmt(self.threshold)}"
-        parts = [f"{what} (judged on the {confidence:.0%} confidence interval)"]
+        if self.mode == "significance":
+            how = (
+                f"tested {inference.hypothesis(self.metric, self.operator, self.threshold)} "
+                f"one-sided, {inference.correction_words(correction or 'none', len(found))}, "
+                f"alpha {self.alpha:g}"
+            )
+        else:
+            how = f"judged on the {confidence:.0%} confidence interval"
+        parts = [f"{what} ({how})"]
         if breaches:
             parts.append(
                 f"breach in {len(breaches)} of {len(found)}: "
@@ -185,10 +245,43 @@ class CounterfactualRule(Comparison):
                 for c in breaches
                 if c.value is not None
             ],
-            mode="bound",
+            mode=self.mode,
             verdict=overall,
             on_inconclusive=on_inconclusive,
+            correction=correction,
+            alpha=self.alpha if self.mode == "significance" else None,
+            tests=[_rule_test(c) for c in found],
         )
+
+
+def _num(v: object) -> float | None:
+    f = float(v)  # type: ignore[arg-type]
+    return f if f == f and abs(f) != float("inf") else None
+
+
+def _rule_test(c: Tested) -> RuleTest:
+    """The comparison as report.json records it: the swapped feature (or text column) over all
+    its rows, or the group ``by=g`` (shown as by=g, the swap named in the hypothesis)."""
+    feature, group = c.feature, None
+    hypothesis = c.hypothesis
+    if c.group is not None:
+        feature, _, group = c.group.partition("=")
+        hypothesis = f"{c.hypothesis} ({c.feature} swapped)"
+    return RuleTest(
+        feature=feature,
+        group=group,
+        n=c.n,
+        value=c.value,
+        ci=c.ci,
+        ci_method=c.ci_method,
+        hypothesis=hypothesis,
+        method=c.method,
+        statistic=c.statistic,
+        p_value=c.p_value,
+        p_adjusted=c.p_adjusted,
+        verdict=c.verdict,
+        reason=c.reason,
+    )
 
 
 def _value(c: Tested) -> float:
