@@ -650,3 +650,9 @@ def test_rule_significance_tests_the_threshold_with_holm(tmp_path: Path) -> None
     assert tests["Male"].feature == "sex" and "(sex swapped)" in tests["Male"].hypothesis
     with pytest.raises(InputError, match="use it with flip_rate"):
         _judge({**rule, "metric": "net_change"}, section, tmp_path)
+
+
+def test_a_feature_named_twice_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path / "spec", LOGREG, TEST_CSV, counterfactual={"features": ["sex", "sex"]})
+    code = main(["run", str(spec), "--output", str(tmp_path / "out"), "--no-pdf", "--no-sign"])
+    assert code == 2 and "lists sex twice" in capsys.readouterr().err

@@ -247,7 +247,11 @@ class CounterfactualPlan:
                     hint="flip only columns the model reads; a column it never sees cannot "
                     "change a decision",
                 )
+        named = [*features, *settings.text_columns]
         both = sorted(set(features) & set(settings.text_columns))
+        twice = sorted({f for f in named if named.count(f) > 1} - set(both))
+        if twice:
+            raise InputError(f"counterfactual lists {', '.join(twice)} twice")
         if both:
             raise InputError(
                 f"counterfactual: {', '.join(both)} is both a feature and a text column"
