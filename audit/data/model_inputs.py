@@ -3,8 +3,8 @@
 Read from the fitted model, never from the data: ``feature_names_in_`` / ``n_features_in_``; the
 adapters' ``feature_types_`` (XGBoost, LightGBM, ONNX); and for scikit-learn pipelines the
 fitted ``ColumnTransformer``: columns routed to an encoder (one-hot, ordinal, target, a text
-vectorizer) may hold
-text, columns routed anywhere else (scalers, imputers, ``passthrough``) must hold numbers.
+vectorizer) may hold text, columns routed anywhere else (scalers, imputers, ``passthrough``)
+must hold numbers.
 """
 
 from __future__ import annotations

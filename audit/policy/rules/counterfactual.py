@@ -8,8 +8,9 @@ names and pronouns of a text input, is swapped (the report's ``counterfactual`` 
 
 ``feature`` names the swapped feature or text column (default: every comparison); without
 ``group`` or ``scope: per_group`` the rule judges each comparison over all its rows; ``group``
-(which implies ``per_group``) judges that group (of any sensitive feature: each row counts in the group of its original
-value), ``scope: per_group`` every group with at least ``min_group_size`` rows. ``mode: point``
+(which implies ``per_group``) judges that group (of any sensitive feature: each row counts in
+the group of its original value), ``scope: per_group`` every group with at least
+``min_group_size`` rows. ``mode: point``
 judges the estimate; ``mode: bound`` the confidence interval (Jeffreys for the flip rate,
 Agresti-Min for the net change): a breach when the whole interval breaches, none when it all
 complies, otherwise inconclusive; ``mode: significance`` (flip rate only) tests the threshold
