@@ -66,7 +66,10 @@ class CounterfactualSettings(BaseModel):
         default_factory=list, description="text inputs whose words `swap_lists` swaps"
     )
     swap_lists: str | None = Field(
-        None, description="YAML file of directed word pairs (names, pronouns) for text_columns"
+        None,
+        description="YAML file of directed word pairs for text_columns (``swaps: {he: she, "
+        "she: he, John: Mary}``), relative to the spec's folder; each text is swapped in one "
+        "whole-word, case-keeping pass (docs/counterfactual.md)",
     )
 
 

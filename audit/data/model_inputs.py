@@ -2,8 +2,9 @@
 
 Read from the fitted model, never from the data: ``feature_names_in_`` / ``n_features_in_``; the
 adapters' ``feature_types_`` (XGBoost, LightGBM, ONNX); and for scikit-learn pipelines the
-fitted ``ColumnTransformer``: columns routed to an encoder (one-hot, ordinal, target) may hold
-text, columns routed anywhere else (scalers, imputers, ``passthrough``) must hold numbers.
+fitted ``ColumnTransformer``: columns routed to an encoder (one-hot, ordinal, target, a text
+vectorizer) may hold text, columns routed anywhere else (scalers, imputers, ``passthrough``)
+must hold numbers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from typing import Any
 
 #: Adapter feature types that accept text or categories rather than numbers.
 _NON_NUMERIC_TYPES = frozenset({"c", "category", "string"})
-_ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
+_ENCODERS = (
+    "OneHotEncoder",
+    "OrdinalEncoder",
+    "TargetEncoder",
+    # text inputs (a bio, a letter) turned into word counts
+    "CountVectorizer",
+    "TfidfVectorizer",
+    "HashingVectorizer",
+)
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,9 @@ def predictions(task: str, estimator: Any, X: Any) -> np.ndarray:
     return out.astype(np.float64) if task == "regression" else out.astype(str)
 
 
-def extensions(spec: Any, model: Any, present: list[str]) -> tuple[Any, ...]:
-    """The per-partition extensions the spec asks for (``Plan.extensions``)."""
+def extensions(spec: Any, model: Any, present: list[str], **context: Any) -> tuple[Any, ...]:
+    """The per-partition extensions the spec asks for (``Plan.extensions``); ``context``
+    (``base``: the spec's folder, ``frame``/``source``: the data) is what a build may read."""
     out: list[Any] = []
     if spec.shift:  # what the spec alone can refuse, refused before the data pass
         from audit.engine.finalize_shift import check_spec
@@ -107,7 +108,7 @@ def extensions(spec: Any, model: Any, present: list[str]) -> tuple[Any, ...]:
     if spec.counterfactual is not None:
         from audit.engine.counterfactual import CounterfactualPlan
 
-        out.append(CounterfactualPlan.build(spec, model, present))
+        out.append(CounterfactualPlan.build(spec, model, present, **context))
     return tuple(out)
 
 

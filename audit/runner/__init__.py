@@ -267,7 +267,7 @@ def _run(
         keep_decisions=spec.explain.rows == "adverse",
         task=spec.task,
         classes=tuple(spec.classes) if spec.classes else None,
-        extensions=extensions(spec, model, present),
+        extensions=extensions(spec, model, present, base=resolved.base, frame=frame, source=data),
     )
     with st.stage("summarise"):
         stats = summarise(plan, backend, spec.engine, data, frame, on_progress)

@@ -21,6 +21,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .continuous_fairness import ContinuousFairnessRule
+from .counterfactual import CounterfactualRule
 from .data import DataRule
 from .direct_use import DirectUseRule
 from .documentation import DocumentationRule
@@ -48,6 +49,7 @@ AnyRule = (
     | ShiftRule
     | ContinuousFairnessRule
     | MulticlassFairnessRule
+    | CounterfactualRule
 )
 #: A rule as a policy file holds it: the kind named by its ``kind`` field.
 Rule = Annotated[AnyRule, Field(discriminator="kind")]
@@ -55,6 +57,7 @@ Rule = Annotated[AnyRule, Field(discriminator="kind")]
 __all__ = [
     "AnyRule",
     "ContinuousFairnessRule",
+    "CounterfactualRule",
     "DataRule",
     "DirectUseRule",
     "DocumentationRule",
