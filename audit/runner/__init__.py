@@ -28,7 +28,7 @@ from ..registry.resolve import Artifacts, system_name
 from ..spec import ResolvedSpec
 from .drift import _drift_plan
 from .explaining import _explain, _explain_columns
-from .load import _check_adverse, _load_baseline, _load_model
+from .load import _check_adverse, _finish_model_info, _load_baseline, _load_model
 
 LIBRARIES = (
     "xgboost",
@@ -361,6 +361,7 @@ def _run(
         )
         findings = evaluate(policy, evidence, today or date.today())
 
+    _finish_model_info(model, model_info)
     doc = policy.document
     subject = contract.Subject.model_validate(
         {
