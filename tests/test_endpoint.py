@@ -73,6 +73,16 @@ def mlflow_server(estimator: Any, tmp_path_factory: pytest.TempPathFactory) -> A
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def file_report(
+    tmp_path_factory: pytest.TempPathFactory, estimator: Any, data: Path
+) -> dict[str, Any]:
+    """The oracle: the same audit of the same model, loaded from its .skops file."""
+    folder = tmp_path_factory.mktemp("from-file")
+    model = str(ADULT / "models" / "adult-gbm.skops")
+    return _audit(_spec(folder, data, model, "adult-file", estimator))
+
+
 def _spec(
     folder: Path,
     data: Path,
@@ -100,6 +110,7 @@ def _spec(
             "features": [str(c) for c in estimator.feature_names_in_],
             **endpoint,
         }
+    folder.mkdir(parents=True, exist_ok=True)
     spec = folder / f"{name}.yaml"
     spec.write_text(yaml.safe_dump(doc))
     return spec
@@ -130,7 +141,12 @@ def _digest(lines: list[str]) -> str:
 
 
 def test_mlflow_endpoint_audits_to_the_same_report_as_the_model_file(
-    tmp_path: Path, audit_home: Path, estimator: Any, data: Path, mlflow_server: Any
+    tmp_path: Path,
+    audit_home: Path,
+    estimator: Any,
+    data: Path,
+    mlflow_server: Any,
+    file_report: dict[str, Any],
 ) -> None:
     """MUST: report.json from the real MLflow scoring server equals the one from the .skops
     file, with these masked: report_id, created_at, environment (library versions), subject.name
@@ -138,9 +154,7 @@ def test_mlflow_endpoint_audits_to_the_same_report_as_the_model_file(
     and call log). Both explain with permutation SHAP on the same seed."""
     running, recorder = mlflow_server
     recorder.calls.clear()
-    from_file = _audit(
-        _spec(tmp_path, data, str(ADULT / "models" / "adult-gbm.skops"), "adult-file", estimator)
-    )
+    from_file = file_report
     spec = _spec(
         tmp_path,
         data,
@@ -173,3 +187,212 @@ def test_mlflow_endpoint_audits_to_the_same_report_as_the_model_file(
     # the same audit again: the same calls, so the same digest (reproducible provenance)
     again = _audit(spec)
     assert again["subject"]["model"] == model
+
+
+def test_kserve_v2_over_https_with_a_token_same_report_on_memory_and_stream(
+    tmp_path: Path,
+    audit_home: Path,
+    estimator: Any,
+    data: Path,
+    file_report: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """KServe v2 over HTTPS (a private CA in endpoint.ca_file) with a bearer token from the
+    environment: the inputs come from the server's metadata, the report equals the file's (same
+    masks), engine: stream gives byte-identical report.json to engine: memory (its 128-row
+    partitions are whole multiples of the 64-row batches, so the very same requests are made),
+    and the token is written nowhere: not in the bundle, not in the access log."""
+    token = "tok-" + "7f3a9c" * 6
+    monkeypatch.setenv("ENDPOINT_TOKEN", token)
+    cert, key = self_signed(tmp_path)
+    recorder = Recorder(kserve_app(estimator, "adult-gbm", "3"), token=token)
+    running = Running(recorder, tls=(cert, key))
+    try:
+        endpoint = {"batch_rows": 64, "ca_file": str(cert), "token_env": "ENDPOINT_TOKEN"}
+        reports = {}
+        for engine in ("memory", "stream"):
+            spec = _spec(
+                tmp_path / engine,
+                data,
+                f"endpoint+{running.url}/v2/models/adult-gbm",
+                "adult-kserve",
+                estimator,
+                {k: v for k, v in endpoint.items()},
+                engine={"backend": engine, "batch_rows": 128},
+            )
+            doc = yaml.safe_load(spec.read_text())
+            del doc["endpoint"]["features"]  # from GET /v2/models/adult-gbm
+            spec.write_text(yaml.safe_dump(doc))
+            reports[engine] = _audit(spec)
+    finally:
+        running.stop()
+    memory, stream = reports["memory"], reports["stream"]
+    assert _masked(memory) == _masked(file_report)
+    for key in ("report_id", "created_at"):
+        memory.pop(key), stream.pop(key)
+    assert json.dumps(memory, sort_keys=True) == json.dumps(stream, sort_keys=True)
+
+    calls = memory["subject"]["model"]["endpoint"]
+    assert calls["protocol"] == "kserve-v2"
+    assert (calls["model_name"], calls["model_version"]) == ("adult-gbm", "3")
+    gets = [c for c in recorder.calls if c.method == "GET"]
+    assert calls["metadata_sha256"] == hashlib.sha256(gets[0].response).hexdigest()
+    posts = recorder.posts()
+    assert calls["requests"] * 2 == len(posts)  # two audits, the same calls
+    first = [len(json.loads(c.request)["inputs"][0]["data"]) for c in posts[:7]]
+    assert first == [64] * 6 + [16]
+    assert all(c.headers["authorization"] == f"Bearer {token}" for c in recorder.calls)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
+    assert token.encode() not in (audit_home / "access.db").read_bytes()
+    assert calls["requests"] > 0
+
+
+def test_throttled_and_failing_requests_are_retried_and_counted(
+    tmp_path: Path, audit_home: Path, estimator: Any, data: Path, mlflow_server: Any
+) -> None:
+    """503, then 429 with Retry-After: 1: the audit still succeeds, with 2 retries counted, and
+    the requests honour requests_per_second (server-side arrival times)."""
+    running, recorder = mlflow_server
+    recorder.calls.clear()
+    recorder.faults = [Fault(503), Fault(429, {"Retry-After": "1"})]
+    rate = 20.0
+    spec = _spec(
+        tmp_path,
+        data,
+        f"endpoint+{running.url}/invocations",
+        "adult-retried",
+        estimator,
+        {"batch_rows": 1000, "requests_per_second": rate},
+    )
+    t0 = time.monotonic()
+    report = _audit(spec)
+    elapsed = time.monotonic() - t0
+    calls = report["subject"]["model"]["endpoint"]
+    posts = recorder.posts()
+    assert [c.status for c in posts[:3]] == [503, 429, 200]
+    assert calls["retries"] == 2
+    assert calls["requests"] == len(posts) - 2 == sum(c.status == 200 for c in posts)
+    assert rows_of(posts[2].request) == ROWS  # one batch scores the 400 rows
+    # the waits are lower bounds: the 429's Retry-After, and 1/rate between requests
+    assert elapsed >= 1.0 + (len(posts) - 2) / rate
+    ok = [c for c in posts if c.status == 200]
+    responses = [hashlib.sha256(c.response).hexdigest() for c in ok]
+    assert calls["responses_sha256"] == _digest(responses)
+
+
+def _refused(spec: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    code = main(["run", str(spec), "--no-sign", "--no-pdf"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("kind", ["redirect", "oversized", "deep", "short", "nan", "string"])
+def test_bad_answers_exit_2_naming_the_endpoint(
+    kind: str,
+    tmp_path: Path,
+    audit_home: Path,
+    estimator: Any,
+    data: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from audit.loaders.endpoint_http import MAX_BODY
+
+    running = Running(attack_app(kind, MAX_BODY))
+    try:
+        url = f"{running.url}/invocations"
+        spec = _spec(tmp_path, data, f"endpoint+{url}", "adult-attacked", estimator, {})
+        err = _refused(spec, capsys)
+    finally:
+        running.stop()
+    assert f"model endpoint {url}" in err
+    expected = {
+        "redirect": "does not follow redirects",
+        "oversized": "larger than 64 MiB",
+        "deep": "levels deep; audit reads at most 200",
+        "short": "399 answers for 400 rows",
+        "nan": "NaN, not a probability",
+        "string": '"0.5", not a probability',
+    }[kind]
+    assert expected in err
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://10.1.2.3/invocations", "plain http is accepted only to this machine"),
+        ("https://user:pa55@127.0.0.1:9/invocations", "holds user info"),
+        ("ftp://127.0.0.1/invocations", "only https:// URLs"),
+    ],
+)
+def test_refused_urls_exit_2_before_any_call(
+    url: str,
+    expected: str,
+    tmp_path: Path,
+    audit_home: Path,
+    estimator: Any,
+    data: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = _spec(tmp_path, data, f"endpoint+{url}", "adult-refused", estimator, {})
+    err = _refused(spec, capsys)
+    assert expected in err
+    assert "pa55" not in err
+
+
+def test_a_401_exits_2_and_the_wrong_token_is_written_nowhere(
+    tmp_path: Path,
+    audit_home: Path,
+    estimator: Any,
+    data: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wrong = "wrong-" + "c0ffee" * 6
+    monkeypatch.setenv("ENDPOINT_TOKEN", wrong)
+    recorder = Recorder(attack_app("short"), token="the-right-one")
+    running = Running(recorder)
+    try:
+        spec = _spec(
+            tmp_path,
+            data,
+            f"endpoint+{running.url}/invocations",
+            "adult-401",
+            estimator,
+            {"token_env": "ENDPOINT_TOKEN"},
+        )
+        err = _refused(spec, capsys)
+    finally:
+        running.stop()
+    assert "refused the request (401)" in err and "endpoint.token_env" in err
+    assert [c.status for c in recorder.calls] == [401]  # not retried
+    assert wrong not in err
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert wrong.encode() not in path.read_bytes(), path
+    assert wrong.encode() not in (audit_home / "access.db").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"engine": {"backend": "dask"}}, "engine: dask cannot audit a model behind an endpoint"),
+        ({"explain": {"rows": "adverse"}}, "explained on the explanation sample only"),
+    ],
+)
+def test_what_an_endpoint_cannot_be_audited_with_exits_2(
+    extra: dict[str, Any],
+    expected: str,
+    tmp_path: Path,
+    audit_home: Path,
+    estimator: Any,
+    data: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = _spec(
+        tmp_path, data, "endpoint+http://127.0.0.1:9/invocations", "adult-x", estimator, {}, **extra
+    )
+    assert expected in _refused(spec, capsys)

@@ -194,14 +194,22 @@ class EndpointClient:
 
     def get(self, url: str) -> tuple[bytes, Any]:
         """GET ``url`` (metadata): the body and its parsed JSON."""
-        body = self._call("GET", url, None)
-        return body, loads(body, f"model endpoint {self.shown}")
+        try:
+            body = self._call("GET", url, None)
+            return body, loads(body, f"model endpoint {self.shown}")
+        except InputError:
+            self.close()  # the audit ends here: leave no connection open
+            raise
 
     def post(self, url: str, request: bytes, rows: int) -> Any:
         """POST the JSON ``request`` for ``rows`` rows; the parsed answer (logged)."""
-        body = self._call("POST", url, request)
-        self.log.add(request, body, rows)
-        return loads(body, f"model endpoint {self.shown}")
+        try:
+            body = self._call("POST", url, request)
+            self.log.add(request, body, rows)
+            return loads(body, f"model endpoint {self.shown}")
+        except InputError:
+            self.close()
+            raise
 
     def _call(self, method: str, url: str, content: bytes | None) -> bytes:
         import httpx

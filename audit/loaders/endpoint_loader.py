@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ class EndpointModel:
         batch_rows: int,
     ) -> None:
         self.client = client
+        # an audit that fails after loading never reaches finish_endpoint: close the
+        # connections when the model is dropped
+        weakref.finalize(self, client.close)
         self.protocol = protocol
         self.url = url
         self.output = output
@@ -86,8 +90,8 @@ class EndpointModel:
         for start in range(0, len(frame), self.batch_rows):
             chunk = frame.iloc[start : start + self.batch_rows]
             doc = self.client.post(self.url, encode(self.protocol, chunk), len(chunk))
-            parts.append(
-                decode(
+            try:
+                answer = decode(
                     self.protocol,
                     doc,
                     rows=len(chunk),
@@ -95,7 +99,10 @@ class EndpointModel:
                     n_classes=n_classes,
                     shown=self.client.shown,
                 )
-            )
+            except InputError:
+                self.client.close()
+                raise
+            parts.append(answer)
         if not parts:
             shape = (0, n_classes or 0) if self.output == "probabilities" else (0,)
             return np.empty(shape, dtype=float if self.output != "labels" else object)
