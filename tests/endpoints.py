@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import uvicorn
-
 from servekit import free_port
 
 #: the skops types of the sample Adult model that skops does not trust by default (reviewed)
@@ -276,8 +275,6 @@ def nested(depth: int) -> bytes:
     return b'{"predictions": ' + b"[" * depth + b"]" * depth + b"}"
 
 
-
-
 #: the bad answers :func:`attack_app` gives, by name
 ATTACKS = ("redirect", "oversized", "deep", "short", "nan", "string")
 
@@ -303,9 +300,13 @@ def attack_app(kind: str, size: int = 0) -> Any:
         elif kind == "short":
             body = ('{"predictions": [' + ",".join([row] * (n - 1)) + "]}").encode()
         elif kind == "nan":
-            body = ('{"predictions": [' + ",".join(["[NaN, 0.5]"] + [row] * (n - 1)) + "]}").encode()
+            body = (
+                '{"predictions": [' + ",".join(["[NaN, 0.5]"] + [row] * (n - 1)) + "]}"
+            ).encode()
         else:
-            body = ('{"predictions": [' + ",".join(['["0.5", 0.5]'] + [row] * (n - 1)) + "]}").encode()
+            body = (
+                '{"predictions": [' + ",".join(['["0.5", 0.5]'] + [row] * (n - 1)) + "]}"
+            ).encode()
         return Response(body, media_type="application/json")
 
     return Starlette(routes=[Route("/invocations", invocations, methods=["POST"])])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,6 @@ import pandas as pd
 import pytest
 import skops.io as sio
 import yaml
-
-from audit.cli.app import main
 from endpoints import (
     ADULT_TRUSTED,
     Fault,
@@ -33,6 +30,8 @@ from endpoints import (
     rows_of,
     self_signed,
 )
+
+from audit.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT = ROOT / "samples" / "adult"
@@ -182,11 +181,9 @@ def test_mlflow_endpoint_audits_to_the_same_report_as_the_model_file(
     responses = [hashlib.sha256(c.response).hexdigest() for c in posts]
     requests = [hashlib.sha256(c.request).hexdigest() for c in posts]
     assert calls["responses_sha256"] == _digest(responses)
-    assert model["sha256"] == _digest([f"{q} {r}" for q, r in zip(requests, responses, strict=True)])
-
-    # the same audit again: the same calls, so the same digest (reproducible provenance)
-    again = _audit(spec)
-    assert again["subject"]["model"] == model
+    assert model["sha256"] == _digest(
+        [f"{q} {r}" for q, r in zip(requests, responses, strict=True)]
+    )
 
 
 def test_kserve_v2_over_https_with_a_token_same_report_on_memory_and_stream(
@@ -396,3 +393,118 @@ def test_what_an_endpoint_cannot_be_audited_with_exits_2(
         tmp_path, data, "endpoint+http://127.0.0.1:9/invocations", "adult-x", estimator, {}, **extra
     )
     assert expected in _refused(spec, capsys)
+
+
+def test_an_untrusted_certificate_exits_2_without_retrying(
+    tmp_path: Path,
+    audit_home: Path,
+    estimator: Any,
+    data: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """HTTPS to a server whose certificate no trusted CA signed (no endpoint.ca_file)."""
+    recorder = Recorder(kserve_app(estimator, "adult-gbm"))
+    running = Running(recorder, tls=self_signed(tmp_path))
+    try:
+        url = f"{running.url}/v2/models/adult-gbm"
+        spec = _spec(tmp_path, data, f"endpoint+{url}", "adult-tls", estimator, {})
+        err = _refused(spec, capsys)
+    finally:
+        running.stop()
+    assert f"model endpoint {url}: the TLS handshake failed" in err
+    assert "endpoint.ca_file" in err
+    assert recorder.calls == []  # the handshake failed: no request reached the app
+
+
+def test_retries_spent_exit_2(
+    tmp_path: Path,
+    audit_home: Path,
+    estimator: Any,
+    data: Path,
+    mlflow_server: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    running, recorder = mlflow_server
+    recorder.calls.clear()
+    recorder.faults = [Fault(502), Fault(504)]
+    url = f"{running.url}/invocations"
+    spec = _spec(tmp_path, data, f"endpoint+{url}", "adult-spent", estimator, {"max_retries": 1})
+    err = _refused(spec, capsys)
+    assert f"model endpoint {url} did not answer after 1 retries (last: HTTP 504)" in err
+    assert [c.status for c in recorder.calls] == [502, 504]
+
+
+# -- the wire formats, on hand-made answers ---------------------------------------------------
+
+
+def test_requests_encode_each_value_as_json_and_deterministically() -> None:
+    from audit.loaders.endpoint_protocols import encode
+
+    frame = pd.DataFrame(
+        {"n": [1, 2], "x": [0.5, float("nan")], "s": ["a", None], "b": [True, False]}
+    )
+    mlflow = json.loads(encode("mlflow", frame))
+    assert mlflow == {
+        "dataframe_split": {
+            "columns": ["n", "x", "s", "b"],
+            "data": [[1, 0.5, "a", True], [2, None, None, False]],
+        }
+    }
+    v2 = json.loads(encode("kserve-v2", frame))
+    assert [(t["name"], t["datatype"], t["shape"], t["data"]) for t in v2["inputs"]] == [
+        ("n", "INT64", [2], [1, 2]),
+        ("x", "FP64", [2], [0.5, None]),
+        ("s", "BYTES", [2], ["a", None]),
+        ("b", "BOOL", [2], [True, False]),
+    ]
+    assert v2["parameters"] == {"content_type": "pd"}
+    assert encode("mlflow", frame) == encode("mlflow", frame.copy())
+
+
+def test_answers_are_read_by_shape_and_checked() -> None:
+    from audit.errors import InputError
+    from audit.loaders.endpoint_protocols import decode
+
+    def v2(shape: list[int], data: list[Any]) -> dict[str, Any]:
+        return {"outputs": [{"name": "y", "shape": shape, "datatype": "FP64", "data": data}]}
+
+    kw = {"shown": "https://h/x", "n_classes": 2}
+    proba = decode(
+        "kserve-v2", v2([2, 2], [0.1, 0.9, 0.7, 0.3]), rows=2, output="probabilities", **kw
+    )
+    assert proba.tolist() == [[0.1, 0.9], [0.7, 0.3]]
+    values = decode("kserve-v2", v2([3, 1], [1.5, 2, -3]), rows=3, output="values", **kw)
+    assert values.tolist() == [1.5, 2.0, -3.0]
+    labels = decode("mlflow", {"predictions": ["own", "rent"]}, rows=2, output="labels", **kw)
+    assert labels.tolist() == ["own", "rent"]
+    bad = [
+        (v2([2, 2], [0.1, 0.9, 0.7]), "does not hold 3 values"),
+        (v2([3, 1], [0.1, 0.2, 0.3]), "3 answers for 2 rows"),
+        ({"predictions": [[0.1, 0.9], [0.2]]}, "answer 1 has 1 probabilities, expected 2"),
+        ({"predictions": [[1.5, -0.5], [0.2, 0.8]]}, "1.5, not a probability in [0, 1]"),
+        ({"predictions": [[True, 0.0], [0.2, 0.8]]}, "true, not a probability"),
+        ({"outputs": []}, 'no "outputs" tensor'),
+        ([[0.1, 0.9]], 'no "predictions" list'),
+    ]
+    for doc, message in bad:
+        protocol = "kserve-v2" if isinstance(doc, dict) and "outputs" in doc else "mlflow"
+        with pytest.raises(InputError, match=None) as caught:
+            decode(protocol, doc, rows=2, output="probabilities", **kw)
+        assert message in caught.value.message, (doc, caught.value.message)
+    with pytest.raises(InputError) as caught:
+        decode("mlflow", {"predictions": [1.0, "x"]}, rows=2, output="values", **kw)
+    assert 'answer 1 is "x", not a finite number' in caught.value.message
+
+
+def test_retry_after_is_capped_and_urls_are_shown_without_secrets() -> None:
+    from audit.loaders.endpoint_http import MAX_RETRY_AFTER, check_url, retry_after
+
+    assert retry_after("1") == 1.0
+    assert retry_after("86400") == MAX_RETRY_AFTER
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None  # a date: the backoff instead
+    assert retry_after(None) is None and retry_after("-3") is None
+    assert (
+        check_url("https://h.example/invocations?key=s3cret#x") == "https://h.example/invocations"
+    )
+    assert check_url("http://[::1]:8080/invocations") == "http://[::1]:8080/invocations"
+    assert check_url("http://localhost/invocations") == "http://localhost/invocations"

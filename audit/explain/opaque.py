@@ -73,7 +73,9 @@ class CodedInputs:
             else:
                 missing = np.isnan(values)
                 picked = cats[np.where(missing, 0, values).astype(np.intp)] if len(cats) else values
-                series = pd.Series(np.where(missing, None, picked), dtype=object)
+                cells = np.asarray(picked, dtype=object)
+                cells[missing] = None
+                series = pd.Series(cells, dtype=object)
             try:
                 columns[c] = series.astype(self.dtypes[c])
             except (ValueError, TypeError):

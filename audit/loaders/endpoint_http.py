@@ -178,7 +178,11 @@ class EndpointClient:
                     hint="give a PEM file of the CA that signed the server's certificate",
                 ) from None
         # identity: the body cap counts the bytes that arrive, so no compressed bodies
-        headers = {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": "audit"}
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+            "User-Agent": "audit",
+        }
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(
@@ -224,11 +228,9 @@ class EndpointClient:
                 if _is_tls(exc):
                     raise InputError(
                         f"model endpoint {self.shown}: the TLS handshake failed ({exc})",
-                        hint="give the CA that signed the server's certificate in "
-                        "endpoint.ca_file",
+                        hint="give the CA that signed the server's certificate in endpoint.ca_file",
                     ) from None
                 problem = f"{type(exc).__name__}: {exc}"
-                status = None
             else:
                 if 200 <= status < 300:
                     return body

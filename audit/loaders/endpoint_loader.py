@@ -34,7 +34,9 @@ from .endpoint_http import EndpointClient, check_url
 from .endpoint_protocols import decode, encode
 from .interface import LoadedModel
 
-_KSERVE_PATH = re.compile(r"^(?P<base>.*/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?)(?:/infer)?/?$")
+_KSERVE_PATH = re.compile(
+    r"^(?P<base>.*/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?)(?:/infer)?/?$"
+)
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -70,6 +72,9 @@ class EndpointModel:
         #: required to hold numbers before the rows are sent
         self.feature_types_: dict[str, str] = {}
         self.description = f"endpoint ({protocol}, {output})"
+        #: KServe v2 metadata (name, version, inputs, sha256) and the version the URL pins
+        self.metadata: dict[str, Any] = {}
+        self.version: str | None = None
 
     def _frame(self, X: Any) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
@@ -147,7 +152,7 @@ def load_endpoint(
     shown = check_url(url)
     parts = urlsplit(url)
     protocol = _protocol(settings, parts.path)
-    meta_url = None
+    meta_url = pinned = None
     if protocol == "kserve-v2":
         match = _KSERVE_PATH.match(parts.path)
         if match is None:
@@ -156,9 +161,14 @@ def load_endpoint(
                 hint="write endpoint+https://host/v2/models/<name> (or .../versions/<v>)",
             )
         meta_url = urlunsplit(parts._replace(path=match["base"]))
+        pinned = match["version"]
         post_url = urlunsplit(parts._replace(path=match["base"] + "/infer"))
     else:
-        path = parts.path if parts.path.endswith("/invocations") else parts.path.rstrip("/") + "/invocations"
+        path = (
+            parts.path
+            if parts.path.endswith("/invocations")
+            else parts.path.rstrip("/") + "/invocations"
+        )
         post_url = urlunsplit(parts._replace(path=path))
     if settings.output == "probabilities" and not settings.classes:
         raise InputError(
@@ -206,11 +216,11 @@ def load_endpoint(
         features=features,
         batch_rows=settings.batch_rows,
     )
-    estimator.metadata = meta  # type: ignore[attr-defined]
+    estimator.metadata, estimator.version = meta, pinned
     model = LoadedModel(estimator, f"endpoint/{protocol}", _EMPTY_SHA256, Path(parts.path or "/"))
     info: dict[str, Any] = {
         "name": ref.name or meta.get("name") or shown,
-        "version": ref.version or meta.get("version"),
+        "version": ref.version or pinned or meta.get("version"),
         "sha256": _EMPTY_SHA256,
         "source": "endpoint",
         "path": shown,
@@ -260,8 +270,8 @@ def finish_endpoint(model: LoadedModel, info: dict[str, Any]) -> None:
     }
     if meta.get("name"):
         calls["model_name"] = meta["name"]
-    if meta.get("version"):
-        calls["model_version"] = meta["version"]
+    if est.version or meta.get("version"):
+        calls["model_version"] = est.version or meta["version"]
     if meta.get("sha256"):
         calls["metadata_sha256"] = meta["sha256"]
     info["sha256"] = log.digest()
