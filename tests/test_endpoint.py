@@ -508,3 +508,32 @@ def test_retry_after_is_capped_and_urls_are_shown_without_secrets() -> None:
     )
     assert check_url("http://[::1]:8080/invocations") == "http://[::1]:8080/invocations"
     assert check_url("http://localhost/invocations") == "http://localhost/invocations"
+
+
+def test_auto_explains_an_endpoint_by_permutation_shap_on_its_input_columns(
+    estimator: Any, data: Path, mlflow_server: Any
+) -> None:
+    """explain.method: auto picks permutation SHAP for an endpoint (it is opaque), text columns
+    coded and decoded: the values equal permutation SHAP of the file's pipeline, row for row."""
+    import numpy as np
+
+    from audit.explain import explain_model
+    from audit.loaders.endpoint_loader import load_endpoint
+    from audit.spec import parse_ref
+    from audit.spec_settings import EndpointSettings
+
+    running, _ = mlflow_server
+    settings = EndpointSettings(classes=CLASSES, batch_rows=500)
+    model, info = load_endpoint(
+        parse_ref(f"endpoint+{running.url}/invocations", Path.cwd()), settings, base=Path.cwd()
+    )
+    X = pd.read_csv(data, nrows=200)[[str(c) for c in estimator.feature_names_in_]]
+    kw = {"positive_label": ">50K", "sample_size": 6, "background_size": 5, "seed": 3}
+    kw |= {"stability_replicas": 0, "proxy_model_rows": 0}
+    remote = explain_model(model.estimator, X, method="auto", **kw)
+    local = explain_model(estimator, X, method="permutation", **kw)
+    assert remote.method == "permutation"
+    assert remote.feature_names == local.feature_names
+    np.testing.assert_array_equal(remote.attributions, local.attributions)
+    np.testing.assert_array_equal(remote.model_output, local.model_output)
+    assert info["source"] == "endpoint" and model.format == "endpoint/mlflow"
