@@ -165,6 +165,7 @@ class EndpointClient:
 
         self.url = url
         self.shown = shown
+        self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.bucket = TokenBucket(requests_per_second)
         self.log = CallLog()
@@ -259,7 +260,10 @@ class EndpointClient:
                     self._too_big()
                 chunks: list[bytes] = []
                 size = 0
+                deadline = time.monotonic() + self.timeout_s
                 for chunk in response.iter_raw():
+                    if time.monotonic() > deadline:  # a body trickling in: a timeout too
+                        raise httpx.ReadTimeout(f"no whole answer within {self.timeout_s:g} s")
                     size += len(chunk)
                     if size > MAX_BODY:
                         self._too_big()
