@@ -36,7 +36,7 @@ _ARGMAX_PREDICT = {
     "LGBMClassifier",
     "KNeighborsClassifier",
     "GaussianNB",
-    "ProbabilityEndpoint",  # audit.loaders.endpoint_loader: predict is defined so
+    "ProbabilityEndpoint",  # audit.loaders.endpoint_loader: its predict is defined so
 }
 
 
