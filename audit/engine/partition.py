@@ -36,6 +36,7 @@ _ARGMAX_PREDICT = {
     "LGBMClassifier",
     "KNeighborsClassifier",
     "GaussianNB",
+    "ProbabilityEndpoint",  # audit.loaders.endpoint_loader: its predict is defined so
 }
 
 

@@ -165,9 +165,9 @@ def explain_model(
             f"{proxy_folds} folds and {proxy_model_rows} rows",
             hint="set explain.proxy_model_rows to 0 to leave the proxy models out",
         )
-    estimator, preprocessor = _split(model)
-    explainer = select_explainer(estimator, method, pairs=permutations)
     input_names = _input_columns(model, X)
+    estimator, preprocessor = _split(model, X, input_names)
+    explainer = select_explainer(estimator, method, pairs=permutations)
     target = _target(estimator, positive_label, each_class)
     sensitive = tuple(sensitive_features)
     group_frame = _groups(X, groups, sensitive)
@@ -181,7 +181,7 @@ def explain_model(
     model_rows = transform_rows(preprocessor, data.iloc[positions])
     feature_map: FeatureMap = (
         identity_map(input_names)
-        if preprocessor is None
+        if preprocessor is None or getattr(preprocessor, "identity", False)
         else map_features(preprocessor, input_names, model_rows.dense.shape[1])
     )
 
@@ -500,10 +500,15 @@ def _check_arguments(X: Any, sample_size: int, background_size: int, seed: int) 
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-def _split(model: Any) -> tuple[Any, Any | None]:
-    """(final estimator, preprocessing or None)."""
+def _split(model: Any, X: pd.DataFrame, columns: tuple[str, ...]) -> tuple[Any, Any | None]:
+    """(final estimator, preprocessing or None); an opaque model (an endpoint) is explained
+    on coded input columns (:mod:`audit.explain.opaque`)."""
     from sklearn.pipeline import Pipeline
 
+    if getattr(model, "opaque", False):
+        from audit.explain.opaque import split_opaque
+
+        return split_opaque(model, X, columns)
     if isinstance(model, Pipeline):
         estimator = model.steps[-1][1]
         if isinstance(estimator, Pipeline):

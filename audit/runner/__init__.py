@@ -28,7 +28,13 @@ from ..registry.resolve import Artifacts, system_name
 from ..spec import ResolvedSpec
 from .drift import _drift_plan
 from .explaining import _explain, _explain_columns
-from .load import _check_adverse, _load_baseline, _load_history, _load_model
+from .load import (
+    _check_adverse,
+    _finish_model_info,
+    _load_baseline,
+    _load_history,
+    _load_model,
+)
 
 LIBRARIES = (
     "xgboost",
@@ -372,6 +378,7 @@ def _run(
         if trend is not None:
             sections["trend"] = trend
 
+    _finish_model_info(model, model_info)
     doc = policy.document
     subject = contract.Subject.model_validate(
         {

@@ -25,6 +25,7 @@ def _load_model(
     if ref.endpoint:
         from ..loaders.endpoint_loader import load_endpoint
 
+        _check_endpoint(resolved)
         model, info = load_endpoint(ref, resolved.spec.endpoint, base=resolved.base)
     elif ref.uri is not None:
         from ..loaders.mlflow_loader import load_model_uri
@@ -57,6 +58,31 @@ def _load_model(
     if getattr(model, "unsafe", False):
         info["unsafe_format"] = True
     return model, info
+
+
+def _check_endpoint(resolved: ResolvedSpec) -> None:
+    """What an endpoint model cannot be audited with."""
+    spec = resolved.spec
+    if spec.engine.backend == "dask":
+        raise InputError(
+            "engine: dask cannot audit a model behind an endpoint: every worker would call it, "
+            "and endpoint.requests_per_second would hold per worker, not for the audit",
+            hint="use engine: stream (or memory) for an endpoint model",
+        )
+    if spec.explain.rows == "adverse":
+        raise InputError(
+            "explain.rows: adverse needs the model's own explainer for every adverse decision; "
+            "a model behind an endpoint is explained on the explanation sample only",
+            hint="remove explain.rows, or audit the model from its file",
+        )
+
+
+def _finish_model_info(model: LoadedModel | None, info: dict[str, Any] | None) -> None:
+    """After the audit: an endpoint model's digest and calls go into its description."""
+    if model is not None and info is not None and info.get("source") == "endpoint":
+        from ..loaders.endpoint_loader import finish_endpoint
+
+        finish_endpoint(model, info)
 
 
 def _check_adverse(model: LoadedModel | None, reason_codes: Any) -> None:
