@@ -95,9 +95,9 @@ class ClassExplanations:
 def explain_classes(model: Any, X: Any, **options: Any) -> ClassExplanations:
     """Explain every class of the multiclass ``model`` on rows of ``X`` (``options``: those of
     :func:`~audit.explain.engine.explain_model`, less ``positive_label``)."""
-    from audit.explain.engine import _split, explain_model
+    from audit.explain.engine import _input_columns, _split, explain_model
 
-    estimator, _ = _split(model)
+    estimator, _ = _split(model, X, _input_columns(model, X))
     found = getattr(estimator, "classes_", None)
     if found is None:
         raise InputError(
