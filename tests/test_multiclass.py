@@ -597,3 +597,26 @@ def test_adult_hours_confusion_stream_and_boosted_shap(adult: dict) -> None:
         assert ex["by_class"][label]["additivity"]["max_abs_error"] < 1e-6
     # prediction drift compares the predicted classes with the model's on the reference data
     assert report["drift"] is not None
+
+
+def test_the_bom_carries_every_class_and_group_rate(audited: dict) -> None:
+    """bom.cdx.json of a multiclass audit: valid CycloneDX 1.6, and every per-class, per-group
+    rate as a slice ``class=c;feature=group`` with its interval."""
+    from audit.report.formats.cyclonedx import validate_bom
+
+    (path,) = (audited["tmp"] / "m").glob("*/v*/bom.cdx.json")
+    text = path.read_text("utf-8")
+    assert validate_bom(text) is None
+    metrics = json.loads(text)["components"][0]["modelCard"]["quantitativeAnalysis"]
+    sliced = {(m["type"], m["slice"]): m for m in metrics["performanceMetrics"] if "slice" in m}
+    report = audited["memory"]
+    checked = 0
+    for c, by_feature in report["multiclass"]["by_class"].items():
+        for feature, ff in by_feature.items():
+            for group, g in ff["groups"].items():
+                if g.get("tpr") is None:
+                    continue
+                entry = sliced[("tpr", f"class={c};{feature}={group}")]
+                assert float(entry["value"]) == g["tpr"]
+                checked += 1
+    assert checked >= 3 * 6

@@ -587,3 +587,45 @@ def test_linear_and_permutation_explanations_of_a_regressor(method: str) -> None
     rows = df.iloc[list(ex.row_positions)]
     total = ex.base_value + np.asarray(ex.attributions).sum(axis=1)
     assert np.allclose(total, pipe.predict(rows), rtol=1e-9, atol=1e-6)
+
+
+def test_the_bom_carries_every_group_statistic(audited: dict[str, Path], report: dict) -> None:
+    """bom.cdx.json of a regression audit: valid CycloneDX 1.6, task regression, and each
+    group's statistics (MAE, mean prediction, KS ...) as slices with their intervals."""
+    from audit.report.formats.cyclonedx import validate_bom
+
+    text = (audited["memory"].parent / "bom.cdx.json").read_text("utf-8")
+    assert validate_bom(text) is None
+    model = json.loads(text)["components"][0]
+    assert model["modelCard"]["modelParameters"]["task"] == "regression"
+    metrics = model["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
+    sliced = {(m["type"], m["slice"]): m for m in metrics if "slice" in m}
+    checked = 0
+    for feature, f in report["regression"]["features"].items():
+        for group, g in f["groups"].items():
+            for name in ("mae", "mean_prediction", "ks_statistic"):
+                if g.get(name) is None:
+                    continue
+                entry = sliced[(name, f"{feature}={group}")]
+                assert float(entry["value"]) == g[name]
+                ci = (g.get("ci") or {}).get(name)
+                if ci:
+                    bounds = entry["confidenceInterval"]
+                    assert [float(bounds["lowerBound"]), float(bounds["upperBound"])] == ci
+                checked += 1
+    assert checked > 10
+
+
+def test_the_model_card_reports_the_regression(audited: dict[str, Path], report: dict) -> None:
+    import yaml
+
+    card = (audited["memory"].parent / "model-card.md").read_text("utf-8")
+    front = yaml.safe_load(card[4:].split("\n---\n", 1)[0])
+    assert "tabular-regression" in front["tags"]
+    values = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
+    assert values["mae"] == report["regression"]["overall"]["mae"]
+    assert values["r2"] == report["regression"]["overall"]["r2"]
+    for feature, f in report["regression"]["features"].items():
+        assert f"#### By {feature}" in card
+        for group, g in f["groups"].items():
+            assert any(line.startswith(f"| {group} | {g['n']} |") for line in card.splitlines())

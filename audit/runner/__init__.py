@@ -230,17 +230,18 @@ def _run(
             spec.task,
             tuple(spec.classes) if spec.classes else None,
         )
-        check_columns(requirements, data.available(), source=source)
         backend = choose(spec.engine.backend, data)
         frame = None
         if backend == "memory":
             frame = artifacts.read_table(
                 data_copy, resolved.dataset, columns=columns, dtypes=spec.dtypes
             )
+            check_columns(requirements, data.available(), source=source)
             validate(frame, requirements, model, source=source)
             present = list(frame.columns)
         else:
             present = data.wanted()
+            check_columns(requirements, data.available(), source=source)
         if spec.id_column and spec.id_column not in present:
             raise InputError(
                 f"dataset {source}: id_column {spec.id_column!r} is missing",

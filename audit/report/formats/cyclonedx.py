@@ -197,6 +197,44 @@ def performance_metrics(report: Report) -> Iterator[dict[str, Any]]:
         if value is not None:
             yield _metric(name, value, None)
     yield from fairness_metrics(report.fairness)
+    if report.multiclass is not None:
+        for c, by_feature in report.multiclass.by_class.items():
+            yield from fairness_metrics(by_feature, prefix=f"class={c};")
+    if report.regression is not None:
+        yield from regression_metrics(report)
+
+
+#: the per-group statistics of a regression audit published as metrics
+REGRESSION_GROUP = (
+    "mean_prediction",
+    "mean_outcome",
+    "mae",
+    "rmse",
+    "mse",
+    "mean_prediction_difference",
+    "mean_prediction_ratio",
+    "mean_outcome_ratio",
+    "ks_statistic",
+    "ks_p_value",
+    "wasserstein",
+)
+
+
+def regression_metrics(report: Report) -> Iterator[dict[str, Any]]:
+    """A regression audit's overall statistics (no slice) and every group's (``feature=group``)."""
+    reg = report.regression
+    assert reg is not None
+    overall = reg.overall
+    for name in ("mean_prediction", "mean_outcome", "mae", "rmse", "mse"):
+        value = getattr(overall, name, None)
+        if value is not None:
+            yield _metric(name, value, None, overall.ci.get(name))
+    for feature, f in reg.features.items():
+        for group, g in f.groups.items():
+            for name in REGRESSION_GROUP:
+                value = getattr(g, name, None)
+                if value is not None:
+                    yield _metric(name, value, f"{feature}={group}", g.ci.get(name))
 
 
 def fairness_metrics(

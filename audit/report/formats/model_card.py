@@ -63,13 +63,37 @@ def _task(report: Report) -> str:
     return "tabular-regression" if report.task == "regression" else "tabular-classification"
 
 
+#: overall statistics of a regression audit, with their display names
+_REGRESSION_OVERALL = {
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "r2": "R²",
+    "mean_prediction": "Mean prediction",
+}
+#: per-group columns of a regression audit's results tables
+_REGRESSION_COLUMNS = (
+    ("mean_prediction", "Mean prediction"),
+    ("mean_prediction_ratio", "Ratio to reference"),
+    ("mean_outcome", "Mean outcome"),
+    ("mae", "MAE"),
+)
+
+
+def _overall(report: Report) -> list[tuple[str, str, float]]:
+    """(key, label, value) of the overall results: the regression statistics, else the
+    performance section's metrics."""
+    if report.regression is not None:
+        o = report.regression.overall
+        found = [(k, label, getattr(o, k, None)) for k, label in _REGRESSION_OVERALL.items()]
+    else:
+        found = [(k, label, report.performance.metric(k)) for k, label in _OVERALL.items()]
+    return [(k, label, float(v)) for k, label, v in found if v is not None]
+
+
 def _front_matter(report: Report) -> str:
     subject = report.subject
-    perf = report.performance
     metrics = [
-        {"type": key, "value": value, "name": label}
-        for key, label in _OVERALL.items()
-        if (value := perf.metric(key)) is not None
+        {"type": key, "value": value, "name": label} for key, label, value in _overall(report)
     ]
     meta: dict[str, Any] = {}
     fmt = (subject.model.format or "") if subject.model else ""
@@ -168,6 +192,27 @@ def _body(report: Report, bundle_path: str | None) -> list[str]:
     return out
 
 
+def _regression_tables(report: Report) -> list[str]:
+    reg = report.regression
+    assert reg is not None
+    out: list[str] = []
+    for feature, f in reg.features.items():
+        ref = f", reference group {cell(f.reference_group)}" if f.reference_group else ""
+        out += ["", f"#### By {cell(feature)}{ref}", ""]
+        out += ["| Group | n | " + " | ".join(h for _, h in _REGRESSION_COLUMNS) + " |"]
+        out += ["| --- | ---: |" + " ---: |" * len(_REGRESSION_COLUMNS)]
+        for group, g in f.groups.items():
+            values = []
+            for name, _ in _REGRESSION_COLUMNS:
+                value, ci = getattr(g, name, None), g.ci.get(name)
+                text = fmt_number(value, 4)
+                if value is not None and ci is not None:
+                    text += f" [{fmt_number(ci[0], 4)}, {fmt_number(ci[1], 4)}]"
+                values.append(text)
+            out.append(f"| {cell(group)} | {g.n} | " + " | ".join(values) + " |")
+    return out
+
+
 def _finding(f: Finding) -> str:
     where = rule_location(f)
     at = f" ({cell(where)})" if where else ""
@@ -198,12 +243,20 @@ def _evaluation(report: Report) -> list[str]:
         "The policy's rules judge: " + (", ".join(code(m) for m in judged) or "nothing") + "."
     )
     out += ["", "### Results", ""]
-    perf = report.performance
-    overall = [(label, perf.metric(key)) for key, label in _OVERALL.items()]
-    overall = [(label, v) for label, v in overall if v is not None]
+    overall = [(label, v) for _, label, v in _overall(report)]
     if overall:
         out += ["| Metric | Value |", "| --- | ---: |"]
         out += [f"| {label} | {fmt_number(v)} |" for label, v in overall]
+    if report.regression is not None:
+        out += _regression_tables(report)
+    if report.multiclass is not None:
+        out += [
+            "",
+            "Per-class results (each class against the rest, per group): the report's "
+            "Multiclass section; classes: "
+            + ", ".join(code(c) for c in report.multiclass.classes)
+            + ".",
+        ]
     for feature, ff in report.fairness.items():
         ref = f", reference group {cell(ff.reference_group)}" if ff.reference_group else ""
         out += ["", f"#### By {cell(feature)}{ref}", ""]
