@@ -298,20 +298,20 @@ def test_sample_datasets_read_like_before() -> None:
         assert json.dumps(list(ours.columns)) == json.dumps(list(theirs.columns))
 
 
-def test_a_misnamed_column_is_named_with_the_closest_and_the_whole_header(tmp_path: Path) -> None:
+def test_a_misnamed_column_is_named_with_the_closest_and_the_whole_header() -> None:
     """A wrong label column listed only the columns the audit had read (the label, being
-    missing, was not among them) and offered no correction; now the whole header and a
-    did-you-mean, before any row is read."""
-    from audit.data import DatasetRequirements
-    from audit.data.validate import check_columns
+    missing, was not among them) and offered no correction; now the file's whole header and a
+    did-you-mean, in the one message that lists every problem."""
+    from audit.data import DatasetRequirements, validate
 
     header = ["risk", "sex", "job", "housing", "age", "age_group"]
+    read = pd.DataFrame({"sex": ["male", "female"], "job": [1, 2]})  # what the audit read
     req = DatasetRequirements("riskk", 1, ("sex", "Age_Group"), id_column="applicant")
     with pytest.raises(InputError) as info:
-        check_columns(req, header, source="german.csv")
+        validate(read, req, source="german.csv", header=header)
     text = str(info.value)
-    assert "label column 'riskk' is missing (did you mean 'risk'?)" in text
+    listing = "; the file's 6 columns: risk, sex, job, housing, age, age_group"
+    assert "label column 'riskk' is missing (did you mean 'risk'?)" + listing in text
     assert "sensitive feature column 'Age_Group' is missing (did you mean 'age_group'?)" in text
-    assert "id_column 'applicant' is missing" in text
-    assert "the file's 6 columns: risk, sex, job, housing, age, age_group" in text
-    check_columns(DatasetRequirements("risk", 1, ("sex",)), header, source="german.csv")
+    assert "id_column 'applicant' is missing" + listing in text
+    assert "(3 problems)" in text

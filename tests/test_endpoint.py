@@ -537,3 +537,46 @@ def test_auto_explains_an_endpoint_by_permutation_shap_on_its_input_columns(
     np.testing.assert_array_equal(remote.attributions, local.attributions)
     np.testing.assert_array_equal(remote.model_output, local.model_output)
     assert info["source"] == "endpoint" and model.format == "endpoint/mlflow"
+
+
+def test_counterfactual_flips_through_an_endpoint_equal_the_model_files(
+    tmp_path: Path, audit_home: Path, estimator: Any, data: Path, mlflow_server: Any
+) -> None:
+    """A model audited only through its decisions (an endpoint: it could be an LLM-backed
+    classifier) gets the same counterfactual flip test as the model file: the counterfactual
+    section is equal, the flips equal a hand count (pandas swap + predict), and the endpoint
+    was asked about the swapped rows too."""
+    running, recorder = mlflow_server
+    flips = {"counterfactual": {"features": ["sex"]}}
+    from_file = _audit(
+        _spec(
+            tmp_path / "f",
+            data,
+            str(ADULT / "models" / "adult-gbm.skops"),
+            "cf-file",
+            estimator,
+            **flips,
+        )
+    )
+    recorder.calls.clear()
+    spec = _spec(
+        tmp_path / "e",
+        data,
+        f"endpoint+{running.url}/invocations",
+        "cf-endpoint",
+        estimator,
+        {"batch_rows": 64},
+        **flips,
+    )
+    from_endpoint = _audit(spec)
+    assert from_endpoint["counterfactual"] == from_file["counterfactual"]
+    frame = pd.read_csv(data)
+    X = frame[[str(c) for c in estimator.feature_names_in_]]
+    swapped = X.assign(sex=X["sex"].map({"Male": "Female", "Female": "Male"}))
+    before = estimator.predict(X) == ">50K"
+    after = estimator.predict(swapped) == ">50K"
+    b, c = int((before & ~after).sum()), int((~before & after).sum())
+    overall = from_endpoint["counterfactual"]["comparisons"]["sex"]["overall"]
+    assert b + c > 0
+    assert (overall["favourable_to_adverse"], overall["adverse_to_favourable"]) == (b, c)
+    assert from_endpoint["subject"]["model"]["endpoint"]["rows"] >= 2 * len(frame)

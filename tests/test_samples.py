@@ -451,9 +451,10 @@ def test_nosensitive_retraining_reproduces_the_shipped_model(
     retrained = train_module.train_adult("adult-logreg-nosensitive", train)
     frame = adult_test[list(train_module.ADULT_FEATURES)]
     np.testing.assert_array_equal(retrained.predict(frame), nosensitive.predict(frame))
-    np.testing.assert_array_equal(
-        retrained.predict_proba(frame),
-        nosensitive.predict_proba(frame),
+    # lbfgs sums in the BLAS's order, which changes with its build and thread count: the
+    # probabilities agree to about 1e-7 across machines, not bit for bit (the forests do)
+    np.testing.assert_allclose(
+        retrained.predict_proba(frame), nosensitive.predict_proba(frame), rtol=1e-5, atol=1e-6
     )
 
 

@@ -175,8 +175,14 @@ def test_an_endpoint_reference_is_a_url_not_a_path(tmp_path: Path) -> None:
     [
         ("{id: s, feature: sex, group: F}", "give exactly one of `change` or `share`"),
         ("{id: s, feature: sex, group: F, change: 0.1, share: 0.5}", "exactly one of"),
-        ("{id: s, feature: sex, group: F, share: 1.0}", "less than 1"),
-        ("{id: s, feature: sex, group: F, change: -1.5}", "greater than -1"),
+        (
+            "{id: s, feature: sex, group: F, share: 1.0}",
+            "share: 1.0 must be strictly between 0 and 1",
+        ),
+        (
+            "{id: s, feature: sex, group: F, change: -1.5}",
+            "change: -1.5 must be strictly between -1 and 1",
+        ),
     ],
 )
 def test_a_shift_scenario_names_one_valid_change(

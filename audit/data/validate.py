@@ -91,55 +91,33 @@ def validate(
     source: str,
     first_row: int = 0,
     partial: bool = False,
+    header: Sequence[Any] | None = None,
 ) -> None:
     """Raise one InputError listing every problem of ``frame`` for this audit (see module doc).
 
     ``model`` is a fitted estimator, an audit adapter or a ``LoadedModel`` (or None when the
-    audit judges recorded decisions).
+    audit judges recorded decisions). ``header``: every column of the file (``frame`` may hold
+    only the columns the audit reads), named when a column is missing.
     """
     estimator = getattr(model, "estimator", model)
     inputs = model_inputs(estimator) if estimator is not None else None
     problems = Problems(source, first_row=first_row, partial=partial)
-    _check(frame, requirements, estimator, inputs, problems)
+    _check(frame, requirements, estimator, inputs, problems, header)
     problems.raise_if_any()
 
 
-def check_columns(req: DatasetRequirements, header: Sequence[str], *, source: str) -> None:
-    """Raise one InputError naming every column the spec names that the file lacks, each with
-    the closest column of the file, and the file's whole header (before any row is read)."""
+def missing_column(what: str, col: str, header: Sequence[Any]) -> str:
+    """The problem of a column the spec names that the file lacks: the closest column of the
+    file (a did-you-mean) and every column the file has."""
     present = [str(c) for c in header]
-    named = [("label", req.label)] if req.label is not None else []
-    named += [("sensitive feature", s) for s in req.sensitive]
-    named += [("predictions", req.predictions)] if req.predictions else []
-    named += [("scores", req.scores)] if req.scores else []
-    named += [("id_column", req.id_column)] if req.id_column else []
-    problems = []
-    for what, col in named:
-        if col in present:
-            continue
-        close = difflib.get_close_matches(col, present, n=1, cutoff=0.6)
-        if not close:
-            close = [c for c in present if c.lower() == col.lower()]
-        problems.append(
-            f"{what} {col!r} is missing"
-            if what == "id_column"
-            else f"{what} column {col!r} is missing"
-            + (f" (did you mean {close[0]!r}?)" if close else "")
-        )
-    if problems:
-        listing = ", ".join(present)
-        raise InputError(
-            f"dataset {source} cannot be audited ({len(problems)} problem"
-            f"{'s' if len(problems) != 1 else ''}):\n"
-            + "".join(f"  - {p}\n" for p in problems)
-            + f"  the file's {len(present)} columns: {listing}",
-            hint="name the dataset's columns in the spec (label, sensitive_features, "
-            "predictions/scores, id_column), or pass the file that has them",
-        )
-
-
-def _preview(columns: Sequence[Any]) -> str:
-    return ", ".join(map(str, columns[:30])) + (" ..." if len(columns) > 30 else "")
+    close = difflib.get_close_matches(col, present, n=1, cutoff=0.6)
+    close = close or [c for c in present if c.lower() == col.lower()]
+    name = f"{what} {col!r}" if what == "id_column" else f"{what} column {col!r}"
+    return (
+        f"{name} is missing"
+        + (f" (did you mean {close[0]!r}?)" if close else "")
+        + f"; the file's {len(present)} columns: {', '.join(present)}"
+    )
 
 
 def _check(
@@ -148,9 +126,10 @@ def _check(
     estimator: Any,
     inputs: ModelInputs | None,
     problems: Problems,
+    header: Sequence[Any] | None = None,
 ) -> None:
     cols = set(map(str, frame.columns))
-    available = _preview(list(frame.columns))
+    header = list(frame.columns) if header is None else header
     if len(frame) == 0 and not problems.partial:
         problems.add("it has no rows")
     if _check_flat(frame, problems):
@@ -159,9 +138,10 @@ def _check(
     named += [("sensitive feature", s) for s in req.sensitive]
     named += [("predictions", req.predictions)] if req.predictions else []
     named += [("scores", req.scores)] if req.scores else []
+    named += [("id_column", req.id_column)] if req.id_column else []
     for what, col in named:
         if col not in cols:
-            problems.add(f"{what} column {col!r} is missing (columns: {available})")
+            problems.add(missing_column(what, col, header))
     if req.task != "binary":
         _check_task(frame, req, estimator, problems)
     elif req.label in cols and len(frame):

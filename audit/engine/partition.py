@@ -112,6 +112,7 @@ class Plan:
     sample_below: int | None = None  # see sample.key_bound
     keep_decisions: bool = False  # for the reasons pass (explain.rows: adverse)
     task: str = "binary"  # binary, multiclass or regression (audit.engine.tasks)
+    header: tuple[str, ...] | None = None  # every column of the file (named when one is missing)
     classes: tuple[Any, ...] | None = None  # multiclass: every class, in order
     #: statistics gathered beside the task's (e.g. counterfactual flips): each has a ``name``
     #: and ``summarise(plan, frame, first_row, decisions)`` returning a mergeable value
@@ -137,7 +138,15 @@ class Plan:
         t0 = time.perf_counter()
         req = self.requirements
         if not validated:
-            validate(frame, req, self.model, source=self.source, first_row=first_row, partial=True)
+            validate(
+                frame,
+                req,
+                self.model,
+                source=self.source,
+                first_row=first_row,
+                partial=True,
+                header=self.header,
+            )
         t0 = clock.add("validate", t0)
         parts: dict[str, Any] = {}
         if self.task == "binary":

@@ -178,7 +178,6 @@ def _run(
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> AuditResult:
     from ..data import DatasetRequirements, validate
-    from ..data.validate import check_columns
     from ..engine import DataSource, Plan, choose, finalize, summarise
     from ..engine.tasks import extension_sections, extensions
     from ..engine.tasks import finalize as finalize_task
@@ -236,12 +235,10 @@ def _run(
             frame = artifacts.read_table(
                 data_copy, resolved.dataset, columns=columns, dtypes=spec.dtypes
             )
-            check_columns(requirements, data.available(), source=source)
-            validate(frame, requirements, model, source=source)
+            validate(frame, requirements, model, source=source, header=data.available())
             present = list(frame.columns)
         else:
             present = data.wanted()
-            check_columns(requirements, data.available(), source=source)
         if spec.id_column and spec.id_column not in present:
             raise InputError(
                 f"dataset {source}: id_column {spec.id_column!r} is missing",
@@ -274,6 +271,7 @@ def _run(
         keep_decisions=spec.explain.rows == "adverse",
         task=spec.task,
         classes=tuple(spec.classes) if spec.classes else None,
+        header=tuple(data.available()),
         extensions=extensions(spec, model, present, base=resolved.base, frame=frame, source=data),
     )
     with st.stage("summarise"):

@@ -41,6 +41,8 @@ BUNDLE_FILES = {
     "report.pdf": "application/pdf",
     "summary.md": "text/markdown; charset=utf-8",
     "junit.xml": "application/xml",
+    "bom.cdx.json": "application/vnd.cyclonedx+json",
+    "model-card.md": "text/markdown; charset=utf-8",
     "reasons.csv": "text/csv; charset=utf-8",
     "attestation.json": "application/json",
 }

@@ -23,6 +23,7 @@ other, so the attestation covers it.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -107,7 +108,7 @@ def bom(report: Report) -> dict[str, Any]:
     return {
         "bomFormat": "CycloneDX",
         "specVersion": SPEC_VERSION,
-        "serialNumber": f"urn:uuid:{report.report_id}",
+        "serialNumber": f"urn:uuid:{serial(report.report_id)}",
         "version": 1,
         "metadata": {
             "timestamp": report.created_at,
@@ -125,6 +126,15 @@ def bom(report: Report) -> dict[str, Any]:
         },
         "components": components,
     }
+
+
+def serial(report_id: str) -> uuid.UUID:
+    """The BOM's serial number: the report id when it is a UUID (as the publisher makes them),
+    else a UUID derived from it (name-based, so the same report gives the same BOM)."""
+    try:
+        return uuid.UUID(report_id)
+    except ValueError:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"audit-report:{report_id}")
 
 
 def _hash(digest: str) -> dict[str, str]:
