@@ -21,6 +21,7 @@ import pandas as pd
 from audit import contract
 from audit.engine.finalize import FairnessOptions, _feature_labels
 from audit.engine.stats import Key, Stats, _sort_key, joint_codes
+from audit.engine.task_types import TaskOutcome, TaskSections
 from audit.errors import InputError
 from audit.fairness.continuous import (
     MAX_DISTINCT,
@@ -35,27 +36,6 @@ NOT_APPLICABLE = (
     "task: regression: MAE, RMSE and R² are in the regression section; the classification "
     "metrics do not apply"
 )
-
-
-@dataclass(frozen=True)
-class RegressionOutcome:
-    """One partition's decisions: the fields of :class:`audit.engine.tasks.TaskOutcome` (not
-    imported: audit.engine.tasks imports this module)."""
-
-    y_true: np.ndarray | None
-    y_pred: np.ndarray
-    current: np.ndarray | None
-    decisions: np.ndarray
-    part: ContinuousPart
-
-
-@dataclass(frozen=True)
-class RegressionSections:
-    """The fields of :class:`audit.engine.tasks.TaskSections`."""
-
-    fairness: dict[str, contract.FeatureFairness]
-    performance: contract.Performance
-    sections: dict[str, Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,9 +132,9 @@ def predict(plan: Any, frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def decide_regression(plan: Any, frame: pd.DataFrame) -> Any:
+def decide_regression(plan: Any, frame: pd.DataFrame) -> TaskOutcome:
     """One partition's predictions and counters (``plan``: an audit.engine.partition.Plan), as
-    a :class:`RegressionOutcome` (typed Any: audit.engine.tasks expects its TaskOutcome)."""
+    a :class:`TaskOutcome`."""
     req = plan.requirements
     y_hat = predict(plan, frame)
     y = None if req.label is None else _numbers(frame[req.label])
@@ -176,7 +156,7 @@ def decide_regression(plan: Any, frame: pd.DataFrame) -> Any:
         errors=None if y is None else count(y - y_hat),
     ).bounded()
     falses = np.zeros(len(frame), dtype=bool)
-    return RegressionOutcome(
+    return TaskOutcome(
         y_true=None if y is None else falses,
         y_pred=falses,
         current=y_hat,
@@ -269,8 +249,8 @@ def regression_section(
     )
 
 
-def finalize_regression(stats: Stats, spec: Any, options: FairnessOptions) -> Any:
-    """The regression audit's sections (a :class:`RegressionSections`): ``fairness`` empty,
+def finalize_regression(stats: Stats, spec: Any, options: FairnessOptions) -> TaskSections:
+    """The regression audit's sections (a :class:`TaskSections`): ``fairness`` empty,
     performance not applicable."""
     part = (stats.parts or {}).get("regression")
     if part is None:
@@ -294,6 +274,4 @@ def finalize_regression(stats: Stats, spec: Any, options: FairnessOptions) -> An
         status="not_applicable",
         reason=NOT_APPLICABLE,
     )
-    return RegressionSections(
-        fairness={}, performance=performance, sections={"regression": section}
-    )
+    return TaskSections(fairness={}, performance=performance, sections={"regression": section})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ import pandas as pd
 from audit import contract
 from audit.contract.multiclass import MacroFeature, WorstClass
 from audit.engine.stats import Key, Stats, joint_codes
+from audit.engine.task_types import TaskOutcome, TaskSections
 from audit.errors import InputError
 
 #: Between-group summaries of a feature: how "worst" is read (higher is worse, or lower).
@@ -38,27 +39,6 @@ SUMMARIES = {
 }
 #: The per-group rates whose means over classes the macro summary reports.
 RATES = ("tpr", "fpr", "fnr", "ppv", "accuracy", "impact_ratio")
-
-
-@dataclass(frozen=True)
-class MulticlassOutcome:
-    """One partition's decisions: the fields of :class:`audit.engine.tasks.TaskOutcome` (not
-    imported: audit.engine.tasks imports this module)."""
-
-    y_true: np.ndarray | None
-    y_pred: np.ndarray
-    current: np.ndarray | None
-    decisions: np.ndarray
-    part: Any
-
-
-@dataclass(frozen=True)
-class MulticlassSections:
-    """The fields of :class:`audit.engine.tasks.TaskSections`."""
-
-    fairness: dict[str, contract.FeatureFairness]
-    performance: contract.Performance
-    sections: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,9 +117,8 @@ def predicted_labels(plan: Any, frame: pd.DataFrame) -> np.ndarray:
     return out.astype(str)
 
 
-def decide_multiclass(plan: Any, frame: pd.DataFrame) -> Any:
-    """One partition's decisions and confusion counts: a :class:`MulticlassOutcome` (typed Any:
-    ``audit.engine.tasks.decide`` returns it as its TaskOutcome)."""
+def decide_multiclass(plan: Any, frame: pd.DataFrame) -> TaskOutcome:
+    """One partition's decisions and confusion counts: a :class:`TaskOutcome`."""
     req = plan.requirements
     classes = plan_classes(plan)
     k = len(classes)
@@ -167,7 +146,7 @@ def decide_multiclass(plan: Any, frame: pd.DataFrame) -> Any:
     by_key = counts.reshape(len(keys), 2, k, k).astype(np.int64)
     part = Confusion(classes, {key: by_key[i] for i, key in enumerate(keys)}, labelled)
     none = np.zeros(len(frame), dtype=bool)
-    return MulticlassOutcome(
+    return TaskOutcome(
         y_true=none if labelled else None,
         y_pred=none,
         current=predicted,
@@ -217,9 +196,9 @@ def _mean(values: Sequence[float | None]) -> tuple[float | None, int]:
     return (sum(defined) / len(defined) if defined else None), len(defined)
 
 
-def finalize_multiclass(stats: Stats, spec: Any, options: Any) -> Any:
+def finalize_multiclass(stats: Stats, spec: Any, options: Any) -> TaskSections:
     """The multiclass section and the overall performance from the merged statistics: a
-    :class:`MulticlassSections` (typed Any: ``audit.engine.tasks`` returns its TaskSections)."""
+    :class:`TaskSections`."""
     from audit.engine import finalize
 
     part: Confusion = (stats.parts or {})["multiclass"]
@@ -246,9 +225,7 @@ def finalize_multiclass(stats: Stats, spec: Any, options: Any) -> Any:
         seeds=seeds,
     )
     performance = overall_performance(confusion.sum(axis=(0, 1)), stats.rows, labelled)
-    return MulticlassSections(
-        fairness={}, performance=performance, sections={"multiclass": section}
-    )
+    return TaskSections(fairness={}, performance=performance, sections={"multiclass": section})
 
 
 def _summaries(
