@@ -133,3 +133,19 @@ def test_log_show_export_verify_and_tamper(
     capsys.readouterr()
     assert main(["log", "verify", "--checkpoint", str(export)]) == 3
     assert f"first bad entry: {seq}" in capsys.readouterr().err
+
+
+def test_token_issue_refuses_a_role_the_service_does_not_hold(
+    audit_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`token issue --roles approver` signed a token for a role nobody had bound to the service,
+    a token that could never act; it is now refused (exit 2) naming the roles it does hold."""
+    me = current_actor().user
+    _rbac(audit_home, {me: ["admin"]}, services={"ci-bot": ["ci"]})
+    capsys.readouterr()
+    assert main(["token", "issue", "--user", "ci-bot", "--roles", "ci,approver"]) == 2
+    err = capsys.readouterr().err
+    assert "service 'ci-bot' holds no role 'approver'" in err and "(its roles: ci)" in err
+    assert main(["token", "issue", "--user", "nobody-bound", "--roles", "ci"]) == 2
+    assert "(its roles: none)" in capsys.readouterr().err
+    assert main(["token", "issue", "--user", "ci-bot", "--roles", "ci"]) == 0

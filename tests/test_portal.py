@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
@@ -343,7 +343,11 @@ def test_an_approver_approves_through_the_form(portal: Portal, browser: WebDrive
     browser.find_element(By.ID, "note").send_keys("reviewed in the portal")
     shoot(portal, browser, "05-report-approver")
     browser.find_element(By.ID, "approve").click()
-    WebDriverWait(browser, 30).until(lambda d: d.current_url.endswith(REPORT))
+    # the form posts and is redirected back to this same URL: wait for the new page's text,
+    # not the URL (which matches before the reload), ignoring the old page's vanished elements
+    WebDriverWait(
+        browser, 30, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+    ).until(lambda d: "Approved by service:abe" in text(d, "approval-state"))
     assert "Approved by service:abe" in text(browser, "approval-state")
     with pytest.raises(NoSuchElementException):
         browser.find_element(By.ID, "approve")  # approved once

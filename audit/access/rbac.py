@@ -215,6 +215,11 @@ class Rbac:
                 found += b.groups.get(group, [])
         return list(dict.fromkeys(found))
 
+    def service_roles(self, subject: str) -> list[str]:
+        """Every role a token for the service ``subject`` can carry: its bound roles and the
+        roles they inherit (a token narrows these, never adds one)."""
+        return self._closure(list(self.spec.bindings.services.get(subject, [])))
+
     def _closure(self, roles: Sequence[str]) -> list[str]:
         out: list[str] = []
         stack = list(reversed(roles))

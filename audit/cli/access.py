@@ -36,6 +36,19 @@ def token_issue(subject: str, roles: str, expires: str, audience: str) -> None:
     guard("token issue", f"service:{subject}")
     s = session()
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
+    rbac = s.access.rbac
+    held = rbac.service_roles(subject)
+    missing = [r for r in role_list if r not in held]
+    if missing:
+        from ..errors import InputError
+
+        bound = ", ".join(held) if held else "none"
+        raise InputError(
+            f"service {subject!r} holds no role {', '.join(map(repr, missing))} in {rbac.source} "
+            f"(its roles: {bound}): the token could never use it",
+            hint=f"bind it first (bindings: services: {{{subject}: [{', '.join(missing)}]}}), "
+            "or issue the token with the roles the service holds",
+        )
     click.echo(
         issue_token(
             token_key(s.home),
