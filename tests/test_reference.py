@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from audit.policy.reference import reference_markdown
 from audit.policy.schema import policy_json_schema
 from audit.spec import AuditSpec
@@ -78,3 +80,31 @@ def test_every_policy_and_rule_key_is_documented() -> None:
         ]
         missing = [k for k in rule["properties"] if k != "kind" and f"| `{k}` |" not in section]
         assert missing == [], kind
+
+
+def test_reason_code_files_have_a_published_schema() -> None:
+    """audit/schemas/reason-codes.schema.json is generated from the model that validates
+    reason-code files; every shipped file passes it (jsonschema, an independent validator) and
+    one with a misspelt key or an empty wording does not."""
+    import json
+
+    import jsonschema
+    import yaml
+
+    from audit.explain.reasons import reason_codes_schema
+
+    root = DOC.parent.parent
+    shipped = json.loads(
+        (root / "audit" / "schemas" / "reason-codes.schema.json").read_text("utf-8")
+    )
+    assert shipped == reason_codes_schema(), "regenerate audit/schemas/reason-codes.schema.json"
+    files = sorted((root / "policies" / "reason-codes").glob("*.yaml"))
+    assert len(files) >= 2
+    for path in files:
+        jsonschema.validate(yaml.safe_load(path.read_text("utf-8")), shipped)
+    bad = {"name": "x", "reasons": {"age": {"code": "R01", "txt": "Age"}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, shipped)
+    empty = {"name": "x", "reasons": {"age": {"code": "R01", "text": ""}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(empty, shipped)

@@ -55,18 +55,41 @@ CSV_COLUMNS = (
 )
 
 
-class _Entry(BaseModel):
+class ReasonEntry(BaseModel):
+    """One input column's reason: the code a notice carries and the words an applicant reads."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    code: str = Field(min_length=1, max_length=32)
-    text: str = Field(min_length=1, max_length=200)
+    code: str = Field(min_length=1, max_length=32, description="the reason code (e.g. R05)")
+    text: str = Field(
+        min_length=1,
+        max_length=200,
+        description="the principal reason in the words of an adverse-action notice",
+    )
 
 
-class _File(BaseModel):
+class ReasonCodeFile(BaseModel):
+    """A reason-code file (``explain.reason_codes``): every model input column mapped to a
+    code and its wording (docs/reference.md; JSON Schema: audit/schemas/reason-codes.schema.json)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1)
-    version: str | int = "1"
-    description: str | None = None
-    reasons: dict[str, _Entry] = Field(min_length=1)
+    name: str = Field(min_length=1, description="names the file in the report")
+    version: str | int = Field("1", description="the file's version, shown in the report")
+    description: str | None = Field(None, description="what the codes are for")
+    reasons: dict[str, ReasonEntry] = Field(
+        min_length=1,
+        description="input column -> {code, text}; every input of the model needs an entry",
+    )
+
+
+def reason_codes_schema() -> dict[str, object]:
+    """The JSON Schema of a reason-code file (published as audit/schemas/reason-codes.schema.json)."""
+    schema = ReasonCodeFile.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://audit.example/schemas/reason-codes.schema.json",
+        **schema,
+        "title": "audit reason-code file",
+    }
 
 
 @dataclass(frozen=True)
@@ -121,7 +144,7 @@ def load_reason_codes(path: Path) -> ReasonCodes:
         raise InputError(f"reason-code file {path} is not UTF-8 text: {exc}") from None
     raw, _ = parse_yaml(text, path)
     try:
-        document = _File.model_validate(raw)
+        document = ReasonCodeFile.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"

@@ -1,4 +1,4 @@
-"""docs/reference.md: every key of the audit spec and of a policy file, generated from the
+"""docs/reference.md: every key of the audit spec, a policy file and a reason-code file, generated from the
 pydantic models that validate them (the same models give spec and policy JSON Schemas).
 
 ``python -m audit.policy.reference > docs/reference.md`` regenerates it; a test keeps the
@@ -15,6 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from ..explain.reasons import ReasonCodeFile
 from ..spec import AuditSpec
 from .rules import AnyRule
 from .schema import PolicyDocument
@@ -129,6 +130,21 @@ def reference_markdown() -> str:
         if metrics:
             out += ["Metrics: " + ", ".join(f"`{m}`" for m in metrics) + ".", ""]
         out += _table(rule, "", skip=("kind",))
+    out += ["", "## A reason-code file (`explain.reason_codes`)", ""]
+    out += [" ".join((ReasonCodeFile.__doc__ or "").split()), ""]
+    out += _table(ReasonCodeFile, "")
+    out += [
+        "",
+        "For example (the shipped `policies/reason-codes/german.yaml`):",
+        "",
+        "```yaml",
+        "name: german-credit",
+        'version: "1"',
+        "reasons:",
+        '  credit_amount: {code: R05, text: "Amount of credit requested"}',
+        '  duration:      {code: R06, text: "Length of the requested credit term"}',
+        "```",
+    ]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
