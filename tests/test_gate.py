@@ -102,6 +102,16 @@ def test_gate_refuses_until_approved_and_tracks_model_and_policy(
     assert main(gate) == 0
     assert "gate open" in capsys.readouterr().out
 
+    # CI runs the audit again (same model, policy and data) and the re-run passes but is not
+    # approved: the gate stays open on the approved v2 (it closed on any re-run before)
+    monkeypatch.setenv("AUDIT_TOKEN", token)
+    assert main(run) == 0
+    monkeypatch.delenv("AUDIT_TOKEN")
+    capsys.readouterr()
+    assert main(gate) == 0
+    out = capsys.readouterr().out
+    assert "gate open" in out and "german-credit/v2 (v2)" in out
+
     # an approved report of another model digest does not open the gate for this one
     assert (
         main(["gate", "--model", "adult-gbm@1", "--policy", str(policy), "--output", str(reports)])

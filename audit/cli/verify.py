@@ -152,8 +152,9 @@ def gate(
     reports: Path,
     max_age_days: int,
 ) -> None:
-    """Exit 0 only if the access log's latest report of this exact model digest verifies,
-    passes under the current policy and is approved by someone allowed to approve; exit 1 with
+    """Exit 0 only if a report of this exact model digest, under the current policy and on the
+    dataset its latest audit used, verifies, passes and is approved by someone allowed to
+    approve, with no failure of that model, policy and dataset after it; exit 1 with
     the reason (none, failed, not approved, stale, policy changed); exit 3 when the evidence is
     missing, unreadable, altered or forged (the gate fails closed). Keys come only from this
     home's administrator-signed trust configuration."""

@@ -128,6 +128,7 @@ def anchor_bundle(
         "attestation_sha256": sha256_file(folder / ATTESTATION_FILE),
         "model_sha256": None if model is None else model.sha256,
         "policy_sha256": report.subject.policy.sha256,
+        "dataset_sha256": report.subject.dataset.sha256,
         "signer_keyid": signer_keyid,
     }
 

@@ -224,10 +224,13 @@ def gate(
 ) -> GateDecision:
     """May the model with ``model_sha256`` be deployed under the policy with ``policy_sha256``?
 
-    The report is the access log's latest publication of that exact model digest (``record``),
-    never a folder scan: its bundle must be under ``reports``, verify (IntegrityError if it is
-    missing, unreadable or altered: the gate fails closed), pass, be no older than ``max_age``,
-    have been made under the current policy, and carry a valid approval.
+    The reports are the access log's publications of that exact model digest (``record``),
+    never a folder scan. Under the current policy, the latest audit fixes the dataset, so the
+    evidence is one triple (model, policy and dataset digests). The gate opens on the newest
+    report of that triple that passed, verifies, is no older than ``max_age`` and carries a
+    valid approval, provided no report of the triple failed after it: a later passing re-run
+    (a CI job's ``audit run``) does not close the gate, a later failure does. A bundle missing,
+    unreadable or altered fails closed (IntegrityError).
     """
     now = now or datetime.now(UTC)
     mine = [e for e in record.publishes if (e.details or {}).get("model_sha256") == model_sha256]
@@ -235,15 +238,73 @@ def gate(
         return GateDecision(
             False, "none", f"the access log records no audit of model sha256:{model_sha256[:12]}"
         )
-    latest = mine[-1]
-    details = latest.details or {}
+    under = [e for e in mine if (e.details or {}).get("policy_sha256") == policy_sha256]
+    if not under:
+        latest = mine[-1].details or {}
+        where = f"{reports / str(latest.get('name')) / ('v' + str(latest.get('version')))}"
+        return GateDecision(
+            False,
+            "policy changed",
+            f"{where} (v{latest.get('version')}) was judged under policy sha256:"
+            f"{str(latest.get('policy_sha256'))[:12]}, the current policy is sha256:"
+            f"{policy_sha256[:12]}: audit again",
+        )
+    dataset = (under[-1].details or {}).get("dataset_sha256")
+    triple = [e for e in under if (e.details or {}).get("dataset_sha256") == dataset]
+    failed = [k for k, e in enumerate(triple) if (e.details or {}).get("outcome") != "pass"]
+    after = triple[failed[-1] + 1 :] if failed else triple
+    if not after:
+        last = triple[-1].details or {}
+        folder = reports / str(last.get("name")) / f"v{last.get('version')}"
+        return GateDecision(
+            False,
+            "failed",
+            f"the latest audit of this model failed: {folder} (v{last.get('version')})",
+            folder,
+        )
+    closed: GateDecision | None = None
+    for entry in reversed(after):  # the newest passing report first
+        decision = _judge_one(
+            entry,
+            model_sha256,
+            reports,
+            home,
+            keyring,
+            record,
+            rbac,
+            approvals_logged,
+            max_age,
+            now,
+        )
+        if decision.allowed:
+            return decision
+        closed = closed or decision  # the newest report's reason is the one to tell
+    assert closed is not None
+    return closed
+
+
+def _judge_one(
+    entry: Entry,
+    model_sha256: str,
+    reports: Path,
+    home: Path,
+    keyring: Keyring,
+    record: LogHistory,
+    rbac: Rbac,
+    approvals_logged: Mapping[str, Sequence[str]],
+    max_age: timedelta,
+    now: datetime,
+) -> GateDecision:
+    """One passing publication of the triple: open if its bundle verifies, is fresh and is
+    validly approved (by someone other than who ran it)."""
+    details = entry.details or {}
     name, version = str(details.get("name")), details.get("version")
     bundle = reports / name / f"v{version}"
     where = f"{bundle} (v{version})"
     if not (bundle / "report.json").is_file():
         raise IntegrityError(
-            f"gate closed: the access log records {name} v{version} (entry {latest.seq}) as the "
-            f"latest audit of this model, but {bundle} is missing or unreadable",
+            f"gate closed: the access log records {name} v{version} (entry {entry.seq}) as an "
+            f"audit of this model, but {bundle} is missing or unreadable",
             hint="restore the bundle, or give the reports folder it was written to (--output)",
         )
     verification = verify_bundle(bundle, keyring, history=record, rollback_check=False)
@@ -252,18 +313,8 @@ def gate(
             f"gate closed: {where} does not verify: " + "; ".join(verification.problems)
         )
     report = Bundle(bundle).report
-    if report.outcome != "pass":
-        return GateDecision(
-            False, "failed", f"the latest audit of this model failed: {where}", bundle
-        )
-    if report.subject.policy.sha256 != policy_sha256:
-        return GateDecision(
-            False,
-            "policy changed",
-            f"{where} was judged under policy sha256:{report.subject.policy.sha256[:12]}, "
-            f"the current policy is sha256:{policy_sha256[:12]}: audit again",
-            bundle,
-        )
+    if report.outcome != "pass":  # the log said pass: the verified report must agree
+        raise IntegrityError(f"gate closed: {where} failed, but the access log records a pass")
     created = datetime.fromisoformat(report.created_at.replace("Z", "+00:00"))
     if now - created > max_age:
         return GateDecision(
@@ -280,7 +331,7 @@ def gate(
             False, "not approved", f"{where} passed but is not approved (audit approve)", bundle
         )
     approval = read_approval(approval_file, keyring, rbac, approvals_logged)
-    if approval.approved_by == publisher(latest):
+    if approval.approved_by == publisher(entry):
         raise IntegrityError(
             f"gate closed: {where} was approved by {approval.approved_by}, who ran the audit "
             "(separation of duties)"
