@@ -568,9 +568,17 @@ def test_eight_processes_of_fifty_mixed_actions_leave_a_log_that_verifies(
         )
         for w in range(8)
     ]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err.decode()
+    errors = []
+    try:
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            errors.append((p.returncode, err.decode()))
+    finally:  # every worker is waited for (or killed): none outlives the test
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert [rc for rc, _ in errors] == [0] * 8, errors
     with store.open() as log:
         result = log.verify([key.public_key()])
         assert result.ok, result.problems
