@@ -297,7 +297,10 @@ def load_model(path: Path, model: type[M], context: dict[str, Any] | None = None
     if data is None:
         raise InputError(f"{path}: the file is empty", hint=f"write a {model.__name__} in YAML")
     if not isinstance(data, dict):
-        raise InputError(f"{path}:1:1: expected a mapping of keys at the top level")
+        raise InputError(
+            f"{path}:1:1: expected a mapping of keys at the top level",
+            hint=f"write a {model.__name__} in YAML (key: value lines); is this the right file?",
+        )
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:

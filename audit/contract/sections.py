@@ -338,8 +338,6 @@ class Settings(Section):
     #: None: every score kept exactly; else the scores were rounded to this step (an audit with
     #: more than 2,000,000 distinct scores: audit.fairness.counters)
     score_resolution: float | None = None
-    #: regression: None when every prediction was kept exactly; else their rounding step
-    prediction_resolution: float | None = None
 
 
 class Environment(Section):
