@@ -44,9 +44,10 @@ VOLATILE = {"report_id", "version", "previous", "created_at", "changes", "trend"
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The Adult audit run twice into one output folder (v1, then v2)."""
+    """The Adult audit run twice into one output folder (v1, then v2 without its PDF)."""
     out = tmp_path_factory.mktemp("reports")
-    codes = [main(["run", str(ADULT_SPEC), "--output", str(out)]) for _ in range(2)]
+    codes = [main(["run", str(ADULT_SPEC), "--output", str(out)])]
+    codes.append(main(["run", str(ADULT_SPEC), "--output", str(out), "--no-pdf"]))
     base = out / "adult-income"
     return {"codes": codes, "v1": base / "v1", "v2": base / "v2", "out": out}
 

@@ -290,7 +290,7 @@ def _assert_json_ready(report_dict: dict) -> None:
 # --------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(decisions(n_features=1, max_groups=8))
 def test_single_feature_matches_fairlearn(case):
     y_true, y_pred, sensitive = case
@@ -300,7 +300,7 @@ def test_single_feature_matches_fairlearn(case):
     _assert_json_ready(as_json(report.to_report()))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(decisions(n_features=2, max_groups=4, max_rows=40))
 def test_intersection_matches_fairlearn(case):
     """Intersection groups against MetricFrame with two sensitive columns. (The single columns
@@ -316,7 +316,7 @@ def test_intersection_matches_fairlearn(case):
     _assert_json_ready(as_json(report.to_report()))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(decisions(n_features=3))
 def test_counts_partition_the_rows(case):
     """Every row lands in exactly one group or in unknown, for features and intersection."""

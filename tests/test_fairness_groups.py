@@ -38,7 +38,7 @@ def scored(draw, max_rows: int = 80, max_groups: int = 6):
     return y_true.astype(bool), y_pred.astype(bool), scores, sensitive
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(scored())
 def test_score_statistics_match_sklearn(case):
     y_true, y_pred, scores, sensitive = case
@@ -85,7 +85,7 @@ def small_groups(draw):
     return y_true, y_pred, pd.DataFrame({"g": labels}), min_size, share, rule
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(small_groups())
 def test_group_rules_match_fairlearn_on_the_compared_groups(case):
     y_true, y_pred, sensitive, min_size, share, rule = case
